@@ -1,0 +1,123 @@
+"""The one backend switch: NumPy/SciPy on the CPU or CuPy/cupyx on the GPU.
+
+Every backend-neutral function asks this module for its array module
+(:func:`xp`) and its ndimage module (:func:`ndi`). Nothing else in the package
+decides where arrays live.
+
+The backend is chosen by :func:`set_backend` or, before the first call, by the
+environment variable ``GPUSIIBRA_BACKEND`` (``auto``, ``cpu`` or ``gpu``).
+``auto`` takes the GPU when CuPy imports and sees a device, else the CPU.
+"""
+from __future__ import annotations
+
+import os
+from types import ModuleType
+
+import numpy as np
+
+__all__ = [
+    "BackendError",
+    "set_backend",
+    "get_backend",
+    "gpu_available",
+    "xp",
+    "ndi",
+    "to_host",
+    "to_device",
+    "is_device_array",
+]
+
+_CHOICES = ("auto", "cpu", "gpu")
+_state = {"name": None}
+
+
+class BackendError(RuntimeError):
+    """A backend was asked for that this machine cannot provide."""
+
+
+def gpu_available() -> bool:
+    """True when CuPy imports and sees at least one CUDA device."""
+    try:
+        import cupy
+    except Exception:
+        return False
+    try:
+        return cupy.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def set_backend(name: str = "auto") -> str:
+    """Choose where gpusiibra computes.
+
+    Parameters
+    ----------
+    name : {"auto", "cpu", "gpu"}
+        ``auto`` takes the GPU when one is usable, else the CPU.
+
+    Returns
+    -------
+    str
+        The backend in force: ``"cpu"`` or ``"gpu"``.
+
+    Raises
+    ------
+    BackendError
+        For ``"gpu"`` on a machine without CuPy or without a CUDA device.
+    """
+    name = (name or "auto").strip().lower()
+    if name not in _CHOICES:
+        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(_CHOICES)}")
+    if name == "auto":
+        name = "gpu" if gpu_available() else "cpu"
+    elif name == "gpu" and not gpu_available():
+        raise BackendError(
+            "the GPU backend was asked for, but CuPy is not installed or sees no CUDA device "
+            "(install the 'gpu' extra: pip install 'gpusiibra[gpu]', or use the 'cpu' backend)"
+        )
+    _state["name"] = name
+    return name
+
+
+def get_backend() -> str:
+    """The backend in force (``"cpu"`` or ``"gpu"``), chosen on first use."""
+    if _state["name"] is None:
+        set_backend(os.environ.get("GPUSIIBRA_BACKEND", "auto"))
+    return _state["name"]
+
+
+def xp() -> ModuleType:
+    """The array module of the backend in force: ``numpy`` or ``cupy``."""
+    if get_backend() == "gpu":
+        import cupy
+
+        return cupy
+    return np
+
+
+def ndi() -> ModuleType:
+    """The ndimage module of the backend in force: ``scipy.ndimage`` or ``cupyx.scipy.ndimage``."""
+    if get_backend() == "gpu":
+        import cupyx.scipy.ndimage as cndi
+
+        return cndi
+    import scipy.ndimage as sndi
+
+    return sndi
+
+
+def is_device_array(a) -> bool:
+    """True for a CuPy array."""
+    return type(a).__module__.startswith("cupy")
+
+
+def to_host(a):
+    """A NumPy array from a NumPy or CuPy array (no copy for NumPy)."""
+    if is_device_array(a):
+        return a.get()
+    return np.asarray(a)
+
+
+def to_device(a):
+    """The array on the backend in force (CuPy on the GPU, unchanged on the CPU)."""
+    return xp().asarray(a)

@@ -1,0 +1,140 @@
+"""NIfTI input: query images and atlases given as 4D files or lists of 3D files."""
+from __future__ import annotations
+
+import glob
+import os
+import warnings
+
+import numpy as np
+
+from .errors import AtlasFileError, ImageFileError
+
+__all__ = ["load_image", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path"]
+
+NIFTI_SUFFIXES = (".nii", ".nii.gz")
+
+
+def is_nifti_path(path) -> bool:
+    """True for a file name ending in .nii or .nii.gz."""
+    return os.fspath(path).lower().endswith(NIFTI_SUFFIXES)
+
+
+def load_image(path):
+    """Open a NIfTI file, or raise :class:`ImageFileError` naming it and the reason."""
+    import nibabel as nib
+
+    path = os.fspath(path)
+    if not os.path.exists(path):
+        raise ImageFileError(path, "no such file")
+    if os.path.isdir(path):
+        raise ImageFileError(path, "is a folder, not a NIfTI file")
+    try:
+        img = nib.load(path)
+    except Exception as e:
+        raise ImageFileError(path, f"not a readable NIfTI image ({e})") from None
+    if not hasattr(img, "affine") or img.affine is None:
+        raise ImageFileError(path, "the image has no affine (not a NIfTI/Analyze volume)")
+    return img
+
+
+def image_data(img, where=None):
+    """The voxel array and affine of a nibabel image, read with clear errors.
+
+    Scaled integer data come back as floats (nibabel's ``dataobj`` semantics, as
+    nilearn and siibra read them); non-finite values are set to 0 with a warning
+    (gpusiibra's deliberate difference 3 from siibra).
+
+    Returns
+    -------
+    data : ndarray (3D or 4D)
+    affine : ndarray (4, 4)
+    """
+    where = where or getattr(img, "get_filename", lambda: None)() or "<in-memory image>"
+    try:
+        data = np.asanyarray(img.dataobj)
+    except Exception as e:
+        raise ImageFileError(where, f"cannot read the voxel data, the file may be truncated ({e})") from None
+    if data.dtype.names is not None:
+        raise ImageFileError(where, f"voxels are records ({data.dtype}), not numbers")
+    while data.ndim > 3 and data.shape[-1] == 1:
+        data = data[..., 0]
+    if data.ndim not in (3, 4):
+        raise ImageFileError(where, f"expected a 3D or 4D image, got shape {data.shape}")
+    if data.size == 0:
+        raise ImageFileError(where, "the image holds no voxels")
+    if data.dtype.kind == "c":
+        raise ImageFileError(where, "complex-valued images cannot be assigned")
+    if data.dtype.kind == "f":
+        finite = np.isfinite(data)
+        if not finite.all():
+            if not finite.any():
+                raise ImageFileError(where, "every value is NaN or infinite")
+            warnings.warn(f"{where}: {int((~finite).sum())} non-finite values set to 0", RuntimeWarning, stacklevel=3)
+            data = np.where(finite, data, 0).astype(data.dtype)
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        raise ImageFileError(where, "the affine is singular or not finite")
+    return data, affine
+
+
+def _expand(paths):
+    out = []
+    for p in paths:
+        p = os.fspath(p)
+        if os.path.isdir(p):
+            out.extend(sorted(f for f in glob.glob(os.path.join(p, "*")) if is_nifti_path(f)))
+        else:
+            out.append(p)
+    return out
+
+
+def read_region_maps(source, labels=None):
+    """Region maps from a 4D NIfTI (one region per volume) or from 3D NIfTI files (a folder or a list).
+
+    Returns
+    -------
+    dict
+        ``shape``, ``affine``, ``names``, ``region``, ``voxel``, ``value``
+        (flat entries of every voxel > 0).
+    """
+    from .paqd import read_labels
+
+    sources = [source] if isinstance(source, (str, os.PathLike)) else list(source)
+    files = _expand(sources)
+    if not files:
+        raise AtlasFileError(sources[0] if sources else None, "no NIfTI files found")
+    regions, voxels, values, default_names = [], [], [], []
+    shape = affine = None
+    n = 0
+    for f in files:
+        try:
+            data, aff = image_data(load_image(f), f)
+        except ImageFileError as e:
+            raise AtlasFileError(e.path, e.reason) from None
+        vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
+        stem = os.path.basename(f)
+        for s in NIFTI_SUFFIXES:
+            if stem.lower().endswith(s):
+                stem = stem[: -len(s)]
+        for t, vol in enumerate(vols):
+            if shape is None:
+                shape, affine = vol.shape, aff
+            elif vol.shape != shape:
+                raise AtlasFileError(f, f"shape {vol.shape} differs from the first map's {shape}")
+            elif not np.allclose(aff, affine, atol=1e-6):
+                raise AtlasFileError(f, "its affine differs from the first map's")
+            flat = vol.ravel()
+            lin = np.flatnonzero(flat > 0)
+            regions.append(np.full(len(lin), n, np.int64))
+            voxels.append(lin)
+            values.append(flat[lin].astype(np.float32))
+            default_names.append(stem if len(vols) == 1 else f"{stem}[{t}]")
+            n += 1
+    names = read_labels(labels) if labels is not None else default_names
+    if len(names) != n:
+        raise AtlasFileError(
+            labels if isinstance(labels, (str, os.PathLike)) else files[0],
+            f"{len(names)} labels for {n} region maps",
+        )
+    return dict(shape=shape, affine=affine, names=names, region=np.concatenate(regions),
+                voxel=np.concatenate(voxels), value=np.concatenate(values))

@@ -1,0 +1,125 @@
+"""Resampling a query image onto the atlas grid, restricted to the part it can reach.
+
+siibra resamples with nilearn's ``resample_to_img``: trilinear interpolation
+(nearest neighbour when the image's distinct values are exactly {0, 1}), 0
+outside the image, then a clip to ``[min(min q, 0), max(max q, 0)]``; an image
+already on the grid (same shape, ``allclose`` affine) is taken as it is.
+gpusiibra computes the same values, but only inside the box of target voxels
+that the image's nonzero support can reach, on the backend in force.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from . import backend
+
+__all__ = ["ResampledImage", "resample_to_grid", "interpolation_order"]
+
+
+class ResampledImage:
+    """A box of the atlas grid holding the resampled image.
+
+    Attributes
+    ----------
+    data : array (backend)
+        The resampled values inside the box (3D).
+    origin : ndarray of int, shape (3,)
+        Grid voxel index of the box's first voxel.
+    """
+
+    __slots__ = ("data", "origin")
+
+    def __init__(self, data, origin):
+        self.data = data
+        self.origin = np.asarray(origin, dtype=np.int64)
+
+    @property
+    def empty(self) -> bool:
+        return self.data.size == 0
+
+
+def interpolation_order(data) -> int:
+    """0 (nearest) when the image's distinct values are exactly {0, 1}, else 1 (trilinear)."""
+    if data.dtype == bool:
+        return 0
+    u = np.unique(data)
+    return 0 if (len(u) == 2 and u[0] == 0 and u[1] == 1) else 1
+
+
+def _support_box(data, margin):
+    nz = np.nonzero(np.any(data != 0, axis=(1, 2)))[0]
+    if len(nz) == 0:
+        return None
+    lo, hi = [], []
+    for axis in range(3):
+        other = tuple(a for a in range(3) if a != axis)
+        idx = np.nonzero(np.any(data != 0, axis=other))[0]
+        lo.append(max(int(idx[0]) - margin, 0))
+        hi.append(min(int(idx[-1]) + margin, data.shape[axis] - 1))
+    return np.array(lo), np.array(hi)
+
+
+def resample_to_grid(data, affine, shape, grid_affine) -> ResampledImage:
+    """Resample a 3D image onto the atlas grid (nilearn's ``resample_to_img`` semantics).
+
+    Parameters
+    ----------
+    data : ndarray, 3D (host)
+        The query image.
+    affine : ndarray (4, 4)
+        Its voxel -> mm affine.
+    shape : tuple of int
+        The atlas grid's shape.
+    grid_affine : ndarray (4, 4)
+        The atlas grid's affine.
+
+    Returns
+    -------
+    ResampledImage
+        The reachable box of the grid (empty when the image is all zero or out
+        of the grid), on the backend in force.
+    """
+    xp, ndi = backend.xp(), backend.ndi()
+    shape = tuple(int(s) for s in shape)
+    if data.dtype == bool:
+        data = data.astype(np.uint8)
+    if data.shape == shape and np.allclose(affine, grid_affine):
+        # nilearn returns the image unchanged: no resampling, no clip
+        box = _support_box(data, 0)
+        if box is None:
+            return ResampledImage(xp.zeros((0, 0, 0), data.dtype), np.zeros(3))
+        lo, hi = box
+        sub = data[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1, lo[2]:hi[2] + 1]
+        return ResampledImage(xp.asarray(np.ascontiguousarray(sub)), lo)
+    order = interpolation_order(data)
+    box = _support_box(data, 2)
+    if box is None:
+        return ResampledImage(xp.zeros((0, 0, 0), data.dtype), np.zeros(3))
+    clo, chi = box
+    # target voxel t samples the query at M @ t (query voxel index)
+    if np.array_equal(affine, grid_affine):
+        M = np.eye(4)
+    else:
+        M = np.linalg.inv(affine) @ grid_affine
+    # target voxels whose sample can touch the cropped query box (+1 voxel of slack)
+    corners = np.array([[x, y, z, 1.0] for x in (clo[0] - 1, chi[0] + 1)
+                        for y in (clo[1] - 1, chi[1] + 1) for z in (clo[2] - 1, chi[2] + 1)])
+    tc = (np.linalg.inv(M) @ corners.T)[:3]
+    tlo = np.maximum(np.floor(tc.min(axis=1)).astype(np.int64) - 1, 0)
+    thi = np.minimum(np.ceil(tc.max(axis=1)).astype(np.int64) + 1, np.array(shape) - 1)
+    if np.any(thi < tlo):
+        return ResampledImage(xp.zeros((0, 0, 0), data.dtype), np.zeros(3))
+    out_shape = tuple(int(s) for s in thi - tlo + 1)
+    crop = np.ascontiguousarray(data[clo[0]:chi[0] + 1, clo[1]:chi[1] + 1, clo[2]:chi[2] + 1])
+    matrix = M[:3, :3]
+    offset = M[:3, :3] @ tlo + M[:3, 3] - clo
+    src = xp.asarray(crop)
+    if np.all(np.diag(np.diag(matrix)) == matrix):
+        matrix = np.diag(matrix)  # as nilearn does: the zoom/shift path
+    out = ndi.affine_transform(src, xp.asarray(matrix), offset=tuple(float(o) for o in offset),
+                               output_shape=out_shape, output=data.dtype, order=order,
+                               mode="constant", cval=0.0)
+    vmin = min(float(np.min(data)), 0.0)
+    vmax = max(float(np.max(data)), 0.0)
+    out = xp.clip(out, vmin, vmax)
+    return ResampledImage(out, tlo)

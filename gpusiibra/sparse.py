@@ -1,0 +1,308 @@
+"""The sparse atlas: region maps on one voxel grid held as CSR arrays.
+
+:class:`SparseIndex` keeps the same information as siibra's
+``siibra.volumes.sparsemap.SparseIndex`` (a volume of row numbers, one row of
+``{region: value}`` per mapped voxel, and one bounding box per region), but as
+flat arrays instead of a Python dict per voxel:
+
+voxel-major CSR (lookups and assignment)
+    ``voxels`` (int32 volume, -1 = no region, else a row number),
+    ``row_ptr`` (int64, ``n_rows + 1``), ``row_voxel`` (int64 linear voxel index
+    of each row), ``entry_region`` (int32) and ``entry_value`` (float32): row
+    ``n`` holds entries ``row_ptr[n]:row_ptr[n + 1]``, regions ascending.
+region-major CSR (fetching one map)
+    ``region_ptr`` (int64, ``n_regions + 1``), ``region_voxel`` (int64 linear
+    voxel index, ascending) and ``region_value`` (float32).
+
+Arrays live on the host; :meth:`SparseIndex.device_arrays` keeps one copy on
+the GPU for the GPU backend.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from . import backend
+
+__all__ = ["SparseIndex"]
+
+
+class SparseIndex:
+    """Region maps on one voxel grid, as CSR arrays (siibra's ``SparseIndex`` API).
+
+    Build one with :meth:`from_entries` (vectorized) or, as in siibra, by
+    calling :meth:`add_img` once per region map.
+
+    Attributes
+    ----------
+    shape : tuple of int
+        The grid's shape (3 axes, voxels).
+    affine : ndarray, shape (4, 4)
+        Voxel index -> mm.
+    """
+
+    def __init__(self):
+        self.shape = None
+        self.affine = None
+        self._pending = []  # (region, linear index, value) per add_img, not yet built
+        self._n_regions = 0
+        self._arrays = None
+        self._bboxes = None
+        self._device = None
+
+    # ------------------------------------------------------------------ build
+    @classmethod
+    def from_entries(cls, shape, affine, region, voxel, value, n_regions=None, *, voxels=None, row_voxel=None):
+        """Build an index from flat (region, voxel, value) entries.
+
+        Parameters
+        ----------
+        shape : tuple of int
+            Grid shape (3 axes).
+        affine : array_like, shape (4, 4)
+            Voxel index -> mm.
+        region : array_like of int
+            Region number of each entry (0-based).
+        voxel : array_like of int
+            Linear (C order) voxel index of each entry.
+        value : array_like of float
+            Value of each entry (stored as float32); entries with value 0 are dropped.
+        n_regions : int, optional
+            Number of regions (default: largest region number + 1).
+        voxels, row_voxel : ndarray, optional
+            An existing row numbering (siibra's ``voxels`` volume and the voxel
+            of each row) to keep instead of numbering rows in raster order.
+
+        Returns
+        -------
+        SparseIndex
+        """
+        self = cls()
+        self.shape = tuple(int(s) for s in shape)
+        if len(self.shape) != 3:
+            raise ValueError(f"a sparse index needs a 3D grid, got shape {self.shape}")
+        self.affine = np.asarray(affine, dtype=np.float64).reshape(4, 4)
+        region = np.asarray(region, dtype=np.int64).ravel()
+        voxel = np.asarray(voxel, dtype=np.int64).ravel()
+        value = np.asarray(value, dtype=np.float32).ravel()
+        if not (len(region) == len(voxel) == len(value)):
+            raise ValueError("region, voxel and value must have the same length")
+        keep = value != 0
+        if not keep.all():
+            region, voxel, value = region[keep], voxel[keep], value[keep]
+        nvox = int(np.prod(self.shape))
+        if len(voxel) and (voxel.min() < 0 or voxel.max() >= nvox):
+            raise ValueError("voxel indices outside the grid")
+        if n_regions is None:
+            n_regions = int(region.max()) + 1 if len(region) else 0
+        if len(region) and (region.min() < 0 or region.max() >= n_regions):
+            raise ValueError("region numbers outside 0..n_regions-1")
+        self._n_regions = int(n_regions)
+        self._build(region, voxel, value, voxels=voxels, row_voxel=row_voxel)
+        return self
+
+    def add_img(self, imgdata, affine):
+        """Add one region map (siibra's ``SparseIndex.add_img``).
+
+        Parameters
+        ----------
+        imgdata : ndarray, 3D
+            The region's map; voxels with values > 0 are stored.
+        affine : array_like, shape (4, 4)
+            Must equal the affine of the first image added.
+
+        Raises
+        ------
+        ValueError
+            If the image's shape or affine differs from the first one's.
+        """
+        imgdata = np.asanyarray(imgdata)
+        affine = np.asarray(affine, dtype=np.float64)
+        if imgdata.ndim != 3:
+            raise ValueError(f"add_img takes a 3D region map, got {imgdata.ndim} dimensions")
+        if self.num_volumes == 0:
+            self.shape = tuple(int(s) for s in imgdata.shape)
+            self.affine = affine.copy()
+        elif imgdata.shape != self.shape:
+            raise ValueError(
+                f"region map {self.num_volumes} has shape {imgdata.shape}, but the index grid is {self.shape}"
+            )
+        elif not np.array_equal(affine, self.affine):
+            raise ValueError(
+                f"region map {self.num_volumes} has another affine than the index grid:\n{affine}\nvs\n{self.affine}"
+            )
+        flat = np.ascontiguousarray(imgdata).ravel()
+        lin = np.flatnonzero(flat > 0)
+        if len(lin) == 0:
+            raise ValueError(f"region map {self.num_volumes} has no voxel > 0; its bounding box is undefined")
+        self._pending.append((np.full(len(lin), self._n_regions, np.int64), lin, flat[lin].astype(np.float32)))
+        self._n_regions += 1
+        self._arrays = None
+        self._bboxes = None
+        self._device = None
+
+    def _build(self, region, voxel, value, voxels=None, row_voxel=None):
+        # voxel-major: sort by (voxel, region); input that is sorted already (native files) skips the sort
+        dv = np.diff(voxel)
+        presorted = bool(np.all((dv > 0) | ((dv == 0) & (np.diff(region) > 0))))
+        order = np.arange(len(voxel)) if presorted else np.lexsort((region, voxel))
+        v_sorted = voxel[order]
+        if row_voxel is None:
+            starts = np.flatnonzero(np.r_[True, v_sorted[1:] != v_sorted[:-1]]) if len(v_sorted) else np.zeros(0, np.int64)
+            row_voxel = v_sorted[starts]
+            row_ptr = np.r_[starts, len(v_sorted)].astype(np.int64)
+            entry_order = order
+        else:
+            # keep a given row numbering: rows are ordered by row number, entries by region
+            row_voxel = np.asarray(row_voxel, dtype=np.int64)
+            voxels_flat = np.asarray(voxels).ravel()
+            row_of_entry = voxels_flat[voxel]
+            if (row_of_entry < 0).any():
+                raise ValueError("an entry lies on a voxel that the voxels volume does not map")
+            entry_order = np.lexsort((region, row_of_entry))
+            counts = np.bincount(row_of_entry, minlength=len(row_voxel))
+            row_ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
+        if voxels is None:
+            voxels = np.full(int(np.prod(self.shape)), -1, dtype=np.int32)
+            voxels[row_voxel] = np.arange(len(row_voxel), dtype=np.int32)
+            voxels = voxels.reshape(self.shape)
+        else:
+            voxels = np.asarray(voxels, dtype=np.int32).reshape(self.shape)
+        # region-major: sort by (region, voxel)
+        rorder = np.argsort(region, kind="stable") if presorted else np.lexsort((voxel, region))
+        counts = np.bincount(region, minlength=self._n_regions)
+        self._arrays = dict(
+            voxels=voxels,
+            row_ptr=row_ptr,
+            row_voxel=row_voxel,
+            entry_region=region[entry_order].astype(np.int32),
+            entry_value=value[entry_order],
+            region_ptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
+            region_voxel=voxel[rorder],
+            region_value=value[rorder],
+        )
+        self._bboxes = None
+        self._device = None
+
+    def _ensure(self):
+        if self._arrays is None:
+            if self.shape is None:
+                raise ValueError("the sparse index is empty: add a region map first")
+            if self._pending:
+                region = np.concatenate([p[0] for p in self._pending])
+                voxel = np.concatenate([p[1] for p in self._pending])
+                value = np.concatenate([p[2] for p in self._pending])
+            else:
+                region = voxel = np.zeros(0, np.int64)
+                value = np.zeros(0, np.float32)
+            self._build(region, voxel, value)
+        return self._arrays
+
+    # ------------------------------------------------------------ CSR access
+    def __getattr__(self, name):
+        # the CSR arrays, built on first access
+        if name in ("voxels", "row_ptr", "row_voxel", "entry_region", "entry_value",
+                    "region_ptr", "region_voxel", "region_value"):
+            return self._ensure()[name]
+        raise AttributeError(name)
+
+    @property
+    def num_volumes(self) -> int:
+        """Number of region maps (siibra's ``num_volumes``)."""
+        return self._n_regions
+
+    @property
+    def n_rows(self) -> int:
+        """Number of mapped voxels (rows of the voxel-major CSR)."""
+        return len(self.row_voxel)
+
+    @property
+    def n_entries(self) -> int:
+        """Number of stored (voxel, region) values."""
+        return len(self.entry_value)
+
+    def max(self) -> int:
+        """Largest row number in ``voxels`` (siibra's ``max()``); -1 when empty."""
+        return int(self.n_rows) - 1
+
+    @property
+    def bboxes(self) -> np.ndarray:
+        """Per-region bounding boxes, shape (R, 2, 3): min and max voxel index, both inclusive.
+
+        A region without voxels has the box ``[[0, 0, 0], [-1, -1, -1]]``.
+        """
+        if self._bboxes is None:
+            a = self._ensure()
+            n = self.num_volumes
+            boxes = np.zeros((n, 2, 3), np.int64)
+            boxes[:, 1, :] = -1
+            if len(a["region_voxel"]):
+                ijk = np.stack(np.unravel_index(a["region_voxel"], self.shape), axis=1)
+                counts = np.diff(a["region_ptr"])
+                nonempty = np.flatnonzero(counts > 0)
+                starts = a["region_ptr"][nonempty]
+                boxes[nonempty, 0, :] = np.minimum.reduceat(ijk, starts, axis=0)
+                boxes[nonempty, 1, :] = np.maximum.reduceat(ijk, starts, axis=0)
+            self._bboxes = boxes
+        return self._bboxes
+
+    def region_slice(self, volume: int) -> slice:
+        """The entries of region ``volume`` in the region-major arrays."""
+        self._check_volume(volume)
+        p = self.region_ptr
+        return slice(int(p[volume]), int(p[volume + 1]))
+
+    def _check_volume(self, volume):
+        if not 0 <= int(volume) < self.num_volumes:
+            raise IndexError(f"volume {volume} is not in 0..{self.num_volumes - 1}")
+
+    def coords(self, volume: int) -> np.ndarray:
+        """Voxel indices of the region's nonzero voxels, shape (3, N), raster order (siibra's ``coords``)."""
+        lin = self.region_voxel[self.region_slice(volume)]
+        return np.stack(np.unravel_index(lin, self.shape)).astype(np.int64)
+
+    def mapped_voxels(self, volume: int):
+        """``(x, y, z, values)`` of the region's nonzero voxels (siibra's ``mapped_voxels``)."""
+        s = self.region_slice(volume)
+        x, y, z = np.unravel_index(self.region_voxel[s], self.shape)
+        return x, y, z, self.region_value[s]
+
+    def dense(self, volume: int) -> np.ndarray:
+        """The region's map as a dense float32 array on the grid."""
+        out = np.zeros(int(np.prod(self.shape)), np.float32)
+        s = self.region_slice(volume)
+        out[self.region_voxel[s]] = self.region_value[s]
+        return out.reshape(self.shape)
+
+    def row(self, row: int) -> dict:
+        """siibra's ``probs[row]``: ``{region: value}`` of one mapped voxel."""
+        a, b = int(self.row_ptr[row]), int(self.row_ptr[row + 1])
+        return {int(r): float(v) for r, v in zip(self.entry_region[a:b], self.entry_value[a:b])}
+
+    @cached_property
+    def probs(self):
+        """siibra's ``probs`` list (one dict per row), built on demand: slow, for interoperability only."""
+        return [self.row(n) for n in range(self.n_rows)]
+
+    def nbytes(self) -> int:
+        """Bytes held by the CSR arrays and the voxels volume."""
+        return int(sum(a.nbytes for a in self._ensure().values()))
+
+    def device_arrays(self) -> dict:
+        """The voxel-major arrays on the backend in force (cached on the GPU)."""
+        a = self._ensure()
+        if backend.get_backend() != "gpu":
+            return a
+        if self._device is None:
+            keys = ("voxels", "row_ptr", "entry_region", "entry_value")
+            self._device = {k: backend.to_device(a[k]) for k in keys}
+        return self._device
+
+    def __repr__(self):
+        if self.shape is None:
+            return "SparseIndex(empty)"
+        return (
+            f"SparseIndex({self.num_volumes} regions, grid {self.shape}, "
+            f"{self.n_entries} entries over {self.n_rows} voxels)"
+        )

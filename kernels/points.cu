@@ -1,0 +1,104 @@
+// Point assignment kernels.
+//
+// lookup_points: exact lookup. For point i at grid voxel lin[i] (-1 = outside
+// the grid), write every stored (region, value) of that voxel with
+// value > lower_threshold (strictly) at out_offset[i] onwards; out_offset is the
+// exclusive scan of the per-point entry counts computed by the caller.
+// Entries at or below the threshold are written with region -1 (dropped later).
+//
+// accumulate_gaussian_points: uncertain points. Point i carries a Gaussian
+// kernel cube (side k_side, values kernel[k_off[i] ...], normalised to sum 1)
+// whose corner lies at grid voxel corner[i]; voxels outside the grid are cut.
+// One block per (point, slab of the cube): sums p * x and the count of
+// p > 0 && x > 0 over the cube's voxels into shared memory, then flushes into
+// spx / inter [n_points, n_regions] as accumulate_chunks does.
+
+extern "C" __global__ void lookup_points(
+    const long long* __restrict__ lin,
+    const long long* __restrict__ out_offset,
+    const int n_points,
+    const int* __restrict__ voxels,
+    const long long* __restrict__ row_ptr,
+    const int* __restrict__ entry_region,
+    const float* __restrict__ entry_value,
+    const double lower_threshold,
+    int* __restrict__ out_point,
+    int* __restrict__ out_region,
+    float* __restrict__ out_value)
+{
+    const int i = blockIdx.x * blockDim.x + threadIdx.x;
+    if (i >= n_points) return;
+    const long long v = lin[i];
+    if (v < 0) return;
+    const int row = voxels[v];
+    if (row < 0) return;
+    long long o = out_offset[i];
+    for (long long e = row_ptr[row]; e < row_ptr[row + 1]; ++e, ++o) {
+        const float p = entry_value[e];
+        out_point[o] = i;
+        out_region[o] = ((double)p > lower_threshold) ? entry_region[e] : -1;
+        out_value[o] = p;
+    }
+}
+
+extern "C" __global__ void accumulate_gaussian_points(
+    const long long* __restrict__ corner,   // [n_points, 3] grid voxel of the cube's corner
+    const long long* __restrict__ k_off,    // [n_points] offset of the point's cube in kernel
+    const int* __restrict__ k_side,         // [n_points] side of the point's cube
+    const double* __restrict__ kernel,      // concatenated cubes
+    const int slabs_per_point,
+    const int gx, const int gy, const int gz,   // grid shape
+    const int* __restrict__ voxels,
+    const long long* __restrict__ row_ptr,
+    const int* __restrict__ entry_region,
+    const float* __restrict__ entry_value,
+    const double lower_threshold,
+    const int n_regions,
+    double* __restrict__ spx,
+    unsigned int* __restrict__ inter)
+{
+    extern __shared__ unsigned char smem[];
+    double* s_spx = reinterpret_cast<double*>(smem);
+    unsigned int* s_inter = reinterpret_cast<unsigned int*>(s_spx + n_regions);
+    unsigned int* s_touched = s_inter + n_regions;
+    for (int r = threadIdx.x; r < n_regions; r += blockDim.x) {
+        s_spx[r] = 0.0;
+        s_inter[r] = 0u;
+        s_touched[r] = 0u;
+    }
+    __syncthreads();
+
+    const long long pt = blockIdx.x / slabs_per_point;
+    const int slab = blockIdx.x % slabs_per_point;
+    const int k = k_side[pt];
+    const long long k3 = (long long)k * k * k;
+    const long long cx = corner[3 * pt], cy = corner[3 * pt + 1], cz = corner[3 * pt + 2];
+    const double* cube = kernel + k_off[pt];
+    for (long long j = (long long)slab * blockDim.x + threadIdx.x; j < k3;
+         j += (long long)slabs_per_point * blockDim.x) {
+        const long long a = j / ((long long)k * k);
+        const long long b = (j / k) % k;
+        const long long c = j % k;
+        const long long X = cx + a, Y = cy + b, Z = cz + c;
+        if (X < 0 || Y < 0 || Z < 0 || X >= gx || Y >= gy || Z >= gz) continue;
+        const int row = voxels[(X * gy + Y) * gz + Z];
+        if (row < 0) continue;
+        const double xv = cube[j];
+        for (long long e = row_ptr[row]; e < row_ptr[row + 1]; ++e) {
+            float p = entry_value[e];
+            if ((double)p < lower_threshold) p = 0.0f;
+            const int r = entry_region[e];
+            s_touched[r] = 1u;
+            if (p != 0.0f && xv != 0.0) atomicAdd(&s_spx[r], (double)p * xv);
+            if (p > 0.0f && xv > 0.0) atomicAdd(&s_inter[r], 1u);
+        }
+    }
+    __syncthreads();
+    for (int r = threadIdx.x; r < n_regions; r += blockDim.x) {
+        if (s_touched[r]) {
+            const long long o = pt * n_regions + r;
+            if (s_spx[r] != 0.0) atomicAdd(&spx[o], s_spx[r]);
+            if (s_inter[r]) atomicAdd(&inter[o], s_inter[r]);
+        }
+    }
+}

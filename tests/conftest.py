@@ -1,0 +1,54 @@
+import os
+import sys
+
+import numpy as np
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+DATA = os.path.join(HERE, "data")
+GOLDEN = os.path.join(HERE, "golden")
+sys.path.insert(0, HERE)
+
+import gpusiibra  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _cpu_backend():
+    """Tests run on the CPU backend unless they are marked gpu."""
+    gpusiibra.set_backend("cpu")
+    yield
+    gpusiibra.set_backend("cpu")
+
+
+@pytest.fixture(scope="session")
+def julich():
+    return gpusiibra.get_map()
+
+
+def random_atlas(rng, shape=(12, 13, 14), n_regions=6, affine=None, overlap=3):
+    """Small random probabilistic atlas: dense maps (list) and its affine."""
+    if affine is None:
+        affine = np.diag([2.0, 2.0, 2.0, 1.0])
+        affine[:3, 3] = [-10, -12, -14]
+    maps = []
+    for _ in range(n_regions):
+        m = np.zeros(shape, np.float32)
+        c = rng.integers(2, np.array(shape) - 2)
+        half = rng.integers(2, 5, 3)
+        sl = tuple(slice(max(int(cc - h), 0), int(cc + h)) for cc, h in zip(c, half))
+        m[sl] = rng.random(m[sl].shape).astype(np.float32)
+        m[m < 0.25] = 0
+        maps.append(m)
+    return maps, affine
+
+
+def atlas_from_dense(maps, affine, names=None):
+    reg = np.concatenate([np.full(int((m > 0).sum()), i) for i, m in enumerate(maps)])
+    vox = np.concatenate([np.flatnonzero(m.ravel() > 0) for m in maps])
+    val = np.concatenate([m.ravel()[m.ravel() > 0] for m in maps])
+    return gpusiibra.from_arrays(maps[0].shape, affine, reg, vox, val, names=names, name="random")
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(12345)

@@ -1,0 +1,135 @@
+"""siibra itself (from PyPI, imported offline) as the test oracle on small atlases.
+
+siibra's ``SparseMap`` needs a configured space and parcellation; the oracle
+subclasses it with a stand-in space, gives it a ``SparseIndex`` built by
+siibra's own ``add_img``, and calls siibra's own ``_assign_volume`` and
+``_assign_points``. Only the network-bound space lookups are replaced.
+"""
+from __future__ import annotations
+
+import logging
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+siibra = pytest.importorskip("siibra")
+logging.getLogger("siibra").setLevel(logging.ERROR)
+
+from siibra.locations import boundingbox as _siibra_bbox  # noqa: E402
+from siibra.locations import location as _siibra_location  # noqa: E402
+from siibra.locations.pointcloud import PointCloud as _SiibraPointCloud  # noqa: E402
+from siibra.volumes import volume as _siibra_volume  # noqa: E402
+from siibra.volumes.parcellationmap import AssignImageResult  # noqa: E402
+from siibra.volumes.sparsemap import SparseIndex as SiibraSparseIndex  # noqa: E402
+from siibra.volumes.sparsemap import SparseMap as _SiibraSparseMap  # noqa: E402
+
+
+class _Space:
+    id = "gpusiibra-oracle-space"
+    name = "oracle space"
+
+    def get_template(self):
+        return None
+
+
+SPACE = _Space()
+
+
+class _Volume(_siibra_volume.Volume):
+    """A siibra Volume that holds an in-memory image (no provider, no space lookup)."""
+
+    def __new__(cls, img):
+        self = object.__new__(cls)
+        self._img = img
+        return self
+
+    def __init__(self, img):
+        pass
+
+    def fetch(self, *args, **kwargs):
+        return self._img
+
+    @property
+    def space(self):
+        return SPACE
+
+
+class _PointCloud(_SiibraPointCloud):
+    def warp(self, space, chunksize=1000):
+        return self
+
+    @property
+    def space(self):
+        return SPACE
+
+
+class OracleMap(_SiibraSparseMap):
+    """siibra's SparseMap over region maps given as dense arrays."""
+
+    def __init__(self, maps, affine):
+        index = SiibraSparseIndex()
+        for m in maps:
+            index.add_img(np.asarray(m), np.asarray(affine, dtype=np.float64))
+        self._sparse_index_cached = index
+        self._n = len(maps)
+
+    @property
+    def space(self):
+        return SPACE
+
+    def __len__(self):
+        return self._n
+
+    def assign_image(self, data, affine, minsize_voxel=1, lower_threshold=0.0, split_components=True):
+        img = nib.Nifti1Image(data, affine)
+        with _offline():
+            res = self._assign_volume(_Volume(img), minsize_voxel=minsize_voxel, lower_threshold=lower_threshold,
+                                      split_components=split_components)
+        return _rows(res)
+
+    def assign_points(self, coords, sigma_mm, lower_threshold=0.0, monkeypatch=None):
+        pc = _PointCloud(np.asarray(coords, dtype=float).tolist(), space=None, sigma_mm=sigma_mm)
+
+        def from_array(data, affine, space=None, name=None, cache=True, **kw):
+            return _Volume(nib.Nifti1Image(data, affine))
+
+        with _offline() as mp:
+            mp.setattr(_siibra_volume, "from_array", from_array)
+            res = self._assign_points(pc, lower_threshold)
+        return _rows(res)
+
+
+def _offline():
+    """Patch out siibra's space lookups (bounding boxes of the stand-in space warp to themselves)."""
+    mp = pytest.MonkeyPatch.context()
+    ctx = mp.__enter__()
+    ctx.setattr(_siibra_bbox.BoundingBox, "warp", lambda self, space, **kw: self)
+    ctx.setattr(_siibra_location.Location, "__str__", lambda self: "oracle location")
+
+    class _Ctx:
+        def __enter__(self):
+            return ctx
+
+        def __exit__(self, *exc):
+            return mp.__exit__(*exc)
+
+    return _Ctx()
+
+
+def _rows(results):
+    rows = []
+    for a in results:
+        row = {"input structure": int(a.input_structure), "centroid": tuple(float(c) for c in a.centroid),
+               "volume": int(a.volume), "map value": float(a.map_value)}
+        if isinstance(a, AssignImageResult):
+            row.update({
+                "correlation": float(a.correlation),
+                "intersection over union": float(a.intersection_over_union),
+                "map weighted mean": float(a.weighted_mean_of_first),
+                "map containedness": float(a.intersection_over_first),
+                "input weighted mean": float(a.weighted_mean_of_second),
+                "input containedness": float(a.intersection_over_second),
+            })
+        rows.append(row)
+    return rows

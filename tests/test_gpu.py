@@ -1,0 +1,93 @@
+"""The GPU backend gives the CPU backend's numbers (within 1e-5; in practice ~1e-12)."""
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpusiibra
+from conftest import atlas_from_dense, random_atlas
+from golden_cases import CASES, compare_with_golden, motor_t4
+from gpusiibra import assign as _assign
+from gpusiibra import kernels
+
+pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpusiibra.gpu_available(), reason="no CUDA device")]
+
+
+def both(fn):
+    gpusiibra.set_backend("cpu")
+    cpu = fn()
+    gpusiibra.set_backend("gpu")
+    gpu = fn()
+    gpusiibra.set_backend("cpu")
+    return cpu, gpu
+
+
+def same(cpu: pd.DataFrame, gpu: pd.DataFrame, tol=1e-9):
+    assert list(cpu.columns) == list(gpu.columns)
+    assert len(cpu) == len(gpu)
+    for c in cpu.columns:
+        if c in ("region",):
+            assert list(cpu[c]) == list(gpu[c])
+        elif c == "centroid":
+            np.testing.assert_allclose(np.array(cpu[c].tolist()), np.array(gpu[c].tolist()), atol=1e-9)
+        else:
+            np.testing.assert_allclose(cpu[c].to_numpy(float), gpu[c].to_numpy(float), rtol=tol, atol=tol, err_msg=c)
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_on_gpu(julich, case):
+    gpusiibra.set_backend("gpu")
+    compare_with_golden(CASES[case](julich), case)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_random_images_equal_cpu(seed):
+    rng = np.random.default_rng(seed)
+    maps, A = random_atlas(rng, shape=(20, 21, 22), n_regions=9)
+    smap = atlas_from_dense(maps, A)
+    Aq = np.array([[-1.7, 0.2, 0, 15], [0.1, 2.1, 0, -20], [0, 0.1, 1.6, -21], [0, 0, 0, 1]])
+    q = rng.normal(size=(16, 17, 18)).astype(np.float32)
+    q[np.abs(q) < 1.0] = 0
+    img = nib.Nifti1Image(q, Aq)
+    lt = [0.0, 0.3, 0.5, 0.0][seed]
+    same(*both(lambda: smap.assign(img, lower_threshold=lt, minsize_voxel=seed)))
+    same(*both(lambda: smap.assign(img, lower_threshold=lt, split_components=False)))
+
+
+def test_labels_follow_scipy_raster_order():
+    rng = np.random.default_rng(7)
+    q = (rng.random((30, 31, 32)) > 0.85)
+    import cupy
+    import cupyx.scipy.ndimage as cndi
+    import scipy.ndimage as sndi
+
+    a, na = sndi.label(q, _assign.STRUCTURE_18)
+    b, nb = cndi.label(cupy.asarray(q), cupy.asarray(_assign.STRUCTURE_18))
+    assert na == int(nb)
+    np.testing.assert_array_equal(a, b.get())
+
+
+def test_points_equal_cpu(julich):
+    rng = np.random.default_rng(3)
+    pts = rng.uniform([-60, -90, -30], [60, 60, 70], size=(300, 3))
+    same(*both(lambda: julich.assign(gpusiibra.PointCloud(pts, sigma_mm=0), lower_threshold=0.1)))
+    sig = rng.choice([4.0, 5.0, 7.5], size=40)
+    same(*both(lambda: julich.assign(gpusiibra.PointCloud(pts[:40], sigma_mm=sig), lower_threshold=0.05)))
+
+
+def test_global_atomics_kernel_for_many_regions(monkeypatch, julich):
+    """Atlases with more regions than shared memory holds use the global-atomics kernel."""
+    monkeypatch.setattr(kernels, "MAX_SHARED_REGIONS", 10)
+    same(*both(lambda: julich.assign(motor_t4())))
+
+
+def test_batched_accumulation_equals_one_by_one(julich):
+    img = motor_t4()
+    d = np.asarray(img.dataobj)
+    imgs = [(d * s, img.affine) for s in (1.0, 0.5, 0.0, 2.0)]
+    gpusiibra.set_backend("gpu")
+    many = _assign.assign_many(julich, imgs)
+    one = [_assign.assign_image_data(julich, a, b) for a, b in imgs]
+    for m, o in zip(many, one):
+        for k in o:
+            np.testing.assert_allclose(np.asarray(m[k], float), np.asarray(o[k], float), atol=1e-12)

@@ -1,0 +1,130 @@
+"""Atlas formats and bad files: every error names the file and the reason."""
+import gzip
+import os
+import zipfile
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+import gpusiibra
+from conftest import DATA, atlas_from_dense, random_atlas
+from gpusiibra import AtlasFileError, ImageFileError
+
+
+def test_4d_nifti_and_folder_and_list(rng, tmp_path):
+    maps, A = random_atlas(rng, n_regions=4)
+    nib.Nifti1Image(np.stack(maps, -1), A).to_filename(tmp_path / "maps4d.nii.gz")
+    (tmp_path / "labels.txt").write_text("a\nb\nc\nd\n")
+    m4 = gpusiibra.load_map(tmp_path / "maps4d.nii.gz", labels=tmp_path / "labels.txt")
+    assert m4.regions == ["a", "b", "c", "d"]
+    folder = tmp_path / "folder"
+    folder.mkdir()
+    for i, m in enumerate(maps):
+        nib.Nifti1Image(m, A).to_filename(folder / f"r{i}.nii.gz")
+    mf = gpusiibra.load_map(folder)
+    assert mf.regions == ["r0", "r1", "r2", "r3"]
+    ml = gpusiibra.load_map([folder / "r1.nii.gz", folder / "r0.nii.gz"], labels=["one", "zero"])
+    for r in range(4):
+        np.testing.assert_array_equal(m4.sparse_index.dense(r), maps[r])
+        np.testing.assert_array_equal(mf.sparse_index.dense(r), maps[r])
+    np.testing.assert_array_equal(ml.fetch("one").get_fdata(), maps[1])
+
+
+def test_labels_of_the_wrong_length(rng, tmp_path):
+    maps, A = random_atlas(rng, n_regions=3)
+    nib.Nifti1Image(np.stack(maps, -1), A).to_filename(tmp_path / "m.nii.gz")
+    with pytest.raises(AtlasFileError, match="2 labels for 3 region maps"):
+        gpusiibra.load_map(tmp_path / "m.nii.gz", labels=["a", "b"])
+
+
+def test_folder_with_mismatched_grids(rng, tmp_path):
+    maps, A = random_atlas(rng, n_regions=2)
+    nib.Nifti1Image(maps[0], A).to_filename(tmp_path / "a.nii.gz")
+    nib.Nifti1Image(maps[1][:-1], A).to_filename(tmp_path / "b.nii.gz")
+    with pytest.raises(AtlasFileError, match=r"b.nii.gz: shape .* differs"):
+        gpusiibra.load_map(tmp_path)
+
+
+def test_paqd_single_file_has_plain_names():
+    m = gpusiibra.load_map(os.path.join(DATA, "JulichBrainAtlas31_p207LH.nii.gz"),
+                           labels=os.path.join(DATA, "Julich.json"))
+    assert len(m) == 207 and m.regions[0] == "Area 3b (PostCG)"
+    assert m.shape == (79, 185, 139)
+
+
+def test_paqd_without_labels():
+    with pytest.raises(AtlasFileError, match="needs its label names"):
+        gpusiibra.load_map(os.path.join(DATA, "JulichBrainAtlas31_p207LH.nii.gz"))
+
+
+def _zip(rng, tmp_path):
+    maps, A = random_atlas(rng)
+    return atlas_from_dense(maps, A).save_sparseindex(tmp_path, "z")
+
+
+def test_truncated_zip(rng, tmp_path):
+    z = _zip(rng, tmp_path)
+    data = open(z, "rb").read()
+    bad = tmp_path / "truncated.zip"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(AtlasFileError, match="truncated.zip: not a readable zip"):
+        gpusiibra.load_map(bad)
+
+
+def test_zip_missing_member(rng, tmp_path):
+    z = _zip(rng, tmp_path)
+    bad = tmp_path / "missing.zip"
+    with zipfile.ZipFile(z) as src, zipfile.ZipFile(bad, "w") as dst:
+        for n in src.namelist():
+            if "bboxes" not in n:
+                dst.writestr(n, src.read(n))
+    with pytest.raises(AtlasFileError, match="missing.zip: the zip lacks the sparse index member.*bboxes"):
+        gpusiibra.load_map(bad)
+
+
+def test_zip_with_broken_probs(rng, tmp_path):
+    z = _zip(rng, tmp_path)
+    bad = tmp_path / "broken.zip"
+    with zipfile.ZipFile(z) as src, zipfile.ZipFile(bad, "w") as dst:
+        for n in src.namelist():
+            dst.writestr(n, gzip.compress(b"0 0.5 1\n") if "probs" in n else src.read(n))
+    with pytest.raises(AtlasFileError, match="broken.zip \\(probs\\): line 1 does not hold"):
+        gpusiibra.load_map(bad)
+
+
+def test_not_an_atlas(tmp_path):
+    p = tmp_path / "notes.txt"
+    p.write_text("hello")
+    with pytest.raises(AtlasFileError, match="unknown atlas format"):
+        gpusiibra.load_map(p)
+    with pytest.raises(AtlasFileError, match="no such file"):
+        gpusiibra.load_map(tmp_path / "nothing.npz")
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"PK\x03\x04garbage")
+    with pytest.raises(AtlasFileError, match="bad.npz"):
+        gpusiibra.load_map(bad)
+
+
+def test_bad_query_images(julich, tmp_path):
+    with pytest.raises(ImageFileError, match="missing.nii.gz: no such file"):
+        julich.assign(str(tmp_path / "missing.nii.gz"))
+    p = tmp_path / "fake.nii.gz"
+    p.write_bytes(b"not a nifti")
+    with pytest.raises(ImageFileError, match="fake.nii.gz: not a readable NIfTI"):
+        julich.assign(str(p))
+    good = tmp_path / "good.nii.gz"
+    nib.Nifti1Image(np.ones((5, 5, 5), np.float32), np.eye(4)).to_filename(good)
+    raw = good.read_bytes()
+    trunc = tmp_path / "trunc.nii.gz"
+    trunc.write_bytes(raw[: len(raw) - 40])
+    with pytest.raises(ImageFileError, match="trunc.nii.gz"):
+        julich.assign(str(trunc))
+    nan = tmp_path / "nan.nii.gz"
+    nib.Nifti1Image(np.full((4, 4, 4), np.nan, np.float32), np.eye(4)).to_filename(nan)
+    with pytest.raises(ImageFileError, match="nan.nii.gz: every value is NaN"):
+        julich.assign(str(nan))
+    five = tmp_path / "five.nii.gz"
+    nib.Nifti1Image(np.ones((3, 3, 3, 2, 2), np.float32), np.eye(4)).to_filename(five)
+    with pytest.raises(ImageFileError, match="expected a 3D or 4D image"):
+        julich.assign(str(five))
