@@ -35,6 +35,30 @@ def synthetic_map(rng):
     return t.astype(np.float32)
 
 
+def thresholded_map(seed, threshold=3.0):
+    """The map of one seed with values below ``threshold`` set to 0 (for process pools)."""
+    m = synthetic_map(np.random.default_rng(seed))
+    m[m < threshold] = 0
+    return m
+
+
+def many_maps(n, threshold=3.0, workers=None):
+    """n thresholded maps (seeds 0..n-1), made in parallel."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    with ProcessPoolExecutor(workers or os.cpu_count()) as pool:
+        return list(pool.map(thresholded_map, range(n), [threshold] * n, chunksize=8))
+
+
+def write_map(seed_and_path):
+    """Write the unthresholded map of a seed to a .nii.gz path (for process pools)."""
+    import nibabel as nib
+
+    seed, path = seed_and_path
+    nib.Nifti1Image(synthetic_map(np.random.default_rng(seed)), AFFINE).to_filename(path)
+    return path
+
+
 def main():
     import nibabel as nib
 

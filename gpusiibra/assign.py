@@ -152,13 +152,8 @@ def image_components(res, grid_shape, grid_affine, split_components=True, minsiz
     Sxx = xp.bincount(lab, x * x, minlength=n)[1:]
     nc = xp.bincount(lab, (x > 0).astype(xp.float64), minlength=n)[1:]
     sums = xp.stack([xp.bincount(lab, ijk[:, a].astype(xp.float64), minlength=n)[1:] for a in range(3)], axis=1)
-    # boxes: voxels are grouped by component, so segment bounds give min / max per axis
-    starts = xp.cumsum(count) - count
-    idx = xp.arange(1, n)
-    lo = xp.stack([ndi.minimum(ijk[:, a], lab, idx) for a in range(3)], axis=1) if backend.get_backend() == "gpu" \
-        else np.stack([np.minimum.reduceat(ijk[:, a], starts) for a in range(3)], axis=1)
-    hi = xp.stack([ndi.maximum(ijk[:, a], lab, idx) for a in range(3)], axis=1) if backend.get_backend() == "gpu" \
-        else np.stack([np.maximum.reduceat(ijk[:, a], starts) for a in range(3)], axis=1)
+    # boxes: voxels are grouped by component
+    lo, hi = kernels.segment_min_max(ijk, xp.cumsum(count) - count, K)
     count, Sx, Sxx, nc, sums, lo, hi = (backend.to_host(a) for a in (count, Sx, Sxx, nc, sums, lo, hi))
     mean_ijk = sums / count[:, None]
     centroid = np.round((grid_affine @ np.c_[mean_ijk, np.ones(K)].T)[:3].T, 2)

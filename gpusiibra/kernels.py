@@ -15,7 +15,7 @@ import numpy as np
 
 from . import backend
 
-__all__ = ["accumulate", "lookup_points", "accumulate_gaussian_points", "kernel_source_dir", "MAX_SHARED_REGIONS"]
+__all__ = ["segment_min_max", "accumulate", "lookup_points", "accumulate_gaussian_points", "kernel_source_dir", "MAX_SHARED_REGIONS"]
 
 #: regions that fit the shared-memory accumulators of one block (12 bytes each, 48 KiB)
 MAX_SHARED_REGIONS = 4000
@@ -73,6 +73,29 @@ def _pairs_from_dense(spx, inter, n_regions):
     xp = backend.xp()
     flat = xp.flatnonzero(inter.ravel())
     return (flat // n_regions).astype(xp.int64), (flat % n_regions).astype(xp.int64), spx.ravel()[flat], inter.ravel()[flat]
+
+
+def segment_min_max(values, starts, n_segments):
+    """Per-segment minimum and maximum of the rows of ``values`` (n, d), segments given by their starts.
+
+    Segments are contiguous, non-empty and in order; returns two (n_segments, d) arrays.
+    """
+    if backend.get_backend() != "gpu":
+        return np.minimum.reduceat(values, starts, axis=0), np.maximum.reduceat(values, starts, axis=0)
+    import cupy
+
+    values = cupy.ascontiguousarray(values, dtype=cupy.int64)
+    n, d = values.shape
+    seg = cupy.zeros(n, cupy.int32)
+    if n_segments > 1:
+        seg[starts[1:]] = 1
+    seg = cupy.cumsum(seg, dtype=cupy.int32)
+    lo = cupy.full((n_segments, d), np.iinfo(np.int64).max, cupy.int64)
+    hi = cupy.full((n_segments, d), np.iinfo(np.int64).min, cupy.int64)
+    if n:
+        _launch("components", "segment_min_max", (n * d + _THREADS - 1) // _THREADS, _THREADS,
+                (values, seg, np.int64(n), np.int32(d), lo, hi))
+    return lo, hi
 
 
 def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):

@@ -42,8 +42,9 @@ def interpolation_order(data) -> int:
     """0 (nearest) when the image's distinct values are exactly {0, 1}, else 1 (trilinear)."""
     if data.dtype == bool:
         return 0
-    u = np.unique(data)
-    return 0 if (len(u) == 2 and u[0] == 0 and u[1] == 1) else 1
+    zero, one = data == 0, data == 1
+    # the distinct values are exactly {0, 1} (np.unique's answer, without its sort)
+    return 0 if (zero | one).all() and zero.any() and one.any() else 1
 
 
 def _support_box(data, margin):
@@ -83,8 +84,11 @@ def resample_to_grid(data, affine, shape, grid_affine) -> ResampledImage:
     shape = tuple(int(s) for s in shape)
     if data.dtype == bool:
         data = data.astype(np.uint8)
+    on_gpu = backend.get_backend() == "gpu"
     if data.shape == shape and np.allclose(affine, grid_affine):
         # nilearn returns the image unchanged: no resampling, no clip
+        if on_gpu:
+            return ResampledImage(xp.asarray(data), np.zeros(3))
         box = _support_box(data, 0)
         if box is None:
             return ResampledImage(xp.zeros((0, 0, 0), data.dtype), np.zeros(3))
@@ -92,9 +96,14 @@ def resample_to_grid(data, affine, shape, grid_affine) -> ResampledImage:
         sub = data[lo[0]:hi[0] + 1, lo[1]:hi[1] + 1, lo[2]:hi[2] + 1]
         return ResampledImage(xp.asarray(np.ascontiguousarray(sub)), lo)
     order = interpolation_order(data)
-    box = _support_box(data, 2)
-    if box is None:
-        return ResampledImage(xp.zeros((0, 0, 0), data.dtype), np.zeros(3))
+    if on_gpu:
+        if not data.any():
+            return ResampledImage(xp.zeros((0, 0, 0), data.dtype), np.zeros(3))
+        box = (np.zeros(3, np.int64), np.array(data.shape) - 1)
+    else:
+        box = _support_box(data, 2)
+        if box is None:
+            return ResampledImage(xp.zeros((0, 0, 0), data.dtype), np.zeros(3))
     clo, chi = box
     # target voxel t samples the query at M @ t (query voxel index)
     if np.array_equal(affine, grid_affine):
@@ -109,16 +118,23 @@ def resample_to_grid(data, affine, shape, grid_affine) -> ResampledImage:
     thi = np.minimum(np.ceil(tc.max(axis=1)).astype(np.int64) + 1, np.array(shape) - 1)
     if np.any(thi < tlo):
         return ResampledImage(xp.zeros((0, 0, 0), data.dtype), np.zeros(3))
+    if on_gpu:
+        # CuPy compiles one kernel per output shape and zoom/shift: on the GPU the whole grid is
+        # resampled from the whole image with the general matrix, so one compiled kernel serves all maps
+        tlo, thi = np.zeros(3, np.int64), np.array(shape) - 1
     out_shape = tuple(int(s) for s in thi - tlo + 1)
     crop = np.ascontiguousarray(data[clo[0]:chi[0] + 1, clo[1]:chi[1] + 1, clo[2]:chi[2] + 1])
     matrix = M[:3, :3]
     offset = M[:3, :3] @ tlo + M[:3, 3] - clo
-    src = xp.asarray(crop)
-    if np.all(np.diag(np.diag(matrix)) == matrix):
+    # float images are interpolated in float64 and cast back (what scipy does inside; CuPy would
+    # otherwise interpolate float32 images in float32)
+    work = np.float64 if data.dtype.kind == "f" else data.dtype
+    src = xp.asarray(crop).astype(work, copy=False)  # cast where the data lives (on the GPU: after upload)
+    if not on_gpu and np.all(np.diag(np.diag(matrix)) == matrix):
         matrix = np.diag(matrix)  # as nilearn does: the zoom/shift path
     out = ndi.affine_transform(src, xp.asarray(matrix), offset=tuple(float(o) for o in offset),
-                               output_shape=out_shape, output=data.dtype, order=order,
-                               mode="constant", cval=0.0)
+                               output_shape=out_shape, output=work, order=order,
+                               mode="constant", cval=0.0).astype(data.dtype, copy=False)
     vmin = min(float(np.min(data)), 0.0)
     vmax = max(float(np.max(data)), 0.0)
     out = xp.clip(out, vmin, vmax)

@@ -1,0 +1,102 @@
+"""Command line: ``gpusiibra assign | atlas``. Argument parsing only; the work is the Python API's."""
+from __future__ import annotations
+
+import argparse
+import sys
+
+__all__ = ["main"]
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="gpusiibra", description="Assign brain maps to probabilistic atlas regions "
+                                "with siibra's statistics, on the CPU or the GPU.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    a = sub.add_parser("assign", help="assign NIfTI maps (files, folders, globs) to every atlas region",
+                       description="Assign every map of the inputs to every region; write a Parquet dataset. "
+                                   "'example:motor' names the bundled SPM motor t-map.")
+    a.add_argument("inputs", nargs="+", help="NIfTI files, folders or globs; each volume of a 4D file is one map")
+    a.add_argument("--out", required=True, help="output Parquet dataset (a folder)")
+    a.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
+    a.add_argument("--threshold", type=float, help="set values below T to 0 first")
+    a.add_argument("--two-sided", action="store_true", help="also assign the negated map")
+    a.add_argument("--lower-threshold", type=float, default=0.0, help="atlas values below L count as 0 (siibra's)")
+    a.add_argument("--minsize", type=int, default=1, help="skip components of at most N voxels (siibra's minsize_voxel)")
+    a.add_argument("--peaks", action="store_true", help="also assign each map's local maxima as points")
+    a.add_argument("--mindist", type=int, default=5, help="minimal distance between peaks, voxels")
+    a.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"])
+    g = a.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=int, help="spread the maps over N local dask worker processes")
+    g.add_argument("--scheduler", help="spread the maps over the dask.distributed scheduler at ADDRESS")
+    a.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished maps")
+    a.add_argument("--chunk-size", type=int, default=32, help="files per chunk")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+
+    t = sub.add_parser("atlas", help="describe an atlas, or convert it to another format")
+    t.add_argument("atlas", nargs="?", default="julich 3.1", help="embedded atlas name or path")
+    t.add_argument("--labels", help="region names for formats without them")
+    t.add_argument("--regions", action="store_true", help="list the regions")
+    t.add_argument("--save", help="write the atlas in the native format (.npz) or siibra's zip (.zip)")
+    return p
+
+
+def _cmd_assign(args):
+    from . import backend
+    from .batch import assign_batch
+    from .maps import get_map
+
+    if args.backend:
+        backend.set_backend(args.backend)
+    smap = get_map(args.atlas)
+    _, summary = assign_batch(
+        smap, args.inputs, args.out, threshold=args.threshold, two_sided=args.two_sided,
+        lower_threshold=args.lower_threshold, minsize=args.minsize, peaks=args.peaks, mindist=args.mindist,
+        resume=args.resume, chunk_size=args.chunk_size, workers=args.workers, scheduler=args.scheduler,
+        progress=not args.quiet, atlas_name=args.atlas)
+    print(f"atlas: {smap.name} ({len(smap)} regions), backend: {backend.get_backend()}")
+    print(summary)
+    if summary.rows:
+        import pandas as pd
+
+        df = pd.read_parquet(args.out)
+        cols = [c for c in ("input", "input structure", "region", "correlation", "map value") if c in df]
+        top = df.sort_values("correlation", ascending=False, na_position="last").head(10)[cols]
+        top = top.assign(input=top["input"].map(lambda s: s.rsplit("/", 1)[-1]))
+        print("\nhighest correlations:")
+        print(top.to_string(index=False))
+    return 1 if summary.failures else 0
+
+
+def _cmd_atlas(args):
+    import os
+
+    from .maps import get_map, load_map
+
+    smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
+    print(smap.summary())
+    if args.regions:
+        for i, r in enumerate(smap.regions):
+            print(f"{i:5d}  {r}")
+    if args.save:
+        if args.save.endswith(".zip"):
+            path = smap.save_sparseindex(os.path.dirname(args.save) or ".", os.path.basename(args.save)[:-4])
+        else:
+            path = smap.save(args.save)
+        print("written", path)
+    return 0
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
+    from .io.errors import AtlasFileError, ImageFileError
+    from .backend import BackendError
+
+    try:
+        return {"assign": _cmd_assign, "atlas": _cmd_atlas}[args.command](args)
+    except (AtlasFileError, ImageFileError, BackendError, FileExistsError, LookupError, RuntimeError, ValueError) as e:
+        print(f"gpusiibra: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+// Per-component summaries that have no fast library equivalent on the GPU.
+//
+// segment_min_max: values is (n, d) int64, row i in segment seg[i]; lo and hi
+// are (n_segments, d), filled by the caller with the largest / smallest int64,
+// and receive the per-segment minimum and maximum of each column (the boxes of
+// image components).
+
+extern "C" __global__ void segment_min_max(
+    const long long* __restrict__ values,
+    const int* __restrict__ seg,
+    const long long n,
+    const int d,
+    long long* __restrict__ lo,
+    long long* __restrict__ hi)
+{
+    const long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x;
+    if (t >= n * d) return;
+    const long long i = t / d;
+    const int a = (int)(t % d);
+    const long long v = values[t];
+    const long long o = (long long)seg[i] * d + a;
+    atomicMin(lo + o, v);
+    atomicMax(hi + o, v);
+}

@@ -1,0 +1,114 @@
+"""Batch assignment: Parquet dataset, errors, resume, 4D and two-sided maps, Dask, the CLI."""
+import os
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpusiibra
+from golden_cases import motor_t4
+from gpusiibra import batch
+from gpusiibra.cli import main as cli
+
+
+@pytest.fixture
+def inputs(tmp_path):
+    img = motor_t4()
+    d = np.asarray(img.dataobj)
+    folder = tmp_path / "maps"
+    folder.mkdir()
+    for i, s in enumerate((1.0, 0.7, 1.3, 0.0, 1.1)):
+        nib.Nifti1Image(d * s, img.affine).to_filename(folder / f"m{i}.nii.gz")
+    (folder / "broken.nii.gz").write_bytes(b"\x1f\x8b\x08\x00 truncated gzip")
+    nib.Nifti1Image(np.stack([d, -d], -1), img.affine).to_filename(folder / "four_d.nii.gz")
+    return folder
+
+
+def _norm(df):
+    df = df.copy()
+    df["centroid"] = df["centroid"].map(lambda c: tuple(c) if c is not None else None)
+    return df.sort_values(["input", "frame", "sign", "kind", "input structure", "volume"]).reset_index(drop=True)
+
+
+def test_batch_rows_equal_single_assignments_and_errors_are_reported(julich, inputs, tmp_path):
+    out = tmp_path / "res.parquet"
+    _, s = batch.assign_batch(julich, [inputs, tmp_path / "nothing" / "*.nii"], out, chunk_size=2, progress=False)
+    assert s.failures == 2 and s.maps == 7  # 5 maps + a 4D file of 2 volumes
+    err = pd.read_csv(str(out) + ".errors.csv")
+    assert set(err["input"].map(os.path.basename)) == {"broken.nii.gz", "*.nii"}
+    assert "gzip" in err["reason"][err["input"].str.endswith("broken.nii.gz")].iloc[0] or \
+           "NIfTI" in err["reason"][err["input"].str.endswith("broken.nii.gz")].iloc[0]
+    df = pd.read_parquet(out)
+    assert list(df.columns) == batch.BATCH_COLUMNS
+    one = df[df["input"].str.endswith("m0.nii.gz")]
+    ref = julich.assign(motor_t4())
+    np.testing.assert_allclose(one.sort_values(["input structure", "volume"])["correlation"].to_numpy(),
+                               ref.sort_values(["input structure", "volume"])["correlation"].to_numpy(), atol=1e-12)
+    four = df[df["input"].str.endswith("four_d.nii.gz")]
+    assert set(four["frame"]) == {0}  # the second volume is negative: no component above 0
+    assert len(df[df["input"].str.endswith("m3.nii.gz")]) == 0  # an all-zero map has no rows, but it is done
+    manifest = pd.read_csv(out / "_manifest.csv", header=None)
+    assert len(manifest) == 7
+
+
+def test_resume_after_a_kill_gives_the_same_dataset(julich, inputs, tmp_path, monkeypatch):
+    full = tmp_path / "full.parquet"
+    batch.assign_batch(julich, [inputs], full, chunk_size=2, progress=False)
+    part = tmp_path / "part.parquet"
+    calls = {"n": 0}
+    real = batch._Dataset.write
+
+    def dying_write(self, df, keys):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            # killed after the part file is written but before the manifest records it
+            df.reindex(columns=batch.BATCH_COLUMNS).assign(centroid=None).to_parquet(
+                os.path.join(self.out, f"part-{self.next_part:05d}.parquet"))
+            raise KeyboardInterrupt
+        return real(self, df, keys)
+
+    monkeypatch.setattr(batch._Dataset, "write", dying_write)
+    with pytest.raises(KeyboardInterrupt):
+        batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False)
+    monkeypatch.setattr(batch._Dataset, "write", real)
+    with pytest.raises(FileExistsError, match="--resume"):
+        batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False)
+    _, s = batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False, resume=True)
+    assert s.skipped > 0
+    pd.testing.assert_frame_equal(_norm(pd.read_parquet(part)), _norm(pd.read_parquet(full)))
+
+
+def test_two_sided_threshold_and_peaks(julich, tmp_path):
+    img = nib.load(batch.EXAMPLES["example:motor"])
+    df, s = batch.assign_batch(julich, ["example:motor"], threshold=4.0, two_sided=True, peaks=True, progress=False)
+    assert s.maps == 2 and set(df["sign"]) == {"+", "-"} and set(df["kind"]) == {"component", "peak"}
+    plus = df[(df["sign"] == "+") & (df["kind"] == "component")].drop(columns=["input", "frame", "sign", "kind"])
+    ref = julich.assign(motor_t4())
+    np.testing.assert_allclose(plus["correlation"].to_numpy(), ref["correlation"].to_numpy(), atol=1e-12)
+    d = -np.asarray(img.get_fdata(), dtype=np.float32)
+    d[d < 4] = 0
+    minus = df[(df["sign"] == "-") & (df["kind"] == "component")]
+    ref_minus = julich.assign(nib.Nifti1Image(d, img.affine))
+    assert len(minus) == len(ref_minus)
+
+
+@pytest.mark.slow
+def test_dask_workers_give_the_local_result(julich, inputs, tmp_path):
+    pytest.importorskip("dask.distributed")
+    local, _ = batch.assign_batch(julich, [inputs], chunk_size=2, progress=False)
+    dist, s = batch.assign_batch(julich, [inputs], chunk_size=2, progress=False, workers=2, atlas_name="julich 3.1")
+    assert s.failures == 1
+    pd.testing.assert_frame_equal(_norm(dist), _norm(local))
+
+
+def test_cli_exit_status_and_summary(inputs, tmp_path, capsys):
+    rc = cli(["assign", str(inputs / "m0.nii.gz"), "--out", str(tmp_path / "a.parquet"), "--quiet"])
+    assert rc == 0
+    assert "1 maps assigned" in capsys.readouterr().out
+    rc = cli(["assign", str(inputs), "--out", str(tmp_path / "b.parquet"), "--quiet"])
+    assert rc == 1  # broken.nii.gz failed, the rest is written
+    assert len(pd.read_parquet(tmp_path / "b.parquet")) > 0
+    rc = cli(["assign", str(inputs), "--out", str(tmp_path / "b.parquet"), "--quiet"])
+    assert rc == 2 and "use --resume" in capsys.readouterr().err
+    assert cli(["atlas"]) == 0 and "414" in capsys.readouterr().out
