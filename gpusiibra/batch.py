@@ -29,7 +29,7 @@ import pandas as pd
 
 from . import assign as _assign
 from .io.errors import ImageFileError
-from .io.nifti import NIFTI_SUFFIXES, image_data, is_nifti_path, load_image
+from .io.nifti import image_data, is_nifti_path, load_image
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "EXAMPLES"]
 
@@ -257,7 +257,10 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
     errors_file = (os.fspath(out).rstrip("/") + ".errors.csv") if out is not None else None
     summary = BatchSummary(out=os.fspath(out) if out is not None else None, errors_file=errors_file)
     summary.skipped = len(done)
-    todo = [p for p in paths if not (done and _all_done(p, done, two_sided))]
+    done_by_path = {}
+    for path, frame, sign in done:
+        done_by_path.setdefault(path, set()).add((frame, sign))
+    todo = [p for p in paths if not _all_done(p, done_by_path.get(p), two_sided)]
     chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
     kw = dict(threshold=threshold, two_sided=two_sided, lower_threshold=lower_threshold, minsize=minsize,
               peaks=peaks, mindist=mindist)
@@ -276,22 +279,20 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
             collected.append(df)
 
     if workers or scheduler:
-        for df, keys, errs, n in _run_dask(chunks, kw, done, workers, scheduler, atlas_name, smap):
+        for df, keys, errs, n in _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
             consume(df, keys, errs)
             bar.update(n)
     else:
         with ThreadPoolExecutor(max(1, readers)) as pool:
-            pending = None
-            for ch in chunks:
-                # read the next chunk while this one is assigned
-                reads = [pool.submit(_safe_read, p, threshold, two_sided) for p in ch]
-                if pending is not None:
-                    consume(*_finish(smap, pending[0], [f.result() for f in pending[1]], kw, done))
-                    bar.update(len(pending[0]))
-                pending = (ch, reads)
-            if pending is not None:
-                consume(*_finish(smap, pending[0], [f.result() for f in pending[1]], kw, done))
-                bar.update(len(pending[0]))
+            def read(ch):
+                return [pool.submit(_safe_read, p, threshold, two_sided) for p in ch]
+
+            reads = read(chunks[0]) if chunks else []
+            for i, ch in enumerate(chunks):
+                ahead = read(chunks[i + 1]) if i + 1 < len(chunks) else []  # read the next chunk meanwhile
+                consume(*_finish(smap, ch, [f.result() for f in reads], kw, done))
+                bar.update(len(ch))
+                reads = ahead
     bar.close()
     summary.failures = len(errors)
     if errors_file is not None:
@@ -305,12 +306,13 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
     return result, summary
 
 
-def _all_done(path, done, two_sided):
-    frames = {k[1] for k in done if k[0] == path}
-    if not frames:
+def _all_done(path, done_maps, two_sided):
+    """True when every (frame, sign) of the file is among its finished maps (a header read for the frame count)."""
+    if not done_maps:
         return False
+    frames = {f for f, _ in done_maps}
     signs = ("+", "-") if two_sided else ("+",)
-    return all((path, f, s) in done for f in frames for s in signs) and _n_frames(path) == len(frames)
+    return all((f, s) in done_maps for f in frames for s in signs) and _n_frames(path) == len(frames)
 
 
 def _n_frames(path):
@@ -344,7 +346,7 @@ def _dask_task(paths, kw, done, atlas_name, backend_name):
     return df, keys, errs, len(paths)
 
 
-def _run_dask(chunks, kw, done, workers, scheduler, atlas_name, smap):
+def _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
     try:
         from dask.distributed import Client, LocalCluster, as_completed
     except ImportError:
