@@ -28,16 +28,15 @@ import numpy as np
 import pandas as pd
 
 from . import assign as _assign
+from .data import EXAMPLES
 from .io.errors import ImageFileError
 from .io.nifti import image_data, is_nifti_path, load_image
 
-__all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "EXAMPLES"]
+__all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary"]
 
 #: columns of a batch dataset: the input, the frame of a 4D file, the sign, the kind of structure, then siibra's
 BATCH_COLUMNS = ["input", "frame", "sign", "kind"] + [c for c in _assign.COLUMNS if c not in ("time", "fragment")]
 
-#: inputs that name bundled example maps
-EXAMPLES = {"example:motor": os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "spmMotor.nii.gz")}
 
 
 @dataclass
@@ -104,9 +103,9 @@ def _read(path, threshold, two_sided):
 
 
 def _peak_rows(smap, data, affine, mindist):
-    from skimage.feature import peak_local_max
+    from .volumes import peak_local_max
 
-    ijk = peak_local_max(np.asarray(data, np.float64), min_distance=mindist) if np.any(data > 0) else np.zeros((0, 3))
+    ijk = peak_local_max(data, min_distance=mindist) if np.any(data > 0) else np.zeros((0, 3))
     if len(ijk) == 0:
         return None
     mm = (affine @ np.c_[ijk, np.ones(len(ijk))].T)[:3].T

@@ -1,4 +1,4 @@
-"""Command line: ``gpusiibra assign | atlas``. Argument parsing only; the work is the Python API's."""
+"""Command line: ``gpusiibra assign | atlas | demo``. Argument parsing only; the work is the Python API's."""
 from __future__ import annotations
 
 import argparse
@@ -37,7 +37,41 @@ def _parser():
     t.add_argument("--labels", help="region names for formats without them")
     t.add_argument("--regions", action="store_true", help="list the regions")
     t.add_argument("--save", help="write the atlas in the native format (.npz) or siibra's zip (.zip)")
+    d = sub.add_parser("demo", help="the seed workflow on the bundled motor map: samples, clusters, peaks, "
+                       "assignments, figures and an HTML report",
+                       description="Draw samples from the bundled SPM motor t-map, cluster them, find its peaks, "
+                                   "assign clusters and peaks to the atlas, print the table and write figures "
+                                   "and report.html into --out.")
+    d.add_argument("--out", default="gpusiibra-demo", help="folder for figures and report (default: gpusiibra-demo)")
+    d.add_argument("--seed", type=int, default=25, help="seed of the sampler (default: 25, as the seed notebook)")
+    d.add_argument("--threshold", type=float, default=3.0, help="t values below T are set to 0 (default: 3)")
+    d.add_argument("--samples", type=int, default=10000, help="points drawn from the map (default: 10000)")
+    d.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
+    d.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"])
+    d.add_argument("--no-figures", action="store_true", help="only compute and print the table")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _cmd_demo(args):
+    import os
+
+    import pandas as pd
+
+    from . import backend
+    from .demo import run_demo
+
+    if args.backend:
+        backend.set_backend(args.backend)
+    result = run_demo(args.out, seed=args.seed, threshold=args.threshold, n_samples=args.samples,
+                      atlas=args.atlas, figures=not args.no_figures, progress=not args.quiet)
+    with pd.option_context("display.max_rows", 200, "display.width", 160):
+        print(result.assignments.to_string())
+    steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())
+    print(f"\nbackend: {backend.get_backend()}; {steps}")
+    if result.report:
+        print("report:", os.path.abspath(result.report))
+    return 0
 
 
 def _cmd_assign(args):
@@ -92,7 +126,7 @@ def main(argv=None) -> int:
     from .backend import BackendError
 
     try:
-        return {"assign": _cmd_assign, "atlas": _cmd_atlas}[args.command](args)
+        return {"assign": _cmd_assign, "atlas": _cmd_atlas, "demo": _cmd_demo}[args.command](args)
     except (AtlasFileError, ImageFileError, BackendError, FileExistsError, LookupError, RuntimeError, ValueError) as e:
         print(f"gpusiibra: error: {e}", file=sys.stderr)
         return 2

@@ -70,6 +70,15 @@ class PointCloud:
         return (self[i] for i in range(len(self)))
 
     @property
+    def sigma_mm(self) -> np.ndarray:
+        """Per-point uncertainty in mm (siibra's name)."""
+        return self.sigma
+
+    @sigma_mm.setter
+    def sigma_mm(self, value):
+        self.sigma = np.broadcast_to(np.asarray(value, dtype=np.float64), (len(self),)).copy()
+
+    @property
     def has_constant_sigma(self) -> bool:
         return len(self) == 0 or bool(np.all(self.sigma == self.sigma[0]))
 
@@ -82,6 +91,44 @@ class PointCloud:
         A = np.asarray(affine, dtype=np.float64)
         h = np.c_[self.coordinates, np.ones(len(self))]
         return PointCloud((A @ h.T)[:3].T, space if space is not None else self.space, self.sigma, self.labels)
+
+    def find_clusters(self, min_fraction=1 / 200, max_fraction=1 / 8, method="hdbscan", eps=None, min_samples=None):
+        """Cluster the points and store the labels in :attr:`labels` (siibra's ``find_clusters``).
+
+        Parameters
+        ----------
+        min_fraction, max_fraction : float
+            HDBSCAN's smallest and largest cluster, as fractions of the number
+            of points (``min_cluster_size = int(N min_fraction)``,
+            ``max_cluster_size = int(N max_fraction)``, as siibra). For
+            DBSCAN, ``min_fraction`` gives ``min_samples`` when that is None.
+        method : {"hdbscan", "dbscan"}
+            HDBSCAN (siibra's method) or DBSCAN; see :mod:`gpusiibra.clustering`
+            for where each runs (scikit-learn, cuML, or gpusiibra's own GPU DBSCAN).
+        eps : float
+            DBSCAN's neighbourhood radius in mm (required for DBSCAN).
+        min_samples : int, optional
+            DBSCAN's core-point neighbour count (the point included).
+
+        Returns
+        -------
+        numpy.ndarray (N,) of int64
+            The labels, -1 for noise.
+        """
+        from .clustering import cluster_labels
+
+        self.labels = cluster_labels(self.coordinates, min_fraction, max_fraction, method, eps, min_samples)
+        return self.labels
+
+    @property
+    def label_colors(self):
+        """RGBA colours, one per label 0..max(labels) (matplotlib's rainbow, as siibra); None without labels."""
+        if self.labels is None:
+            return None
+        from matplotlib import colormaps
+
+        n = int(self.labels.max()) + 1 if len(self.labels) else 0
+        return colormaps["rainbow"](np.linspace(0, 1, max(n, 0)))
 
     def __repr__(self):
         return f"PointCloud({len(self)} points, space={self.space!r})"

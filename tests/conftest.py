@@ -52,3 +52,17 @@ def atlas_from_dense(maps, affine, names=None):
 @pytest.fixture
 def rng():
     return np.random.default_rng(12345)
+
+
+def check_dbscan_against_sklearn(rng, trials, max_blob, max_noise):
+    """Random blobs with noise, random eps and min_samples: gpusiibra's DBSCAN labels == scikit-learn's."""
+    from sklearn.cluster import DBSCAN
+
+    from gpusiibra import clustering
+
+    for _ in range(trials):
+        blobs = [rng.normal(rng.uniform(-50, 50, 3), rng.uniform(1, 6), (int(rng.integers(5, max_blob)), 3))
+                 for _ in range(int(rng.integers(1, 5)))]
+        pts = np.concatenate(blobs + [rng.uniform(-60, 60, (int(rng.integers(0, max_noise)), 3))])
+        eps, ms = float(rng.uniform(1, 6)), int(rng.integers(1, 15))
+        np.testing.assert_array_equal(clustering.dbscan(pts, eps, ms), DBSCAN(eps=eps, min_samples=ms).fit_predict(pts))

@@ -8,6 +8,7 @@ siibra's own ``add_img``, and calls siibra's own ``_assign_volume`` and
 from __future__ import annotations
 
 import logging
+import warnings
 
 import nibabel as nib
 import numpy as np
@@ -43,6 +44,8 @@ class _Volume(_siibra_volume.Volume):
         self = object.__new__(cls)
         self._img = img
         return self
+
+    _providers = {"nii": None}  # an image volume, for siibra's provides_image
 
     def __init__(self, img):
         pass
@@ -98,6 +101,37 @@ class OracleMap(_SiibraSparseMap):
             mp.setattr(_siibra_volume, "from_array", from_array)
             res = self._assign_points(pc, lower_threshold)
         return _rows(res)
+
+
+def find_peaks(data, affine, mindist=5):
+    """siibra's ``Volume.find_peaks``: (coordinates in mm, labels)."""
+    with _offline() as mp:
+        mp.setattr(_Volume, "space", None)  # the peaks' PointCloud needs a real space spec or None
+        pc = _Volume(nib.Nifti1Image(np.asarray(data), affine)).find_peaks(mindist=mindist)
+    return np.asarray(pc.coordinates, dtype=float).reshape(-1, 3), np.asarray(pc.labels)
+
+
+def from_pointcloud(coords, sigma_mm, labels, label, data, affine, normalize=True):
+    """siibra's ``volumes.from_pointcloud`` onto the grid of (data, affine): the float32 array."""
+    coords = np.asarray(coords, dtype=float)
+    sigma = np.broadcast_to(np.asarray(sigma_mm, dtype=float), (len(coords),)).tolist()
+    pc = _PointCloud(coords.tolist(), space=None, sigma_mm=sigma,
+                     labels=None if labels is None else np.asarray(labels))
+    with _offline() as mp:
+        mp.setattr(_siibra_volume, "from_array", lambda data, affine, space=None, name=None, **kw:
+                   _Volume(nib.Nifti1Image(data, affine)))
+        mp.setattr(_SiibraPointCloud, "__str__", lambda self: "oracle points")
+        vol = _siibra_volume.from_pointcloud(pc, label=label, target=_Volume(nib.Nifti1Image(data, affine)),
+                                             normalize=normalize)
+    return np.asarray(vol.fetch().dataobj)
+
+
+def find_clusters(coords, min_fraction, max_fraction):
+    """siibra's ``PointCloud.find_clusters`` labels."""
+    pc = _PointCloud(np.asarray(coords, dtype=float).tolist(), space=None)
+    with _offline(), warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)  # scikit-learn's note on HDBSCAN's copy default
+        return np.asarray(pc.find_clusters(min_fraction=min_fraction, max_fraction=max_fraction))
 
 
 def _offline():

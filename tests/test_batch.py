@@ -9,6 +9,7 @@ import pytest
 import gpusiibra
 from golden_cases import motor_t4
 from gpusiibra import batch
+from gpusiibra.data import EXAMPLES
 from gpusiibra.cli import main as cli
 
 
@@ -80,7 +81,7 @@ def test_resume_after_a_kill_gives_the_same_dataset(julich, inputs, tmp_path, mo
 
 
 def test_two_sided_threshold_and_peaks(julich, tmp_path):
-    img = nib.load(batch.EXAMPLES["example:motor"])
+    img = nib.load(EXAMPLES["example:motor"])
     df, s = batch.assign_batch(julich, ["example:motor"], threshold=4.0, two_sided=True, peaks=True, progress=False)
     assert s.maps == 2 and set(df["sign"]) == {"+", "-"} and set(df["kind"]) == {"component", "peak"}
     plus = df[(df["sign"] == "+") & (df["kind"] == "component")].drop(columns=["input", "frame", "sign", "kind"])

@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 import gpusiibra
-from conftest import atlas_from_dense, random_atlas
+from conftest import atlas_from_dense, check_dbscan_against_sklearn, random_atlas
 from golden_cases import CASES, compare_with_golden, motor_t4
 from gpusiibra import assign as _assign
 from gpusiibra import kernels
@@ -91,3 +91,50 @@ def test_batched_accumulation_equals_one_by_one(julich):
     for m, o in zip(many, one):
         for k in o:
             np.testing.assert_allclose(np.asarray(m[k], float), np.asarray(o[k], float), atol=1e-12)
+
+
+# ---------------------------------------------------------------- the seed workflow on the GPU
+def test_dbscan_on_the_gpu_gives_scikit_learns_labels():
+    gpusiibra.set_backend("gpu")
+    check_dbscan_against_sklearn(np.random.default_rng(9), trials=10, max_blob=2000, max_noise=500)
+
+
+def test_peaks_on_the_gpu_equal_scikit_image():
+    from skimage.feature import peak_local_max
+
+    from gpusiibra import volumes
+
+    rng = np.random.default_rng(11)
+    gpusiibra.set_backend("gpu")
+    for t in range(10):
+        a = rng.random((30, 28, 26))
+        if t % 2:
+            a = np.round(a * 3)
+        md = int(rng.integers(1, 7))
+        np.testing.assert_array_equal(volumes.peak_local_max(a, md), peak_local_max(a, min_distance=md))
+    img = motor_t4()
+    d = np.asarray(img.dataobj)
+    np.testing.assert_array_equal(volumes.peak_local_max(d, 5), peak_local_max(d, min_distance=5))
+
+
+def test_samples_and_kde_equal_cpu():
+    from gpusiibra import volumes
+
+    img = motor_t4()
+    vol = volumes.from_nifti(img, "mni152", "motor")
+    cpu, gpu = both(lambda: vol.draw_samples(5000, e=5, sigma_mm=3, random_state=4))
+    np.testing.assert_allclose(cpu.coordinates, gpu.coordinates, atol=1e-9)
+    labels = np.arange(len(cpu)) % 3
+    pc = gpusiibra.PointCloud(cpu.coordinates, sigma_mm=3, labels=labels)
+    c, g = both(lambda: volumes.from_pointcloud(pc, label=1, target=vol).get_data())
+    np.testing.assert_allclose(g, c, rtol=1e-5, atol=1e-5 * float(c.max()))
+
+
+def test_seed_workflow_equals_cpu(julich):
+    from gpusiibra import demo
+
+    vol = demo.motor_volume(3.0)
+    cpu, gpu = both(lambda: demo.seed_workflow(julich, vol, n_samples=4000, seed=2).assignments)
+    assert list(cpu["region"]) == list(gpu["region"]) and list(cpu["id"]) == list(gpu["id"])
+    np.testing.assert_allclose(gpu["correlation"].to_numpy(float), cpu["correlation"].to_numpy(float), atol=1e-5)
+    np.testing.assert_allclose(gpu["map value"].to_numpy(float), cpu["map value"].to_numpy(float), atol=1e-6)

@@ -8,6 +8,7 @@ import pytest
 import gpusiibra
 from conftest import DATA, atlas_from_dense, random_atlas
 from gpusiibra.io import native, siibra_v1
+from gpusiibra.data import TEMPLATE
 
 
 def test_add_img_matches_from_entries(rng):
@@ -142,7 +143,7 @@ def test_embedded_atlas_matches_its_definition(julich):
 def test_embedded_atlas_equals_a_fresh_build_from_paqd(julich):
     import json
 
-    t = nib.load(os.path.join(os.path.dirname(gpusiibra.__file__), "data", "ICBM2009asym.nii.gz"))
+    t = nib.load(TEMPLATE)
     fresh = gpusiibra.load_map([os.path.join(DATA, "JulichBrainAtlas31_p207LH.nii.gz"),
                                 os.path.join(DATA, "JulichBrainAtlas31_p207RH.nii.gz")],
                                labels=os.path.join(DATA, "Julich.json"), grid=(t.shape, t.affine))
