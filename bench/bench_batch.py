@@ -4,7 +4,9 @@ Writes N synthetic realistic maps (bench/synthetic.py) as .nii.gz, then times
 - read: every file opened and decompressed by the same reading pool, nothing else;
 - gpusiibra assign_batch on each available backend, --threshold 3, into a Parquet dataset.
 
-Usage: python bench/bench_batch.py [--n 1000] [--cpu-n 200] [--dir DIR]
+- with --dask 1,2: the CPU batch on local dask clusters of 1 and 2 worker processes (scaling).
+
+Usage: python bench/bench_batch.py [--n 1000] [--cpu-n 200] [--dir DIR] [--dask 1,2]
 """
 import argparse
 import os
@@ -30,11 +32,28 @@ def write_maps(folder, n):
         return sorted(pool.map(write_map, jobs, chunksize=8))
 
 
+def dask_run(smap, files, folder, workers):
+    """The CPU batch on a local dask cluster of ``workers`` single-threaded processes, started and warmed
+    up (atlas loaded in every worker) before the clock starts: the scaling of the load itself."""
+    from dask.distributed import Client, LocalCluster
+
+    with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
+            Client(cluster) as client:
+        client.run(lambda: gpusiibra.get_map("julich 3.1") and None)  # every worker loads the atlas once
+        out = os.path.join(folder, f"out-dask{workers}.parquet")
+        shutil.rmtree(out, ignore_errors=True)
+        _, s = batch.assign_batch(smap, files, out, threshold=3.0, progress=False, chunk_size=8,
+                                  scheduler=cluster.scheduler_address, atlas_name="julich 3.1")
+    return (f"dask cpu, {workers} worker{'s' if workers > 1 else ''}", s.maps, s.seconds)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--cpu-n", type=int, default=200, help="maps for the CPU backend (its rate is flat)")
     ap.add_argument("--dir", help="where to write the maps (default: a temporary folder)")
+    ap.add_argument("--dask", default="", help="also run the CPU batch on local dask clusters of these worker "
+                    "counts, e.g. 1,2 (on --cpu-n maps)")
     a = ap.parse_args()
     folder = a.dir or tempfile.mkdtemp(prefix="gpusiibra-bench-")
     t = time.perf_counter()
@@ -56,10 +75,17 @@ def main():
         shutil.rmtree(out, ignore_errors=True)
         _, s = batch.assign_batch(smap, sub, out, threshold=3.0, progress=False, chunk_size=64)
         rows.append((f"gpusiibra batch {b}", s.maps, s.seconds))
+    gpusiibra.set_backend("cpu")
+    for k in [int(x) for x in a.dask.split(",") if x]:
+        rows.append(dask_run(smap, files[: a.cpu_n], folder, k))
     print(f"\n{'engine':<26}{'maps':>7}{'seconds':>10}{'maps/s':>10}{'% of read rate':>16}")
     read_rate = rows[0][1] / rows[0][2]
     for name, n, sec in rows:
         print(f"{name:<26}{n:>7}{sec:>10.2f}{n / sec:>10.1f}{100 * (n / sec) / read_rate:>15.0f}%")
+    dask_rows = [r for r in rows if r[0].startswith("dask")]
+    if len(dask_rows) > 1:
+        base = dask_rows[0][1] / dask_rows[0][2]
+        print("dask scaling: " + ", ".join(f"{name}: {(n / sec) / base:.2f}x" for name, n, sec in dask_rows))
     if not a.dir:
         shutil.rmtree(folder, ignore_errors=True)
 

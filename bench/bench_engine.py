@@ -69,16 +69,10 @@ def breakdown(smap, d, aff, repeat):
 def siibra_motor(d, aff):
     """siibra's own SparseMap._assign_volume on the same atlas and map (tests/oracle.py stand-in space)."""
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
-    from oracle import OracleMap, SiibraSparseIndex
+    from oracle import OracleMap
 
-    smap = gpusiibra.get_map()
-    ix = smap.sparse_index
     t = time.perf_counter()
-    om = object.__new__(OracleMap)
-    si = SiibraSparseIndex()
-    for r in range(len(smap)):
-        si.add_img(ix.dense(r), ix.affine)
-    om._sparse_index_cached, om._n = si, len(smap)
+    om = OracleMap.from_sparsemap(gpusiibra.get_map())
     t_build = time.perf_counter() - t
     t = time.perf_counter()
     rows = om.assign_image(d, aff)

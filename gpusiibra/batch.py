@@ -18,9 +18,11 @@ from __future__ import annotations
 
 import csv
 import glob
+import itertools
 import os
 import sys
 import time
+import warnings
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -345,9 +347,25 @@ def _dask_task(paths, kw, done, atlas_name, backend_name):
     return df, keys, errs, len(paths)
 
 
+def _local_cluster(workers, backend_name):
+    """A local dask cluster: dask-cuda's (one worker per GPU) for the GPU backend where installed, else processes."""
+    from dask.distributed import LocalCluster
+
+    if backend_name == "gpu":
+        try:
+            from dask_cuda import LocalCUDACluster
+        except ImportError:
+            warnings.warn("dask-cuda is not installed: the local workers share the GPU as plain processes "
+                          "(pip install dask-cuda for one worker per GPU)", RuntimeWarning, stacklevel=4)
+        else:
+            return LocalCUDACluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+
+
 def _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
+    """Yield the chunks' results from dask workers, keeping a bounded number of chunks in flight."""
     try:
-        from dask.distributed import Client, LocalCluster, as_completed
+        from dask.distributed import Client, as_completed
     except ImportError:
         raise RuntimeError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
     from . import backend
@@ -358,14 +376,24 @@ def _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
     if scheduler:
         client = Client(scheduler)
     else:
-        cluster = LocalCluster(n_workers=int(workers), threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = _local_cluster(int(workers), backend.get_backend())
         client = Client(cluster)
     try:
         done = frozenset(done)
-        futures = [client.submit(_dask_task, ch, kw, done, atlas_name, backend.get_backend(), pure=False)
-                   for ch in chunks]
-        for fut in as_completed(futures):
-            yield fut.result()
+        slots = 2 * max(1, sum(client.nthreads().values()))  # two chunks per worker thread: busy, bounded memory
+        pending = iter(chunks)
+
+        def submit(ch):
+            return client.submit(_dask_task, ch, kw, done, atlas_name, backend.get_backend(), pure=False)
+
+        running = as_completed([submit(ch) for ch in itertools.islice(pending, slots)])
+        for fut in running:
+            result = fut.result()
+            fut.release()
+            nxt = next(pending, None)
+            if nxt is not None:
+                running.add(submit(nxt))
+            yield result
     finally:
         client.close()
         if cluster is not None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import sys
 
 __all__ = ["main"]
@@ -63,8 +64,13 @@ def _cmd_demo(args):
 
     if args.backend:
         backend.set_backend(args.backend)
+    figures = not args.no_figures
+    if figures and importlib.util.find_spec("nilearn") is None:
+        print("gpusiibra: nilearn is not installed, so no figures or report (pip install 'gpusiibra[plot]')",
+              file=sys.stderr)
+        figures = False
     result = run_demo(args.out, seed=args.seed, threshold=args.threshold, n_samples=args.samples,
-                      atlas=args.atlas, figures=not args.no_figures, progress=not args.quiet)
+                      atlas=args.atlas, figures=figures, progress=not args.quiet)
     with pd.option_context("display.max_rows", 200, "display.width", 160):
         print(result.assignments.to_string())
     steps = ", ".join(f"{k} {v:.2f} s" for k, v in result.timings.items())

@@ -72,10 +72,18 @@ class OracleMap(_SiibraSparseMap):
 
     def __init__(self, maps, affine):
         index = SiibraSparseIndex()
-        for m in maps:
+        n = 0
+        for m in maps:  # any iterable: a generator keeps one dense map in memory at a time
             index.add_img(np.asarray(m), np.asarray(affine, dtype=np.float64))
+            n += 1
         self._sparse_index_cached = index
-        self._n = len(maps)
+        self._n = n
+
+    @classmethod
+    def from_sparsemap(cls, smap):
+        """siibra's index built from every region of a gpusiibra SparseMap (minutes for Julich-Brain)."""
+        ix = smap.sparse_index
+        return cls((ix.dense(r) for r in range(len(smap))), ix.affine)
 
     @property
     def space(self):
@@ -124,6 +132,16 @@ def from_pointcloud(coords, sigma_mm, labels, label, data, affine, normalize=Tru
         vol = _siibra_volume.from_pointcloud(pc, label=label, target=_Volume(nib.Nifti1Image(data, affine)),
                                              normalize=normalize)
     return np.asarray(vol.fetch().dataobj)
+
+
+def draw_samples(data, affine, n, e=1, sigma_mm=None):
+    """siibra's ``Volume.draw_samples`` (rejection sampling, NumPy's global generator): coordinates in mm."""
+    transform = _SiibraPointCloud.transform
+    with _offline() as mp:
+        mp.setattr(_SiibraPointCloud, "transform", lambda self, affine, space=None: transform(self, affine, None))
+        mp.setattr(_SiibraPointCloud, "sigma_mm", None, raising=False)
+        pc = _Volume(nib.Nifti1Image(np.asarray(data), affine)).draw_samples(n, e=e, sigma_mm=sigma_mm)
+    return np.asarray(pc.coordinates, dtype=float)
 
 
 def find_clusters(coords, min_fraction, max_fraction):

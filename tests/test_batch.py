@@ -98,7 +98,8 @@ def test_two_sided_threshold_and_peaks(julich, tmp_path):
 def test_dask_workers_give_the_local_result(julich, inputs, tmp_path):
     pytest.importorskip("dask.distributed")
     local, _ = batch.assign_batch(julich, [inputs], chunk_size=2, progress=False)
-    dist, s = batch.assign_batch(julich, [inputs], chunk_size=2, progress=False, workers=2, atlas_name="julich 3.1")
+    # chunks of one file: more chunks (7) than the chunks kept in flight (2 per worker), so the refill runs
+    dist, s = batch.assign_batch(julich, [inputs], chunk_size=1, progress=False, workers=2, atlas_name="julich 3.1")
     assert s.failures == 1
     pd.testing.assert_frame_equal(_norm(dist), _norm(local))
 

@@ -43,6 +43,24 @@ def test_samples_follow_the_density(e, invert):
         assert stats.kstest(frac[:, axis], "uniform").pvalue > 1e-3
 
 
+def test_samples_follow_siibras_density():
+    """siibra's rejection sampler and our inverse-CDF sampler draw from the same voxel distribution."""
+    oracle = pytest.importorskip("oracle")
+    rng = np.random.default_rng(8)
+    q = rng.random((4, 3, 5)) ** 2
+    np.random.seed(1)
+    theirs = oracle.draw_samples(q, ANISO, 20000, e=2, sigma_mm=1.0)
+    ours = volumes.from_array(q, ANISO).draw_samples(20000, e=2, random_state=2)
+    inv = np.linalg.inv(ANISO)
+
+    def counts(mm):
+        vox = np.floor(mm @ inv[:3, :3].T + inv[:3, 3] + 1e-9).astype(int)
+        return np.bincount(np.ravel_multi_index(vox.T, q.shape), minlength=q.size)
+
+    table = np.stack([counts(theirs), counts(ours.coordinates)])
+    assert stats.chi2_contingency(table[:, table.sum(axis=0) > 0]).pvalue > 1e-3
+
+
 def test_samples_are_repeatable_and_land_back_in_their_voxel():
     q, vol = small_volume()
     a = vol.draw_samples(500, random_state=3)
