@@ -27,6 +27,11 @@ class Point:
         self.space = space
         self.sigma = float(sigma_mm)
 
+    @property
+    def sigma_mm(self) -> float:
+        """The uncertainty in mm (siibra's name)."""
+        return self.sigma
+
     def __iter__(self):
         return iter(self.coordinate.tolist())
 
