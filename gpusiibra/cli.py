@@ -1,4 +1,4 @@
-"""Command line: ``gpusiibra assign | atlas | demo``. Argument parsing only; the work is the Python API's."""
+"""Command line: ``gpusiibra assign | points | atlas | demo``. Argument parsing only; the work is the Python API's."""
 from __future__ import annotations
 
 import argparse
@@ -38,6 +38,16 @@ def _parser():
     t.add_argument("--labels", help="region names for formats without them")
     t.add_argument("--regions", action="store_true", help="list the regions")
     t.add_argument("--save", help="write the atlas in the native format (.npz) or siibra's zip (.zip)")
+    q = sub.add_parser("points", help="assign coordinates (a CSV/TSV of x, y, z in mm) to every atlas region",
+                       description="Assign the points of a coordinate table (columns x, y, z in mm, optional "
+                                   "sigma_mm) to every region, exactly or with siibra's Gaussian kernel.")
+    q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm) and optionally sigma_mm")
+    q.add_argument("--sigma", type=float, help="uncertainty of every point in mm (overrides a sigma_mm column)")
+    q.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
+    q.add_argument("--lower-threshold", type=float, default=0.0, help="report only map values above L")
+    q.add_argument("--out", help="write the table to OUT (.parquet, else CSV)")
+    q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"])
+
     d = sub.add_parser("demo", help="the seed workflow on the bundled motor map: samples, clusters, peaks, "
                        "assignments, figures and an HTML report",
                        description="Draw samples from the bundled SPM motor t-map, cluster them, find its peaks, "
@@ -52,6 +62,24 @@ def _parser():
     d.add_argument("--no-figures", action="store_true", help="only compute and print the table")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
+
+
+def _cmd_points(args):
+    import pandas as pd
+
+    from . import backend
+    from .io.coordinates import read_points
+    from .maps import get_map
+
+    if args.backend:
+        backend.set_backend(args.backend)
+    points = read_points(args.table, sigma_mm=args.sigma)
+    df = get_map(args.atlas).assign(points, lower_threshold=args.lower_threshold)
+    if args.out:
+        df.to_parquet(args.out, index=False) if args.out.endswith(".parquet") else df.to_csv(args.out, index=False)
+    with pd.option_context("display.max_rows", 500, "display.width", 160):
+        print(df.to_string(index=False) if len(df) else "no region at these points")
+    return 0
 
 
 def _cmd_demo(args):
@@ -128,12 +156,12 @@ def _cmd_atlas(args):
 
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from .io.errors import AtlasFileError, ImageFileError
+    from .io.errors import AtlasFileError, ImageFileError, PointsFileError
     from .backend import BackendError
 
     try:
-        return {"assign": _cmd_assign, "atlas": _cmd_atlas, "demo": _cmd_demo}[args.command](args)
-    except (AtlasFileError, ImageFileError, BackendError, FileExistsError, LookupError, RuntimeError, ValueError) as e:
+        return {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo}[args.command](args)
+    except (AtlasFileError, ImageFileError, PointsFileError, BackendError, FileExistsError, LookupError, RuntimeError, ValueError) as e:
         print(f"gpusiibra: error: {e}", file=sys.stderr)
         return 2
 

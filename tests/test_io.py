@@ -5,6 +5,7 @@ import zipfile
 
 import nibabel as nib
 import numpy as np
+import pandas as pd
 import pytest
 
 import gpusiibra
@@ -128,3 +129,33 @@ def test_bad_query_images(julich, tmp_path):
     nib.Nifti1Image(np.ones((3, 3, 3, 2, 2), np.float32), np.eye(4)).to_filename(five)
     with pytest.raises(ImageFileError, match="expected a 3D or 4D image"):
         julich.assign(str(five))
+
+
+def test_coordinate_tables(tmp_path, julich):
+    from gpusiibra.cli import main as cli
+    from gpusiibra.io.coordinates import read_points
+    from gpusiibra.io.errors import PointsFileError
+
+    f = tmp_path / "peaks.csv"
+    f.write_text("label,X,Y,Z,sigma_mm\nM1,-40,-20,55,0\nS1,38,-22,58,5\n")
+    pc = read_points(f)
+    np.testing.assert_array_equal(pc.coordinates, [[-40, -20, 55], [38, -22, 58]])
+    np.testing.assert_array_equal(pc.sigma_mm, [0, 5])
+    assert np.all(read_points(f, sigma_mm=2).sigma_mm == 2)
+    t = tmp_path / "bare.tsv"
+    t.write_text("-40\t-20\t55\n38\t-22\t58\n")
+    np.testing.assert_array_equal(read_points(t).coordinates, pc.coordinates)
+    for text, reason in [("x;y\n1;2\n", "three numeric columns"), ("x,y,z\n1,2,abc\n", "not a number"),
+                         ("x,y,z,sigma\n1,2,3,-1\n", "sigma must be")]:
+        bad = tmp_path / "bad.csv"
+        bad.write_text(text)
+        with pytest.raises(PointsFileError, match=reason) as e:
+            read_points(bad)
+        assert str(bad) in str(e.value)
+    with pytest.raises(PointsFileError, match="no such file"):
+        read_points(tmp_path / "missing.csv")
+    out = tmp_path / "table.csv"
+    assert cli(["points", str(f), "--out", str(out)]) == 0
+    pd.testing.assert_frame_equal(pd.read_csv(out), julich.assign(pc).assign(
+        centroid=lambda d: d["centroid"].map(str)), check_dtype=False)
+    assert cli(["points", str(tmp_path / "missing.csv")]) == 2

@@ -17,3 +17,7 @@ class AtlasFileError(_FileError):
 
 class ImageFileError(_FileError):
     """An input image cannot be used for assignment."""
+
+
+class PointsFileError(_FileError):
+    """A coordinate table cannot be used."""
