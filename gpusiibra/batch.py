@@ -33,6 +33,7 @@ from . import assign as _assign
 from .data import EXAMPLES
 from .io.errors import ImageFileError
 from .io.nifti import image_data, is_nifti_path, load_image
+from .points import PointCloud
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary"]
 
@@ -110,8 +111,7 @@ def _peak_rows(smap, data, affine, mindist):
     ijk = peak_local_max(data, min_distance=mindist) if np.any(data > 0) else np.zeros((0, 3))
     if len(ijk) == 0:
         return None
-    mm = (affine @ np.c_[ijk, np.ones(len(ijk))].T)[:3].T
-    return _assign.assign_points(smap, mm, 0.0)
+    return _assign.assign_points(smap, PointCloud(ijk).transform(affine).coordinates, 0.0)
 
 
 def _frame(cols, smap, path, frame, sign, kind) -> pd.DataFrame:

@@ -75,8 +75,10 @@ def _cmd_points(args):
         backend.set_backend(args.backend)
     points = read_points(args.table, sigma_mm=args.sigma)
     df = get_map(args.atlas).assign(points, lower_threshold=args.lower_threshold)
-    if args.out:
-        df.to_parquet(args.out, index=False) if args.out.endswith(".parquet") else df.to_csv(args.out, index=False)
+    if args.out and args.out.endswith(".parquet"):
+        df.to_parquet(args.out, index=False)
+    elif args.out:
+        df.to_csv(args.out, index=False)
     with pd.option_context("display.max_rows", 500, "display.width", 160):
         print(df.to_string(index=False) if len(df) else "no region at these points")
     return 0

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -44,21 +45,14 @@ class DemoResult:
     report: str | None = None
 
 
-class _Clock:
-    def __init__(self):
-        self.times = {}
-
-    def __call__(self, step):
-        clock = self
-
-        class _Step:
-            def __enter__(self):
-                self.t0 = time.perf_counter()
-
-            def __exit__(self, *exc):
-                clock.times[step] = clock.times.get(step, 0.0) + time.perf_counter() - self.t0
-
-        return _Step()
+@contextmanager
+def _timed(times, step):
+    """Add the time spent in the block to ``times[step]``."""
+    t0 = time.perf_counter()
+    try:
+        yield
+    finally:
+        times[step] = times.get(step, 0.0) + time.perf_counter() - t0
 
 
 def seed_workflow(atlas, input_volume, n_samples=10000, seed=25, min_correlation=MIN_CORRELATION,
@@ -83,15 +77,15 @@ def seed_workflow(atlas, input_volume, n_samples=10000, seed=25, min_correlation
     DemoResult
         Without figures or report.
     """
-    clock = _Clock()
-    with clock("draw samples"):
+    times = {}
+    with _timed(times, "draw samples"):
         samples = input_volume.draw_samples(n_samples, e=5, sigma_mm=3, random_state=np.random.default_rng(seed))
-    with clock("find clusters"):
+    with _timed(times, "find clusters"):
         samples.find_clusters(min_fraction=1 / 300, max_fraction=1 / 2)
-    with clock("find peaks"):
+    with _timed(times, "find peaks"):
         peaks = input_volume.find_peaks(mindist=5, sigma_mm=0)
     tables = []
-    with clock("assign peaks"):
+    with _timed(times, "assign peaks"):
         df = atlas.assign(peaks)
     if len(df):
         df = df[df["map value"] >= min_map_value].assign(type="peak", id=df["input structure"])
@@ -105,9 +99,9 @@ def seed_workflow(atlas, input_volume, n_samples=10000, seed=25, min_correlation
     else:
         labels_iter = labels
     for cl in labels_iter:
-        with clock("cluster maps (KDE)"):
+        with _timed(times, "cluster maps (KDE)"):
             cluster_maps[cl] = volumes.from_pointcloud(samples, label=cl, target=input_volume)
-        with clock("assign clusters"):
+        with _timed(times, "assign clusters"):
             df = atlas.assign(cluster_maps[cl])
         if len(df):
             tables.append(df[df["correlation"] >= min_correlation].assign(type="cluster", id=cl))
@@ -116,7 +110,7 @@ def seed_workflow(atlas, input_volume, n_samples=10000, seed=25, min_correlation
     table = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=cols)
     table["id"] = table["id"].astype("int64")
     table = table.sort_values("correlation", ascending=False, na_position="last", kind="stable").reset_index(drop=True)
-    return DemoResult(input_volume, samples, peaks, cluster_maps, table, clock.times)
+    return DemoResult(input_volume, samples, peaks, cluster_maps, table, times)
 
 
 def motor_volume(threshold=3.0):

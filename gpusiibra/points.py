@@ -133,7 +133,7 @@ class PointCloud:
         from matplotlib import colormaps
 
         n = int(self.labels.max()) + 1 if len(self.labels) else 0
-        return colormaps["rainbow"](np.linspace(0, 1, max(n, 0)))
+        return colormaps["rainbow"](np.linspace(0, 1, n))
 
     def __repr__(self):
         return f"PointCloud({len(self)} points, space={self.space!r})"

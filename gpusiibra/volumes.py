@@ -101,8 +101,7 @@ class Volume:
         flat = xp.searchsorted(cdf, xp.asarray(u), side="right")
         flat = xp.minimum(flat, int(xp.flatnonzero(P.ravel() > 0)[-1]))  # u rounded up to total
         ijk = backend.to_host(xp.stack(xp.unravel_index(flat, q.shape), axis=1)).astype(np.float64) + offset
-        mm = ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
-        return PointCloud(mm, self.space, 0.0 if sigma_mm is None else sigma_mm)
+        return PointCloud(ijk, None, 0.0 if sigma_mm is None else sigma_mm).transform(self.affine, self.space)
 
     def find_peaks(self, mindist=5, sigma_mm=0):
         """Local maxima in mm, strongest first, labelled 0..n-1 (siibra's ``find_peaks``).
@@ -117,9 +116,8 @@ class Volume:
         sigma_mm : float
             Uncertainty given to every peak (mm).
         """
-        ijk = peak_local_max(self.get_data(), min_distance=mindist).astype(np.float64)
-        mm = ijk @ self.affine[:3, :3].T + self.affine[:3, 3]
-        return PointCloud(mm, self.space, sigma_mm, labels=np.arange(len(mm)))
+        ijk = peak_local_max(self.get_data(), min_distance=mindist)
+        return PointCloud(ijk, None, sigma_mm, labels=np.arange(len(ijk))).transform(self.affine, self.space)
 
     @property
     def shape(self):
@@ -265,8 +263,7 @@ def from_pointcloud(points, label=None, target=None, normalize=True, *, clip_out
         coords, sigma = coords[points.labels == label], sigma[points.labels == label]
     if len(coords) == 0:
         raise ValueError("the point cloud is empty: there is no density to estimate")
-    inv = np.linalg.inv(affine)
-    vox = (coords @ inv[:3, :3].T + inv[:3, 3]).astype(np.int64)  # truncation, as siibra's int()
+    vox = PointCloud(coords).transform(np.linalg.inv(affine)).coordinates.astype(np.int64)  # truncation, as int()
     inside = np.all((vox >= 0) & (vox < np.asarray(shape)), axis=1)
     if not inside.all():
         if not clip_out_of_bounds:

@@ -139,7 +139,6 @@ def draw_samples(data, affine, n, e=1, sigma_mm=None):
     transform = _SiibraPointCloud.transform
     with _offline() as mp:
         mp.setattr(_SiibraPointCloud, "transform", lambda self, affine, space=None: transform(self, affine, None))
-        mp.setattr(_SiibraPointCloud, "sigma_mm", None, raising=False)
         pc = _Volume(nib.Nifti1Image(np.asarray(data), affine)).draw_samples(n, e=e, sigma_mm=sigma_mm)
     return np.asarray(pc.coordinates, dtype=float)
 
