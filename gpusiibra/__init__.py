@@ -7,9 +7,10 @@ vectorized (CPU) or CUDA (GPU) kernels.
 >>> atlas = gpusiibra.get_map()                 # Julich-Brain 3.1 top-2, embedded
 >>> table = atlas.assign("tmap.nii.gz")          # doctest: +SKIP
 """
-from .backend import BackendError, get_backend, gpu_available, set_backend
-from .io.errors import AtlasFileError, ImageFileError
-from .maps import DEFAULT_ATLAS, RegionNotFound, SparseMap, available_maps, from_arrays, get_map, load_map
+from .backend import get_backend, gpu_available, set_backend
+from .errors import (AtlasFileError, AtlasNotFound, BackendError, DatasetError, GpusiibraError, ImageFileError,
+                     OptionError, PointsFileError, RegionNotFound)
+from .maps import DEFAULT_ATLAS, SparseMap, available_maps, from_arrays, get_map, load_map
 from .points import Point, PointCloud
 from .sparse import SparseIndex
 from . import volumes
@@ -18,9 +19,14 @@ __version__ = "0.1.0"
 
 __all__ = [
     "AtlasFileError",
+    "AtlasNotFound",
     "BackendError",
+    "DatasetError",
+    "GpusiibraError",
     "DEFAULT_ATLAS",
     "ImageFileError",
+    "OptionError",
+    "PointsFileError",
     "Point",
     "PointCloud",
     "RegionNotFound",

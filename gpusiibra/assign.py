@@ -15,6 +15,7 @@ Everything here is backend-neutral array code: ``xp`` and ``ndi`` come from
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -33,6 +34,7 @@ __all__ = [
     "assign_image_data",
     "assign_many",
     "assign_points",
+    "gaussian_profile",
     "pair_statistics",
     "make_table",
 ]
@@ -125,7 +127,7 @@ def image_components(res, grid_shape, grid_affine, split_components=True, minsiz
     empty = Components(label=np.zeros(0, np.int64), count=np.zeros(0, np.int64), nc=np.zeros(0, np.int64),
                        Sx=np.zeros(0), Sxx=np.zeros(0), lo=np.zeros((0, 3), np.int64), hi=np.zeros((0, 3), np.int64),
                        centroid=np.zeros((0, 3)), voxel_lin=xp.zeros(0, xp.int64), comp=xp.zeros(0, xp.int64),
-                       x=xp.zeros(0, xp.float64))
+                       x=xp.zeros(0, xp.float64), unit=np.zeros(0))
     if res.empty:
         return empty
     q = res.data
@@ -144,6 +146,9 @@ def image_components(res, grid_shape, grid_affine, split_components=True, minsiz
     order = xp.argsort(lab, kind="stable") if backend.get_backend() == "cpu" else xp.argsort(lab * flat.size + vox)
     vox, lab = vox[order], lab[order]
     x = q.ravel()[vox].astype(xp.float64)
+    unit = _unit(float(xp.abs(x).max())) if x.size else 1.0
+    if unit != 1.0:
+        x *= 1.0 / unit  # exact (a power of two): sums of x and x^2 stay in float64's range
     sub_shape = q.shape
     ijk = xp.stack(xp.unravel_index(vox, sub_shape), axis=1) + xp.asarray(res.origin)
     n = K + 1
@@ -153,7 +158,7 @@ def image_components(res, grid_shape, grid_affine, split_components=True, minsiz
     nc = xp.bincount(lab, (x > 0).astype(xp.float64), minlength=n)[1:]
     sums = xp.stack([xp.bincount(lab, ijk[:, a].astype(xp.float64), minlength=n)[1:] for a in range(3)], axis=1)
     # boxes: voxels are grouped by component
-    lo, hi = kernels.segment_min_max(ijk, xp.cumsum(count) - count, K)
+    lo, hi = kernels.segment_min_max(ijk, lab - 1, K)
     count, Sx, Sxx, nc, sums, lo, hi = (backend.to_host(a) for a in (count, Sx, Sxx, nc, sums, lo, hi))
     mean_ijk = sums / count[:, None]
     centroid = np.round((grid_affine @ np.c_[mean_ijk, np.ones(K)].T)[:3].T, 2)
@@ -171,7 +176,15 @@ def image_components(res, grid_shape, grid_affine, split_components=True, minsiz
         comp = lab - 1
     return Components(label=label[keep], count=count[keep].astype(np.int64), nc=nc[keep].astype(np.int64),
                       Sx=Sx[keep], Sxx=Sxx[keep], lo=lo[keep].astype(np.int64), hi=hi[keep].astype(np.int64) + 1,
-                      centroid=centroid[keep], voxel_lin=lin, comp=comp, x=x)
+                      centroid=centroid[keep], voxel_lin=lin, comp=comp, x=x, unit=np.full(len(keep), unit))
+
+
+def _unit(peak: float) -> float:
+    """A power of two by which values of magnitude up to ``peak`` are divided so that their squares and
+    sums neither overflow nor underflow float64 (1 for ordinary values: nothing changes)."""
+    if peak == 0 or 2.0 ** -200 < peak < 2.0 ** 200:
+        return 1.0
+    return 2.0 ** np.frexp(peak)[1]
 
 
 # -------------------------------------------------------------- statistics
@@ -215,7 +228,7 @@ def pair_statistics(comps: Components, rstats: dict, pair_comp, pair_region, spx
             "map value": rstats["max"][r],
             "map weighted mean": spx / Sx,
             "map containedness": inter / nr,
-            "input weighted mean": spx / Sp,
+            "input weighted mean": spx / Sp * (comps.unit[c] if hasattr(comps, "unit") else 1.0),
             "input containedness": inter / nc,
         }
 
@@ -309,18 +322,19 @@ def assign_many(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compon
     """
     index = smap.sparse_index
     xp = backend.xp()
-    per = [image_components(resample_to_grid(d, a, index.shape, index.affine), index.shape, index.affine,
-                            split_components, minsize_voxel) for d, a in images]
+    res = [resample_to_grid(d, a, index.shape, index.affine) for d, a in images]
+    status = ["outside" if r.empty and np.any(d != 0) else "ok" for r, (d, _) in zip(res, images)]
+    per = [image_components(r, index.shape, index.affine, split_components, minsize_voxel) for r in res]
     sizes = np.array([len(c) for c in per], np.int64)
     if sizes.sum() == 0:
-        return [{"input structure": [], "centroid": [], "volume": []} for _ in per]
+        return [{"input structure": [], "centroid": [], "volume": [], "_status": st} for st in status]
     first = np.r_[0, np.cumsum(sizes)[:-1]]
     used = [i for i in range(len(per)) if sizes[i]]
     lin = xp.concatenate([per[i].voxel_lin for i in used])
     comp = xp.concatenate([per[i].comp + int(first[i]) for i in used])
     x = xp.concatenate([per[i].x for i in used])
     merged = Components(**{k: np.concatenate([getattr(per[i], k) for i in used])
-                           for k in ("label", "count", "nc", "Sx", "Sxx", "lo", "hi", "centroid")})
+                           for k in ("label", "count", "nc", "Sx", "Sxx", "lo", "hi", "centroid", "unit")})
     pc, pr, spx, inter = kernels.accumulate(index, lin, comp, x, int(sizes.sum()), lower_threshold)
     pc, pr, spx, inter = (backend.to_host(a) for a in (pc, pr, spx, inter))
     cols = _rows(merged, index, lower_threshold, pc, pr, spx, inter)
@@ -329,6 +343,7 @@ def assign_many(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compon
     for i in range(len(per)):
         sel = np.flatnonzero(image_of_row == i)
         out.append({k: ([v[j] for j in sel] if isinstance(v, list) else v[sel]) for k, v in cols.items()})
+        out[-1]["_status"] = status[i]
     return out
 
 
@@ -341,6 +356,7 @@ def _rows(comps, index, lower_threshold, pc, pr, spx, inter):
         "input structure": comps.label[pc],
         "centroid": [tuple(float(v) for v in cents[i]) for i in pc],
         "volume": pr,
+        "component voxels": comps.count[pc],
         "_pair_comp": pc,
     }
     out.update(stats)
@@ -348,18 +364,28 @@ def _rows(comps, index, lower_threshold, pc, pr, spx, inter):
 
 
 # ------------------------------------------------------------------ points
-def gaussian_cube(sigma_vox: float) -> np.ndarray:
-    """siibra's Gaussian kernel: a (2 rad + 1)^3 unit impulse blurred with sigma_vox, summing to 1.
+@lru_cache(maxsize=64)
+def gaussian_profile(sigma_vox: float):
+    """siibra's Gaussian kernel cube, in separable form: ``(g, total)``.
 
-    ``rad = int(3 sigma_vox)``; the blur is ``scipy.ndimage.gaussian_filter``
-    with mode 'nearest' and truncate 4.0 (what ``skimage.filters.gaussian`` does).
+    siibra's kernel is a (2 rad + 1)^3 cube, ``rad = int(3 sigma_vox)``,
+    holding a unit impulse blurred by ``scipy.ndimage.gaussian_filter`` (mode
+    'nearest', truncate 4.0), divided by its sum. The blur of an impulse is the
+    product of scipy's 1D weights ``g``: the cube is
+    ``((g[a] * g[b]) * g[c]) / total``, bit for bit, with ``total`` the
+    cube's sum. Kept separable, a kernel far wider than the grid costs only
+    the part of it that lies on the grid.
     """
     rad = int(3 * sigma_vox)
-    k = 2 * rad + 1
-    impulse = np.zeros((k, k, k))
-    impulse[rad, rad, rad] = 1.0
-    cube = scipy.ndimage.gaussian_filter(impulse, sigma_vox, mode="nearest", truncate=4.0)
-    return cube / cube.sum()
+    impulse = np.zeros(2 * rad + 1)
+    impulse[rad] = 1.0
+    g = scipy.ndimage.gaussian_filter1d(impulse, sigma_vox, mode="nearest", truncate=4.0)
+    g.flags.writeable = False
+    if len(g) <= 129:  # the cube's own sum, as siibra takes it
+        total = float(np.multiply.outer(np.multiply.outer(g, g), g).sum())
+    else:  # the same to a few ulps, without the cube
+        total = float(g.sum()) ** 3
+    return g, total
 
 
 def point_voxels(coords_mm, grid_affine):
@@ -423,30 +449,30 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
 
 def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold):
     shape = np.array(index.shape)
-    sig, cube_of = np.unique(sigma_vox[which], return_inverse=True)
-    cubes = [gaussian_cube(s) for s in sig]
-    rads = np.array([(c.shape[0] - 1) // 2 for c in cubes])
-    corner = vox[which] - rads[cube_of][:, None]
-    side = np.array([c.shape[0] for c in cubes])[cube_of]
+    sig, prof_of = np.unique(sigma_vox[which], return_inverse=True)
+    profiles = [gaussian_profile(float(s)) for s in sig]
+    rads = np.array([(len(g) - 1) // 2 for g, _ in profiles], np.int64)
+    corner = vox[which] - rads[prof_of][:, None]
     lo = np.maximum(corner, 0)
-    hi = np.minimum(corner + side[:, None], shape)  # exclusive
+    hi = np.minimum(corner + (2 * rads[prof_of] + 1)[:, None], shape)  # exclusive: the cube cut at the grid's edges
     n_vox = np.prod(np.maximum(hi - lo, 0), axis=1)
     usable = n_vox > 1  # siibra drops structures of <= minsize_voxel (1) voxels
     if (n_vox == 0).any():
         warnings.warn(f"{int((n_vox == 0).sum())} uncertain point(s) lie outside the atlas grid and get no assignment",
                       RuntimeWarning, stacklevel=4)
     keep = np.flatnonzero(usable)
-    # component sums of each cube, cut at the grid edges
+    # sums of each cut cube, from its separable factors
     Sx = np.zeros(len(which))
     Sxx = np.zeros(len(which))
     for j in keep:
-        cube = cubes[cube_of[j]]
-        sl = tuple(slice(a - c, b - c) for a, b, c in zip(lo[j], hi[j], corner[j]))
-        part = cube[sl]
-        Sx[j], Sxx[j] = part.sum(), (part * part).sum()
+        g, total = profiles[prof_of[j]]
+        f = [g[lo[j, a] - corner[j, a]:hi[j, a] - corner[j, a]] for a in range(3)]
+        Sx[j] = f[0].sum() * f[1].sum() * f[2].sum() / total
+        Sxx[j] = (f[0] ** 2).sum() * (f[1] ** 2).sum() * (f[2] ** 2).sum() / (total * total)
     comps = Components(label=np.asarray(which)[keep], count=n_vox[keep], nc=n_vox[keep], Sx=Sx[keep], Sxx=Sxx[keep],
                        lo=lo[keep], hi=hi[keep], centroid=coords[np.asarray(which)[keep]])
-    pc, pr, spx, inter = kernels.accumulate_gaussian_points(index, corner[keep], cube_of[keep], cubes, lower_threshold)
+    pc, pr, spx, inter = kernels.accumulate_gaussian_points(index, corner[keep], lo[keep], hi[keep], prof_of[keep],
+                                                            profiles, lower_threshold)
     pc, pr, spx, inter = (backend.to_host(a) for a in (pc, pr, spx, inter))
     stats = pair_statistics(comps, region_stats(index, lower_threshold), pc, pr, spx, inter)
     pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")

@@ -15,6 +15,8 @@ from types import ModuleType
 
 import numpy as np
 
+from .errors import BackendError, OptionError
+
 __all__ = [
     "BackendError",
     "set_backend",
@@ -29,10 +31,6 @@ __all__ = [
 
 _CHOICES = ("auto", "cpu", "gpu")
 _state = {"name": None}
-
-
-class BackendError(RuntimeError):
-    """A backend was asked for that this machine cannot provide."""
 
 
 def gpu_available() -> bool:
@@ -67,7 +65,7 @@ def set_backend(name: str = "auto") -> str:
     """
     name = (name or "auto").strip().lower()
     if name not in _CHOICES:
-        raise ValueError(f"unknown backend {name!r}: choose one of {', '.join(_CHOICES)}")
+        raise OptionError(f"unknown backend {name!r}: choose one of {', '.join(_CHOICES)}")
     if name == "auto":
         name = "gpu" if gpu_available() else "cpu"
     elif name == "gpu" and not gpu_available():

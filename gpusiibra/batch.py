@@ -1,68 +1,88 @@
-"""Batch assignment of many maps: reading pool, chunks, Parquet output, resume, errors, Dask.
+"""Batch assignment of many maps: reading pool, chunks, Parquet dataset, resume, errors, Dask.
 
 One *map* is one 3D volume of one input file (a 4D file gives one map per
-volume) with one sign (``--two-sided`` adds the negated map). Maps are read by
-a thread pool while the previous chunk is assigned (one accumulation launch
-per chunk on the GPU). Results go to a Parquet dataset (a folder of part files
-plus a manifest), written as the run goes:
+volume) with one sign (``two_sided`` adds the negated map). Maps are read by
+a pool while the previous chunk is assigned; each chunk is assigned in one
+pass of the engine and written as one Parquet part file of a results dataset
+(:mod:`gpusiibra.dataset`: one writer at a time, a checksummed manifest,
+atomic parts, resumable). ``pandas.read_parquet(OUT)`` reads the dataset.
 
-``OUT/part-NNNNN.parquet``  rows of one chunk, written atomically
-``OUT/_manifest.csv``       one line per finished map (also maps without rows)
-``OUT.errors.csv``          inputs that could not be used, with the reason
-
-``--resume`` skips the maps named in the manifest and drops part files that a
-killed run wrote but did not record, so a resumed run gives the same dataset
-as an uninterrupted one. ``pandas.read_parquet(OUT)`` reads the dataset.
+Inputs are named by their resolved absolute path (the ``input`` column), so a
+folder spelled another way on ``--resume`` is the same input.
 """
 from __future__ import annotations
 
-import csv
 import glob
 import itertools
+import math
 import os
 import sys
 import time
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from . import assign as _assign
 from .data import EXAMPLES
-from .io.errors import ImageFileError
+from .dataset import Dataset, atlas_identity, errors_path, file_stamp, input_key, write_errors
+from .errors import ImageFileError, OptionError
 from .io.nifti import image_data, is_nifti_path, load_image
 from .points import PointCloud
 
-__all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary"]
+__all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "batch_schema"]
 
-#: columns of a batch dataset: the input, the frame of a 4D file, the sign, the kind of structure, then siibra's
-BATCH_COLUMNS = ["input", "frame", "sign", "kind"] + [c for c in _assign.COLUMNS if c not in ("time", "fragment")]
+#: columns of a batch dataset: the input, the frame of a 4D file, the sign, the kind of structure, the
+#: component's size in atlas-grid voxels, then siibra's
+BATCH_COLUMNS = ["input", "frame", "sign", "kind", "voxels"] + \
+    [c for c in _assign.COLUMNS if c not in ("time", "fragment")]
 
+
+def batch_schema():
+    """The Arrow schema of a batch dataset's part files."""
+    import pyarrow as pa
+
+    types = {"input": pa.string(), "frame": pa.int64(), "sign": pa.string(), "kind": pa.string(),
+             "voxels": pa.int64(), "input structure": pa.int64(), "centroid": pa.list_(pa.float64()),
+             "volume": pa.int64(), "region": pa.string()}
+    return pa.schema([(c, types.get(c, pa.float64())) for c in BATCH_COLUMNS])
 
 
 @dataclass
 class BatchSummary:
-    """What a batch run did."""
+    """What a batch run did.
 
+    ``inputs`` files gave ``frames`` volumes; each volume is assigned once per
+    sign, so ``maps = frames x signs``.
+    """
+
+    inputs: int = 0
+    frames: int = 0
+    signs: int = 1
     maps: int = 0
     skipped: int = 0
     rows: int = 0
     failures: int = 0
+    outside: int = 0
     seconds: float = 0.0
     out: str | None = None
     errors_file: str | None = None
+    errors: list = field(default_factory=list)
 
     @property
     def maps_per_second(self) -> float:
         return self.maps / self.seconds if self.seconds else 0.0
 
     def __str__(self):
-        s = (f"{self.maps} maps assigned, {self.rows} rows, {self.failures} failed inputs, "
-             f"{self.seconds:.1f} s ({self.maps_per_second:.1f} maps/s)")
+        signs = " x 2 signs" if self.signs == 2 else ""
+        s = (f"{self.inputs} input files, {self.frames} volumes{signs}: {self.maps} maps assigned, {self.rows} rows, "
+             f"{self.failures} failed inputs, {self.seconds:.1f} s ({self.maps_per_second:.1f} maps/s)")
         if self.skipped:
-            s += f"; {self.skipped} maps already done (resume)"
+            s += f"; {self.skipped} maps were already done (resume)"
+        if self.outside:
+            s += f"\nwarning: {self.outside} maps lie entirely outside the atlas grid (no rows): check their affines"
         if self.out:
             s += f"\nresults: {self.out}"
         if self.failures and self.errors_file:
@@ -71,61 +91,58 @@ class BatchSummary:
 
 
 def expand_inputs(inputs) -> tuple[list, list]:
-    """Files, folders and globs -> NIfTI paths (sorted within each argument), and the arguments that matched nothing."""
-    paths, missing = [], []
+    """Files, folders and globs -> NIfTI paths (sorted within each argument, each file once), and the
+    arguments that matched nothing with the reason."""
+    paths, missing, seen = [], [], set()
     for item in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs):
         item = os.fspath(item)
         if item in EXAMPLES:
-            paths.append(EXAMPLES[item])
+            found = [EXAMPLES[item]]
         elif os.path.isdir(item):
             found = sorted(f for f in glob.glob(os.path.join(item, "**", "*"), recursive=True) if is_nifti_path(f))
-            paths.extend(found) if found else missing.append((item, "folder holds no .nii or .nii.gz file"))
+            if not found:
+                missing.append((item, "folder holds no .nii or .nii.gz file"))
         elif any(ch in item for ch in "*?["):
             found = sorted(f for f in glob.glob(item, recursive=True) if is_nifti_path(f))
-            paths.extend(found) if found else missing.append((item, "pattern matches no .nii or .nii.gz file"))
+            if not found:
+                missing.append((item, "pattern matches no .nii or .nii.gz file"))
         else:
-            paths.append(item)
+            found = [item]
+        for f in found:
+            key = input_key(f)
+            if key not in seen:
+                seen.add(key)
+                paths.append(key)
     return paths, missing
 
 
+def _negate(x):
+    """-x in a type that holds it (unsigned and most-negative integers are widened)."""
+    if x.dtype == bool:
+        x = x.astype(np.int8)
+    if x.dtype.kind == "u" or (x.dtype.kind == "i" and x.size and x.min() == np.iinfo(x.dtype).min):
+        wider = {1: np.int16, 2: np.int32, 4: np.int64}.get(x.dtype.itemsize, np.float64)
+        x = x.astype(wider)
+    return -x
+
+
 def _read(path, threshold, two_sided):
-    """Maps of one file: list of (frame, sign, data, affine); raises ImageFileError."""
+    """Maps of one file: list of (frame, sign, data, affine); raises ImageFileError.
+
+    The data keep their type (a float64 map stays float64; an integer map stays
+    integer, as siibra resamples it), so nothing is lost to a narrower type.
+    """
     img = load_image(path)
     data, affine = image_data(img, path)
     frames = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
     out = []
     for t, d in enumerate(frames):
         for sign in ("+", "-") if two_sided else ("+",):
-            x = np.asarray(d, dtype=np.float32) if (threshold is not None or sign == "-") else d
-            if sign == "-":
-                x = -x
+            x = _negate(d) if sign == "-" else d
             if threshold is not None:
-                x = np.where(x < threshold, 0, x).astype(np.float32)
+                x = np.where(x < threshold, 0, x).astype(x.dtype, copy=False)
             out.append((t, sign, x, affine))
     return out
-
-
-def _peak_rows(smap, data, affine, mindist):
-    from .volumes import peak_local_max
-
-    ijk = peak_local_max(data, min_distance=mindist) if np.any(data > 0) else np.zeros((0, 3))
-    if len(ijk) == 0:
-        return None
-    return _assign.assign_points(smap, PointCloud(ijk).transform(affine).coordinates, 0.0)
-
-
-def _frame(cols, smap, path, frame, sign, kind) -> pd.DataFrame:
-    df = _assign.make_table(cols, smap.regions) if len(cols["volume"]) else pd.DataFrame()
-    df = df.reindex(columns=BATCH_COLUMNS)
-    df["input"], df["frame"], df["sign"], df["kind"] = path, frame, sign, kind
-    return df
-
-
-def assign_chunk(smap, paths, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
-                 peaks=False, mindist=5, done=frozenset()):
-    """Read and assign the maps of some files: returns (DataFrame, finished map keys, errors)."""
-    kw = dict(lower_threshold=lower_threshold, minsize=minsize, peaks=peaks, mindist=mindist)
-    return _finish(smap, paths, [_safe_read(p, threshold, two_sided) for p in paths], kw, done)
 
 
 def _safe_read(path, threshold, two_sided):
@@ -139,73 +156,110 @@ def _safe_read(path, threshold, two_sided):
         return ImageFileError(path, f"{type(e).__name__}: {e}")
 
 
+def _peak_cols(smap, data, affine, mindist):
+    from .volumes import peak_local_max
+
+    ijk = peak_local_max(data, min_distance=mindist) if np.any(data > 0) else np.zeros((0, 3))
+    if len(ijk) == 0:
+        return None
+    return _assign.assign_points(smap, PointCloud(ijk).transform(affine).coordinates, 0.0)
+
+
+def _table(parts, regions):
+    """One Arrow table from ``(input, frame, sign, kind, columns)`` parts (columns as the engine gives them)."""
+    import pyarrow as pa
+
+    parts = [p for p in parts if len(p[4]["volume"])]
+    schema = batch_schema()
+    if not parts:
+        return None
+    counts = np.array([len(p[4]["volume"]) for p in parts])
+    n = int(counts.sum())
+
+    def col(name, dtype=np.float64):
+        return np.concatenate([np.asarray(p[4][name], dtype) if name in p[4] else np.full(c, np.nan)
+                               for p, c in zip(parts, counts)])
+
+    volume = col("volume", np.int64)
+    voxels = np.concatenate([np.asarray(p[4]["component voxels"], np.int64) if "component voxels" in p[4]
+                             else np.full(c, -1) for p, c in zip(parts, counts)])
+    cent = np.concatenate([np.asarray(p[4]["centroid"], np.float64).reshape(-1, 3) for p in parts])
+    arrays = {
+        "input": pa.array(np.repeat([p[0] for p in parts], counts).astype(object), pa.string()),
+        "frame": pa.array(np.repeat([p[1] for p in parts], counts).astype(np.int64)),
+        "sign": pa.array(np.repeat([p[2] for p in parts], counts).astype(object), pa.string()),
+        "kind": pa.array(np.repeat([p[3] for p in parts], counts).astype(object), pa.string()),
+        "voxels": pa.array(voxels, mask=voxels < 0),
+        "input structure": pa.array(col("input structure", np.int64)),
+        "centroid": pa.ListArray.from_arrays(np.arange(0, 3 * n + 1, 3, dtype=np.int32), pa.array(cent.ravel())),
+        "volume": pa.array(volume),
+        "region": pa.array(np.asarray(regions, dtype=object)[volume], pa.string()),
+    }
+    for c in BATCH_COLUMNS[len(arrays):]:
+        v = col(c)
+        arrays[c] = pa.array(v, mask=np.isnan(v))
+    return pa.table([arrays[c] for c in BATCH_COLUMNS], schema=schema)
+
+
 def _assign_maps(smap, maps, lower_threshold, minsize, peaks, mindist):
+    """Assign ``(input, frame, sign, data, affine)`` maps: (Arrow table or None, keys, maps outside the grid)."""
     if not maps:
-        return pd.DataFrame(columns=BATCH_COLUMNS), []
+        return None, [], 0
     results = _assign.assign_many(smap, [(m[3], m[4]) for m in maps], minsize, lower_threshold)
-    frames = []
+    parts, outside = [], 0
     for (path, frame, sign, data, affine), cols in zip(maps, results):
-        frames.append(_frame(cols, smap, path, frame, sign, "component"))
+        outside += cols.get("_status") == "outside"
+        parts.append((path, frame, sign, "component", cols))
         if peaks:
-            pcols = _peak_rows(smap, data, affine, mindist)
-            if pcols is not None and len(pcols["volume"]):
-                frames.append(_frame(pcols, smap, path, frame, sign, "peak"))
-    keys = [(m[0], m[1], m[2]) for m in maps]
-    frames = [f for f in frames if len(f)]
-    df = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BATCH_COLUMNS)
-    return df, keys
+            pcols = _peak_cols(smap, data, affine, mindist)
+            if pcols is not None:
+                parts.append((path, frame, sign, "peak", pcols))
+    return _table(parts, smap.regions), [(m[0], m[1], m[2]) for m in maps], outside
 
 
-class _Dataset:
-    """The Parquet dataset folder with its manifest (atomic parts, resumable)."""
-
-    def __init__(self, out, resume):
-        self.out = os.fspath(out)
-        self.manifest = os.path.join(self.out, "_manifest.csv")
-        if os.path.exists(self.out) and not os.path.isdir(self.out):
-            raise FileExistsError(f"{self.out}: exists and is not a gpusiibra dataset folder")
-        if os.path.isdir(self.out) and not resume and os.listdir(self.out):
-            raise FileExistsError(f"{self.out}: exists; use --resume to continue it or choose another --out")
-        os.makedirs(self.out, exist_ok=True)
-        self.done, recorded = set(), set()
-        if os.path.isfile(self.manifest):
-            with open(self.manifest, newline="") as f:
-                for row in csv.reader(f):
-                    if len(row) == 4:
-                        self.done.add((row[0], int(row[1]), row[2]))
-                        recorded.add(row[3])
-        # parts written by a killed run but never recorded would double rows: drop them
-        for f in os.listdir(self.out):
-            if f.startswith("part-") and (f not in recorded or f.endswith(".tmp")):
-                os.remove(os.path.join(self.out, f))
-        self.next_part = 1 + max([int(f[5:10]) for f in os.listdir(self.out) if f.startswith("part-")] or [-1])
-
-    def write(self, df: pd.DataFrame, keys):
-        name = ""
-        if len(df):
-            name = f"part-{self.next_part:05d}.parquet"
-            self.next_part += 1
-            tmp = os.path.join(self.out, name + ".tmp")
-            table = df.reindex(columns=BATCH_COLUMNS).copy()
-            table["centroid"] = [list(c) if isinstance(c, tuple) else None for c in table["centroid"]]
-            table.to_parquet(tmp, index=False)
-            os.replace(tmp, os.path.join(self.out, name))
-        with open(self.manifest, "a", newline="") as f:
-            w = csv.writer(f)
-            for k in keys:
-                w.writerow([k[0], k[1], k[2], name])
-            f.flush()
-            os.fsync(f.fileno())
+def _finish(smap, paths, results, kw, done):
+    """Assign the read maps of some files that are not done: (table, keys, errors, outside)."""
+    maps, errors = [], []
+    for path, result in zip(paths, results):
+        if isinstance(result, Exception):
+            errors.append((path, getattr(result, "reason", str(result))))
+            continue
+        for frame, sign, data, affine in result:
+            if (path, frame, sign) not in done:
+                maps.append((path, frame, sign, data, affine))
+    table, keys, outside = _assign_maps(smap, maps, kw["lower_threshold"], kw["minsize"], kw["peaks"], kw["mindist"])
+    return table, keys, errors, outside
 
 
-def _write_errors(errors_file, errors, append):
-    if not errors and not (append and os.path.exists(errors_file)):
-        return
-    with open(errors_file, "a" if append else "w", newline="") as f:
-        w = csv.writer(f)
-        if not append or f.tell() == 0:
-            w.writerow(["input", "reason"])
-        w.writerows(errors)
+def assign_chunk(smap, paths, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
+                 peaks=False, mindist=5, done=frozenset()):
+    """Read and assign the maps of some files: (Arrow table or None, finished map keys, errors, maps outside)."""
+    kw = dict(lower_threshold=lower_threshold, minsize=minsize, peaks=peaks, mindist=mindist)
+    return _finish(smap, paths, [_safe_read(p, threshold, two_sided) for p in paths], kw, done)
+
+
+def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, readers, workers):
+    def finite(name, v, lo=None):
+        if v is None:
+            return
+        if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) or not math.isfinite(v):
+            raise OptionError(f"{name} must be a finite number, got {v!r}")
+        if lo is not None and v < lo:
+            raise OptionError(f"{name} must be >= {lo}, got {v!r}")
+
+    def integer(name, v, lo):
+        if v is None:
+            return
+        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+            raise OptionError(f"{name} must be an integer >= {lo}, got {v!r}")
+
+    finite("threshold", threshold)
+    finite("lower_threshold", lower_threshold, 0)
+    integer("minsize", minsize, 0)
+    integer("mindist", mindist, 1)
+    integer("chunk_size", chunk_size, 1)
+    integer("readers", readers, 1)
+    integer("workers", workers, 1)
 
 
 def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
@@ -219,8 +273,9 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
     inputs : list of paths, folders or globs
         NIfTI files (.nii, .nii.gz); every volume of a 4D file is one map.
     out : path, optional
-        A Parquet dataset folder, written as the run goes (see the module
-        docstring). Without it the rows are returned as a DataFrame.
+        A Parquet dataset folder, written as the run goes (see
+        :mod:`gpusiibra.dataset`); its parent folder must exist. Without it the
+        rows are returned as a DataFrame.
     threshold : float, optional
         Values below it are set to 0 before assignment (e.g. a t threshold).
     two_sided : bool
@@ -231,9 +286,10 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
         Also assign each map's local maxima (``peak_local_max`` with ``mindist``
         voxels) as exact points; their rows have ``kind`` = "peak".
     resume : bool
-        Continue an existing ``out`` dataset, skipping finished maps.
+        Continue an existing ``out`` dataset, skipping finished maps. The
+        settings above and the atlas must be those the dataset was started with.
     chunk_size : int
-        Files per chunk (one accumulation per chunk).
+        Files per chunk (one engine pass and one part file per chunk).
     readers : int
         Threads reading and decompressing files ahead of the computation.
     workers, scheduler : int or str, optional
@@ -241,70 +297,118 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
         ``workers`` processes, or the scheduler at ``scheduler`` (each worker
         loads the atlas once; ``atlas_name`` names it for them).
     progress : bool
-        Show a tqdm progress bar.
+        Show a tqdm progress bar (one step per map).
 
     Returns
     -------
     (DataFrame or None, BatchSummary)
         The rows (when ``out`` is None) and the run's summary.
+
+    Raises
+    ------
+    OptionError
+        For an option out of its range (before anything is read).
+    DatasetError
+        When ``out`` is being written by another run, exists without
+        ``resume``, was started with other settings, or cannot be written.
+
+    Examples
+    --------
+    >>> import gpusiibra
+    >>> table, summary = gpusiibra.get_map().assign_batch(["example:motor"], threshold=3.0, progress=False)
+    >>> summary.maps, summary.failures
+    (1, 0)
     """
     from tqdm.auto import tqdm
 
+    _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, readers, workers)
     t0 = time.perf_counter()
     paths, missing = expand_inputs(inputs)
     errors = list(missing)
-    ds = _Dataset(out, resume) if out is not None else None
-    done = ds.done if ds else set()
-    errors_file = (os.fspath(out).rstrip("/") + ".errors.csv") if out is not None else None
-    summary = BatchSummary(out=os.fspath(out) if out is not None else None, errors_file=errors_file)
+    settings = dict(threshold=None if threshold is None else float(threshold), two_sided=bool(two_sided),
+                    lower_threshold=float(lower_threshold), minsize=int(minsize), peaks=bool(peaks),
+                    mindist=int(mindist))
+    ds = Dataset(out, resume, settings, atlas_identity(smap)) if out is not None else None
+    try:
+        if ds is not None:
+            ds.check_inputs(paths)
+        summary, tables = _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, scheduler,
+                               progress, atlas_name, tqdm)
+    except BaseException:
+        if ds is not None:
+            ds.close()
+        raise
+    summary.seconds = time.perf_counter() - t0
+    result = None
+    if ds is not None:
+        summary.out = ds.out
+        summary.errors_file = errors_path(out)
+        write_errors(summary.errors_file, errors)
+        ds.finish({"seconds": round(summary.seconds, 3), "maps": summary.maps, "rows": summary.rows,
+                   "failures": summary.failures, "outside": summary.outside})
+        ds.close()
+    else:
+        tables = [t for t in tables if t is not None]
+        if tables:
+            import pyarrow as pa
+
+            result = pa.concat_tables(tables).to_pandas()
+        else:
+            result = batch_schema().empty_table().to_pandas()
+        result.attrs["errors"] = errors
+    return result, summary
+
+
+def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, scheduler, progress, atlas_name, tqdm):
+    done = ds.done if ds is not None else set()
+    summary = BatchSummary(signs=2 if settings["two_sided"] else 1, errors=errors)
+    tables = []
     summary.skipped = len(done)
     done_by_path = {}
     for path, frame, sign in done:
         done_by_path.setdefault(path, set()).add((frame, sign))
-    todo = [p for p in paths if not _all_done(p, done_by_path.get(p), two_sided)]
+    todo = [p for p in paths if not _all_done(p, done_by_path.get(p), settings["two_sided"])]
     chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
-    kw = dict(threshold=threshold, two_sided=two_sided, lower_threshold=lower_threshold, minsize=minsize,
-              peaks=peaks, mindist=mindist)
-    collected = []
+    kw = {k: settings[k] for k in ("lower_threshold", "minsize", "peaks", "mindist")}
     bar = tqdm(total=len(todo), unit="file", desc="assigning", disable=not progress, file=sys.stderr)
+    frames_seen = set()
 
-    def consume(df, keys, errs):
+    def consume(chunk_paths, table, keys, errs, outside):
         errors.extend(errs)
         for path, reason in errs:
             tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
         summary.maps += len(keys)
-        summary.rows += len(df)
+        summary.outside += outside
+        frames_seen.update((k[0], k[1]) for k in keys)
+        summary.rows += table.num_rows if table is not None else 0
         if ds is not None:
-            ds.write(df, keys)
+            failed = {e[0] for e in errs}
+            stamps = {p: file_stamp(p) for p in chunk_paths if p not in failed}
+            ds.write(table, keys, stamps)
         else:
-            collected.append(df)
+            tables.append(table)
+        bar.update(len(chunk_paths))
 
     if workers or scheduler:
-        for df, keys, errs, n in _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
-            consume(df, keys, errs)
-            bar.update(n)
+        for ch, result in _run_dask(chunks, dict(kw, threshold=settings["threshold"],
+                                                 two_sided=settings["two_sided"]), done, workers, scheduler,
+                                    atlas_name):
+            consume(ch, *result)
     else:
         with ThreadPoolExecutor(max(1, readers)) as pool:
             def read(ch):
-                return [pool.submit(_safe_read, p, threshold, two_sided) for p in ch]
+                return [pool.submit(_safe_read, p, settings["threshold"], settings["two_sided"]) for p in ch]
 
             reads = read(chunks[0]) if chunks else []
             for i, ch in enumerate(chunks):
                 ahead = read(chunks[i + 1]) if i + 1 < len(chunks) else []  # read the next chunk meanwhile
-                consume(*_finish(smap, ch, [f.result() for f in reads], kw, done))
-                bar.update(len(ch))
+                consume(ch, *_finish(smap, ch, [f.result() for f in reads], kw, done))
                 reads = ahead
     bar.close()
+    summary.inputs = len({p for p, _ in frames_seen})
+    summary.frames = len(frames_seen)
     summary.failures = len(errors)
-    if errors_file is not None:
-        _write_errors(errors_file, errors, append=resume)
-    summary.seconds = time.perf_counter() - t0
-    result = None
-    if ds is None:
-        frames = [f for f in collected if len(f)]
-        result = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=BATCH_COLUMNS)
-        result.attrs["errors"] = errors
-    return result, summary
+    return summary, tables
 
 
 def _all_done(path, done_maps, two_sided):
@@ -324,27 +428,13 @@ def _n_frames(path):
     return shape[3] if len(shape) > 3 and shape[3] > 1 else 1
 
 
-def _finish(smap, paths, results, kw, done):
-    maps, errors = [], []
-    for path, result in zip(paths, results):
-        if isinstance(result, Exception):
-            errors.append((path, getattr(result, "reason", str(result))))
-            continue
-        for frame, sign, data, affine in result:
-            if (path, frame, sign) not in done:
-                maps.append((path, frame, sign, data, affine))
-    df, keys = _assign_maps(smap, maps, kw["lower_threshold"], kw["minsize"], kw["peaks"], kw["mindist"])
-    return df, keys, errors
-
-
 def _dask_task(paths, kw, done, atlas_name, backend_name):
     from . import backend
     from .maps import get_map
 
     backend.set_backend(backend_name)
     smap = get_map(atlas_name)  # cached per worker process: loaded once
-    df, keys, errs = assign_chunk(smap, paths, done=done, **kw)
-    return df, keys, errs, len(paths)
+    return paths, assign_chunk(smap, paths, done=done, **kw)
 
 
 def _local_cluster(workers, backend_name):
@@ -363,18 +453,18 @@ def _local_cluster(workers, backend_name):
 
 
 def _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
-    """Yield the chunks' results from dask workers, keeping a bounded number of chunks in flight."""
+    """Yield (paths, result) of the chunks from dask workers, keeping a bounded number of chunks in flight."""
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
-        raise RuntimeError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
+        raise OptionError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
     from . import backend
 
     if atlas_name is None:
-        raise ValueError("distributed runs need atlas_name (an embedded atlas name or a path the workers can read)")
+        raise OptionError("distributed runs need atlas_name (an embedded atlas name or a path the workers can read)")
     cluster = None
     if scheduler:
-        client = Client(scheduler)
+        client = _connect(Client, scheduler)
     else:
         cluster = _local_cluster(int(workers), backend.get_backend())
         client = Client(cluster)
@@ -398,3 +488,14 @@ def _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
         client.close()
         if cluster is not None:
             cluster.close()
+
+
+def _connect(Client, scheduler, timeout=10):
+    """A dask client of the scheduler at ``scheduler``, or an OptionError that names it."""
+    from .errors import BackendError
+
+    try:
+        return Client(scheduler, timeout=timeout)
+    except (OSError, TimeoutError) as e:
+        raise BackendError(f"cannot reach the dask scheduler at {scheduler} within {timeout} s "
+                           f"({type(e).__name__}: {e})") from None

@@ -3,14 +3,40 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import math
+import os
 import sys
+import warnings
 
 __all__ = ["main"]
 
+_BACKEND_HELP = "where to compute: auto (the GPU when CuPy sees one, else the CPU), cpu or gpu " \
+                "(default: $GPUSIIBRA_BACKEND, else auto)"
+
+
+def _number(kind, lo=None, finite=True):
+    """An argparse type: ``kind`` (int or float) at least ``lo``, finite."""
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if finite and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if lo is not None and v < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {text!r}")
+        return v
+
+    return parse
+
 
 def _parser():
+    from . import __version__
+
     p = argparse.ArgumentParser(prog="gpusiibra", description="Assign brain maps to probabilistic atlas regions "
                                 "with siibra's statistics, on the CPU or the GPU.")
+    p.add_argument("--version", action="version", version=f"gpusiibra {__version__}")
     sub = p.add_subparsers(dest="command", required=True)
 
     a = sub.add_parser("assign", help="assign NIfTI maps (files, folders, globs) to every atlas region",
@@ -19,18 +45,20 @@ def _parser():
     a.add_argument("inputs", nargs="+", help="NIfTI files, folders or globs; each volume of a 4D file is one map")
     a.add_argument("--out", required=True, help="output Parquet dataset (a folder)")
     a.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
-    a.add_argument("--threshold", type=float, help="set values below T to 0 first")
+    a.add_argument("--threshold", type=_number(float), help="set values below T to 0 first")
     a.add_argument("--two-sided", action="store_true", help="also assign the negated map")
-    a.add_argument("--lower-threshold", type=float, default=0.0, help="atlas values below L count as 0 (siibra's)")
-    a.add_argument("--minsize", type=int, default=1, help="skip components of at most N voxels (siibra's minsize_voxel)")
+    a.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
+                   help="atlas values below L count as 0 (siibra's)")
+    a.add_argument("--minsize", type=_number(int, 0), default=1,
+                   help="skip components of at most N voxels (siibra's minsize_voxel)")
     a.add_argument("--peaks", action="store_true", help="also assign each map's local maxima as points")
-    a.add_argument("--mindist", type=int, default=5, help="minimal distance between peaks, voxels")
-    a.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"])
+    a.add_argument("--mindist", type=_number(int, 1), default=5, help="minimal distance between peaks, voxels")
+    a.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
     g = a.add_mutually_exclusive_group()
-    g.add_argument("--workers", type=int, help="spread the maps over N local dask worker processes")
+    g.add_argument("--workers", type=_number(int, 1), help="spread the maps over N local dask worker processes")
     g.add_argument("--scheduler", help="spread the maps over the dask.distributed scheduler at ADDRESS")
     a.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished maps")
-    a.add_argument("--chunk-size", type=int, default=32, help="files per chunk")
+    a.add_argument("--chunk-size", type=_number(int, 1), default=32, help="files per chunk")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
 
     t = sub.add_parser("atlas", help="describe an atlas, or convert it to another format")
@@ -42,11 +70,11 @@ def _parser():
                        description="Assign the points of a coordinate table (columns x, y, z in mm, optional "
                                    "sigma_mm) to every region, exactly or with siibra's Gaussian kernel.")
     q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm) and optionally sigma_mm")
-    q.add_argument("--sigma", type=float, help="uncertainty of every point in mm (overrides a sigma_mm column)")
+    q.add_argument("--sigma", type=_number(float, 0), help="uncertainty of every point in mm (overrides a sigma_mm column)")
     q.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
-    q.add_argument("--lower-threshold", type=float, default=0.0, help="report only map values above L")
+    q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0, help="report only map values above L")
     q.add_argument("--out", help="write the table to OUT (.parquet, else CSV)")
-    q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"])
+    q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
 
     d = sub.add_parser("demo", help="the seed workflow on the bundled motor map: samples, clusters, peaks, "
                        "assignments, figures and an HTML report",
@@ -54,11 +82,12 @@ def _parser():
                                    "assign clusters and peaks to the atlas, print the table and write figures "
                                    "and report.html into --out.")
     d.add_argument("--out", default="gpusiibra-demo", help="folder for figures and report (default: gpusiibra-demo)")
-    d.add_argument("--seed", type=int, default=25, help="seed of the sampler (default: 25, as the seed notebook)")
-    d.add_argument("--threshold", type=float, default=3.0, help="t values below T are set to 0 (default: 3)")
-    d.add_argument("--samples", type=int, default=10000, help="points drawn from the map (default: 10000)")
+    d.add_argument("--seed", type=_number(int, 0), default=25,
+                   help="seed of the sampler (default: 25, as the seed notebook)")
+    d.add_argument("--threshold", type=_number(float), default=3.0, help="t values below T are set to 0 (default: 3)")
+    d.add_argument("--samples", type=_number(int, 1), default=10000, help="points drawn from the map (default: 10000)")
     d.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
-    d.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"])
+    d.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
     d.add_argument("--no-figures", action="store_true", help="only compute and print the table")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
     return p
@@ -85,7 +114,6 @@ def _cmd_points(args):
 
 
 def _cmd_demo(args):
-    import os
 
     import pandas as pd
 
@@ -128,18 +156,24 @@ def _cmd_assign(args):
     if summary.rows:
         import pandas as pd
 
-        df = pd.read_parquet(args.out)
-        cols = [c for c in ("input", "input structure", "region", "correlation", "map value") if c in df]
-        top = df.sort_values("correlation", ascending=False, na_position="last").head(10)[cols]
-        top = top.assign(input=top["input"].map(lambda s: s.rsplit("/", 1)[-1]))
-        print("\nhighest correlations:")
+        df = pd.read_parquet(args.out, columns=["input", "frame", "sign", "kind", "voxels", "input structure",
+                                                "region", "correlation", "map value"])
+        df = df[df["kind"] == "component"]
+        top = df.sort_values("correlation", ascending=False, na_position="last").head(10)
+        top = top.assign(input=top["input"].map(os.path.basename)).drop(columns="kind")
+        if top["frame"].max() == 0:
+            top = top.drop(columns="frame")
+        if (top["sign"] == "+").all():
+            top = top.drop(columns="sign")
+        top = top.rename(columns={"input structure": "component", "voxels": "component voxels"})
+        top = top[[c for c in ("input", "frame", "sign", "component", "component voxels", "region", "correlation",
+                               "map value") if c in top]]
+        print("\nhighest correlations (component voxels: its size on the atlas grid):")
         print(top.to_string(index=False))
     return 1 if summary.failures else 0
 
 
 def _cmd_atlas(args):
-    import os
-
     from .maps import get_map, load_map
 
     smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
@@ -156,14 +190,53 @@ def _cmd_atlas(args):
     return 0
 
 
+def _one_line_warnings():
+    """Warnings as one clean line on stderr, above any progress bar."""
+    def show(message, category, filename, lineno, file=None, line=None):
+        text = f"warning: {message}"
+        try:
+            from tqdm.auto import tqdm
+
+            tqdm.write(text, file=sys.stderr)
+        except ImportError:
+            print(text, file=sys.stderr)
+
+    warnings.showwarning = show
+
+
+def _interrupted(args) -> int:
+    msg = "gpusiibra: interrupted"
+    out = getattr(args, "out", None)
+    if args.command == "assign" and out and os.path.isdir(out):
+        from .dataset import read_manifest
+
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                n = sum(len(r["maps"]) for r in read_manifest(out) if r["type"] == "chunk")
+            msg += (f"; {n} finished maps are kept in {out}: run the same command with --resume to assign the rest")
+        except Exception:
+            pass
+    print(msg, file=sys.stderr)
+    return 130
+
+
 def main(argv=None) -> int:
     args = _parser().parse_args(argv)
-    from .io.errors import AtlasFileError, ImageFileError, PointsFileError
-    from .backend import BackendError
+    from .errors import GpusiibraError
 
+    _one_line_warnings()
+    commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo}
     try:
-        return {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo}[args.command](args)
-    except (AtlasFileError, ImageFileError, PointsFileError, BackendError, FileExistsError, LookupError, RuntimeError, ValueError) as e:
+        return commands[args.command](args)
+    except KeyboardInterrupt:
+        return _interrupted(args)
+    except BrokenPipeError:
+        # the reader of our output went away (`gpusiibra atlas --regions | head`): stop quietly
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
+    except (GpusiibraError, OSError) as e:
         print(f"gpusiibra: error: {e}", file=sys.stderr)
         return 2
 

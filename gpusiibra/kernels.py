@@ -1,10 +1,16 @@
-"""The hot loops: accumulation against every region, exact point lookup, Gaussian points.
+"""The hot loops: accumulation against every region, union-find labelling, point lookups.
 
-Each function has a NumPy implementation and a CUDA one (``kernels/*.cu``,
-loaded with ``cupy.RawModule``); the backend in force picks. Inputs and
-outputs are arrays of that backend. The sums are those of SPEC section 2:
-for component c and region r, ``spx = sum p x`` and ``inter = #{p > 0, x > 0}``
-over the component's voxels, with ``p < lower_threshold`` taken as 0.
+Each function has a NumPy/SciPy implementation (the CPU backend) and a path
+through the CUDA kernels of ``kernels/*.cu`` (the GPU backend, loaded with
+``cupy.RawModule``). The kernel paths are written on the array module, so the
+same Python code drives the device with CuPy arrays and, in the tests, the
+host emulation of the same CUDA sources with NumPy arrays (``_EMULATOR``,
+``tests/cuda_emulator.py``). Inputs and outputs are arrays of the backend in
+force.
+
+The sums are those behind siibra's statistics: for component c and region r,
+``spx = sum p x`` and ``inter = #{p > 0, x > 0}`` over the component's voxels,
+with atlas values ``p < lower_threshold`` taken as 0.
 """
 from __future__ import annotations
 
@@ -14,14 +20,28 @@ from functools import lru_cache
 import numpy as np
 
 from . import backend
+from .errors import BackendError
 
-__all__ = ["segment_min_max", "accumulate", "lookup_points", "accumulate_gaussian_points", "kernel_source_dir", "MAX_SHARED_REGIONS"]
+__all__ = ["segment_min_max", "union_find", "accumulate", "lookup_points", "accumulate_gaussian_points",
+           "kernel_source_dir", "max_shared_regions", "raw_kernels"]
 
-#: regions that fit the shared-memory accumulators of one block (12 bytes each, 48 KiB)
-MAX_SHARED_REGIONS = 4000
+#: accumulators per region in shared memory: spx (8 bytes), inter and touched (4 each)
+_SHARED_BYTES_PER_REGION = 16
+#: shared memory a launch gets without opting in; beyond it the kernel's attribute is raised
+_DEFAULT_SHARED = 48 * 1024
 _CHUNK = 2048  # voxels per block in accumulate_chunks
 _THREADS = 256
+_MAX_GRID = 65535 * 16  # grid-stride kernels: enough blocks to fill any current device
 _DENSE_LIMIT = 1 << 23  # CPU: dense (component x region) accumulators up to this many cells
+_GAUSSIAN_VOXELS = 1 << 23  # CPU: Gaussian-cube voxels accumulated per call
+
+#: a host emulation of the kernels (tests only; see tests/cuda_emulator.py), or None
+_EMULATOR = None
+
+
+def raw_kernels() -> bool:
+    """Whether the CUDA kernels run: on the GPU backend, or through the tests' host emulator."""
+    return _EMULATOR is not None or backend.get_backend() == "gpu"
 
 
 def kernel_source_dir() -> str:
@@ -34,12 +54,32 @@ def kernel_source_dir() -> str:
 
 
 @lru_cache(maxsize=None)
-def _module(name):
+def _cupy_module(name):
     import cupy
 
     with open(os.path.join(kernel_source_dir(), name + ".cu")) as f:
         src = f.read()
-    return cupy.RawModule(code=src, options=("-std=c++14",))
+    # no fused multiply-add: products and sums are rounded one by one, as NumPy rounds them
+    return cupy.RawModule(code=src, options=("-std=c++14", "--fmad=false"))
+
+
+def _module(name):
+    return _EMULATOR.module(name) if _EMULATOR is not None else _cupy_module(name)
+
+
+@lru_cache(maxsize=None)
+def _device_shared_limit() -> int:
+    import cupy
+
+    attrs = cupy.cuda.Device().attributes
+    return int(attrs.get("MaxSharedMemoryPerBlockOptin", attrs.get("MaxSharedMemoryPerBlock", _DEFAULT_SHARED)))
+
+
+def max_shared_regions() -> int:
+    """Regions whose accumulators fit one block's shared memory on this device, with the kernel's
+    opt-in attribute raised (H100: 227 KiB, 14,528 regions). Larger atlases use global atomics."""
+    limit = _EMULATOR.shared_limit if _EMULATOR is not None else _device_shared_limit()
+    return limit // _SHARED_BYTES_PER_REGION
 
 
 def _launch(module, kernel, grid, block, args, shared_mem=0):
@@ -48,56 +88,111 @@ def _launch(module, kernel, grid, block, args, shared_mem=0):
     With ``GPUSIIBRA_CUDA_SYNC=1`` every launch is followed by a synchronisation,
     so that an asynchronous fault is reported at the kernel that caused it.
     """
+    fn = _module(module).get_function(kernel)
+    if shared_mem > _DEFAULT_SHARED and fn.max_dynamic_shared_size_bytes < shared_mem:
+        fn.max_dynamic_shared_size_bytes = int(shared_mem)  # opt in beyond 48 KiB (Volta and later)
+    if _EMULATOR is not None:
+        fn((int(grid),), (int(block),), args, shared_mem=int(shared_mem))
+        return
     import cupy
 
-    fn = _module(module).get_function(kernel)
     try:
         fn((int(grid),), (int(block),), args, shared_mem=int(shared_mem))
         if os.environ.get("GPUSIIBRA_CUDA_SYNC") == "1":
             cupy.cuda.get_current_stream().synchronize()
     except cupy.cuda.driver.CUDADriverError as e:
-        raise RuntimeError(f"CUDA kernel {module}.{kernel} failed (grid {grid}, block {block}): {e}") from e
+        raise BackendError(f"CUDA kernel {module}.{kernel} failed (grid {grid}, block {block}): {e}") from e
 
 
-def _csr_gather(row_ptr, rows):
-    """Entry indices of the given CSR rows, and the count per row (NumPy)."""
+def _grid(n) -> int:
+    return max(1, min((int(n) + _THREADS - 1) // _THREADS, _MAX_GRID))
+
+
+def _csr_gather(xp, row_ptr, rows):
+    """Entry indices of the given CSR rows, and the count per row."""
     start = row_ptr[rows]
     cnt = row_ptr[rows + 1] - start
-    total = int(cnt.sum())
-    offs = np.cumsum(cnt) - cnt
-    entry = np.repeat(start - offs, cnt) + np.arange(total)
+    offs = xp.cumsum(cnt) - cnt
+    owner = repeat_index(xp, cnt)
+    entry = start[owner] + (xp.arange(owner.size, dtype=xp.int64) - offs[owner])
     return entry, cnt
+
+
+def repeat_index(xp, counts):
+    """``repeat(arange(len(counts)), counts)``, written with cumsum and searchsorted (CuPy's
+    ``repeat`` takes no array of counts)."""
+    counts = xp.asarray(counts, dtype=xp.int64)
+    ends = xp.cumsum(counts)
+    total = int(ends[-1]) if counts.size else 0
+    return xp.searchsorted(ends, xp.arange(total, dtype=xp.int64), side="right")
 
 
 def _pairs_from_dense(spx, inter, n_regions):
     xp = backend.xp()
     flat = xp.flatnonzero(inter.ravel())
-    return (flat // n_regions).astype(xp.int64), (flat % n_regions).astype(xp.int64), spx.ravel()[flat], inter.ravel()[flat]
+    return (flat // n_regions).astype(xp.int64), (flat % n_regions).astype(xp.int64), spx.ravel()[flat], \
+        inter.ravel()[flat].astype(xp.int64)
 
 
-def segment_min_max(values, starts, n_segments):
-    """Per-segment minimum and maximum of the rows of ``values`` (n, d), segments given by their starts.
+# --------------------------------------------------------------------- components
+def segment_min_max(values, seg, n_segments):
+    """Per-segment minimum and maximum of the rows of ``values`` (n, d); row i belongs to segment ``seg[i]``.
 
-    Segments are contiguous, non-empty and in order; returns two (n_segments, d) arrays.
+    Every segment must hold at least one row. Returns two (n_segments, d) int64 arrays.
     """
-    if backend.get_backend() != "gpu":
-        return np.minimum.reduceat(values, starts, axis=0), np.maximum.reduceat(values, starts, axis=0)
-    import cupy
-
-    values = cupy.ascontiguousarray(values, dtype=cupy.int64)
+    xp = backend.xp()
+    values = xp.ascontiguousarray(values, dtype=xp.int64)
     n, d = values.shape
-    seg = cupy.zeros(n, cupy.int32)
-    if n_segments > 1:
-        seg[starts[1:]] = 1
-    seg = cupy.cumsum(seg, dtype=cupy.int32)
-    lo = cupy.full((n_segments, d), np.iinfo(np.int64).max, cupy.int64)
-    hi = cupy.full((n_segments, d), np.iinfo(np.int64).min, cupy.int64)
-    if n:
-        _launch("components", "segment_min_max", (n * d + _THREADS - 1) // _THREADS, _THREADS,
-                (values, seg, np.int64(n), np.int32(d), lo, hi))
+    lo = xp.full((n_segments, d), np.iinfo(np.int64).max, xp.int64)
+    hi = xp.full((n_segments, d), np.iinfo(np.int64).min, xp.int64)
+    if not n:
+        return lo, hi
+    if raw_kernels():
+        _launch("components", "segment_min_max", _grid(n * d), _THREADS,
+                (values, xp.ascontiguousarray(seg, dtype=xp.int32), np.int64(n), np.int32(d), lo, hi))
+    else:
+        seg = np.asarray(seg)
+        np.minimum.at(lo, seg, values)
+        np.maximum.at(hi, seg, values)
     return lo, hi
 
 
+def union_find(n_nodes, a, b):
+    """Connected components of a graph: for each node, the smallest node of its component.
+
+    Parameters
+    ----------
+    n_nodes : int
+    a, b : arrays of int
+        The edges (a[e], b[e]), in any order, repeats allowed.
+
+    Returns
+    -------
+    array of int64
+        ``root[i]``: the smallest node connected to ``i`` (so roots in node
+        order number the components in that order).
+    """
+    xp = backend.xp()
+    if raw_kernels():
+        parent = xp.arange(n_nodes, dtype=xp.int32)
+        a = xp.ascontiguousarray(a, dtype=xp.int32)
+        b = xp.ascontiguousarray(b, dtype=xp.int32)
+        if a.size:
+            _launch("labels", "uf_union", _grid(a.size), _THREADS, (a, b, np.int64(a.size), parent))
+        if n_nodes:
+            _launch("labels", "uf_flatten", _grid(n_nodes), _THREADS, (parent, np.int64(n_nodes)))
+        return parent.astype(xp.int64)
+    import scipy.sparse
+    from scipy.sparse.csgraph import connected_components
+
+    g = scipy.sparse.coo_matrix((np.ones(len(a), np.int8), (np.asarray(a), np.asarray(b))), shape=(n_nodes, n_nodes))
+    k, lab = connected_components(g, directed=True, connection="weak")
+    first = np.full(k, n_nodes, np.int64)
+    np.minimum.at(first, lab, np.arange(n_nodes, dtype=np.int64))
+    return first[lab]
+
+
+# --------------------------------------------------------------------- accumulation
 def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     """Sum ``p x`` and count ``p > 0, x > 0`` per (component, region), over all regions at once.
 
@@ -108,7 +203,7 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     voxel_lin : array of int64
         Grid linear index of each component voxel.
     comp : array of int
-        Component (0..n_comp-1) of each voxel, ascending (voxels grouped by component).
+        Component (0..n_comp-1) of each voxel, in any order.
     x : array of float64
         Query value of each voxel.
     n_comp : int
@@ -121,14 +216,14 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     pair_comp, pair_region, spx, inter : arrays
         The pairs with ``inter > 0``, ordered by (component, region).
     """
+    if raw_kernels():
+        return _accumulate_kernels(index, voxel_lin, comp, x, int(n_comp), float(lower_threshold))
     R = index.num_volumes
-    if backend.get_backend() == "gpu":
-        return _accumulate_gpu(index, voxel_lin, comp, x, int(n_comp), float(lower_threshold))
     a = index.device_arrays()
     rows = a["voxels"].ravel()[voxel_lin]
     m = rows >= 0
     rows, comp, x = rows[m], comp[m], x[m]
-    entry, cnt = _csr_gather(a["row_ptr"], rows)
+    entry, cnt = _csr_gather(np, a["row_ptr"], rows)
     reg = a["entry_region"][entry].astype(np.int64)
     p = a["entry_value"][entry].astype(np.float64)
     if lower_threshold > 0:
@@ -150,41 +245,42 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     return keys // R, keys % R, spx, inter.astype(np.int64)
 
 
-def _accumulate_gpu(index, voxel_lin, comp, x, n_comp, lower_threshold):
-    import cupy
-
+def _accumulate_kernels(index, voxel_lin, comp, x, n_comp, lower_threshold):
+    xp = backend.xp()
     R = index.num_volumes
     a = index.device_arrays()
-    voxel_lin = cupy.ascontiguousarray(voxel_lin, dtype=cupy.int64)
-    x = cupy.ascontiguousarray(x, dtype=cupy.float64)
-    comp = cupy.ascontiguousarray(comp, dtype=cupy.int32)
-    spx = cupy.zeros((n_comp, R), cupy.float64)
-    inter = cupy.zeros((n_comp, R), cupy.uint32)
+    comp = xp.asarray(comp, dtype=xp.int32)
+    order = xp.argsort(comp, kind="stable")  # voxels grouped by component, for the chunked kernel
+    comp = xp.ascontiguousarray(comp[order])
+    voxel_lin = xp.ascontiguousarray(xp.asarray(voxel_lin, dtype=xp.int64)[order])
+    x = xp.ascontiguousarray(xp.asarray(x, dtype=xp.float64)[order])
+    spx = xp.zeros((n_comp, R), xp.float64)
+    inter = xp.zeros((n_comp, R), xp.uint32)
     n = int(voxel_lin.size)
     if n and n_comp:
         common = (a["voxels"], a["row_ptr"], a["entry_region"], a["entry_value"],
                   np.float64(lower_threshold), np.int32(R), spx, inter)
-        if R <= MAX_SHARED_REGIONS:
+        if R <= max_shared_regions():
             # chunks of at most _CHUNK voxels, each inside one component
-            counts = cupy.bincount(comp, minlength=n_comp)
-            comp_start = cupy.cumsum(counts) - counts
+            counts = xp.bincount(comp, minlength=n_comp)
+            comp_start = xp.cumsum(counts) - counts
             nch = (counts + _CHUNK - 1) // _CHUNK
-            ch_end = cupy.cumsum(nch)
-            total = int(ch_end[-1])
-            ch = cupy.arange(total, dtype=cupy.int64)
-            ch_comp = cupy.searchsorted(ch_end, ch, side="right").astype(cupy.int32)
-            first = ch_end[ch_comp] - nch[ch_comp]
-            start = comp_start[ch_comp] + (ch - first) * _CHUNK
-            stop = cupy.minimum(start + _CHUNK, comp_start[ch_comp] + counts[ch_comp])
-            _launch("accumulate", "accumulate_chunks", total, _THREADS,
-                    (voxel_lin, x, start, stop, ch_comp) + common, shared_mem=R * 16)
+            ch_comp = repeat_index(xp, nch)
+            first = xp.cumsum(nch) - nch
+            ch = xp.arange(ch_comp.size, dtype=xp.int64)
+            start = xp.ascontiguousarray(comp_start[ch_comp] + (ch - first[ch_comp]) * _CHUNK, dtype=xp.int64)
+            stop = xp.ascontiguousarray(xp.minimum(start + _CHUNK, comp_start[ch_comp] + counts[ch_comp]),
+                                        dtype=xp.int64)
+            _launch("accumulate", "accumulate_chunks", int(ch_comp.size), _THREADS,
+                    (voxel_lin, x, start, stop, xp.ascontiguousarray(ch_comp, dtype=xp.int32)) + common,
+                    shared_mem=R * _SHARED_BYTES_PER_REGION)
         else:
-            grid = min((n + _THREADS - 1) // _THREADS, 65535)
-            _launch("accumulate", "accumulate_global", grid, _THREADS,
+            _launch("accumulate", "accumulate_global", _grid(n), _THREADS,
                     (voxel_lin, x, comp, np.int64(n)) + common)
     return _pairs_from_dense(spx, inter, R)
 
 
+# --------------------------------------------------------------------- points
 def lookup_points(index, lin, lower_threshold=0.0):
     """Exact point lookup: every region stored at each point's voxel with value > lower_threshold.
 
@@ -203,28 +299,26 @@ def lookup_points(index, lin, lower_threshold=0.0):
     """
     xp = backend.xp()
     a = index.device_arrays()
-    lin = xp.asarray(lin, dtype=xp.int64)
+    lin = xp.ascontiguousarray(xp.asarray(lin), dtype=xp.int64)
     inside = lin >= 0
     rows = xp.where(inside, a["voxels"].ravel()[xp.where(inside, lin, 0)], -1)
-    if backend.get_backend() == "gpu":
-        import cupy
-
-        safe = cupy.where(rows >= 0, rows, 0)
-        cnt = cupy.where(rows >= 0, a["row_ptr"][safe + 1] - a["row_ptr"][safe], 0)
-        offs = cupy.cumsum(cnt) - cnt
+    if raw_kernels():
+        safe = xp.where(rows >= 0, rows, 0)
+        cnt = xp.where(rows >= 0, a["row_ptr"][safe + 1] - a["row_ptr"][safe], 0)
+        offs = xp.ascontiguousarray(xp.cumsum(cnt) - cnt, dtype=xp.int64)
         total = int(cnt.sum())
-        out_p = cupy.empty(total, cupy.int32)
-        out_r = cupy.empty(total, cupy.int32)
-        out_v = cupy.empty(total, cupy.float32)
+        out_p = xp.empty(total, xp.int32)
+        out_r = xp.empty(total, xp.int32)
+        out_v = xp.empty(total, xp.float32)
         n = int(lin.size)
         if total:
-            _launch("points", "lookup_points", (n + _THREADS - 1) // _THREADS, _THREADS,
+            _launch("points", "lookup_points", _grid(n), _THREADS,
                     (lin, offs, np.int32(n), a["voxels"], a["row_ptr"], a["entry_region"], a["entry_value"],
                      np.float64(lower_threshold), out_p, out_r, out_v))
         keep = out_r >= 0
-        return out_p[keep].astype(cupy.int64), out_r[keep].astype(cupy.int64), out_v[keep]
+        return out_p[keep].astype(xp.int64), out_r[keep].astype(xp.int64), out_v[keep]
     pts = np.flatnonzero(rows >= 0)
-    entry, cnt = _csr_gather(a["row_ptr"], rows[pts])
+    entry, cnt = _csr_gather(np, a["row_ptr"], rows[pts])
     point = np.repeat(pts, cnt)
     region = a["entry_region"][entry].astype(np.int64)
     value = a["entry_value"][entry]
@@ -232,18 +326,20 @@ def lookup_points(index, lin, lower_threshold=0.0):
     return point[keep], region[keep], value[keep]
 
 
-def accumulate_gaussian_points(index, corner, cube_of_point, cubes, lower_threshold=0.0):
-    """:func:`accumulate` for Gaussian kernel cubes placed on the grid, one component per point.
+def accumulate_gaussian_points(index, corner, lo, hi, profile_of_point, profiles, lower_threshold=0.0):
+    """:func:`accumulate` for siibra's Gaussian kernel cubes placed on the grid, one component per point.
 
     Parameters
     ----------
     index : SparseIndex
     corner : ndarray (n, 3) of int
-        Grid voxel of each cube's first corner (the cube is cut at the grid's edges).
-    cube_of_point : ndarray (n,) of int
-        Which cube of ``cubes`` each point carries.
-    cubes : list of ndarray
-        Cubic float64 kernels.
+        Grid voxel of each cube's first corner.
+    lo, hi : ndarray (n, 3) of int
+        The part of each cube on the grid: first voxel, and last + 1.
+    profile_of_point : ndarray (n,) of int
+        Which of ``profiles`` each point's cube is made of.
+    profiles : list of (g, total)
+        :func:`gpusiibra.assign.gaussian_profile`: the cube is ``((g[a] g[b]) g[c]) / total``.
     lower_threshold : float
 
     Returns
@@ -252,46 +348,56 @@ def accumulate_gaussian_points(index, corner, cube_of_point, cubes, lower_thresh
         As :func:`accumulate`, with the point as the component.
     """
     n = len(corner)
-    corner = np.asarray(corner, np.int64)
-    cube_of_point = np.asarray(cube_of_point, np.int64)
-    shape = np.array(index.shape)
-    if backend.get_backend() == "gpu" and index.num_volumes <= MAX_SHARED_REGIONS:
-        import cupy
-
-        R = index.num_volumes
-        a = index.device_arrays()
-        flat = np.concatenate([c.ravel() for c in cubes]).astype(np.float64)
-        offs = np.r_[0, np.cumsum([c.size for c in cubes])[:-1]].astype(np.int64)
-        sides = np.array([c.shape[0] for c in cubes], np.int32)
-        k_off = offs[cube_of_point]
-        k_side = sides[cube_of_point]
-        slabs = max(1, int(np.ceil(int(k_side.max()) ** 3 / (_THREADS * 16)))) if n else 1
-        spx = cupy.zeros((n, R), cupy.float64)
-        inter = cupy.zeros((n, R), cupy.uint32)
-        if n:
-            _launch("points", "accumulate_gaussian_points", n * slabs, _THREADS,
-                    (cupy.asarray(corner.ravel()), cupy.asarray(k_off), cupy.asarray(k_side),
-                     cupy.asarray(flat), np.int32(slabs), np.int32(shape[0]), np.int32(shape[1]),
-                     np.int32(shape[2]), a["voxels"], a["row_ptr"], a["entry_region"], a["entry_value"],
-                     np.float64(lower_threshold), np.int32(R), spx, inter),
-                    shared_mem=R * 16)
-        return _pairs_from_dense(spx, inter, R)
-    # explicit voxel lists, then the generic accumulation
+    corner, lo, hi = (np.asarray(a, np.int64).reshape(-1, 3) for a in (corner, lo, hi))
+    profile_of_point = np.asarray(profile_of_point, np.int64)
+    if raw_kernels() and index.num_volumes <= max_shared_regions():
+        return _gaussian_points_kernel(index, corner, lo, hi, profile_of_point, profiles, lower_threshold)
+    # explicit voxel lists, then the generic accumulation, a bounded number of voxels at a time
     xp = backend.xp()
-    lins, comps, xs = [], [], []
-    for i in range(n):
-        cube = cubes[cube_of_point[i]]
-        lo = np.maximum(corner[i], 0)
-        hi = np.minimum(corner[i] + cube.shape[0], shape)
-        if np.any(hi <= lo):
-            continue
-        part = cube[tuple(slice(l - c, h - c) for l, h, c in zip(lo, hi, corner[i]))]
-        grid = np.ix_(*[np.arange(l, h) for l, h in zip(lo, hi)])
-        lins.append(np.ravel_multi_index(grid, index.shape).ravel())
-        xs.append(part.ravel())
-        comps.append(np.full(part.size, i, np.int64))
-    if not lins:
+    parts = []
+    batch, budget = [], 0
+    for i in range(n + 1):
+        size = int(np.prod(hi[i] - lo[i])) if i < n else 0
+        if batch and (i == n or budget + size > _GAUSSIAN_VOXELS):
+            lins, comps, xs = [], [], []
+            for j in batch:
+                g, total = profiles[profile_of_point[j]]
+                f = [g[lo[j, a] - corner[j, a]:hi[j, a] - corner[j, a]] for a in range(3)]
+                part = np.multiply.outer(np.multiply.outer(f[0], f[1]), f[2]) / total
+                grid = np.ix_(*[np.arange(lo[j, a], hi[j, a]) for a in range(3)])
+                lins.append(np.ravel_multi_index(grid, index.shape).ravel())
+                xs.append(part.ravel())
+                comps.append(np.full(part.size, j, np.int64))
+            parts.append(accumulate(index, xp.asarray(np.concatenate(lins)), xp.asarray(np.concatenate(comps)),
+                                    xp.asarray(np.concatenate(xs)), n, lower_threshold))
+            batch, budget = [], 0
+        if i < n:
+            batch.append(i)
+            budget += size
+    if not parts:
         e = xp.zeros(0, xp.int64)
         return e, e, xp.zeros(0, xp.float64), e
-    return accumulate(index, xp.asarray(np.concatenate(lins)), xp.asarray(np.concatenate(comps)),
-                      xp.asarray(np.concatenate(xs)), n, lower_threshold)
+    return tuple(xp.concatenate([p[k] for p in parts]) for k in range(4))
+
+
+def _gaussian_points_kernel(index, corner, lo, hi, profile_of_point, profiles, lower_threshold):
+    xp = backend.xp()
+    n = len(corner)
+    R = index.num_volumes
+    a = index.device_arrays()
+    flat = np.concatenate([g for g, _ in profiles]).astype(np.float64)
+    offs = np.r_[0, np.cumsum([len(g) for g, _ in profiles])[:-1]].astype(np.int64)
+    totals = np.array([t for _, t in profiles], np.float64)
+    box = np.prod(hi - lo, axis=1)
+    slabs = max(1, int(np.ceil(int(box.max()) / (_THREADS * 16)))) if n else 1
+    spx = xp.zeros((n, R), xp.float64)
+    inter = xp.zeros((n, R), xp.uint32)
+    if n:
+        dev = [xp.asarray(np.ascontiguousarray(v)) for v in
+               (corner.ravel(), lo.ravel(), hi.ravel(), offs[profile_of_point], totals[profile_of_point], flat)]
+        _launch("points", "accumulate_gaussian_points", n * slabs, _THREADS,
+                tuple(dev) + (np.int32(slabs), np.int32(index.shape[1]), np.int32(index.shape[2]),
+                              a["voxels"], a["row_ptr"], a["entry_region"], a["entry_value"],
+                              np.float64(lower_threshold), np.int32(R), spx, inter),
+                shared_mem=R * _SHARED_BYTES_PER_REGION)
+    return _pairs_from_dense(spx, inter, R)

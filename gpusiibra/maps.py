@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import warnings
 from functools import lru_cache
 
 import numpy as np
@@ -15,19 +16,12 @@ import pandas as pd
 
 from . import assign as _assign
 from .io import native, nifti, paqd, siibra_v1
-from .io.errors import AtlasFileError, ImageFileError
+from .errors import AtlasFileError, AtlasNotFound, ImageFileError, OptionError, RegionNotFound
 from .points import Point, PointCloud
 from .sparse import SparseIndex
 from .volumes import Volume
 
 __all__ = ["SparseMap", "RegionNotFound", "load_map", "from_arrays", "get_map", "DEFAULT_ATLAS", "available_maps"]
-
-
-class RegionNotFound(KeyError):
-    """No region, or more than one, matches a name."""
-
-    def __str__(self):
-        return str(self.args[0])
 
 
 class SparseMap:
@@ -56,6 +50,10 @@ class SparseMap:
         self.name = name
         self.space = space
         self.meta = dict(meta or {})
+
+    def copy(self) -> "SparseMap":
+        """A map of its own over the same (read-only) index: names and metadata copied."""
+        return SparseMap(self._index, list(self.regions), self.name, self.space, dict(self.meta))
 
     # ------------------------------------------------------------ properties
     @property
@@ -184,6 +182,7 @@ class SparseMap:
             frames = []
             for t in range(data.shape[3]):
                 cols = _assign.assign_image_data(self, data[..., t], affine, minsize_voxel, lower_threshold, split)
+                _warn_outside(cols, f"{where} (volume {t})")
                 if len(cols["volume"]):
                     cols["time"] = np.full(len(cols["volume"]), t, np.int64)
                     frames.append(_assign.make_table(cols, self.regions))
@@ -191,6 +190,7 @@ class SparseMap:
                 return _assign.make_table({"time": []}, self.regions)
             return pd.concat(frames, ignore_index=True)
         cols = _assign.assign_image_data(self, data, affine, minsize_voxel, lower_threshold, split)
+        _warn_outside(cols, where)
         return _assign.make_table(cols, self.regions)
 
     @staticmethod
@@ -249,6 +249,12 @@ class SparseMap:
                             dict(self.meta, name=self.name, space=self.space))
 
 
+def _warn_outside(cols, where):
+    if cols.get("_status") == "outside":
+        warnings.warn(f"{where}: the image lies entirely outside the atlas grid, so it has no assignment "
+                      "(check its affine: is it in the atlas's space, in mm?)", RuntimeWarning, stacklevel=3)
+
+
 def _safe_name(name):
     return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
 
@@ -271,11 +277,16 @@ def from_arrays(shape, affine, region, voxel, value, names=None, name="", space=
     n = len(names) if names is not None else (int(region.max()) + 1 if region.size else 0)
     index = SparseIndex.from_entries(shape, affine, region, voxel, value, n_regions=n)
     names = list(names) if names is not None else [f"region {i}" for i in range(n)]
-    return SparseMap(index, names, name=name, space=space, meta=meta)
+    return SparseMap(_checked_values(index, None, names), names, name=name, space=space, meta=meta)
 
 
-def load_map(path, labels=None, name=None, space=None, **kwargs) -> SparseMap:
+def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwargs) -> SparseMap:
     """Open an atlas from any supported format.
+
+    Region maps must hold probabilities: values in [0, 1]. A file with
+    negative values (a statistical map, say) is refused, and so is one with
+    values above 1, unless ``value_scale`` brings them into [0, 1] (maps in
+    percent: ``value_scale=0.01``).
 
     Parameters
     ----------
@@ -292,8 +303,25 @@ def load_map(path, labels=None, name=None, space=None, **kwargs) -> SparseMap:
         JSON. Its length must match the number of regions.
     name, space : str, optional
         Atlas name and space (defaults from the file).
+    value_scale : float, optional
+        Multiply every value by this factor (e.g. 0.01 for maps in percent).
     **kwargs
         Passed to the format's reader (PAQD: ``grid=(shape, affine)``, ``suffixes``).
+
+    Raises
+    ------
+    AtlasFileError
+        Naming the file and the problem (unknown format, damaged file, labels
+        that do not match the regions, values outside [0, 1]).
+
+    Examples
+    --------
+    >>> import os, tempfile, gpusiibra
+    >>> folder = tempfile.mkdtemp()
+    >>> zipped = gpusiibra.get_map().save_sparseindex(folder, "julich")     # siibra's zip format
+    >>> atlas = gpusiibra.load_map(zipped, labels=gpusiibra.get_map().regions)
+    >>> len(atlas)
+    414
     """
     paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
     if not paths:
@@ -301,31 +329,42 @@ def load_map(path, labels=None, name=None, space=None, **kwargs) -> SparseMap:
     first = os.fspath(paths[0])
     default_name = os.path.basename(first.rstrip("/"))
     label_names = paqd.read_labels(labels) if labels is not None else None
+    labels_where = labels if isinstance(labels, (str, os.PathLike)) else first
+    n_expected = len(label_names) if label_names is not None else None
 
     def _named(index, found_names=None, meta=None):
         names = label_names if label_names is not None else (found_names or [f"region {i}" for i in range(index.num_volumes)])
         if len(names) != index.num_volumes:
-            raise AtlasFileError(labels if isinstance(labels, (str, os.PathLike)) else first,
-                                 f"{len(names)} labels for {index.num_volumes} region maps")
+            raise AtlasFileError(labels_where, f"{len(names)} labels for {index.num_volumes} region maps")
+        index = _checked_values(index, first, names, value_scale)
         meta = meta or {}
         return SparseMap(index, names, name=name or meta.get("name") or default_name,
                          space=space or meta.get("space"), meta=meta)
+
+    def _v1(read, where):
+        try:
+            return read(where, n_regions=n_expected)
+        except AtlasFileError as e:
+            if n_expected is not None and "bounding boxes for" in e.reason:
+                boxes = int(e.reason.split()[0])
+                raise AtlasFileError(labels_where, f"{n_expected} labels for {boxes} region maps") from None
+            raise
 
     if len(paths) == 1 and first.endswith(".npz"):
         index, names, meta = native.read(first)
         return _named(index, names, meta)
     if len(paths) == 1 and first.endswith(".zip"):
-        return _named(siibra_v1.read_zip(first, n_regions=len(label_names) if label_names else None))
+        return _named(_v1(siibra_v1.read_zip, first))
     if len(paths) == 1 and siibra_v1.is_prefix(first):
-        return _named(siibra_v1.read_prefix(first, n_regions=len(label_names) if label_names else None))
+        return _named(_v1(siibra_v1.read_prefix, first))
     if len(paths) == 1 and os.path.isdir(first):
         prefixes = [f[: -len(siibra_v1.SUFFIXES["voxels"])] for f in sorted(os.listdir(first))
                     if f.endswith(siibra_v1.SUFFIXES["voxels"])]
         if len(prefixes) == 1:
-            return _named(siibra_v1.read_prefix(os.path.join(first, prefixes[0])))
+            return _named(_v1(siibra_v1.read_prefix, os.path.join(first, prefixes[0])))
     for p in paths:
         if not os.path.exists(os.fspath(p)):
-            raise AtlasFileError(p, "no such file or sparse index prefix")
+            raise AtlasFileError(p, nifti.missing_reason(p) + " (nor a sparse index prefix)")
     files = [os.fspath(p) for p in paths]
     if all(nifti.is_nifti_path(f) for f in files) and _all_paqd(files):
         entries = paqd.read(files, labels, **kwargs)
@@ -336,7 +375,31 @@ def load_map(path, labels=None, name=None, space=None, **kwargs) -> SparseMap:
                                     "PAQD or probability-map NIfTI files)")
     index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
                                      entries["value"], n_regions=len(entries["names"]))
+    index = _checked_values(index, first, entries["names"], value_scale)
     return SparseMap(index, entries["names"], name=name or default_name, space=space)
+
+
+def _checked_values(index, where, names, value_scale=None):
+    """The index with values scaled by ``value_scale``; an error when they are not probabilities in [0, 1]."""
+    if value_scale is not None:
+        value_scale = float(value_scale)
+        if not (np.isfinite(value_scale) and value_scale > 0):
+            raise OptionError(f"value_scale must be a finite number > 0, got {value_scale!r}")
+        index = index.scaled(value_scale)
+    v = index.region_value
+    if v.size == 0:
+        return index
+    lo, hi = float(v.min()), float(v.max())
+    if lo < 0 or hi > 1 + 1e-6:
+        bad = int(np.argmin(v)) if lo < 0 else int(np.argmax(v))
+        region = names[int(np.searchsorted(index.region_ptr, bad, side="right")) - 1]
+        if lo < 0:
+            raise AtlasFileError(where, f"holds negative values (down to {lo:g}, in {region!r}): region maps must "
+                                        "be probabilities in [0, 1]; is this a statistical map rather than an atlas?")
+        raise AtlasFileError(where, f"holds values above 1 (up to {hi:g}, in {region!r}): region maps must be "
+                                    "probabilities in [0, 1]" + ("; for maps in percent use load_map(..., "
+                                    "value_scale=0.01)" if hi <= 100 + 1e-6 and value_scale is None else ""))
+    return index
 
 
 def _all_paqd(files):
@@ -377,14 +440,34 @@ def get_map(name: str = DEFAULT_ATLAS) -> SparseMap:
     ``get_map()`` and ``get_map("julich 3.1")`` give the Julich-Brain 3.1
     cytoarchitectonic atlas in its top-2, 8-bit derivative (414 regions, the
     two most probable areas per voxel, probabilities quantized to 1/255), on the
-    1 mm ICBM 2009c nonlinear asymmetric grid. Loaded once per process.
+    1 mm ICBM 2009c nonlinear asymmetric grid. Its arrays are loaded once per
+    process; each call returns a map of its own, so that changing one (say,
+    :meth:`SparseMap.load_zipped_sparseindex`) changes no other caller's.
+
+    Raises
+    ------
+    AtlasNotFound
+        For a name that is neither an embedded atlas nor an existing path.
+    AtlasFileError
+        For a path (a name with a folder or a file extension) that does not exist or cannot be read.
+
+    Examples
+    --------
+    >>> import gpusiibra
+    >>> atlas = gpusiibra.get_map()
+    >>> len(atlas), atlas.shape
+    (414, (157, 197, 165))
     """
     key = " ".join(str(name).lower().replace("_", " ").split())
     key = _ALIASES.get(key, key)
     if key in _EMBEDDED:
-        return _load_embedded(key)
-    if os.path.exists(os.fspath(name)) or siibra_v1.is_prefix(name):
-        return load_map(name)
+        return _load_embedded(key).copy()
+    path = os.fspath(name)
+    if os.path.exists(path) or siibra_v1.is_prefix(path):
+        return load_map(path)
+    if os.sep in path or "/" in path or os.path.splitext(path)[1].lower() in (".zip", ".npz", ".nii", ".gz"):
+        raise AtlasFileError(path, nifti.missing_reason(path))
     close = difflib.get_close_matches(key, list(_EMBEDDED) + list(_ALIASES), n=3, cutoff=0.3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise LookupError(f"no embedded atlas {name!r} (available: {', '.join(map(repr, _EMBEDDED))}){hint}")
+    raise AtlasNotFound(f"no atlas named {name!r} and no such file (embedded atlases: "
+                        f"{', '.join(map(repr, _EMBEDDED))}){hint}")

@@ -3,7 +3,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from .errors import OptionError
+
 __all__ = ["Point", "PointCloud"]
+
+
+def _sigma(value, n):
+    """Per-point uncertainties (mm) as a float array of length n: finite and >= 0, else an OptionError."""
+    try:
+        s = np.broadcast_to(np.asarray(value, dtype=np.float64), (n,)).copy()
+    except (TypeError, ValueError):
+        raise OptionError(f"sigma_mm must be a number or one number per point, got {value!r}") from None
+    if not (np.isfinite(s) & (s >= 0)).all():
+        bad = s[~(np.isfinite(s) & (s >= 0))][0]
+        raise OptionError(f"sigma_mm must be finite and >= 0 (mm), got {float(bad)!r}")
+    return s
 
 
 class Point:
@@ -25,7 +39,7 @@ class Point:
             raise ValueError(f"a point has three coordinates, got {c.shape[0]}")
         self.coordinate = c
         self.space = space
-        self.sigma = float(sigma_mm)
+        self.sigma = float(_sigma(sigma_mm, 1)[0])
 
     @property
     def sigma_mm(self) -> float:
@@ -62,7 +76,7 @@ class PointCloud:
             raise ValueError(f"coordinates must have shape (N, 3), got {c.shape}")
         self.coordinates = c
         self.space = space
-        self.sigma = np.broadcast_to(np.asarray(sigma_mm, dtype=np.float64), (len(c),)).copy()
+        self.sigma = _sigma(sigma_mm, len(c))
         self.labels = None if labels is None else np.asarray(labels, dtype=np.int64)
 
     def __len__(self):
@@ -81,7 +95,7 @@ class PointCloud:
 
     @sigma_mm.setter
     def sigma_mm(self, value):
-        self.sigma = np.broadcast_to(np.asarray(value, dtype=np.float64), (len(self),)).copy()
+        self.sigma = _sigma(value, len(self))
 
     @property
     def has_constant_sigma(self) -> bool:

@@ -185,6 +185,15 @@ class SparseIndex:
         self._bboxes = None
         self._device = None
 
+    def scaled(self, factor: float) -> "SparseIndex":
+        """A new index with every value multiplied by ``factor`` (float32), the rest shared."""
+        a = self._ensure()
+        new = SparseIndex()
+        new.shape, new.affine, new._n_regions = self.shape, self.affine.copy(), self._n_regions
+        new._arrays = dict(a, entry_value=(a["entry_value"] * np.float32(factor)).astype(np.float32),
+                           region_value=(a["region_value"] * np.float32(factor)).astype(np.float32))
+        return new
+
     def _ensure(self):
         if self._arrays is None:
             if self.shape is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
+from .errors import OptionError
 from .points import PointCloud
 
 __all__ = ["Volume", "from_nifti", "from_array", "from_pointcloud", "peak_local_max", "random_source"]
@@ -143,6 +144,10 @@ def from_array(data, affine, space=None, name=""):
     data = np.asarray(data)
     if data.dtype == bool:
         data = data.astype(np.uint8)  # NIfTI has no boolean type
+    elif data.dtype == np.float16:
+        data = data.astype(np.float32)  # nor a 16-bit float one (exact)
+    elif data.dtype.kind not in "iuf":
+        raise OptionError(f"volume data must be numbers, not {data.dtype}")
     return Volume(nib.Nifti1Image(data, np.asarray(affine, dtype=np.float64)), space, name)
 
 

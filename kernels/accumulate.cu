@@ -14,6 +14,10 @@
 // shared memory (see MAX_SHARED_REGIONS in gpusiibra/kernels.py).
 // accumulate_global: one thread per voxel with global atomics, any n_regions.
 
+#ifndef GPUSIIBRA_SHARED
+#define GPUSIIBRA_SHARED(type, name) extern __shared__ type name[]
+#endif
+
 extern "C" __global__ void accumulate_chunks(
     const long long* __restrict__ voxel_lin,   // grid linear index per component voxel
     const double* __restrict__ x,              // query value per component voxel
@@ -29,7 +33,7 @@ extern "C" __global__ void accumulate_chunks(
     double* __restrict__ spx,                  // [n_components, n_regions]
     unsigned int* __restrict__ inter)          // [n_components, n_regions]
 {
-    extern __shared__ unsigned char smem[];
+    GPUSIIBRA_SHARED(unsigned char, smem);
     double* s_spx = reinterpret_cast<double*>(smem);
     unsigned int* s_inter = reinterpret_cast<unsigned int*>(s_spx + n_regions);
     unsigned int* s_touched = s_inter + n_regions;

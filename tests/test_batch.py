@@ -11,6 +11,7 @@ from golden_cases import motor_t4
 from gpusiibra import batch
 from gpusiibra.data import EXAMPLES
 from gpusiibra.cli import main as cli
+from gpusiibra.dataset import Dataset, read_manifest
 
 
 @pytest.fixture
@@ -42,6 +43,7 @@ def test_batch_rows_equal_single_assignments_and_errors_are_reported(julich, inp
            "NIfTI" in err["reason"][err["input"].str.endswith("broken.nii.gz")].iloc[0]
     df = pd.read_parquet(out)
     assert list(df.columns) == batch.BATCH_COLUMNS
+    assert df["input"].map(os.path.isabs).all()  # inputs are named by their resolved path
     one = df[df["input"].str.endswith("m0.nii.gz")]
     ref = julich.assign(motor_t4())
     np.testing.assert_allclose(one.sort_values(["input structure", "volume"])["correlation"].to_numpy(),
@@ -49,8 +51,9 @@ def test_batch_rows_equal_single_assignments_and_errors_are_reported(julich, inp
     four = df[df["input"].str.endswith("four_d.nii.gz")]
     assert set(four["frame"]) == {0}  # the second volume is negative: no component above 0
     assert len(df[df["input"].str.endswith("m3.nii.gz")]) == 0  # an all-zero map has no rows, but it is done
-    manifest = pd.read_csv(out / "_manifest.csv", header=None)
-    assert len(manifest) == 7
+    records = read_manifest(out)
+    assert sum(len(r["maps"]) for r in records if r["type"] == "chunk") == 7
+    assert records[0]["settings"]["minsize"] == 1 and records[0]["atlas"]["regions"] == 414
 
 
 def test_resume_after_a_kill_gives_the_same_dataset(julich, inputs, tmp_path, monkeypatch):
@@ -58,22 +61,23 @@ def test_resume_after_a_kill_gives_the_same_dataset(julich, inputs, tmp_path, mo
     batch.assign_batch(julich, [inputs], full, chunk_size=2, progress=False)
     part = tmp_path / "part.parquet"
     calls = {"n": 0}
-    real = batch._Dataset.write
+    real = Dataset.write
 
-    def dying_write(self, df, keys):
+    def dying_write(self, table, maps, inputs):
         calls["n"] += 1
         if calls["n"] == 3:
             # killed after the part file is written but before the manifest records it
-            df.reindex(columns=batch.BATCH_COLUMNS).assign(centroid=None).to_parquet(
-                os.path.join(self.out, f"part-{self.next_part:05d}.parquet"))
-            raise KeyboardInterrupt
-        return real(self, df, keys)
+            import pyarrow.parquet as pq
 
-    monkeypatch.setattr(batch._Dataset, "write", dying_write)
+            pq.write_table(table, os.path.join(self.out, f"part-{self.next_part:05d}.parquet"))
+            raise KeyboardInterrupt
+        return real(self, table, maps, inputs)
+
+    monkeypatch.setattr(Dataset, "write", dying_write)
     with pytest.raises(KeyboardInterrupt):
         batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False)
-    monkeypatch.setattr(batch._Dataset, "write", real)
-    with pytest.raises(FileExistsError, match="--resume"):
+    monkeypatch.setattr(Dataset, "write", real)
+    with pytest.raises(gpusiibra.DatasetError, match="--resume"):
         batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False)
     _, s = batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False, resume=True)
     assert s.skipped > 0
@@ -84,14 +88,19 @@ def test_two_sided_threshold_and_peaks(julich, tmp_path):
     img = nib.load(EXAMPLES["example:motor"])
     df, s = batch.assign_batch(julich, ["example:motor"], threshold=4.0, two_sided=True, peaks=True, progress=False)
     assert s.maps == 2 and set(df["sign"]) == {"+", "-"} and set(df["kind"]) == {"component", "peak"}
-    plus = df[(df["sign"] == "+") & (df["kind"] == "component")].drop(columns=["input", "frame", "sign", "kind"])
-    ref = julich.assign(motor_t4())
-    np.testing.assert_allclose(plus["correlation"].to_numpy(), ref["correlation"].to_numpy(), atol=1e-12)
-    d = -np.asarray(img.get_fdata(), dtype=np.float32)
-    d[d < 4] = 0
-    minus = df[(df["sign"] == "-") & (df["kind"] == "component")]
-    ref_minus = julich.assign(nib.Nifti1Image(d, img.affine))
-    assert len(minus) == len(ref_minus)
+    assert s.inputs == 1 and s.frames == 1 and s.signs == 2
+    d = np.asarray(img.dataobj)  # the file's values (float64 after scaling): thresholded in that precision
+    for sign, x in (("+", d), ("-", -d)):
+        ours = df[(df["sign"] == sign) & (df["kind"] == "component")]
+        ref = julich.assign(nib.Nifti1Image(np.where(x < 4, 0, x), img.affine))
+        assert list(ours["volume"]) == list(ref["volume"])
+        np.testing.assert_allclose(ours["correlation"].to_numpy(), ref["correlation"].to_numpy(), atol=1e-12)
+    # the float32 golden map gives the same rows to float32's precision
+    plus = df[(df["sign"] == "+") & (df["kind"] == "component")]
+    np.testing.assert_allclose(plus["correlation"].to_numpy(), julich.assign(motor_t4())["correlation"].to_numpy(),
+                               atol=1e-6)
+    peaks = df[df["kind"] == "peak"]
+    assert peaks["voxels"].isna().all() and peaks["correlation"].isna().all() and peaks["map value"].notna().all()
 
 
 @pytest.mark.slow
@@ -107,7 +116,7 @@ def test_dask_workers_give_the_local_result(julich, inputs, tmp_path):
 def test_cli_exit_status_and_summary(inputs, tmp_path, capsys):
     rc = cli(["assign", str(inputs / "m0.nii.gz"), "--out", str(tmp_path / "a.parquet"), "--quiet"])
     assert rc == 0
-    assert "1 maps assigned" in capsys.readouterr().out
+    assert "1 input files, 1 volumes: 1 maps assigned" in capsys.readouterr().out
     rc = cli(["assign", str(inputs), "--out", str(tmp_path / "b.parquet"), "--quiet"])
     assert rc == 1  # broken.nii.gz failed, the rest is written
     assert len(pd.read_parquet(tmp_path / "b.parquet")) > 0

@@ -77,8 +77,24 @@ def test_points_equal_cpu(julich):
 
 def test_global_atomics_kernel_for_many_regions(monkeypatch, julich):
     """Atlases with more regions than shared memory holds use the global-atomics kernel."""
-    monkeypatch.setattr(kernels, "MAX_SHARED_REGIONS", 10)
+    monkeypatch.setattr(kernels, "max_shared_regions", lambda: 10)
     same(*both(lambda: julich.assign(motor_t4())))
+
+
+def test_a_real_atlas_of_4000_regions_uses_opted_in_shared_memory():
+    """4,000 regions: 64,000 bytes of shared accumulators per block, above the 48 KiB of a plain launch."""
+    rng = np.random.default_rng(5)
+    shape = (60, 60, 60)
+    R = 4000
+    vox = rng.choice(int(np.prod(shape)), size=R * 20, replace=False)
+    reg = np.repeat(np.arange(R), 20)
+    smap = gpusiibra.from_arrays(shape, np.eye(4), reg, vox, rng.uniform(0.1, 1, R * 20))
+    q = np.zeros(shape, np.float32)
+    q.ravel()[vox[::3]] = rng.uniform(1, 3, len(vox[::3]))
+    img = nib.Nifti1Image(q, np.eye(4))
+    gpusiibra.set_backend("gpu")
+    assert kernels.max_shared_regions() >= R
+    same(*both(lambda: smap.assign(img, split_components=False)))
 
 
 def test_batched_accumulation_equals_one_by_one(julich):

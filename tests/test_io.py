@@ -134,7 +134,7 @@ def test_bad_query_images(julich, tmp_path):
 def test_coordinate_tables(tmp_path, julich):
     from gpusiibra.cli import main as cli
     from gpusiibra.io.coordinates import read_points
-    from gpusiibra.io.errors import PointsFileError
+    from gpusiibra.errors import PointsFileError
 
     f = tmp_path / "peaks.csv"
     f.write_text("label,X,Y,Z,sigma_mm\nM1,-40,-20,55,0\nS1,38,-22,58,5\n")

@@ -167,7 +167,11 @@ def test_native_round_trip_keeps_float_values(rng, tmp_path):
 
 
 def test_get_map_names(julich):
-    assert gpusiibra.get_map("julich 3.1") is julich
-    assert gpusiibra.get_map("Julich-Brain 3.1") is julich
-    with pytest.raises(LookupError, match="no embedded atlas"):
+    # every call gives a map of its own over the one index loaded per process
+    for name in ("julich 3.1", "Julich-Brain 3.1"):
+        m = gpusiibra.get_map(name)
+        assert m is not julich and m.sparse_index is julich.sparse_index and m.regions == julich.regions
+    with pytest.raises(LookupError, match="no atlas named"):
         gpusiibra.get_map("harvard oxford")
+    with pytest.raises(gpusiibra.AtlasFileError, match="nonexist.zip: no such file"):
+        gpusiibra.get_map("nonexist.zip")

@@ -3,6 +3,6 @@
 Every reader raises :class:`AtlasFileError` (or :class:`ImageFileError`) naming
 the file and the problem, never a bare traceback from deep inside.
 """
-from .errors import AtlasFileError, ImageFileError
+from ..errors import AtlasFileError, ImageFileError
 
 __all__ = ["AtlasFileError", "ImageFileError"]

@@ -24,7 +24,7 @@ import zipfile
 import numpy as np
 
 from ..sparse import SparseIndex
-from .errors import AtlasFileError
+from ..errors import AtlasFileError
 
 __all__ = ["FORMAT", "write", "read", "is_native"]
 

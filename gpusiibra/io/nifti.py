@@ -1,15 +1,16 @@
 """NIfTI input: query images and atlases given as 4D files or lists of 3D files."""
 from __future__ import annotations
 
+import errno
 import glob
 import os
 import warnings
 
 import numpy as np
 
-from .errors import AtlasFileError, ImageFileError
+from ..errors import AtlasFileError, ImageFileError
 
-__all__ = ["load_image", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path"]
+__all__ = ["load_image", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -19,13 +20,25 @@ def is_nifti_path(path) -> bool:
     return os.fspath(path).lower().endswith(NIFTI_SUFFIXES)
 
 
+def missing_reason(path) -> str:
+    """Why a path that does not exist cannot be opened: no such file, a broken link, a link loop, ..."""
+    try:
+        os.stat(path)
+    except OSError as e:
+        if os.path.islink(path) and e.errno == errno.ENOENT:
+            return f"a symbolic link to {os.readlink(path)!r}, which does not exist"
+        return {errno.ENOENT: "no such file", errno.ELOOP: "a loop of symbolic links"}.get(
+            e.errno, (e.strerror or str(e)).lower())
+    return "cannot be opened"
+
+
 def load_image(path):
     """Open a NIfTI file, or raise :class:`ImageFileError` naming it and the reason."""
     import nibabel as nib
 
     path = os.fspath(path)
     if not os.path.exists(path):
-        raise ImageFileError(path, "no such file")
+        raise ImageFileError(path, missing_reason(path))
     if os.path.isdir(path):
         raise ImageFileError(path, "is a folder, not a NIfTI file")
     try:
@@ -50,6 +63,9 @@ def image_data(img, where=None):
     affine : ndarray (4, 4)
     """
     where = where or getattr(img, "get_filename", lambda: None)() or "<in-memory image>"
+    shape = tuple(int(s) for s in getattr(img, "shape", ()))
+    if 0 in shape:
+        raise ImageFileError(where, f"the image has shape {shape}, which holds no voxels")
     try:
         data = np.asanyarray(img.dataobj)
     except Exception as e:
@@ -124,7 +140,7 @@ def read_region_maps(source, labels=None):
             elif not np.allclose(aff, affine, atol=1e-6):
                 raise AtlasFileError(f, "its affine differs from the first map's")
             flat = vol.ravel()
-            lin = np.flatnonzero(flat > 0)
+            lin = np.flatnonzero(flat != 0)  # negative values too: the atlas loader refuses them by name
             regions.append(np.full(len(lin), n, np.int64))
             voxels.append(lin)
             values.append(flat[lin].astype(np.float32))

@@ -13,7 +13,7 @@ import os
 
 import numpy as np
 
-from .errors import AtlasFileError
+from ..errors import AtlasFileError
 
 __all__ = ["is_paqd", "read_labels", "read"]
 

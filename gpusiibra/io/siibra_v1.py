@@ -21,7 +21,7 @@ import zipfile
 import numpy as np
 
 from ..sparse import SparseIndex
-from .errors import AtlasFileError
+from ..errors import AtlasFileError
 
 __all__ = ["SUFFIXES", "read_prefix", "write_prefix", "read_zip", "write_zip", "is_prefix", "decode"]
 

@@ -1,0 +1,384 @@
+"""The batch output: a Parquet dataset folder with a manifest, one writer at a time.
+
+Layout of ``OUT/``:
+
+``part-NNNNN.parquet``  the rows of one chunk of maps, written to a temporary name, then renamed
+``_manifest.jsonl``     what the dataset holds, one checksummed JSON record per line
+``.lock``               held (``flock``) by the one run writing the dataset; the OS releases it
+                        when that process ends, however it ends
+
+and ``OUT.errors.csv`` beside the folder: the inputs of the last run that could not be used.
+
+Manifest records (each line is ``<crc32 of the JSON, 8 hex digits> <JSON>``):
+
+- ``run`` (first line): the settings every map of the dataset was assigned with (threshold,
+  two-sided, lower threshold, minsize, peaks), the atlas (name, regions, fingerprint of its
+  arrays) and the software versions. ``--resume`` with other settings, another atlas or
+  another gpusiibra version is refused with a message that says what differs.
+- ``chunk``: the maps of one part file (or of none, when they had no rows) and the size and
+  modification time of each input file. A chunk is recorded in one line, after its part file
+  is in place: a chunk is in the dataset entirely or not at all.
+- ``session`` / ``end``: when each run started and ended, how many maps it assigned.
+
+A line cut short by a crash or a full disk is recognised by its checksum (or its missing end
+of line) and discarded when the dataset is opened again; its part file is then unrecorded and
+removed, and its maps are assigned again. Inputs are identified by their resolved absolute
+path, so a folder spelled another way is the same input.
+"""
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import socket
+import sys
+import warnings
+import zlib
+
+import numpy as np
+
+from .errors import DatasetError
+
+__all__ = ["MANIFEST", "FORMAT", "Dataset", "read_manifest", "atlas_identity", "input_key", "file_stamp",
+           "errors_path", "write_errors"]
+
+MANIFEST = "_manifest.jsonl"
+FORMAT = "gpusiibra-dataset/2"
+_LOCK = ".lock"
+# settings that change the numbers: a resume must use the same
+SETTINGS = ("threshold", "two_sided", "lower_threshold", "minsize", "peaks", "mindist")
+
+
+def input_key(path) -> str:
+    """How a dataset names an input file: its resolved absolute path."""
+    return os.path.realpath(os.fspath(path))
+
+
+def file_stamp(path):
+    """(size in bytes, modification time in ns) of a file, or None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return [int(st.st_size), int(st.st_mtime_ns)]
+
+
+def errors_path(out) -> str:
+    """``OUT.errors.csv``, beside the dataset folder."""
+    return os.fspath(out).rstrip("/\\") + ".errors.csv"
+
+
+def atlas_identity(smap) -> dict:
+    """Name, region count and a fingerprint (SHA-256 of the grid, the CSR arrays and the names) of an atlas."""
+    ix = smap.sparse_index
+    h = hashlib.sha256()
+    h.update(np.asarray(ix.shape, np.int64).tobytes())
+    h.update(np.asarray(ix.affine, np.float64).tobytes())
+    for a in (ix.row_voxel, ix.row_ptr, ix.entry_region, ix.entry_value):
+        h.update(np.ascontiguousarray(a).tobytes())
+    h.update("\n".join(smap.regions).encode())
+    return {"name": smap.name, "regions": len(smap), "fingerprint": h.hexdigest()[:32]}
+
+
+def _versions() -> dict:
+    import nibabel
+    import scipy
+
+    from . import __version__
+
+    return {"gpusiibra": __version__, "python": sys.version.split()[0], "numpy": np.__version__,
+            "scipy": scipy.__version__, "nibabel": nibabel.__version__}
+
+
+def _now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _encode(record: dict) -> bytes:
+    text = json.dumps(record, separators=(",", ":"), sort_keys=True)
+    return f"{zlib.crc32(text.encode()):08x} {text}\n".encode()
+
+
+def _decode(line: bytes):
+    """The record of one complete line, or None when the line is damaged."""
+    try:
+        crc, text = line.decode().rstrip("\n").split(" ", 1)
+        if int(crc, 16) != zlib.crc32(text.encode()):
+            return None
+        rec = json.loads(text)
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return rec if isinstance(rec, dict) and "type" in rec else None
+
+
+def read_manifest(out, repair=False) -> list:
+    """The records of a dataset's manifest, in order.
+
+    A damaged or unfinished last line (a crash or a full disk while it was
+    appended) is left out with a warning; with ``repair`` it is also cut off
+    the file, so that the next record starts on a fresh line.
+
+    Raises
+    ------
+    DatasetError
+        When the folder holds no manifest, or a line before the last is damaged.
+    """
+    path = os.path.join(os.fspath(out), MANIFEST)
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        raise DatasetError(out, "not a gpusiibra results dataset (no manifest)") from None
+    except OSError as e:
+        raise DatasetError(path, f"cannot read the manifest ({e.strerror})") from None
+    records, good_end, pos = [], 0, 0
+    lines = raw.split(b"\n")
+    for n, line in enumerate(lines[:-1], start=1):  # every line that ends with a newline
+        rec = _decode(line)
+        last = n == len(lines) - 1 and not lines[-1]
+        if rec is None:
+            if not last:
+                raise DatasetError(path, f"line {n} is damaged (not a gpusiibra manifest record); "
+                                         "the dataset cannot be continued safely")
+            break
+        records.append(rec)
+        pos += len(line) + 1
+        good_end = pos
+    if good_end < len(raw):
+        warnings.warn(f"{path}: the last entry was cut short (the run that wrote it was stopped or the disk was "
+                      "full); its maps will be assigned again", RuntimeWarning, stacklevel=2)
+        if repair:
+            with open(path, "r+b") as f:
+                f.truncate(good_end)
+    if not records or records[0].get("type") != "run":
+        raise DatasetError(out, "the manifest does not start with the run's settings (an older gpusiibra, "
+                                "or not a gpusiibra dataset)")
+    return records
+
+
+class _Lock:
+    """An exclusive advisory lock on a file, released by the OS when the process ends."""
+
+    def __init__(self, path):
+        self.path = path
+        self._f = None
+
+    def acquire(self) -> bool:
+        f = open(self.path, "a+")
+        try:
+            if os.name == "nt":
+                import msvcrt
+
+                f.seek(0)
+                msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
+            else:
+                import fcntl
+
+                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            f.close()
+            return False
+        f.seek(0)
+        f.truncate()
+        f.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}))
+        f.flush()
+        self._f = f
+        return True
+
+    def holder(self) -> str:
+        try:
+            with open(self.path) as f:
+                h = json.loads(f.read() or "{}")
+            return f" (pid {h['pid']} on {h['host']}, since {h['since']})"
+        except (OSError, ValueError, KeyError):
+            return ""
+
+    def release(self):
+        if self._f is not None:
+            self._f.close()  # closing the descriptor releases the lock
+            self._f = None
+
+
+class Dataset:
+    """A results dataset opened for writing by this process (the only writer).
+
+    Parameters
+    ----------
+    out : path
+        The dataset folder. Its parent folder must exist.
+    resume : bool
+        Continue an existing dataset (same settings, atlas and version), else it must not exist.
+    settings : dict
+        The values of :data:`SETTINGS` of this run.
+    atlas : dict
+        :func:`atlas_identity` of the atlas in use.
+    """
+
+    def __init__(self, out, resume, settings, atlas):
+        self.out = os.fspath(out)
+        self.manifest = os.path.join(self.out, MANIFEST)
+        self._lock = _Lock(os.path.join(self.out, _LOCK))
+        self._open_folder()
+        try:
+            self._start(resume, {k: settings.get(k) for k in SETTINGS}, atlas)
+        except BaseException:
+            self.close()
+            raise
+
+    # ------------------------------------------------------------------ opening
+    def _open_folder(self):
+        out = self.out
+        if os.path.exists(out) and not os.path.isdir(out):
+            raise DatasetError(out, "exists and is not a folder (a results dataset is a folder): choose another --out")
+        parent = os.path.dirname(os.path.abspath(out))
+        if not os.path.isdir(parent):
+            raise DatasetError(out, f"the folder {parent} does not exist")
+        try:
+            os.makedirs(out, exist_ok=True)
+        except OSError as e:
+            raise DatasetError(out, f"cannot create the dataset folder ({e.strerror})") from None
+        try:
+            got = self._lock.acquire()
+        except OSError as e:
+            raise DatasetError(out, f"cannot write in the dataset folder ({e.strerror})") from None
+        if not got:
+            raise DatasetError(out, "another gpusiibra run is writing this dataset"
+                                    f"{self._lock.holder()}; wait for it to end, or choose another --out")
+
+    def _start(self, resume, settings, atlas):
+        entries = [f for f in os.listdir(self.out) if f != _LOCK]
+        versions = _versions()
+        self.done, self.stamps = set(), {}
+        recorded = set()
+        if entries and not resume:
+            raise DatasetError(self.out, "exists; use --resume to continue it, or choose another --out")
+        if entries:
+            records = read_manifest(self.out, repair=True)
+            self._check_same_run(records[0], settings, atlas, versions)
+            for rec in records:
+                if rec["type"] == "chunk":
+                    self.done.update((m[0], int(m[1]), m[2]) for m in rec["maps"])
+                    self.stamps.update(rec.get("inputs", {}))
+                    if rec.get("part"):
+                        recorded.add(rec["part"])
+        # parts written by a stopped run but never recorded would double rows: drop them
+        for f in os.listdir(self.out):
+            if f.startswith("part-") and (f not in recorded or not f.endswith(".parquet")):
+                os.remove(os.path.join(self.out, f))
+        numbers = [int(f[5:10]) for f in recorded]
+        self.next_part = 1 + max(numbers or [-1])
+        if not entries:
+            self._append({"type": "run", "format": FORMAT, "created": _now(), "settings": settings,
+                          "atlas": atlas, "versions": versions})
+        self._append({"type": "session", "start": _now(), "resume": bool(entries), "versions": versions})
+
+    def _check_same_run(self, run, settings, atlas, versions):
+        if run.get("format") != FORMAT:
+            raise DatasetError(self.out, f"written in format {run.get('format')!r}, this gpusiibra writes {FORMAT!r}: "
+                                         "start a new --out")
+        diffs = []
+        for k in SETTINGS:
+            if run["settings"].get(k) != settings[k]:
+                diffs.append(f"{k} {_show(run['settings'].get(k))} -> {_show(settings[k])}")
+        if run["atlas"]["fingerprint"] != atlas["fingerprint"]:
+            a, b = run["atlas"], atlas
+            diffs.append(f"atlas {a['name']!r} ({a['regions']} regions, fingerprint {a['fingerprint'][:8]}) -> "
+                         f"{b['name']!r} ({b['regions']} regions, fingerprint {b['fingerprint'][:8]})")
+        if run["versions"].get("gpusiibra") != versions["gpusiibra"]:
+            diffs.append(f"gpusiibra {run['versions'].get('gpusiibra')} -> {versions['gpusiibra']}")
+        if diffs:
+            raise DatasetError(self.out, "cannot resume: this run differs from the one that started the dataset ("
+                                         + "; ".join(diffs) + "): its results would mix; use the same options, "
+                                         "or choose another --out")
+
+    def check_inputs(self, keys):
+        """Refuse inputs already in the dataset whose file changed since (size or modification time)."""
+        changed = []
+        for k in keys:
+            old = self.stamps.get(k)
+            if old is not None and file_stamp(k) not in (None, old):
+                changed.append(k)
+        if changed:
+            more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+            raise DatasetError(self.out, f"cannot resume: {changed[0]}{more} changed since its maps were assigned "
+                                         "(size or modification time differ), so the dataset holds rows of the old "
+                                         "file; restore it, or choose another --out")
+
+    # ------------------------------------------------------------------ writing
+    def _append(self, record):
+        data = _encode(record)
+        try:
+            with open(self.manifest, "ab") as f:
+                f.write(data)
+                f.flush()
+                os.fsync(f.fileno())
+        except OSError as e:
+            raise self._write_error(self.manifest, e) from None
+
+    def _write_error(self, path, e):
+        hint = " the maps finished so far are kept: rerun with --resume once the problem is solved" if self.done \
+            else ""
+        return DatasetError(path, f"cannot write ({e.strerror or e});{hint or ' nothing was assigned yet'}")
+
+    def write(self, table, maps, inputs):
+        """Add the rows of one chunk (an Arrow table, or None when the maps have no rows) and record its maps.
+
+        Parameters
+        ----------
+        table : pyarrow.Table or None
+        maps : list of (input, frame, sign)
+        inputs : dict
+            ``input -> [size, mtime_ns]`` of the chunk's files.
+        """
+        import pyarrow.parquet as pq
+
+        name = None
+        if table is not None and table.num_rows:
+            name = f"part-{self.next_part:05d}.parquet"
+            tmp = os.path.join(self.out, name + ".tmp")
+            try:
+                pq.write_table(table, tmp)
+                os.replace(tmp, os.path.join(self.out, name))
+            except OSError as e:
+                if os.path.exists(tmp):
+                    os.remove(tmp)
+                raise self._write_error(os.path.join(self.out, name), e) from None
+            self.next_part += 1
+        self._append({"type": "chunk", "part": name, "rows": int(table.num_rows) if table is not None else 0,
+                      "maps": [[m[0], int(m[1]), m[2]] for m in maps], "inputs": inputs})
+        self.done.update((m[0], int(m[1]), m[2]) for m in maps)
+        self.stamps.update(inputs)
+
+    def finish(self, summary: dict):
+        """Record the end of this run."""
+        self._append(dict({"type": "end", "end": _now()}, **summary))
+
+    def close(self):
+        self._lock.release()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def _show(v):
+    return "none" if v is None else repr(v)
+
+
+def write_errors(path, errors):
+    """Write ``input, reason`` rows to ``path`` atomically; remove the file when there are none."""
+    import csv
+
+    if not errors:
+        if os.path.exists(path):
+            os.remove(path)
+        return
+    tmp = path + ".tmp"
+    with open(tmp, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["input", "reason"])
+        w.writerows(errors)
+    os.replace(tmp, path)

@@ -1,0 +1,82 @@
+"""gpusiibra's errors: one family, each a user's problem stated in one line.
+
+Every error gpusiibra raises on purpose derives from :class:`GpusiibraError`.
+The command line turns exactly these (and ``OSError``) into one line on
+stderr and a nonzero exit; anything else is a bug and shows its traceback.
+
+Errors about a file keep the file's ``path`` and the ``reason``. Each class
+also derives from the built-in exception a caller would catch without knowing
+gpusiibra (``ValueError``, ``KeyError``, ``LookupError``, ``RuntimeError``).
+
+>>> from gpusiibra.errors import ImageFileError, GpusiibraError
+>>> e = ImageFileError("map.nii.gz", "no such file")
+>>> str(e), e.path, isinstance(e, GpusiibraError), isinstance(e, ValueError)
+('map.nii.gz: no such file', 'map.nii.gz', True, True)
+"""
+from __future__ import annotations
+
+import os
+
+__all__ = [
+    "GpusiibraError",
+    "FileError",
+    "AtlasFileError",
+    "ImageFileError",
+    "PointsFileError",
+    "DatasetError",
+    "OptionError",
+    "RegionNotFound",
+    "AtlasNotFound",
+    "BackendError",
+]
+
+
+class GpusiibraError(Exception):
+    """Base of every error gpusiibra raises on purpose."""
+
+
+class FileError(GpusiibraError, ValueError):
+    """A file cannot be used: ``path`` names it, ``reason`` says why."""
+
+    def __init__(self, path, reason):
+        self.path = os.fspath(path) if path is not None else "<in memory>"
+        self.reason = str(reason)
+        super().__init__(f"{self.path}: {self.reason}")
+
+    def __reduce__(self):  # picklable across processes (reader pools, dask)
+        return type(self), (self.path, self.reason)
+
+
+class AtlasFileError(FileError):
+    """An atlas file (sparse index, PAQD, native, NIfTI region maps, labels) cannot be used."""
+
+
+class ImageFileError(FileError):
+    """An input image cannot be used for assignment."""
+
+
+class PointsFileError(FileError):
+    """A coordinate table cannot be used."""
+
+
+class DatasetError(FileError):
+    """A batch output dataset cannot be written or continued (locked, exists, other options, damaged)."""
+
+
+class OptionError(GpusiibraError, ValueError):
+    """A parameter has a value that cannot be used (the message names it and the allowed values)."""
+
+
+class RegionNotFound(GpusiibraError, KeyError):
+    """No region, or more than one, matches a name."""
+
+    def __str__(self):
+        return str(self.args[0])
+
+
+class AtlasNotFound(GpusiibraError, LookupError):
+    """No atlas is known by this name, and no file has this path."""
+
+
+class BackendError(GpusiibraError, RuntimeError):
+    """A backend was asked for that this machine cannot provide, or a device computation failed."""

@@ -1,0 +1,103 @@
+"""The CUDA kernels of kernels/*.cu, run on the host (tests/cuda_emulator.py), against their NumPy twins.
+
+On a machine without a GPU these tests still run the CUDA sources themselves (compiled for the host, one
+std::thread per CUDA thread), through the same Python code that drives the device, and check every
+launch's argument types against the kernel's declaration.
+"""
+import numpy as np
+import pytest
+
+import cuda_emulator
+import gpusiibra
+from conftest import atlas_from_dense, random_atlas
+from golden_cases import CASES, compare_with_golden
+from gpusiibra import kernels
+
+pytestmark = pytest.mark.skipif(not cuda_emulator.available(), reason="no C++ compiler for the kernel emulator")
+
+
+@pytest.fixture
+def emulated(monkeypatch):
+    return cuda_emulator.install(monkeypatch)
+
+
+def _twin_and_kernel(monkeypatch, fn):
+    cpu = fn()
+    emu = cuda_emulator.install(monkeypatch)
+    out = fn()
+    monkeypatch.setattr(kernels, "_EMULATOR", None)
+    return cpu, out, emu
+
+
+def _sorted_pairs(out):
+    pc, pr, spx, inter = (np.asarray(a) for a in out)
+    order = np.lexsort((pr, pc))
+    return pc[order], pr[order], spx[order], inter[order]
+
+
+@pytest.mark.parametrize("n_regions, shared", [(9, True), (9, False)])
+def test_accumulate_kernels_equal_the_twin(monkeypatch, rng, n_regions, shared):
+    maps, A = random_atlas(rng, shape=(14, 15, 16), n_regions=n_regions)
+    ix = atlas_from_dense(maps, A).sparse_index
+    n = 3000
+    lin = rng.integers(0, int(np.prod(ix.shape)), n)
+    comp = rng.integers(0, 17, n)  # any order: the kernel path groups them
+    x = rng.normal(size=n)
+    x[rng.random(n) < 0.2] = 0
+    if not shared:
+        monkeypatch.setattr(kernels, "max_shared_regions", lambda: 4)
+    cpu, emu_out, emu = _twin_and_kernel(monkeypatch, lambda: kernels.accumulate(ix, lin, comp, x, 17, 0.3))
+    a, b = _sorted_pairs(cpu), _sorted_pairs(emu_out)
+    for u, v in zip(a[:2] + a[3:], b[:2] + b[3:]):
+        np.testing.assert_array_equal(u, v)
+    np.testing.assert_allclose(a[2], b[2], rtol=1e-12)
+    assert emu.launches() >= 1
+
+
+def test_shared_memory_above_48_kib_is_opted_in(monkeypatch, rng):
+    """4,000 regions need 64,000 bytes of shared accumulators: the kernel's attribute must be raised."""
+    shape = (40, 40, 40)
+    R = 4000
+    vox = rng.choice(int(np.prod(shape)), size=R * 3, replace=False)
+    reg = np.repeat(np.arange(R), 3)
+    smap = gpusiibra.from_arrays(shape, np.eye(4), reg, vox, rng.uniform(0.1, 1, R * 3))
+    ix = smap.sparse_index
+    lin = vox[:600]
+    comp = np.arange(600) // 100
+    x = rng.uniform(0.5, 2, 600)
+    cpu, emu_out, emu = _twin_and_kernel(monkeypatch, lambda: kernels.accumulate(ix, lin, comp, x, 6))
+    for u, v in zip(_sorted_pairs(cpu), _sorted_pairs(emu_out)):
+        np.testing.assert_allclose(u, v, rtol=1e-12)
+    fn = emu.module("accumulate").get_function("accumulate_chunks")
+    assert fn.launches == 1 and fn.max_dynamic_shared_size_bytes >= R * 16
+
+
+def test_union_find_equals_the_twin(monkeypatch, rng):
+    n = 5000
+    a = rng.integers(0, n, 3000)
+    b = np.clip(a + rng.integers(-30, 30, 3000), 0, n - 1)
+    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: kernels.union_find(n, a, b))
+    np.testing.assert_array_equal(cpu, emu_out)
+    assert np.all(cpu <= np.arange(n)) and np.all(cpu[cpu] == cpu)  # roots are the smallest node
+
+
+def test_segment_min_max_equals_the_twin(monkeypatch, rng):
+    v = rng.integers(-50, 50, (2000, 3))
+    seg = rng.integers(0, 40, 2000)
+    seg[:40] = np.arange(40)
+    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: kernels.segment_min_max(v, seg, 40))
+    np.testing.assert_array_equal(cpu[0], emu_out[0])
+    np.testing.assert_array_equal(cpu[1], emu_out[1])
+
+
+@pytest.mark.parametrize("case", sorted(CASES))
+def test_golden_cases_through_the_kernels(julich, emulated, case):
+    compare_with_golden(CASES[case](julich), case)
+
+
+def test_the_emulator_refuses_mismatched_arguments(emulated):
+    fn = emulated.module("labels").get_function("uf_flatten")
+    with pytest.raises(TypeError, match="int64 array, the kernel reads 4-byte items"):
+        fn((1,), (32,), (np.zeros(4, np.int64), np.int64(4)))
+    with pytest.raises(TypeError, match="int32 scalar, the kernel takes 8 bytes"):
+        fn((1,), (32,), (np.zeros(4, np.int32), np.int32(4)))
