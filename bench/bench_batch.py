@@ -1,7 +1,8 @@
 """End-to-end batch benchmark: plain read of every file vs CPU batch vs GPU batch, side by side, one run.
 
 Writes N synthetic realistic maps (bench/synthetic.py) as .nii.gz, then times
-- read: every file opened and decompressed by the same reading pool, nothing else;
+- read: every file read, inflated, thresholded and made sparse by the batch's own readers (reader
+  processes, ISA-L where installed), nothing else;
 - gpusiibra assign_batch on each available backend, --threshold 3, into a Parquet dataset.
 
 - with --dask 1,2: the CPU batch on local dask clusters of 1 and 2 worker processes (scaling).
@@ -14,12 +15,11 @@ import shutil
 import sys
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpusiibra  # noqa: E402
 from gpusiibra import batch  # noqa: E402
-from gpusiibra.io.nifti import image_data, load_image  # noqa: E402
+from gpusiibra._readers import Readers  # noqa: E402
 from synthetic import write_map  # noqa: E402
 
 
@@ -52,6 +52,8 @@ def main():
     ap.add_argument("--n", type=int, default=1000)
     ap.add_argument("--cpu-n", type=int, default=200, help="maps for the CPU backend (its rate is flat)")
     ap.add_argument("--dir", help="where to write the maps (default: a temporary folder)")
+    ap.add_argument("--readers", type=int, default=os.cpu_count(), help="reader processes (default: the cores)")
+    ap.add_argument("--chunk", type=int, default=64, help="files per chunk")
     ap.add_argument("--dask", default="", help="also run the CPU batch on local dask clusters of these worker "
                     "counts, e.g. 1,2 (on --cpu-n maps)")
     a = ap.parse_args()
@@ -62,18 +64,22 @@ def main():
           f"({sum(os.path.getsize(f) for f in files) / 1e6:.0f} MB); cores: {os.cpu_count()}")
     smap = gpusiibra.get_map()
     rows = []
-    t = time.perf_counter()
-    with ThreadPoolExecutor(4) as pool:
-        list(pool.map(lambda f: image_data(load_image(f), f)[0].sum(), files))
-    dt = time.perf_counter() - t
-    rows.append(("plain read (4 threads)", len(files), dt))
+    read_kw = dict(threshold=3.0, two_sided=False, peaks=False, mindist=5)
+    with Readers(a.readers, len(files), read_kw) as pool:
+        pool.results(files[:8], pool.read(files[:8]))  # reader processes started and warm
+        t = time.perf_counter()
+        futures = pool.read(files)
+        pool.results(files, futures)
+        dt = time.perf_counter() - t
+    rows.append((f"plain read ({a.readers} readers)", len(files), dt))
     for b in ["cpu"] + (["gpu"] if gpusiibra.gpu_available() else []):
         gpusiibra.set_backend(b)
         sub = files if b == "gpu" else files[: a.cpu_n]
         batch.assign_batch(smap, sub[:8], None, threshold=3.0, progress=False)  # warm-up
         out = os.path.join(folder, f"out-{b}.parquet")
         shutil.rmtree(out, ignore_errors=True)
-        _, s = batch.assign_batch(smap, sub, out, threshold=3.0, progress=False, chunk_size=64)
+        _, s = batch.assign_batch(smap, sub, out, threshold=3.0, progress=False, chunk_size=a.chunk,
+                                  readers=a.readers)
         rows.append((f"gpusiibra batch {b}", s.maps, s.seconds))
     gpusiibra.set_backend("cpu")
     for k in [int(x) for x in a.dask.split(",") if x]:

@@ -3,19 +3,28 @@
 The same numbers as siibra-python's ``SparseMap.assign``, from CSR arrays and
 vectorized (CPU) or CUDA (GPU) kernels.
 
+The public names are loaded on first use (as scikit-image does), so that
+``import gpusiibra`` and the batch's reader processes start quickly.
+
 >>> import gpusiibra
 >>> atlas = gpusiibra.get_map()                 # Julich-Brain 3.1 top-2, embedded
->>> table = atlas.assign("tmap.nii.gz")          # doctest: +SKIP
+>>> len(atlas)
+414
 """
+import importlib
+
 from .backend import get_backend, gpu_available, set_backend
 from .errors import (AtlasFileError, AtlasNotFound, BackendError, DatasetError, GpusiibraError, ImageFileError,
                      OptionError, PointsFileError, RegionNotFound)
-from .maps import DEFAULT_ATLAS, SparseMap, available_maps, from_arrays, get_map, load_map
-from .points import Point, PointCloud
-from .sparse import SparseIndex
-from . import volumes
 
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it (imported on first use)
+_LAZY = {
+    "DEFAULT_ATLAS": "maps", "SparseMap": "maps", "available_maps": "maps", "from_arrays": "maps",
+    "get_map": "maps", "load_map": "maps", "Point": "points", "PointCloud": "points", "SparseIndex": "sparse",
+    "volumes": None,
+}
 
 __all__ = [
     "AtlasFileError",
@@ -42,3 +51,16 @@ __all__ = [
     "volumes",
     "__version__",
 ]
+
+
+def __getattr__(name):
+    if name in _LAZY:
+        module = importlib.import_module(f".{_LAZY[name] or name}", __name__)
+        value = module if _LAZY[name] is None else getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'gpusiibra' has no attribute {name!r}")
+
+
+def __dir__():
+    return sorted(set(__all__) | set(globals()))

@@ -19,18 +19,18 @@ import os
 import sys
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
+from . import _engine
 from . import assign as _assign
+from ._readers import Readers, safe_read
 from .data import EXAMPLES
 from .dataset import Dataset, atlas_identity, errors_path, file_stamp, input_key, write_errors
 from .errors import ImageFileError, OptionError
-from .io.nifti import image_data, is_nifti_path, load_image
-from .points import PointCloud
+from .io.nifti import is_nifti_path, load_image
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "batch_schema"]
 
@@ -116,105 +116,54 @@ def expand_inputs(inputs) -> tuple[list, list]:
     return paths, missing
 
 
-def _negate(x):
-    """-x in a type that holds it (unsigned and most-negative integers are widened)."""
-    if x.dtype == bool:
-        x = x.astype(np.int8)
-    if x.dtype.kind == "u" or (x.dtype.kind == "i" and x.size and x.min() == np.iinfo(x.dtype).min):
-        wider = {1: np.int16, 2: np.int32, 4: np.int64}.get(x.dtype.itemsize, np.float64)
-        x = x.astype(wider)
-    return -x
-
-
-def _read(path, threshold, two_sided):
-    """Maps of one file: list of (frame, sign, data, affine); raises ImageFileError.
-
-    The data keep their type (a float64 map stays float64; an integer map stays
-    integer, as siibra resamples it), so nothing is lost to a narrower type.
-    """
-    img = load_image(path)
-    data, affine = image_data(img, path)
-    frames = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
-    out = []
-    for t, d in enumerate(frames):
-        for sign in ("+", "-") if two_sided else ("+",):
-            x = _negate(d) if sign == "-" else d
-            if threshold is not None:
-                x = np.where(x < threshold, 0, x).astype(x.dtype, copy=False)
-            out.append((t, sign, x, affine))
-    return out
-
-
-def _safe_read(path, threshold, two_sided):
-    try:
-        return _read(path, threshold, two_sided)
-    except ImageFileError as e:
-        return e
-    except MemoryError:
-        return ImageFileError(path, "out of memory while reading")
-    except Exception as e:  # a reader failing in an unforeseen way must not stop the batch
-        return ImageFileError(path, f"{type(e).__name__}: {e}")
-
-
-def _peak_cols(smap, data, affine, mindist):
-    from .volumes import peak_local_max
-
-    ijk = peak_local_max(data, min_distance=mindist) if np.any(data > 0) else np.zeros((0, 3))
-    if len(ijk) == 0:
-        return None
-    return _assign.assign_points(smap, PointCloud(ijk).transform(affine).coordinates, 0.0)
-
-
-def _table(parts, regions):
-    """One Arrow table from ``(input, frame, sign, kind, columns)`` parts (columns as the engine gives them)."""
+def _rows_table(maps, kind, columns, row_map, regions):
+    """Arrow table of rows from chunk-level columns (``row_map``: each row's map, a :class:`MapInput`)."""
     import pyarrow as pa
 
-    parts = [p for p in parts if len(p[4]["volume"])]
-    schema = batch_schema()
-    if not parts:
-        return None
-    counts = np.array([len(p[4]["volume"]) for p in parts])
-    n = int(counts.sum())
-
-    def col(name, dtype=np.float64):
-        return np.concatenate([np.asarray(p[4][name], dtype) if name in p[4] else np.full(c, np.nan)
-                               for p, c in zip(parts, counts)])
-
-    volume = col("volume", np.int64)
-    voxels = np.concatenate([np.asarray(p[4]["component voxels"], np.int64) if "component voxels" in p[4]
-                             else np.full(c, -1) for p, c in zip(parts, counts)])
-    cent = np.concatenate([np.asarray(p[4]["centroid"], np.float64).reshape(-1, 3) for p in parts])
+    n = len(row_map)
+    keys = np.array([(m.input, m.frame, m.sign) for m in maps], dtype=object).reshape(-1, 3)[row_map]
+    volume = np.asarray(columns["volume"], np.int64)
+    voxels = np.asarray(columns["component voxels"], np.int64) if "component voxels" in columns \
+        else np.full(n, -1, np.int64)
+    cent = np.asarray(columns["centroid"], np.float64).reshape(-1, 3)
     arrays = {
-        "input": pa.array(np.repeat([p[0] for p in parts], counts).astype(object), pa.string()),
-        "frame": pa.array(np.repeat([p[1] for p in parts], counts).astype(np.int64)),
-        "sign": pa.array(np.repeat([p[2] for p in parts], counts).astype(object), pa.string()),
-        "kind": pa.array(np.repeat([p[3] for p in parts], counts).astype(object), pa.string()),
+        "input": pa.array(keys[:, 0], pa.string()),
+        "frame": pa.array(keys[:, 1].astype(np.int64)),
+        "sign": pa.array(keys[:, 2], pa.string()),
+        "kind": pa.array(np.full(n, kind, dtype=object), pa.string()),
         "voxels": pa.array(voxels, mask=voxels < 0),
-        "input structure": pa.array(col("input structure", np.int64)),
+        "input structure": pa.array(np.asarray(columns["input structure"], np.int64)),
         "centroid": pa.ListArray.from_arrays(np.arange(0, 3 * n + 1, 3, dtype=np.int32), pa.array(cent.ravel())),
         "volume": pa.array(volume),
         "region": pa.array(np.asarray(regions, dtype=object)[volume], pa.string()),
     }
     for c in BATCH_COLUMNS[len(arrays):]:
-        v = col(c)
+        v = np.asarray(columns[c], np.float64) if c in columns else np.full(n, np.nan)
         arrays[c] = pa.array(v, mask=np.isnan(v))
-    return pa.table([arrays[c] for c in BATCH_COLUMNS], schema=schema)
+    return pa.table([arrays[c] for c in BATCH_COLUMNS], schema=batch_schema())
 
 
-def _assign_maps(smap, maps, lower_threshold, minsize, peaks, mindist):
-    """Assign ``(input, frame, sign, data, affine)`` maps: (Arrow table or None, keys, maps outside the grid)."""
+def _assign_maps(smap, maps, lower_threshold, minsize):
+    """Assign a chunk of read maps in one engine pass: (Arrow table or None, keys, maps outside the grid)."""
+    import pyarrow as pa
+
     if not maps:
         return None, [], 0
-    results = _assign.assign_many(smap, [(m[3], m[4]) for m in maps], minsize, lower_threshold)
-    parts, outside = [], 0
-    for (path, frame, sign, data, affine), cols in zip(maps, results):
-        outside += cols.get("_status") == "outside"
-        parts.append((path, frame, sign, "component", cols))
-        if peaks:
-            pcols = _peak_cols(smap, data, affine, mindist)
-            if pcols is not None:
-                parts.append((path, frame, sign, "peak", pcols))
-    return _table(parts, smap.regions), [(m[0], m[1], m[2]) for m in maps], outside
+    res = _engine.assign_chunk(smap, [m.image for m in maps], minsize, lower_threshold)
+    tables = [_rows_table(maps, "component", res.columns, res.row_map, smap.regions)] if len(res.row_map) else []
+    with_peaks = [i for i, m in enumerate(maps) if m.peaks is not None and len(m.peaks)]
+    if with_peaks:  # every peak of the chunk in one point assignment
+        counts = np.array([len(maps[i].peaks) for i in with_peaks])
+        owner = np.repeat(np.asarray(with_peaks), counts)
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        cols = _assign.assign_points(smap, np.concatenate([maps[i].peaks for i in with_peaks]), 0.0)
+        point = np.asarray(cols["input structure"], np.int64)
+        if len(point):
+            cols["input structure"] = point - first[point]  # the peak's number in its map
+            tables.append(_rows_table(maps, "peak", cols, owner[point], smap.regions))
+    outside = sum(st == "outside" for st in res.status)
+    keys = [(m.input, m.frame, m.sign) for m in maps]
+    return (pa.concat_tables(tables) if tables else None), keys, outside
 
 
 def _finish(smap, paths, results, kw, done):
@@ -224,18 +173,16 @@ def _finish(smap, paths, results, kw, done):
         if isinstance(result, Exception):
             errors.append((path, getattr(result, "reason", str(result))))
             continue
-        for frame, sign, data, affine in result:
-            if (path, frame, sign) not in done:
-                maps.append((path, frame, sign, data, affine))
-    table, keys, outside = _assign_maps(smap, maps, kw["lower_threshold"], kw["minsize"], kw["peaks"], kw["mindist"])
+        maps.extend(m for m in result if (m.input, m.frame, m.sign) not in done)
+    table, keys, outside = _assign_maps(smap, maps, kw["lower_threshold"], kw["minsize"])
     return table, keys, errors, outside
 
 
 def assign_chunk(smap, paths, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
                  peaks=False, mindist=5, done=frozenset()):
     """Read and assign the maps of some files: (Arrow table or None, finished map keys, errors, maps outside)."""
-    kw = dict(lower_threshold=lower_threshold, minsize=minsize, peaks=peaks, mindist=mindist)
-    return _finish(smap, paths, [_safe_read(p, threshold, two_sided) for p in paths], kw, done)
+    kw = dict(lower_threshold=lower_threshold, minsize=minsize)
+    return _finish(smap, paths, [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths], kw, done)
 
 
 def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, readers, workers):
@@ -369,7 +316,7 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, schedu
         done_by_path.setdefault(path, set()).add((frame, sign))
     todo = [p for p in paths if not _all_done(p, done_by_path.get(p), settings["two_sided"])]
     chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
-    kw = {k: settings[k] for k in ("lower_threshold", "minsize", "peaks", "mindist")}
+    kw = {k: settings[k] for k in ("lower_threshold", "minsize")}
     bar = tqdm(total=len(todo), unit="file", desc="assigning", disable=not progress, file=sys.stderr)
     frames_seen = set()
 
@@ -387,22 +334,18 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, schedu
             ds.write(table, keys, stamps)
         else:
             tables.append(table)
-        bar.update(len(chunk_paths))
 
+    read_kw = dict(threshold=settings["threshold"], two_sided=settings["two_sided"], peaks=settings["peaks"],
+                   mindist=settings["mindist"])
     if workers or scheduler:
-        for ch, result in _run_dask(chunks, dict(kw, threshold=settings["threshold"],
-                                                 two_sided=settings["two_sided"]), done, workers, scheduler,
-                                    atlas_name):
+        for ch, result in _run_dask(chunks, dict(kw, **read_kw), done, workers, scheduler, atlas_name):
             consume(ch, *result)
     else:
-        with ThreadPoolExecutor(max(1, readers)) as pool:
-            def read(ch):
-                return [pool.submit(_safe_read, p, settings["threshold"], settings["two_sided"]) for p in ch]
-
-            reads = read(chunks[0]) if chunks else []
+        with Readers(readers, len(todo), read_kw, on_read=lambda _: bar.update(1)) as pool:
+            reads = pool.read(chunks[0]) if chunks else []
             for i, ch in enumerate(chunks):
-                ahead = read(chunks[i + 1]) if i + 1 < len(chunks) else []  # read the next chunk meanwhile
-                consume(ch, *_finish(smap, ch, [f.result() for f in reads], kw, done))
+                ahead = pool.read(chunks[i + 1]) if i + 1 < len(chunks) else []  # read the next chunk meanwhile
+                consume(ch, *_finish(smap, ch, pool.results(ch, reads), kw, done))
                 reads = ahead
     bar.close()
     summary.inputs = len({p for p, _ in frames_seen})

@@ -121,6 +121,8 @@ def _csr_gather(xp, row_ptr, rows):
 def repeat_index(xp, counts):
     """``repeat(arange(len(counts)), counts)``, written with cumsum and searchsorted (CuPy's
     ``repeat`` takes no array of counts)."""
+    if xp is np:
+        return np.repeat(np.arange(len(counts), dtype=np.int64), counts)
     counts = xp.asarray(counts, dtype=xp.int64)
     ends = xp.cumsum(counts)
     total = int(ends[-1]) if counts.size else 0

@@ -50,6 +50,7 @@ class SparseIndex:
         self._arrays = None
         self._bboxes = None
         self._device = None
+        self._stats = {}  # region_stats per threshold
 
     # ------------------------------------------------------------------ build
     @classmethod
@@ -141,6 +142,7 @@ class SparseIndex:
         self._arrays = None
         self._bboxes = None
         self._device = None
+        self._stats = {}
 
     def _build(self, region, voxel, value, voxels=None, row_voxel=None):
         # voxel-major: sort by (voxel, region); input that is sorted already (native files) skips the sort
@@ -184,6 +186,7 @@ class SparseIndex:
         )
         self._bboxes = None
         self._device = None
+        self._stats = {}
 
     def scaled(self, factor: float) -> "SparseIndex":
         """A new index with every value multiplied by ``factor`` (float32), the rest shared."""
@@ -255,6 +258,37 @@ class SparseIndex:
                 boxes[nonempty, 1, :] = np.maximum.reduceat(ijk, starts, axis=0)
             self._bboxes = boxes
         return self._bboxes
+
+    def region_stats(self, lower_threshold=0.0) -> dict:
+        """Per-region sums of the maps with values below ``lower_threshold`` taken as 0 (cached per threshold).
+
+        Returns
+        -------
+        dict of host arrays
+            ``Sp``, ``Spp`` (sum of p and p^2, float64), ``nr`` (voxels with p > 0, int64), ``max``
+            (float64), ``lo``, ``hi`` ((R, 3) int64, the inclusive box before thresholding).
+        """
+        key = float(lower_threshold)
+        if key not in self._stats:
+            R = self.num_volumes
+            counts = np.diff(self.region_ptr)
+            reg = np.repeat(np.arange(R), counts)
+            v = self.region_value.astype(np.float64)
+            if key > 0:
+                v = np.where(v < key, 0.0, v)
+            mx = np.zeros(R)
+            nonempty = counts > 0
+            if v.size:
+                mx[nonempty] = np.maximum.reduceat(v, self.region_ptr[:-1][nonempty])
+            self._stats[key] = dict(
+                Sp=np.bincount(reg, v, minlength=R),
+                Spp=np.bincount(reg, v * v, minlength=R),
+                nr=np.bincount(reg, (v > 0).astype(np.float64), minlength=R).astype(np.int64),
+                max=mx,
+                lo=self.bboxes[:, 0, :].copy(),
+                hi=self.bboxes[:, 1, :].copy(),
+            )
+        return self._stats[key]
 
     def region_slice(self, volume: int) -> slice:
         """The entries of region ``volume`` in the region-major arrays."""

@@ -11,6 +11,7 @@ from golden_cases import motor_t4
 from gpusiibra import batch
 from gpusiibra.data import EXAMPLES
 from gpusiibra.cli import main as cli
+from gpusiibra._readers import Readers
 from gpusiibra.dataset import Dataset, read_manifest
 
 
@@ -123,3 +124,36 @@ def test_cli_exit_status_and_summary(inputs, tmp_path, capsys):
     rc = cli(["assign", str(inputs), "--out", str(tmp_path / "b.parquet"), "--quiet"])
     assert rc == 2 and "use --resume" in capsys.readouterr().err
     assert cli(["atlas"]) == 0 and "414" in capsys.readouterr().out
+
+
+def test_reader_processes_give_the_threads_result(julich, tmp_path):
+    """From 16 files on, reader processes read ahead of the engine; the rows are those of threaded reading."""
+    img = motor_t4()
+    d = np.asarray(img.dataobj)
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(Readers.PROCESSES_FROM + 2):
+        nib.Nifti1Image(np.roll(d, i, axis=2) * (1 + 0.01 * i), img.affine).to_filename(folder / f"m{i:02d}.nii.gz")
+    procs, s1 = batch.assign_batch(julich, [folder], chunk_size=5, readers=2, progress=False, peaks=True)
+    threads, s2 = batch.assign_batch(julich, [folder], chunk_size=5, readers=1, progress=False, peaks=True)
+    assert s1.maps == s2.maps == Readers.PROCESSES_FROM + 2
+    pd.testing.assert_frame_equal(_norm(procs), _norm(threads))
+
+
+def test_a_dead_reader_process_does_not_lose_its_files(julich, inputs):
+    from concurrent.futures.process import BrokenProcessPool
+
+    class Dead:
+        def result(self):
+            raise BrokenProcessPool("killed")
+
+    class BrokenPool:
+        def shutdown(self, **kw):
+            pass
+
+    files = sorted(str(p) for p in inputs.glob("m*.nii.gz"))
+    with Readers(1, 1, dict(threshold=None, two_sided=False, peaks=False, mindist=5)) as r:
+        with pytest.warns(RuntimeWarning, match="reader process ended abruptly"):
+            r.pool = BrokenPool()  # stands for the process pool that broke
+            out = r.results(files[:2], [Dead(), Dead()])
+    assert [m[0].input for m in out] == files[:2]

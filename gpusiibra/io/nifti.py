@@ -10,7 +10,7 @@ import numpy as np
 
 from ..errors import AtlasFileError, ImageFileError
 
-__all__ = ["load_image", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
+__all__ = ["load_image", "read_image", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -48,6 +48,40 @@ def load_image(path):
     if not hasattr(img, "affine") or img.affine is None:
         raise ImageFileError(path, "the image has no affine (not a NIfTI/Analyze volume)")
     return img
+
+
+def _inflate(raw: bytes) -> bytes:
+    """gzip decompression with ISA-L where ``isal`` is installed (about 1.5x zlib's speed), else zlib."""
+    try:
+        from isal import igzip
+    except ImportError:
+        import gzip
+
+        return gzip.decompress(raw)
+    return igzip.decompress(raw)
+
+
+def read_image(path):
+    """Open a NIfTI file reading it whole (the batch readers' path): a ``.nii.gz`` is inflated in one
+    call with the fastest inflater installed. Same result and errors as :func:`load_image`."""
+    import nibabel as nib
+
+    path = os.fspath(path)
+    if not path.lower().endswith(".nii.gz") or not os.path.isfile(path):
+        return load_image(path)
+    try:
+        with open(path, "rb") as f:
+            raw = _inflate(f.read())
+    except OSError as e:
+        raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
+    except Exception as e:  # a damaged gzip stream: zlib.error, EOFError, isal's errors
+        raise ImageFileError(path, f"not a readable NIfTI image (damaged gzip data: {e})") from None
+    for cls in (nib.Nifti1Image, nib.Nifti2Image):
+        try:
+            return cls.from_bytes(raw)
+        except Exception:
+            continue
+    return load_image(path)  # let nibabel say what is wrong
 
 
 def image_data(img, where=None):

@@ -1,0 +1,276 @@
+"""The chunk engine: many maps assigned at once, with a fixed number of array calls per chunk.
+
+One pass over a chunk of maps, written once on the array module (NumPy on the
+CPU, CuPy on the GPU):
+
+1. resample every map onto the atlas grid at the voxels its nonzero voxels
+   reach (:func:`gpusiibra.resample.resample_sparse`; one geometry group at a
+   time, typically one per study);
+2. label the support (``q > 0``) with 18-connectivity: the support is cut into
+   runs along the last axis, runs of neighbouring lines that touch are joined
+   (union-find: :func:`gpusiibra.kernels.union_find`, a CUDA kernel on the GPU),
+   and components are numbered in raster order, as ``scipy.ndimage.label``
+   numbers them;
+3. per component: voxel count, sums of x and x², count of x > 0, mean voxel,
+   box (siibra's ``connected_components`` summary), and the minsize filter;
+4. the accumulation against every region at once (:func:`gpusiibra.kernels.accumulate`);
+5. one copy of the component table and one of the pairs back to the host, where
+   siibra's statistics are computed for the whole chunk.
+
+The maps of a chunk are told apart by their number in the keys of the support
+(``map * grid size + voxel``), so no step loops over maps on the device.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from . import backend, kernels
+from ._statistics import Components, pair_statistics
+from .kernels import repeat_index
+from .resample import (SparseImage, on_grid, resample_sparse, resample_to_grid, separable_is_exact, sparse_image,
+                       zoom_shift)
+
+__all__ = ["ChunkResult", "assign_chunk", "support_entries", "label_support"]
+
+#: forward neighbour lines of a run (dx, dy) and the slack along z: faces and edges (18-connectivity)
+_FORWARD = ((0, 1, 1), (1, -1, 0), (1, 0, 1), (1, 1, 0))
+#: values whose binary exponent leaves this range are scaled by a power of two (exactly) before sums
+_EXPONENT_LIMIT = 200
+
+
+@dataclass
+class ChunkResult:
+    """The assignment of a chunk of maps: rows of every map, in map order, then siibra's order.
+
+    Attributes
+    ----------
+    row_map : ndarray of int64
+        The chunk number of each row's map.
+    columns : dict of ndarray
+        ``input structure``, ``centroid`` (n, 3), ``volume``, ``component voxels`` and siibra's
+        statistics, one entry per row.
+    status : list of str
+        Per map: ``ok``, ``empty`` (no nonzero value) or ``outside`` (nonzero values, none on the grid).
+    """
+
+    row_map: np.ndarray
+    columns: dict
+    status: list = field(default_factory=list)
+
+    def rows_of(self, i) -> dict:
+        """The columns of map ``i`` (centroids as tuples), as :func:`gpusiibra.assign.make_table` takes them."""
+        sel = np.flatnonzero(self.row_map == i)
+        out = {k: v[sel] for k, v in self.columns.items()}
+        out["centroid"] = [tuple(float(c) for c in row) for row in out["centroid"]]
+        out["_status"] = self.status[i]
+        return out
+
+
+# ------------------------------------------------------------------ resampling
+@lru_cache(maxsize=256)
+def _route(shape, affine_bytes, dtype_str, order, grid_shape, grid_affine_bytes):
+    """How an image of this geometry and type reaches the grid: 'grid', 'separable' or 'dense'."""
+    affine = np.frombuffer(affine_bytes).reshape(4, 4)
+    grid_affine = np.frombuffer(grid_affine_bytes).reshape(4, 4)
+    if tuple(shape) == tuple(grid_shape) and np.allclose(affine, grid_affine):
+        return "grid"
+    zs = zoom_shift(affine, grid_affine)
+    if zs is None or not separable_is_exact(np.dtype(dtype_str), order, zs[0], zs[1], grid_shape):
+        return "dense"
+    return "separable"
+
+
+def support_entries(images, shape, grid_affine):
+    """Every image resampled onto the grid: sorted ``(key, value)`` entries, ``key = image * grid size + voxel``.
+
+    Images of one geometry and type are resampled together; oblique images (and integer images the
+    separable passes cannot round as scipy does) one by one with scipy on the host.
+    """
+    xp = backend.xp()
+    shape = tuple(int(s) for s in shape)
+    G = int(np.prod(shape))
+    gbytes = np.ascontiguousarray(grid_affine, np.float64).tobytes()
+    groups, dense = {}, []
+    for i, im in enumerate(images):
+        if im.nnz == 0:
+            continue
+        route = _route(im.shape, np.ascontiguousarray(im.affine, np.float64).tobytes(), im.dtype.str, im.order,
+                       shape, gbytes)
+        if route == "dense":
+            dense.append(i)
+        else:
+            gk = ("grid",) if route == "grid" else (im.shape, im.affine.tobytes(), im.order, im.dtype.str)
+            groups.setdefault(gk, []).append(i)
+    parts = [resample_sparse([images[i] for i in idx], idx, shape, grid_affine) for idx in groups.values()]
+    for i in dense:
+        res = resample_to_grid(images[i].dense(), images[i].affine, shape, grid_affine)
+        if res.empty:
+            continue
+        sub = np.flatnonzero(res.data)
+        ijk = np.stack(np.unravel_index(sub, res.data.shape)) + res.origin[:, None]
+        lin = np.ravel_multi_index(tuple(ijk), shape)
+        parts.append((xp.asarray(i * G + lin), xp.asarray(res.data.ravel()[sub].astype(np.float64))))
+    if not parts:
+        return xp.zeros(0, xp.int64), xp.zeros(0, xp.float64)
+    if len(parts) == 1:
+        return parts[0]
+    key = xp.concatenate([p[0] for p in parts])
+    val = xp.concatenate([p[1] for p in parts])
+    o = xp.argsort(key, kind="stable")  # a merge of sorted runs
+    return key[o], val[o]
+
+
+# ------------------------------------------------------------------ labelling
+def label_support(key, shape):
+    """18-connected components of the support given by sorted ``key`` (``image * grid size + voxel``).
+
+    Returns
+    -------
+    comp : array of int64
+        Component of each voxel, numbered over the whole chunk in raster order (image by image).
+    n_comp : int
+    runs : dict
+        The runs (``x``, ``y``, ``z0``, ``z1`` per run, ``comp`` per run), for component boxes.
+    """
+    xp = backend.xp()
+    G0, G1, G2 = (int(s) for s in shape)
+    n = int(key.size)
+    if n == 0:
+        e = xp.zeros(0, xp.int64)
+        return e, 0, dict(x=e, y=e, z0=e, z1=e, comp=e, first_key=e)
+    z = key % G2
+    start = xp.ones(n, bool)
+    start[1:] = (key[1:] != key[:-1] + 1) | (z[1:] == 0)
+    run_of = xp.cumsum(start) - 1
+    rs = xp.flatnonzero(start)
+    re = xp.concatenate([rs[1:], xp.asarray([n], dtype=rs.dtype)]) - 1
+    nr = int(rs.size)
+    rstart, rend = key[rs], key[re]
+    line = rstart // G2
+    rz0, rz1 = z[rs], z[re]
+    ry = line % G1
+    rx = (line // G1) % G0
+    counts, firsts = [], []
+    for dx, dy, slack in _FORWARD:
+        ok = (ry + dy >= 0) & (ry + dy < G1) & (rx + dx < G0)
+        other = (line + dx * G1 + dy) * G2
+        first = xp.searchsorted(rend, other + xp.maximum(rz0 - slack, 0), side="left")
+        last = xp.searchsorted(rstart, other + xp.minimum(rz1 + slack, G2 - 1), side="right")
+        counts.append(xp.where(ok, xp.maximum(last - first, 0), 0))
+        firsts.append(first)
+    cnt = xp.concatenate(counts)
+    owner = repeat_index(xp, cnt)
+    offs = xp.cumsum(cnt) - cnt
+    src = owner % nr
+    dst = xp.concatenate(firsts)[owner] + (xp.arange(owner.size, dtype=xp.int64) - offs[owner])
+    root = kernels.union_find(nr, src, dst)
+    is_root = root == xp.arange(nr)
+    comp_of_root = xp.cumsum(is_root) - 1
+    comp_run = comp_of_root[root]
+    n_comp = int(comp_of_root[-1]) + 1
+    # the first run of each component is its root (the smallest run): components follow their roots' order
+    return comp_run[run_of], n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, first_key=rstart[is_root])
+
+
+# ------------------------------------------------------------------ the chunk
+def _empty_columns():
+    return {"input structure": np.zeros(0, np.int64), "centroid": np.zeros((0, 3)), "volume": np.zeros(0, np.int64),
+            "component voxels": np.zeros(0, np.int64)}
+
+
+def components(key, x, shape, grid_affine, split_components=True):
+    """Components of the support entries and their summaries: (Components, voxel component, x scaled)."""
+    xp = backend.xp()
+    shape = tuple(int(s) for s in shape)
+    G0, G1, G2 = shape
+    G = G0 * G1 * G2
+    lin = key % G
+    ijk = xp.stack([lin // (G1 * G2), (lin // G2) % G1, lin % G2], axis=1)
+    if split_components:
+        comp, K, runs = label_support(key, shape)
+        box_values = xp.stack([runs["x"], runs["y"], runs["z0"], runs["z1"]], axis=1)
+        lo4, hi4 = kernels.segment_min_max(box_values, runs["comp"], K)
+        lo, hi = lo4[:, :3], xp.stack([hi4[:, 0], hi4[:, 1], hi4[:, 3]], axis=1)
+        first_keys = runs["first_key"]
+    else:
+        m = key // G
+        present = xp.bincount(m, minlength=int(m.max()) + 1 if m.size else 1) > 0
+        rank = xp.cumsum(present) - 1
+        comp = rank[m]
+        K = int(present.sum())
+        lo, hi = kernels.segment_min_max(ijk, comp, K)
+        new = xp.ones(key.size, bool)
+        new[1:] = m[1:] != m[:-1]
+        first_keys = key[new]
+    # values beyond float64's comfortable range are divided by a power of two per component (exact)
+    expo = xp.frexp(xp.abs(x))[1].astype(xp.int64)
+    _, emax = kernels.segment_min_max(expo[:, None], comp, K)
+    shift = xp.where(xp.abs(emax[:, 0]) > _EXPONENT_LIMIT, emax[:, 0], 0)
+    x = xp.ldexp(x, (-shift[comp]).astype(xp.int32))
+    w = [None, x, x * x, (x > 0).astype(xp.float64)] + [ijk[:, a].astype(xp.float64) for a in range(3)]
+    sums = [xp.bincount(comp, weights=v, minlength=K).astype(xp.float64) for v in w]
+    table = xp.stack(sums + [(first_keys // G).astype(xp.float64)] + [lo[:, a].astype(xp.float64) for a in range(3)]
+                     + [hi[:, a].astype(xp.float64) for a in range(3)] + [shift.astype(xp.float64)], axis=1)
+    t = backend.to_host(table)  # one copy of the whole chunk's component table
+    count = t[:, 0].astype(np.int64)
+    cmap = t[:, 7].astype(np.int64)
+    label = np.arange(K, dtype=np.int64) - np.searchsorted(cmap, cmap, side="left") + 1
+    mean_ijk = t[:, 4:7] / np.maximum(count, 1)[:, None]
+    centroid = np.round((grid_affine @ np.c_[mean_ijk, np.ones(K)].T)[:3].T, 2)
+    comps = Components(map=cmap, label=label, count=count, nc=t[:, 3].astype(np.int64), Sx=t[:, 1], Sxx=t[:, 2],
+                       lo=t[:, 8:11].astype(np.int64), hi=t[:, 11:14].astype(np.int64) + 1, centroid=centroid,
+                       unit=np.ldexp(1.0, t[:, 14].astype(np.int64)))
+    return comps, comp, x
+
+
+def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_components=True) -> ChunkResult:
+    """Assign a chunk of maps to every region of ``smap``.
+
+    Parameters
+    ----------
+    smap : SparseMap
+    images : list of SparseImage or (data, affine)
+    minsize_voxel, lower_threshold, split_components :
+        siibra's parameters.
+
+    Returns
+    -------
+    ChunkResult
+    """
+    xp = backend.xp()
+    index = smap.sparse_index
+    shape = tuple(index.shape)
+    G = int(np.prod(shape))
+    images = [im if isinstance(im, SparseImage) else sparse_image(*im) for im in images]
+    M = len(images)
+    key, x = support_entries(images, shape, index.affine)
+    reached = backend.to_host(xp.bincount(key // G, minlength=M)) if key.size else np.zeros(M, np.int64)
+    status = ["empty" if im.nnz == 0 else "outside" if reached[i] == 0 else "ok" for i, im in enumerate(images)]
+    keep = x > 0 if split_components else x != 0
+    key, x = key[keep], x[keep]
+    if key.size == 0:
+        return ChunkResult(np.zeros(0, np.int64), _empty_columns(), status)
+    comps, comp, x = components(key, x, shape, index.affine, split_components)
+    big = comps.count > minsize_voxel
+    if not big.any():
+        return ChunkResult(np.zeros(0, np.int64), _empty_columns(), status)
+    if not big.all():
+        newid = np.cumsum(big) - 1
+        newid[~big] = -1
+        nid = xp.asarray(newid)[comp]
+        sel = nid >= 0
+        key, x, comp = key[sel], x[sel], nid[sel]
+        comps = comps.take(np.flatnonzero(big))
+    pairs = kernels.accumulate(index, key % G, comp, x, len(comps), lower_threshold)
+    packed = backend.to_host(xp.stack([p.astype(xp.float64) for p in pairs], axis=1)) if pairs[0].size else \
+        np.zeros((0, 4))
+    pc, pr = packed[:, 0].astype(np.int64), packed[:, 1].astype(np.int64)
+    stats = pair_statistics(comps, index.region_stats(lower_threshold), pc, pr, packed[:, 2], packed[:, 3])
+    pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
+    columns = {"input structure": comps.label[pc], "centroid": comps.centroid[pc], "volume": pr,
+               "component voxels": comps.count[pc]}
+    columns.update(stats)
+    return ChunkResult(comps.map[pc], columns, status)

@@ -1,0 +1,137 @@
+"""siibra's statistics from sums: components, pairs and the box rule (host arrays, NumPy).
+
+The statistics are siibra's (``SparseMap._assign_volume``), computed from sums
+instead of dense boxes:
+
+- per region (once per atlas and threshold, :meth:`SparseIndex.region_stats`):
+  ``Sp``, ``Spp``, ``nr``, the maximum, the bounding box;
+- per component (:class:`Components`): ``Sx``, ``Sxx``, ``nc``, its box and centroid;
+- per (component, region) pair: ``Spx`` and the intersection ``I``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Components", "pair_statistics", "siibra_boxes_intersect"]
+
+
+@dataclass
+class Components:
+    """Image components (or uncertain points), one entry each (host arrays).
+
+    Attributes
+    ----------
+    map : ndarray of int64
+        The chunk number of the component's image.
+    label : ndarray of int64
+        siibra's ``input structure``: the component's number in its image (raster order), or the point's.
+    count, nc : ndarray of int64
+        Voxels, and voxels with x > 0.
+    Sx, Sxx : ndarray of float64
+        Sums of x and x^2, with x in units of ``unit``.
+    lo, hi : ndarray (K, 3) of int64
+        Box: min voxel index and max + 1 (siibra's convention for components).
+    centroid : ndarray (K, 3)
+        mm, rounded to 2 decimals (siibra's); for points, the point.
+    unit : ndarray of float64
+        The power of two the image's values were divided by before summing (1 for ordinary values).
+    """
+
+    map: np.ndarray
+    label: np.ndarray
+    count: np.ndarray
+    nc: np.ndarray
+    Sx: np.ndarray
+    Sxx: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    centroid: np.ndarray
+    unit: np.ndarray
+
+    def __len__(self):
+        return len(self.label)
+
+    def take(self, which) -> "Components":
+        """The components at positions ``which``."""
+        return Components(**{k: v[which] for k, v in self.__dict__.items()})
+
+
+def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> dict:
+    """siibra's seven statistics for (component, region) pairs, from their sums (host arrays).
+
+    Parameters
+    ----------
+    comps : Components
+    rstats : dict
+        :meth:`SparseIndex.region_stats` of the atlas at the threshold in use.
+    pair_comp, pair_region : ndarray of int
+        The pairs (component position in ``comps``, region index).
+    spx, inter : ndarray
+        ``sum p x`` and ``#{p > 0, x > 0}`` of each pair.
+
+    Returns
+    -------
+    dict of ndarray
+        ``pair_comp`` and ``pair_region`` of the pairs siibra reports (see
+        :func:`siibra_boxes_intersect`), and one array per statistic column.
+    """
+    c, r = np.asarray(pair_comp, np.int64), np.asarray(pair_region, np.int64)
+    keep = siibra_boxes_intersect(rstats["lo"][r], rstats["hi"][r], comps.lo[c], comps.hi[c])
+    if not keep.all():
+        c, r, spx, inter = c[keep], r[keep], np.asarray(spx)[keep], np.asarray(inter)[keep]
+    spx = np.asarray(spx, np.float64)
+    inter = np.asarray(inter, np.float64)
+    Sp, Spp, nr = rstats["Sp"][r], rstats["Spp"][r], rstats["nr"][r].astype(np.float64)
+    Sx, Sxx, nc = comps.Sx[c], comps.Sxx[c], comps.nc[c].astype(np.float64)
+    lo = np.minimum(rstats["lo"][r], comps.lo[c])
+    hi = np.maximum(rstats["hi"][r], comps.hi[c])
+    N = np.prod((hi - lo + 1).astype(np.float64), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = (spx - Sp * Sx / N) / np.sqrt(Spp - Sp * Sp / N) / np.sqrt(Sxx - Sx * Sx / N)
+        return {
+            "pair_comp": c,
+            "pair_region": r,
+            "correlation": corr,
+            "intersection over union": inter / (nr + nc - inter),
+            "map value": rstats["max"][r],
+            "map weighted mean": spx / Sx,
+            "map containedness": inter / nr,
+            "input weighted mean": spx / Sp * comps.unit[c],
+            "input containedness": inter / nc,
+        }
+
+
+def siibra_boxes_intersect(r_lo, r_hi, c_lo, c_hi) -> np.ndarray:
+    """siibra's ``BoundingBox.intersection(...) is not None`` for region and component boxes, vectorized.
+
+    siibra skips a (component, region) pair whose boxes do not intersect by its
+    own rule, even where the maps overlap: per axis it sorts the four corners
+    ``[region min, component min, region max, component max]`` (stable) and
+    finds no intersection when the second is a max corner (or a point equal to
+    one in all three coordinates) or the third a min corner (likewise). A
+    result that is a flat box with two zero extents counts as no intersection.
+    Region boxes are inclusive (min, max); component boxes are (min, max + 1).
+    """
+    P = np.stack([r_lo, c_lo, r_hi, c_hi], axis=1).astype(np.float64)  # (n, 4, 3)
+    n = len(P)
+    if n == 0:
+        return np.zeros(0, bool)
+    eq = np.all(P[:, :, None, :] == P[:, None, :, :], axis=3)  # (n, 4, 4): corners equal as points
+    ok = np.ones(n, bool)
+    res_lo = np.empty((n, 3))
+    res_hi = np.empty((n, 3))
+    rows = np.arange(n)
+    for d in range(3):
+        order = np.argsort(P[:, :, d], axis=1, kind="stable")
+        ia, ib = order[:, 1], order[:, 2]
+        a_is_max = (ia >= 2) | eq[rows, ia, 2] | eq[rows, ia, 3]
+        b_is_min = (ib <= 1) | eq[rows, ib, 0] | eq[rows, ib, 1]
+        ok &= ~(a_is_max | b_is_min)
+        res_lo[:, d] = P[rows, ia, d]
+        res_hi[:, d] = P[rows, ib, d]
+    flat = res_lo == res_hi
+    same = flat.all(axis=1)
+    ok &= ~(~same & (flat.sum(axis=1) == 2))
+    return ok

@@ -1,0 +1,144 @@
+"""The chunk engine: scipy's labels, the same rows however maps are chunked, and a fixed number of array calls
+per chunk (the property that makes the GPU fast), on the CPU and through the kernels' host emulation."""
+import nibabel as nib
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+
+import cuda_emulator
+import gpusiibra
+from golden_cases import motor_t4
+from gpusiibra import _engine, assign, backend
+
+STRUCTURE_18 = ndi.generate_binary_structure(3, 2)
+
+
+def _random_supports(rng, shape, n):
+    out = []
+    for i in range(n):
+        density = [0.03, 0.15, 0.4, 0.7][i % 4]
+        m = rng.random(shape) < density
+        m[0, :, :] |= rng.random(shape[1:]) < 0.5  # the grid's faces: no run or edge may wrap around them
+        m[:, -1, :] |= rng.random((shape[0], shape[2])) < 0.5
+        m[:, :, 0] |= rng.random(shape[:2]) < 0.5
+        m[:, :, -1] |= rng.random(shape[:2]) < 0.5
+        out.append(m)
+    return out
+
+
+def _check_labels(rng):
+    shape = (9, 11, 13)
+    G = int(np.prod(shape))
+    supports = _random_supports(rng, shape, 8)
+    key = np.concatenate([i * G + np.flatnonzero(m) for i, m in enumerate(supports)])
+    comp, K, _ = _engine.label_support(backend.xp().asarray(key), shape)
+    comp = backend.to_host(comp)
+    offset = 0
+    for i, m in enumerate(supports):
+        ref, k = ndi.label(m, STRUCTURE_18)
+        mine = comp[key // G == i]
+        np.testing.assert_array_equal(mine - offset + 1, ref.ravel()[np.flatnonzero(m)])
+        offset += k
+    assert K == offset
+
+
+def test_labels_equal_scipys_in_raster_order(rng):
+    _check_labels(rng)
+
+
+@pytest.mark.skipif(not cuda_emulator.available(), reason="no C++ compiler for the kernel emulator")
+def test_labels_through_the_union_find_kernel(rng, monkeypatch):
+    cuda_emulator.install(monkeypatch)
+    _check_labels(rng)
+
+
+def _shifted_motor(n):
+    img = motor_t4()
+    d = np.asarray(img.dataobj)
+    return [(np.roll(d, s, axis=1), img.affine) for s in range(n)]
+
+
+def test_rows_do_not_depend_on_the_chunking(julich):
+    maps = _shifted_motor(6)
+    together = assign.assign_many(julich, maps)
+    for m, cols in zip(maps, together):
+        alone = assign.assign_image_data(julich, *m)
+        assert list(cols["volume"]) == list(alone["volume"]) and len(alone["volume"]) > 0
+        for k in ("correlation", "intersection over union", "map containedness", "input weighted mean"):
+            np.testing.assert_array_equal(cols[k], alone[k])
+
+
+class _Counting:
+    """A thin wrapper of the array module that counts the calls made through it."""
+
+    def __init__(self, xp):
+        self._xp = xp
+        self.calls = 0
+
+    def __getattr__(self, name):
+        attr = getattr(self._xp, name)
+        if callable(attr) and not isinstance(attr, type):
+            def counted(*a, **k):
+                self.calls += 1
+                return attr(*a, **k)
+            return counted
+        return attr
+
+
+def _calls_per_chunk(monkeypatch, smap, maps, emulator=None):
+    counter = _Counting(backend.xp())
+    syncs = {"n": 0}
+    real_host = backend.to_host
+
+    def to_host(a):
+        syncs["n"] += 1
+        return real_host(a)
+
+    monkeypatch.setattr(backend, "xp", lambda: counter)
+    monkeypatch.setattr(backend, "to_host", to_host)
+    launches = emulator.launches() if emulator else 0
+    res = _engine.assign_chunk(smap, maps)
+    monkeypatch.undo()
+    assert len(res.row_map) > 0
+    return counter.calls, syncs["n"], (emulator.launches() - launches if emulator else 0)
+
+
+@pytest.mark.parametrize("emulated", [False, True])
+def test_array_calls_per_chunk_do_not_grow_with_its_maps(julich, monkeypatch, emulated):
+    if emulated and not cuda_emulator.available():
+        pytest.skip("no C++ compiler for the kernel emulator")
+    maps = _shifted_motor(24)
+    counts = []
+    for n in (2, 8, 24):
+        emu = None
+        if emulated:
+            from gpusiibra import kernels
+
+            emu = cuda_emulator.Emulator()
+            monkeypatch.setattr(kernels, "_EMULATOR", emu)
+        counts.append(_calls_per_chunk(monkeypatch, julich, maps[:n], emu))
+    assert counts[0] == counts[1] == counts[2], counts  # (array calls, copies to the host, kernel launches)
+    print("array calls, copies to the host, kernel launches per chunk:", counts[0])
+    assert counts[0][0] < 400 and counts[0][1] < 20
+
+
+def test_outside_and_empty_maps_are_told_apart(julich):
+    img = motor_t4()
+    far = img.affine.copy()
+    far[:3, 3] += 1e4
+    d = np.asarray(img.dataobj)
+    res = _engine.assign_chunk(julich, [(d, img.affine), (d, far), (np.zeros_like(d), img.affine)])
+    assert res.status == ["ok", "outside", "empty"]
+    assert set(res.row_map.tolist()) == {0}
+
+
+def test_split_components_false_and_minsize_in_a_chunk(julich):
+    maps = _shifted_motor(3)
+    for kw in (dict(split_components=False), dict(minsize_voxel=50), dict(lower_threshold=0.3)):
+        together = assign.assign_many(julich, maps, **kw)
+        for m, cols in zip(maps, together):
+            alone = assign.assign_image_data(julich, *m, **kw)
+            assert list(cols["input structure"]) == list(alone["input structure"])
+            np.testing.assert_array_equal(cols["correlation"], alone["correlation"])
+    df = julich.assign(nib.Nifti1Image(*maps[0]), split_components=False)
+    assert set(df["input structure"]) == {1}
