@@ -306,8 +306,33 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
     return result, summary
 
 
+class _Writer:
+    """Writes chunks to the dataset in a thread of its own, in order, at most two behind the engine (so that
+    the next chunk is computed while the last one is written); a write error surfaces at the next chunk."""
+
+    def __init__(self, ds):
+        from collections import deque
+        from concurrent.futures import ThreadPoolExecutor
+
+        self.ds = ds
+        self.pool = ThreadPoolExecutor(1)
+        self.pending = deque()
+
+    def put(self, *chunk):
+        while len(self.pending) >= 2:
+            self.pending.popleft().result()
+        self.pending.append(self.pool.submit(self.ds.write, *chunk))
+
+    def close(self):
+        try:
+            while self.pending:
+                self.pending.popleft().result()
+        finally:
+            self.pool.shutdown(wait=True)
+
+
 def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, scheduler, progress, atlas_name, tqdm):
-    done = ds.done if ds is not None else set()
+    done = frozenset(ds.done) if ds is not None else frozenset()
     summary = BatchSummary(signs=2 if settings["two_sided"] else 1, errors=errors)
     tables = []
     summary.skipped = len(done)
@@ -328,25 +353,30 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, schedu
         summary.outside += outside
         frames_seen.update((k[0], k[1]) for k in keys)
         summary.rows += table.num_rows if table is not None else 0
-        if ds is not None:
+        if writer is not None:
             failed = {e[0] for e in errs}
-            stamps = {p: file_stamp(p) for p in chunk_paths if p not in failed}
-            ds.write(table, keys, stamps)
+            writer.put(table, keys, {p: file_stamp(p) for p in chunk_paths if p not in failed})
         else:
             tables.append(table)
 
     read_kw = dict(threshold=settings["threshold"], two_sided=settings["two_sided"], peaks=settings["peaks"],
                    mindist=settings["mindist"])
-    if workers or scheduler:
-        for ch, result in _run_dask(chunks, dict(kw, **read_kw), done, workers, scheduler, atlas_name):
-            consume(ch, *result)
-    else:
-        with Readers(readers, len(todo), read_kw, on_read=lambda _: bar.update(1)) as pool:
-            reads = pool.read(chunks[0]) if chunks else []
-            for i, ch in enumerate(chunks):
-                ahead = pool.read(chunks[i + 1]) if i + 1 < len(chunks) else []  # read the next chunk meanwhile
-                consume(ch, *_finish(smap, ch, pool.results(ch, reads), kw, done))
-                reads = ahead
+    writer = _Writer(ds) if ds is not None else None
+    try:
+        if workers or scheduler:
+            for ch, result in _run_dask(chunks, dict(kw, **read_kw), done, workers, scheduler, atlas_name):
+                consume(ch, *result)
+                bar.update(len(ch))
+        else:
+            with Readers(readers, len(todo), read_kw, on_read=lambda _: bar.update(1)) as pool:
+                reads = pool.read(chunks[0]) if chunks else []
+                for i, ch in enumerate(chunks):
+                    ahead = pool.read(chunks[i + 1]) if i + 1 < len(chunks) else []  # read the next chunk meanwhile
+                    consume(ch, *_finish(smap, ch, pool.results(ch, reads), kw, done))
+                    reads = ahead
+    finally:
+        if writer is not None:
+            writer.close()  # what was computed is written, even when the run stops
     bar.close()
     summary.inputs = len({p for p, _ in frames_seen})
     summary.frames = len(frames_seen)

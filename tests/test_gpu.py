@@ -1,4 +1,7 @@
 """The GPU backend gives the CPU backend's numbers (within 1e-5; in practice ~1e-12)."""
+import os
+import sys
+
 import nibabel as nib
 import numpy as np
 import pandas as pd
@@ -154,3 +157,53 @@ def test_seed_workflow_equals_cpu(julich):
     assert list(cpu["region"]) == list(gpu["region"]) and list(cpu["id"]) == list(gpu["id"])
     np.testing.assert_allclose(gpu["correlation"].to_numpy(float), cpu["correlation"].to_numpy(float), atol=1e-5)
     np.testing.assert_allclose(gpu["map value"].to_numpy(float), cpu["map value"].to_numpy(float), atol=1e-6)
+
+
+# ---------------------------------------------------------------- the chunk engine on the device
+def test_support_entries_are_identical_on_both_backends():
+    """The resampled support (voxels and values, bit for bit) does not depend on the backend."""
+    from test_resample import CASES, GRID_AFFINE, GRID_SHAPE, _query
+
+    from gpusiibra import _engine
+    from gpusiibra.resample import sparse_image
+
+    rng = np.random.default_rng(21)
+    images = []
+    for (zooms, origin), dtype in zip(CASES, ["float32", "int16", "float64", "binary", "float32", "float64"]):
+        affine = np.diag(list(zooms) + [1.0])
+        affine[:3, 3] = origin
+        images.append(sparse_image(_query(rng, dtype, (13, 15, 12)), affine))
+    cpu, gpu = both(lambda: tuple(gpusiibra.backend.to_host(a)
+                                  for a in _engine.support_entries(images, GRID_SHAPE, GRID_AFFINE)))
+    np.testing.assert_array_equal(cpu[0], gpu[0])
+    np.testing.assert_array_equal(cpu[1], gpu[1])
+
+
+def test_labels_on_the_device_equal_scipys():
+    from test_engine import _check_labels
+
+    gpusiibra.set_backend("gpu")
+    _check_labels(np.random.default_rng(8))
+
+
+def test_a_chunk_of_synthetic_maps_equals_the_cpu():
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "bench"))
+    from synthetic import AFFINE, thresholded_map
+
+    from gpusiibra import _engine
+
+    maps = [(thresholded_map(s), AFFINE) for s in range(12)]
+    cpu, gpu = both(lambda: _engine.assign_chunk(gpusiibra.get_map(), maps))
+    np.testing.assert_array_equal(cpu.row_map, gpu.row_map)
+    for k, v in cpu.columns.items():
+        np.testing.assert_allclose(np.asarray(gpu.columns[k], float), np.asarray(v, float), rtol=1e-9, atol=1e-12,
+                                   err_msg=k)
+
+
+def test_array_calls_per_chunk_on_the_device_do_not_grow(monkeypatch, julich):
+    from test_engine import _calls_per_chunk, _shifted_motor
+
+    gpusiibra.set_backend("gpu")
+    maps = _shifted_motor(24)
+    counts = [_calls_per_chunk(monkeypatch, julich, maps[:n]) for n in (2, 8, 24)]
+    assert counts[0] == counts[1] == counts[2], counts
