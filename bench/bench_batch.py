@@ -34,16 +34,17 @@ def write_maps(folder, n):
 
 def dask_run(smap, files, folder, workers):
     """The CPU batch on a local dask cluster of ``workers`` single-threaded processes, started and warmed
-    up (atlas loaded in every worker) before the clock starts: the scaling of the load itself."""
+    up (gpusiibra imported in every worker) before the clock starts; the atlas is sent to the workers
+    within the run, as the batch does it."""
     from dask.distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None) as cluster, \
             Client(cluster) as client:
-        client.run(lambda: gpusiibra.get_map("julich 3.1") and None)  # every worker loads the atlas once
+        client.run(lambda: __import__("gpusiibra.batch") and None)  # every worker has imported gpusiibra
         out = os.path.join(folder, f"out-dask{workers}.parquet")
         shutil.rmtree(out, ignore_errors=True)
         _, s = batch.assign_batch(smap, files, out, threshold=3.0, progress=False, chunk_size=8,
-                                  scheduler=cluster.scheduler_address, atlas_name="julich 3.1")
+                                  scheduler=cluster.scheduler_address)
     return (f"dask cpu, {workers} worker{'s' if workers > 1 else ''}", s.maps, s.seconds)
 
 

@@ -12,7 +12,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpusiibra  # noqa: E402
-from gpusiibra import assign  # noqa: E402
+from gpusiibra import _assign as assign  # noqa: E402
 from synthetic import AFFINE, synthetic_map  # noqa: E402
 
 

@@ -4,16 +4,16 @@ One pass over a chunk of maps, written once on the array module (NumPy on the
 CPU, CuPy on the GPU):
 
 1. resample every map onto the atlas grid at the voxels its nonzero voxels
-   reach (:func:`gpusiibra.resample.resample_sparse`; one geometry group at a
+   reach (:func:`gpusiibra._resample.resample_sparse`; one geometry group at a
    time, typically one per study);
 2. label the support (``q > 0``) with 18-connectivity: the support is cut into
    runs along the last axis, runs of neighbouring lines that touch are joined
-   (union-find: :func:`gpusiibra.kernels.union_find`, a CUDA kernel on the GPU),
+   (union-find: :func:`gpusiibra._kernels.union_find`, a CUDA kernel on the GPU),
    and components are numbered in raster order, as ``scipy.ndimage.label``
    numbers them;
 3. per component: voxel count, sums of x and x², count of x > 0, mean voxel,
    box (siibra's ``connected_components`` summary), and the minsize filter;
-4. the accumulation against every region at once (:func:`gpusiibra.kernels.accumulate`);
+4. the accumulation against every region at once (:func:`gpusiibra._kernels.accumulate`);
 5. one copy of the component table and one of the pairs back to the host, where
    siibra's statistics are computed for the whole chunk.
 
@@ -27,10 +27,10 @@ from functools import lru_cache
 
 import numpy as np
 
-from . import backend, kernels
+from . import _kernels, backend
 from ._statistics import Components, pair_statistics
-from .kernels import repeat_index
-from .resample import (SparseImage, on_grid, resample_sparse, resample_to_grid, separable_is_exact, sparse_image,
+from ._kernels import repeat_index
+from ._resample import (SparseImage, on_grid, resample_sparse, resample_to_grid, separable_is_exact, sparse_image,
                        zoom_shift)
 
 __all__ = ["ChunkResult", "assign_chunk", "support_entries", "label_support"]
@@ -61,7 +61,7 @@ class ChunkResult:
     status: list = field(default_factory=list)
 
     def rows_of(self, i) -> dict:
-        """The columns of map ``i`` (centroids as tuples), as :func:`gpusiibra.assign.make_table` takes them."""
+        """The columns of map ``i`` (centroids as tuples), as :func:`gpusiibra._assign.make_table` takes them."""
         sel = np.flatnonzero(self.row_map == i)
         out = {k: v[sel] for k, v in self.columns.items()}
         out["centroid"] = [tuple(float(c) for c in row) for row in out["centroid"]]
@@ -166,7 +166,7 @@ def label_support(key, shape):
     offs = xp.cumsum(cnt) - cnt
     src = owner % nr
     dst = xp.concatenate(firsts)[owner] + (xp.arange(owner.size, dtype=xp.int64) - offs[owner])
-    root = kernels.union_find(nr, src, dst)
+    root = _kernels.union_find(nr, src, dst)
     is_root = root == xp.arange(nr)
     comp_of_root = xp.cumsum(is_root) - 1
     comp_run = comp_of_root[root]
@@ -192,7 +192,7 @@ def components(key, x, shape, grid_affine, split_components=True):
     if split_components:
         comp, K, runs = label_support(key, shape)
         box_values = xp.stack([runs["x"], runs["y"], runs["z0"], runs["z1"]], axis=1)
-        lo4, hi4 = kernels.segment_min_max(box_values, runs["comp"], K)
+        lo4, hi4 = _kernels.segment_min_max(box_values, runs["comp"], K)
         lo, hi = lo4[:, :3], xp.stack([hi4[:, 0], hi4[:, 1], hi4[:, 3]], axis=1)
         first_keys = runs["first_key"]
     else:
@@ -201,13 +201,13 @@ def components(key, x, shape, grid_affine, split_components=True):
         rank = xp.cumsum(present) - 1
         comp = rank[m]
         K = int(present.sum())
-        lo, hi = kernels.segment_min_max(ijk, comp, K)
+        lo, hi = _kernels.segment_min_max(ijk, comp, K)
         new = xp.ones(key.size, bool)
         new[1:] = m[1:] != m[:-1]
         first_keys = key[new]
     # values beyond float64's comfortable range are divided by a power of two per component (exact)
     expo = xp.frexp(xp.abs(x))[1].astype(xp.int64)
-    _, emax = kernels.segment_min_max(expo[:, None], comp, K)
+    _, emax = _kernels.segment_min_max(expo[:, None], comp, K)
     shift = xp.where(xp.abs(emax[:, 0]) > _EXPONENT_LIMIT, emax[:, 0], 0)
     x = xp.ldexp(x, (-shift[comp]).astype(xp.int32))
     w = [None, x, x * x, (x > 0).astype(xp.float64)] + [ijk[:, a].astype(xp.float64) for a in range(3)]
@@ -264,7 +264,7 @@ def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compo
         sel = nid >= 0
         key, x, comp = key[sel], x[sel], nid[sel]
         comps = comps.take(np.flatnonzero(big))
-    pairs = kernels.accumulate(index, key % G, comp, x, len(comps), lower_threshold)
+    pairs = _kernels.accumulate(index, key % G, comp, x, len(comps), lower_threshold)
     packed = backend.to_host(xp.stack([p.astype(xp.float64) for p in pairs], axis=1)) if pairs[0].size else \
         np.zeros((0, 4))
     pc, pr = packed[:, 0].astype(np.int64), packed[:, 1].astype(np.int64)

@@ -15,7 +15,7 @@ import numpy as np
 from .errors import ImageFileError
 from .io.nifti import image_data, read_image
 from .points import PointCloud
-from .resample import SparseImage, sparse_image
+from ._resample import SparseImage, sparse_image
 
 __all__ = ["MapInput", "read_map", "safe_read", "Readers"]
 

@@ -25,7 +25,7 @@ import numpy as np
 import pandas as pd
 
 from . import _engine
-from . import assign as _assign
+from . import _assign
 from ._readers import Readers, safe_read
 from .data import EXAMPLES
 from .dataset import Dataset, atlas_identity, errors_path, file_stamp, input_key, write_errors
@@ -211,7 +211,7 @@ def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, rea
 
 def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
                  peaks=False, mindist=5, resume=False, chunk_size=32, readers=4, workers=None, scheduler=None,
-                 progress=True, atlas_name=None):
+                 progress=True):
     """Assign many maps to every region of ``smap``.
 
     Parameters
@@ -241,8 +241,8 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
         Threads reading and decompressing files ahead of the computation.
     workers, scheduler : int or str, optional
         Spread chunks over dask.distributed workers: a local cluster of
-        ``workers`` processes, or the scheduler at ``scheduler`` (each worker
-        loads the atlas once; ``atlas_name`` names it for them).
+        ``workers`` processes, or the scheduler at ``scheduler`` (the atlas is
+        sent to each worker once).
     progress : bool
         Show a tqdm progress bar (one step per map).
 
@@ -280,7 +280,7 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
         if ds is not None:
             ds.check_inputs(paths)
         summary, tables = _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, scheduler,
-                               progress, atlas_name, tqdm)
+                               progress, tqdm)
     except BaseException:
         if ds is not None:
             ds.close()
@@ -331,7 +331,7 @@ class _Writer:
             self.pool.shutdown(wait=True)
 
 
-def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, scheduler, progress, atlas_name, tqdm):
+def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, scheduler, progress, tqdm):
     done = frozenset(ds.done) if ds is not None else frozenset()
     summary = BatchSummary(signs=2 if settings["two_sided"] else 1, errors=errors)
     tables = []
@@ -364,7 +364,7 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, schedu
     writer = _Writer(ds) if ds is not None else None
     try:
         if workers or scheduler:
-            for ch, result in _run_dask(chunks, dict(kw, **read_kw), done, workers, scheduler, atlas_name):
+            for ch, result in _run_dask(smap, chunks, dict(kw, **read_kw), done, workers, scheduler):
                 consume(ch, *result)
                 bar.update(len(ch))
         else:
@@ -401,12 +401,10 @@ def _n_frames(path):
     return shape[3] if len(shape) > 3 and shape[3] > 1 else 1
 
 
-def _dask_task(paths, kw, done, atlas_name, backend_name):
+def _dask_task(smap, paths, kw, done, backend_name):
     from . import backend
-    from .maps import get_map
 
     backend.set_backend(backend_name)
-    smap = get_map(atlas_name)  # cached per worker process: loaded once
     return paths, assign_chunk(smap, paths, done=done, **kw)
 
 
@@ -425,16 +423,17 @@ def _local_cluster(workers, backend_name):
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
-def _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
-    """Yield (paths, result) of the chunks from dask workers, keeping a bounded number of chunks in flight."""
+def _run_dask(smap, chunks, kw, done, workers, scheduler):
+    """Yield (paths, result) of the chunks from dask workers, keeping a bounded number of chunks in flight.
+
+    The atlas is sent to every worker once (``Client.scatter`` with ``broadcast``); each task refers to it.
+    """
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
         raise OptionError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
     from . import backend
 
-    if atlas_name is None:
-        raise OptionError("distributed runs need atlas_name (an embedded atlas name or a path the workers can read)")
     cluster = None
     if scheduler:
         client = _connect(Client, scheduler)
@@ -442,12 +441,13 @@ def _run_dask(chunks, kw, done, workers, scheduler, atlas_name):
         cluster = _local_cluster(int(workers), backend.get_backend())
         client = Client(cluster)
     try:
+        atlas = client.scatter(smap, broadcast=True, hash=False)
         done = frozenset(done)
         slots = 2 * max(1, sum(client.nthreads().values()))  # two chunks per worker thread: busy, bounded memory
         pending = iter(chunks)
 
         def submit(ch):
-            return client.submit(_dask_task, ch, kw, done, atlas_name, backend.get_backend(), pure=False)
+            return client.submit(_dask_task, atlas, ch, kw, done, backend.get_backend(), pure=False)
 
         running = as_completed([submit(ch) for ch in itertools.islice(pending, slots)])
         for fut in running:

@@ -150,7 +150,7 @@ def _cmd_assign(args):
         smap, args.inputs, args.out, threshold=args.threshold, two_sided=args.two_sided,
         lower_threshold=args.lower_threshold, minsize=args.minsize, peaks=args.peaks, mindist=args.mindist,
         resume=args.resume, chunk_size=args.chunk_size, workers=args.workers, scheduler=args.scheduler,
-        progress=not args.quiet, atlas_name=args.atlas)
+        progress=not args.quiet)
     print(f"atlas: {smap.name} ({len(smap)} regions), backend: {backend.get_backend()}")
     print(summary)
     if summary.rows:

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 
-from . import assign as _assign
+from . import _assign
 from .io import native, nifti, paqd, siibra_v1
 from .errors import AtlasFileError, AtlasNotFound, ImageFileError, OptionError, RegionNotFound
 from .points import Point, PointCloud

@@ -122,7 +122,7 @@ class PointCloud:
             ``max_cluster_size = int(N max_fraction)``, as siibra). For
             DBSCAN, ``min_fraction`` gives ``min_samples`` when that is None.
         method : {"hdbscan", "dbscan"}
-            HDBSCAN (siibra's method) or DBSCAN; see :mod:`gpusiibra.clustering`
+            HDBSCAN (siibra's method) or DBSCAN; see :mod:`gpusiibra._clustering`
             for where each runs (scikit-learn, cuML, or gpusiibra's own GPU DBSCAN).
         eps : float
             DBSCAN's neighbourhood radius in mm (required for DBSCAN).
@@ -134,7 +134,7 @@ class PointCloud:
         numpy.ndarray (N,) of int64
             The labels, -1 for noise.
         """
-        from .clustering import cluster_labels
+        from ._clustering import cluster_labels
 
         self.labels = cluster_labels(self.coordinates, min_fraction, max_fraction, method, eps, min_samples)
         return self.labels

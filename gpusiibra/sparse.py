@@ -52,6 +52,16 @@ class SparseIndex:
         self._device = None
         self._stats = {}  # region_stats per threshold
 
+    def __getstate__(self):
+        # what a pickle (a dask worker, say) needs: the host arrays; the device copy and the sums are remade
+        state = dict(self.__dict__)
+        state["_device"] = None
+        state["_stats"] = {}
+        return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+
     # ------------------------------------------------------------------ build
     @classmethod
     def from_entries(cls, shape, affine, region, voxel, value, n_regions=None, *, voxels=None, row_voxel=None):

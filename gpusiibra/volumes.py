@@ -220,11 +220,15 @@ def peak_local_max(data, min_distance=5):
 
 
 def _grid_of(target):
-    """(shape, affine, space) of a target: a Volume, a nibabel image, a SparseMap, or None (the default atlas)."""
+    """(shape, affine, space) of a target: a Volume, a nibabel image, a SparseMap, or None (the default
+    atlas's grid, read from the bundled ICBM 2009c template's header: the same grid)."""
     if target is None:
-        from .maps import get_map
+        import nibabel as nib
 
-        target = get_map()
+        from .data import TEMPLATE
+
+        header = nib.load(TEMPLATE).header
+        return tuple(int(s) for s in header.get_data_shape()[:3]), header.get_best_affine(), "mni152"
     if isinstance(target, Volume):
         return tuple(target.shape[:3]), target.affine, target.space
     if hasattr(target, "affine") and hasattr(target, "shape"):

@@ -58,7 +58,7 @@ def check_dbscan_against_sklearn(rng, trials, max_blob, max_noise):
     """Random blobs with noise, random eps and min_samples: gpusiibra's DBSCAN labels == scikit-learn's."""
     from sklearn.cluster import DBSCAN
 
-    from gpusiibra import clustering
+    from gpusiibra import _clustering as clustering
 
     for _ in range(trials):
         blobs = [rng.normal(rng.uniform(-50, 50, 3), rng.uniform(1, 6), (int(rng.integers(5, max_blob)), 3))

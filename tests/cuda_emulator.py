@@ -7,7 +7,7 @@ would take device arrays, and checks every argument against the kernel's declara
 size against the pointee, a scalar's size against the parameter (CuPy does not check; a mismatch there
 is silent garbage on the device).
 
-``install()`` makes gpusiibra's kernel paths (``gpusiibra.kernels``) launch through this emulator on the
+``install()`` makes gpusiibra's kernel paths (``gpusiibra._kernels``) launch through this emulator on the
 CPU backend, so the same Python code that drives the device is run, with NumPy arrays, end to end.
 """
 from __future__ import annotations
@@ -118,13 +118,13 @@ class EmulatedModule:
 
 
 class Emulator:
-    """What ``gpusiibra.kernels`` asks of a kernel provider: compiled modules and the device's limits."""
+    """What ``gpusiibra._kernels`` asks of a kernel provider: compiled modules and the device's limits."""
 
     #: H100: 227 KiB of shared memory per block with the opt-in attribute raised
     shared_limit = 227 * 1024
 
     def __init__(self):
-        from gpusiibra import kernels
+        from gpusiibra import _kernels as kernels
 
         self._dir = kernels.kernel_source_dir()
         self._modules = {}
@@ -140,7 +140,7 @@ class Emulator:
 
 def install(monkeypatch):
     """Run gpusiibra's raw-kernel code paths through the emulator (NumPy arrays, CPU backend) for one test."""
-    from gpusiibra import kernels
+    from gpusiibra import _kernels as kernels
 
     emu = Emulator()
     monkeypatch.setattr(kernels, "_EMULATOR", emu)

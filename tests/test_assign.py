@@ -9,7 +9,7 @@ import pytest
 import gpusiibra
 from conftest import atlas_from_dense, random_atlas
 from golden_cases import CASES, compare_with_golden, motor_t4
-from gpusiibra.assign import COLUMNS, IMAGE_COLUMNS, POINT_COLUMNS
+from gpusiibra._assign import COLUMNS, IMAGE_COLUMNS, POINT_COLUMNS
 
 
 @pytest.mark.parametrize("case", sorted(CASES))

@@ -109,7 +109,7 @@ def test_dask_workers_give_the_local_result(julich, inputs, tmp_path):
     pytest.importorskip("dask.distributed")
     local, _ = batch.assign_batch(julich, [inputs], chunk_size=2, progress=False)
     # chunks of one file: more chunks (7) than the chunks kept in flight (2 per worker), so the refill runs
-    dist, s = batch.assign_batch(julich, [inputs], chunk_size=1, progress=False, workers=2, atlas_name="julich 3.1")
+    dist, s = batch.assign_batch(julich, [inputs], chunk_size=1, progress=False, workers=2)
     assert s.failures == 1
     pd.testing.assert_frame_equal(_norm(dist), _norm(local))
 

@@ -8,7 +8,7 @@ import scipy.ndimage as ndi
 import cuda_emulator
 import gpusiibra
 from golden_cases import motor_t4
-from gpusiibra import _engine, assign, backend
+from gpusiibra import _assign as assign, _engine, backend
 
 STRUCTURE_18 = ndi.generate_binary_structure(3, 2)
 
@@ -112,7 +112,7 @@ def test_array_calls_per_chunk_do_not_grow_with_its_maps(julich, monkeypatch, em
     for n in (2, 8, 24):
         emu = None
         if emulated:
-            from gpusiibra import kernels
+            from gpusiibra import _kernels as kernels
 
             emu = cuda_emulator.Emulator()
             monkeypatch.setattr(kernels, "_EMULATOR", emu)

@@ -304,7 +304,7 @@ def test_a_sigma_wider_than_the_brain_is_a_cheap_valid_question(julich, tmp_path
     assert len(df) > 300 and np.isfinite(df["correlation"]).all()
     # the part of the kernel on the grid: the same numbers as the kernel built whole (sigma 100 mm: a 601^3 cube
     # of which 157 x 197 x 165 voxels lie on the grid); compared with the dense cube of a smaller case
-    from gpusiibra.assign import gaussian_profile
+    from gpusiibra._assign import gaussian_profile
 
     for s in (1.5, 4.0, 11.3):
         g, total = gaussian_profile(s)

@@ -10,8 +10,8 @@ import pytest
 import gpusiibra
 from conftest import atlas_from_dense, check_dbscan_against_sklearn, random_atlas
 from golden_cases import CASES, compare_with_golden, motor_t4
-from gpusiibra import assign as _assign
-from gpusiibra import kernels
+from gpusiibra import _assign
+from gpusiibra import _kernels as kernels
 
 pytestmark = [pytest.mark.gpu, pytest.mark.skipif(not gpusiibra.gpu_available(), reason="no CUDA device")]
 
@@ -165,7 +165,7 @@ def test_support_entries_are_identical_on_both_backends():
     from test_resample import CASES, GRID_AFFINE, GRID_SHAPE, _query
 
     from gpusiibra import _engine
-    from gpusiibra.resample import sparse_image
+    from gpusiibra._resample import sparse_image
 
     rng = np.random.default_rng(21)
     images = []

@@ -11,7 +11,7 @@ import cuda_emulator
 import gpusiibra
 from conftest import atlas_from_dense, random_atlas
 from golden_cases import CASES, compare_with_golden
-from gpusiibra import kernels
+from gpusiibra import _kernels as kernels
 
 pytestmark = pytest.mark.skipif(not cuda_emulator.available(), reason="no C++ compiler for the kernel emulator")
 

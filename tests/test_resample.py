@@ -4,7 +4,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from gpusiibra import _engine, resample
+from gpusiibra import _engine, _resample as resample
 
 GRID_SHAPE = (30, 34, 28)
 GRID_AFFINE = np.array([[1.0, 0, 0, -15], [0, 1.0, 0, -17], [0, 0, 1.0, -14], [0, 0, 0, 1]])

@@ -8,7 +8,7 @@ from scipy import stats
 
 import gpusiibra
 from conftest import check_dbscan_against_sklearn
-from gpusiibra import clustering, volumes
+from gpusiibra import _clustering as clustering, volumes
 from gpusiibra.cli import main as cli
 from gpusiibra.data import EXAMPLES
 

@@ -341,7 +341,7 @@ def accumulate_gaussian_points(index, corner, lo, hi, profile_of_point, profiles
     profile_of_point : ndarray (n,) of int
         Which of ``profiles`` each point's cube is made of.
     profiles : list of (g, total)
-        :func:`gpusiibra.assign.gaussian_profile`: the cube is ``((g[a] g[b]) g[c]) / total``.
+        :func:`gpusiibra._assign.gaussian_profile`: the cube is ``((g[a] g[b]) g[c]) / total``.
     lower_threshold : float
 
     Returns

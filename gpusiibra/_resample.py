@@ -32,7 +32,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import backend
-from .kernels import repeat_index
+from ._kernels import repeat_index
 
 __all__ = ["SparseImage", "sparse_image", "interpolation_order", "resample_sparse", "resample_to_grid",
            "ResampledImage"]

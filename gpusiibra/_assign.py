@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import scipy.ndimage
 
-from . import _engine, backend, kernels
+from . import _engine, _kernels, backend
 from ._statistics import Components, pair_statistics
 
 __all__ = [
@@ -164,7 +164,7 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     ex = np.flatnonzero(exact)
     if len(ex):
         lin = np.where(inside[ex], np.ravel_multi_index(tuple(np.where(inside[ex, None], vox[ex], 0).T), index.shape), -1)
-        p, r, v = (backend.to_host(a) for a in kernels.lookup_points(index, lin, lower_threshold))
+        p, r, v = (backend.to_host(a) for a in _kernels.lookup_points(index, lin, lower_threshold))
         parts.append(dict(point=ex[p], volume=r, stats={"map value": v.astype(np.float64)}))
     # Gaussian kernels
     gk = np.flatnonzero(~exact)
@@ -212,7 +212,7 @@ def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold):
     comps = Components(map=np.zeros(len(keep), np.int64), label=np.asarray(which)[keep], count=n_vox[keep],
                        nc=n_vox[keep], Sx=Sx[keep], Sxx=Sxx[keep], lo=lo[keep], hi=hi[keep],
                        centroid=coords[np.asarray(which)[keep]], unit=np.ones(len(keep)))
-    pc, pr, spx, inter = kernels.accumulate_gaussian_points(index, corner[keep], lo[keep], hi[keep], prof_of[keep],
+    pc, pr, spx, inter = _kernels.accumulate_gaussian_points(index, corner[keep], lo[keep], hi[keep], prof_of[keep],
                                                             profiles, lower_threshold)
     pc, pr, spx, inter = (backend.to_host(a) for a in (pc, pr, spx, inter))
     stats = pair_statistics(comps, index.region_stats(lower_threshold), pc, pr, spx, inter)
