@@ -14,8 +14,8 @@ The public names are loaded on first use (as scikit-image does), so that
 import importlib
 
 from .backend import get_backend, gpu_available, set_backend
-from .errors import (AtlasFileError, AtlasNotFound, BackendError, DatasetError, GpusiibraError, ImageFileError,
-                     OptionError, PointsFileError, RegionNotFound)
+from .errors import (AtlasFileError, AtlasNotFound, BackendError, DatasetError, DependencyError, GpusiibraError,
+                     ImageFileError, OptionError, PointsFileError, RegionNotFound)
 
 __version__ = "0.1.0"
 
@@ -31,6 +31,7 @@ __all__ = [
     "AtlasNotFound",
     "BackendError",
     "DatasetError",
+    "DependencyError",
     "GpusiibraError",
     "DEFAULT_ATLAS",
     "ImageFileError",

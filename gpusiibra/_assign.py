@@ -13,6 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 import pandas as pd
+from nibabel.affines import apply_affine, voxel_sizes
 import scipy.ndimage
 
 from . import _engine, _kernels, backend
@@ -131,8 +132,7 @@ def gaussian_profile(sigma_vox: float):
 def point_voxels(coords_mm, grid_affine):
     """Grid voxel of each point: ``int(inv(A) @ p + 0.5)`` per axis (siibra's rounding, toward zero)."""
     coords = np.atleast_2d(np.asarray(coords_mm, np.float64))
-    h = np.c_[coords, np.ones(len(coords))]
-    return (np.linalg.inv(grid_affine) @ h.T + 0.5).astype(np.int64)[:3].T
+    return (apply_affine(np.linalg.inv(grid_affine), coords) + 0.5).astype(np.int64)
 
 
 def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
@@ -142,14 +142,14 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     value > lower_threshold at its voxel); a wider one becomes siibra's Gaussian
     kernel image, assigned with ``split_components=False``. Points outside the
     grid give no rows and a warning; points on voxels no region covers give no
-    rows (SPEC section 6).
+    rows (README, "Differences from siibra", 1).
     """
     index = smap.sparse_index
     coords = np.asarray(coords_mm, np.float64).reshape(-1, 3)
     n = len(coords)
     sigma = np.broadcast_to(np.asarray(sigma_mm, np.float64), (n,)).copy() if n else np.zeros(0)
     A = index.affine
-    scale = float(np.mean([np.linalg.norm(A[:, i]) for i in range(3)]))
+    scale = float(np.mean(voxel_sizes(A)))  # siibra's voxel scale: the mean of the axes' voxel sizes
     sigma_vox = sigma / scale
     vox = point_voxels(coords, A) if n else np.zeros((0, 3), np.int64)
     shape = np.array(index.shape)
@@ -158,7 +158,7 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     outside = np.flatnonzero(exact & ~inside)
     if len(outside):
         warnings.warn(f"{len(outside)} point(s) lie outside the atlas grid and get no assignment "
-                      f"(first: {tuple(coords[outside[0]])} mm)", RuntimeWarning, stacklevel=3)
+                      f"(first: ({', '.join(f'{c:g}' for c in coords[outside[0]])}) mm)", RuntimeWarning, stacklevel=3)
     parts = []
     # exact lookups
     ex = np.flatnonzero(exact)

@@ -25,6 +25,7 @@ import warnings
 import numpy as np
 
 from . import backend
+from .errors import OptionError
 
 __all__ = ["dbscan", "hdbscan", "cluster_labels", "METHODS"]
 
@@ -120,7 +121,7 @@ def dbscan(X, eps, min_samples=5):
         Cluster labels 0..k-1 numbered by their lowest core point; -1 = noise.
     """
     if eps <= 0:
-        raise ValueError(f"eps must be positive, got {eps}")
+        raise OptionError(f"eps must be positive, got {eps}")
     xp = backend.xp()
     X = xp.asarray(X, dtype=xp.float64)
     n = len(X)
@@ -156,7 +157,7 @@ def dbscan(X, eps, min_samples=5):
 def _min_cluster_size(n, min_fraction):
     size = int(n * min_fraction)
     if size < 2:
-        raise ValueError(
+        raise OptionError(
             f"min_fraction={min_fraction:g} of {n} points is a minimum cluster size of {size}; "
             "HDBSCAN needs at least 2 (draw more points or raise min_fraction)"
         )
@@ -201,7 +202,7 @@ def cluster_labels(X, min_fraction=1 / 200, max_fraction=1 / 8, method="hdbscan"
     n = len(X)
     method = str(method).lower()
     if method not in METHODS:
-        raise ValueError(f"unknown clustering method {method!r}: choose one of {', '.join(METHODS)}")
+        raise OptionError(f"unknown clustering method {method!r}: choose one of {', '.join(METHODS)}")
     if n == 0:
         return np.zeros(0, np.int64)
     if method == "hdbscan":
@@ -209,7 +210,7 @@ def cluster_labels(X, min_fraction=1 / 200, max_fraction=1 / 8, method="hdbscan"
             warnings.warn("eps and min_samples apply to method='dbscan' only; ignored", UserWarning, stacklevel=3)
         return hdbscan(X, _min_cluster_size(n, min_fraction), max(int(n * max_fraction), 1))
     if eps is None:
-        raise ValueError("method='dbscan' needs eps, the neighbourhood radius in mm")
+        raise OptionError("method='dbscan' needs eps, the neighbourhood radius in mm")
     if min_samples is None:
         min_samples = max(int(n * min_fraction), 1)
     return _dbscan_dispatch(X, float(eps), int(min_samples))

@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 import numpy as np
+from nibabel.affines import apply_affine
 
 from . import _kernels, backend
 from ._statistics import Components, pair_statistics
@@ -219,7 +220,7 @@ def components(key, x, shape, grid_affine, split_components=True):
     cmap = t[:, 7].astype(np.int64)
     label = np.arange(K, dtype=np.int64) - np.searchsorted(cmap, cmap, side="left") + 1
     mean_ijk = t[:, 4:7] / np.maximum(count, 1)[:, None]
-    centroid = np.round((grid_affine @ np.c_[mean_ijk, np.ones(K)].T)[:3].T, 2)
+    centroid = np.round(apply_affine(grid_affine, mean_ijk), 2)
     comps = Components(map=cmap, label=label, count=count, nc=t[:, 3].astype(np.int64), Sx=t[:, 1], Sxx=t[:, 2],
                        lo=t[:, 8:11].astype(np.int64), hi=t[:, 11:14].astype(np.int64) + 1, centroid=centroid,
                        unit=np.ldexp(1.0, t[:, 14].astype(np.int64)))

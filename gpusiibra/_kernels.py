@@ -50,7 +50,7 @@ def kernel_source_dir() -> str:
     for d in (os.path.join(os.path.dirname(here), "kernels"), os.path.join(here, "cuda")):
         if os.path.isfile(os.path.join(d, "accumulate.cu")):
             return d
-    raise FileNotFoundError("the CUDA kernel sources (kernels/*.cu) are missing from this installation")
+    raise BackendError("the CUDA kernel sources (kernels/*.cu) are missing from this installation")
 
 
 @lru_cache(maxsize=None)

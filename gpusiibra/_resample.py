@@ -355,9 +355,11 @@ def resample_to_grid(data, affine, shape, grid_affine) -> ResampledImage:
         return ResampledImage(np.zeros((0, 0, 0), data.dtype), np.zeros(3))
     clo, chi = box
     M = np.eye(4) if np.array_equal(affine, grid_affine) else np.linalg.inv(affine) @ grid_affine
-    corners = np.array([[x, y, z, 1.0] for x in (clo[0] - 1, chi[0] + 1)
-                        for y in (clo[1] - 1, chi[1] + 1) for z in (clo[2] - 1, chi[2] + 1)])
-    tc = (np.linalg.inv(M) @ corners.T)[:3]
+    from nibabel.affines import apply_affine
+
+    corners = np.array([[x, y, z] for x in (clo[0] - 1, chi[0] + 1)
+                        for y in (clo[1] - 1, chi[1] + 1) for z in (clo[2] - 1, chi[2] + 1)], np.float64)
+    tc = apply_affine(np.linalg.inv(M), corners).T
     tlo = np.maximum(np.floor(tc.min(axis=1)).astype(np.int64) - 1, 0)
     thi = np.minimum(np.ceil(tc.max(axis=1)).astype(np.int64) + 1, np.array(shape) - 1)
     if np.any(thi < tlo):

@@ -29,7 +29,7 @@ from . import _assign
 from ._readers import Readers, safe_read
 from .data import EXAMPLES
 from .dataset import Dataset, atlas_identity, errors_path, file_stamp, input_key, write_errors
-from .errors import ImageFileError, OptionError
+from .errors import DependencyError, ImageFileError, OptionError
 from .io.nifti import is_nifti_path, load_image
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "batch_schema"]
@@ -185,20 +185,25 @@ def assign_chunk(smap, paths, threshold=None, two_sided=False, lower_threshold=0
     return _finish(smap, paths, [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths], kw, done)
 
 
+def _plain(v):
+    """A value as a user wrote it (``nan``, ``3``), not NumPy's repr (``np.float64(nan)``)."""
+    return repr(v.item()) if isinstance(v, np.generic) else repr(v)
+
+
 def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, readers, workers):
     def finite(name, v, lo=None):
         if v is None:
             return
         if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) or not math.isfinite(v):
-            raise OptionError(f"{name} must be a finite number, got {v!r}")
+            raise OptionError(f"{name} must be a finite number, got {_plain(v)}")
         if lo is not None and v < lo:
-            raise OptionError(f"{name} must be >= {lo}, got {v!r}")
+            raise OptionError(f"{name} must be >= {lo}, got {_plain(v)}")
 
     def integer(name, v, lo):
         if v is None:
             return
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise OptionError(f"{name} must be an integer >= {lo}, got {v!r}")
+            raise OptionError(f"{name} must be an integer >= {lo}, got {_plain(v)}")
 
     finite("threshold", threshold)
     finite("lower_threshold", lower_threshold, 0)
@@ -431,7 +436,7 @@ def _run_dask(smap, chunks, kw, done, workers, scheduler):
     try:
         from dask.distributed import Client, as_completed
     except ImportError:
-        raise OptionError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
+        raise DependencyError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
     from . import backend
 
     cluster = None

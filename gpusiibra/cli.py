@@ -90,7 +90,20 @@ def _parser():
     d.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
     d.add_argument("--no-figures", action="store_true", help="only compute and print the table")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    e = sub.add_parser("example", help="write a small example study (t-maps made from the bundled motor map)",
+                       description="Write N t-maps (.nii.gz) made from the bundled SPM motor t-map into FOLDER, to try "
+                                   "`gpusiibra assign` with; the last one is a 4D file of two volumes.")
+    e.add_argument("folder", help="where to write the maps (created if needed)")
+    e.add_argument("--maps", type=_number(int, 1), default=8, help="number of files (default: 8)")
     return p
+
+
+def _cmd_example(args):
+    from .demo import write_example_study
+
+    paths = write_example_study(args.folder, args.maps)
+    print(f"{len(paths)} example maps written to {args.folder}")
+    return 0
 
 
 def _cmd_points(args):
@@ -226,7 +239,8 @@ def main(argv=None) -> int:
     from .errors import GpusiibraError
 
     _one_line_warnings()
-    commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo}
+    commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
+                "example": _cmd_example}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -25,7 +25,7 @@ import pandas as pd
 from . import volumes
 from .data import EXAMPLES
 
-__all__ = ["run_demo", "DemoResult", "seed_workflow"]
+__all__ = ["run_demo", "DemoResult", "seed_workflow", "motor_volume", "write_example_study"]
 
 MIN_CORRELATION = 0.2
 MIN_MAP_VALUE = 0.5
@@ -121,6 +121,34 @@ def motor_volume(threshold=3.0):
     data, affine = image_data(load_image(path), path)
     data = np.where(data < threshold, 0, data).astype(np.float32)
     return volumes.from_array(data, affine, "mni152", f"motor t-map, t >= {threshold:g}")
+
+
+def write_example_study(folder, n_maps=8, seed=0):
+    """Write a small study to try the batch with: ``n_maps`` t-maps made from the bundled motor map.
+
+    Each map is the motor t-map shifted by a few voxels and scaled, with a little smooth noise, so that
+    every map has rows of its own; one of them is a 4D file of two volumes. Returns the paths.
+    """
+    import nibabel as nib
+    import scipy.ndimage as ndi
+
+    from .io.nifti import image_data, load_image
+
+    path = EXAMPLES["example:motor"]
+    data, affine = image_data(load_image(path), path)
+    rng = np.random.default_rng(seed)
+    os.makedirs(folder, exist_ok=True)
+    out = []
+    for i in range(n_maps):
+        shifted = np.roll(data, tuple(int(s) for s in rng.integers(-3, 4, 3)), axis=(0, 1, 2))
+        noise = ndi.gaussian_filter(rng.normal(size=data.shape), 1.5) * 2.0
+        t = (shifted * rng.uniform(0.7, 1.3) + noise).astype(np.float32)
+        if i == n_maps - 1:
+            t = np.stack([t, -t], axis=-1)  # a 4D file: each volume is one map
+        name = os.path.join(os.fspath(folder), f"sub-{i + 1:02d}_motor_tmap.nii.gz")
+        nib.Nifti1Image(t, affine).to_filename(name)
+        out.append(name)
+    return out
 
 
 def run_demo(out=None, seed=25, threshold=3.0, n_samples=10000, atlas=None, figures=True, progress=True):

@@ -28,6 +28,7 @@ __all__ = [
     "RegionNotFound",
     "AtlasNotFound",
     "BackendError",
+    "DependencyError",
 ]
 
 
@@ -80,3 +81,7 @@ class AtlasNotFound(GpusiibraError, LookupError):
 
 class BackendError(GpusiibraError, RuntimeError):
     """A backend was asked for that this machine cannot provide, or a device computation failed."""
+
+
+class DependencyError(GpusiibraError, ImportError):
+    """An optional package that this feature needs is not installed (the message says how to install it)."""

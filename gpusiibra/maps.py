@@ -44,7 +44,7 @@ class SparseMap:
     def __init__(self, index: SparseIndex, regions, name="", space=None, meta=None):
         regions = [str(r) for r in regions]
         if len(regions) != index.num_volumes:
-            raise ValueError(f"{len(regions)} region names for {index.num_volumes} region maps")
+            raise OptionError(f"{len(regions)} region names for {index.num_volumes} region maps")
         self._index = index
         self.regions = regions
         self.name = name
@@ -77,7 +77,9 @@ class SparseMap:
     def summary(self) -> str:
         """A few lines describing the atlas."""
         ix = self._index
-        vs = np.linalg.norm(self.affine[:3, :3], axis=0)
+        from nibabel.affines import voxel_sizes
+
+        vs = voxel_sizes(self.affine)
         lines = [
             f"atlas    {self.name}",
             f"space    {self.space or '-'}",
@@ -137,7 +139,7 @@ class SparseMap:
 
         spec = next((s for s in (region_or_index, index, region) if s is not None), None)
         if spec is None:
-            raise ValueError("fetch needs a region name or an index")
+            raise OptionError("fetch needs a region name or an index")
         i = self.get_index(spec)
         img = nib.Nifti1Image(self._index.dense(i), self.affine)
         img.header.set_xyzt_units("mm")
@@ -208,11 +210,27 @@ class SparseMap:
         data, affine = nifti.image_data(item, where)
         return data, affine, where
 
-    def assign_batch(self, inputs, **kwargs):
-        """Assign many maps; see :func:`gpusiibra.batch.assign_batch` (same engine, a DataFrame or Parquet)."""
+    def assign_batch(self, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
+                     peaks=False, mindist=5, resume=False, chunk_size=32, readers=4, workers=None, scheduler=None,
+                     progress=True):
+        """Assign many maps (files, folders, globs) to every region; see :func:`gpusiibra.batch.assign_batch`.
+
+        Returns ``(DataFrame or None, BatchSummary)``: the rows when ``out`` is None, else they are
+        written to the Parquet dataset ``out``.
+
+        Examples
+        --------
+        >>> import gpusiibra
+        >>> rows, summary = gpusiibra.get_map().assign_batch(["example:motor"], threshold=3.1, progress=False)
+        >>> summary.maps, len(rows) > 0
+        (1, True)
+        """
         from .batch import assign_batch
 
-        return assign_batch(self, inputs, **kwargs)
+        return assign_batch(self, inputs, out, threshold=threshold, two_sided=two_sided,
+                            lower_threshold=lower_threshold, minsize=minsize, peaks=peaks, mindist=mindist,
+                            resume=resume, chunk_size=chunk_size, readers=readers, workers=workers,
+                            scheduler=scheduler, progress=progress)
 
     # ------------------------------------------------------------ save/load
     def save_sparseindex(self, destination, filename=None) -> str:

@@ -16,7 +16,7 @@ def _sigma(value, n):
         raise OptionError(f"sigma_mm must be a number or one number per point, got {value!r}") from None
     if not (np.isfinite(s) & (s >= 0)).all():
         bad = s[~(np.isfinite(s) & (s >= 0))][0]
-        raise OptionError(f"sigma_mm must be finite and >= 0 (mm), got {float(bad)!r}")
+        raise OptionError(f"sigma_mm must be finite and >= 0 (mm), got {float(bad)}")
     return s
 
 
@@ -36,7 +36,7 @@ class Point:
     def __init__(self, coordinate, space=None, sigma_mm=0.0):
         c = np.asarray(coordinate, dtype=np.float64).ravel()
         if c.shape != (3,):
-            raise ValueError(f"a point has three coordinates, got {c.shape[0]}")
+            raise OptionError(f"a point has three coordinates, got {c.shape[0]}")
         self.coordinate = c
         self.space = space
         self.sigma = float(_sigma(sigma_mm, 1)[0])
@@ -73,7 +73,7 @@ class PointCloud:
         if c.size == 0:
             c = c.reshape(0, 3)
         if c.ndim != 2 or c.shape[1] != 3:
-            raise ValueError(f"coordinates must have shape (N, 3), got {c.shape}")
+            raise OptionError(f"coordinates must have shape (N, 3), got {c.shape}")
         self.coordinates = c
         self.space = space
         self.sigma = _sigma(sigma_mm, len(c))
@@ -108,8 +108,10 @@ class PointCloud:
     def transform(self, affine, space=None):
         """The points mapped by a 4x4 affine (e.g. mm -> another space's mm)."""
         A = np.asarray(affine, dtype=np.float64)
-        h = np.c_[self.coordinates, np.ones(len(self))]
-        return PointCloud((A @ h.T)[:3].T, space if space is not None else self.space, self.sigma, self.labels)
+        from nibabel.affines import apply_affine
+
+        return PointCloud(apply_affine(A, self.coordinates), space if space is not None else self.space, self.sigma,
+                          self.labels)
 
     def find_clusters(self, min_fraction=1 / 200, max_fraction=1 / 8, method="hdbscan", eps=None, min_samples=None):
         """Cluster the points and store the labels in :attr:`labels` (siibra's ``find_clusters``).

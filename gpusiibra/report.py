@@ -16,7 +16,9 @@ def _plotting():
     try:
         from nilearn import plotting  # matplotlib picks Agg by itself where there is no display
     except ImportError:
-        raise RuntimeError("figures need nilearn and matplotlib: pip install 'gpusiibra[plot]'") from None
+        from .errors import DependencyError
+
+        raise DependencyError("figures need nilearn and matplotlib: pip install 'gpusiibra[plot]'") from None
     return plotting
 
 

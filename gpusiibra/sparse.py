@@ -24,6 +24,7 @@ from functools import cached_property
 import numpy as np
 
 from . import backend
+from .errors import OptionError
 
 __all__ = ["SparseIndex"]
 
@@ -92,23 +93,23 @@ class SparseIndex:
         self = cls()
         self.shape = tuple(int(s) for s in shape)
         if len(self.shape) != 3:
-            raise ValueError(f"a sparse index needs a 3D grid, got shape {self.shape}")
+            raise OptionError(f"a sparse index needs a 3D grid, got shape {self.shape}")
         self.affine = np.asarray(affine, dtype=np.float64).reshape(4, 4)
         region = np.asarray(region, dtype=np.int64).ravel()
         voxel = np.asarray(voxel, dtype=np.int64).ravel()
         value = np.asarray(value, dtype=np.float32).ravel()
         if not (len(region) == len(voxel) == len(value)):
-            raise ValueError("region, voxel and value must have the same length")
+            raise OptionError("region, voxel and value must have the same length")
         keep = value != 0
         if not keep.all():
             region, voxel, value = region[keep], voxel[keep], value[keep]
         nvox = int(np.prod(self.shape))
         if len(voxel) and (voxel.min() < 0 or voxel.max() >= nvox):
-            raise ValueError("voxel indices outside the grid")
+            raise OptionError("voxel indices outside the grid")
         if n_regions is None:
             n_regions = int(region.max()) + 1 if len(region) else 0
         if len(region) and (region.min() < 0 or region.max() >= n_regions):
-            raise ValueError("region numbers outside 0..n_regions-1")
+            raise OptionError("region numbers outside 0..n_regions-1")
         self._n_regions = int(n_regions)
         self._build(region, voxel, value, voxels=voxels, row_voxel=row_voxel)
         return self
@@ -131,22 +132,22 @@ class SparseIndex:
         imgdata = np.asanyarray(imgdata)
         affine = np.asarray(affine, dtype=np.float64)
         if imgdata.ndim != 3:
-            raise ValueError(f"add_img takes a 3D region map, got {imgdata.ndim} dimensions")
+            raise OptionError(f"add_img takes a 3D region map, got {imgdata.ndim} dimensions")
         if self.num_volumes == 0:
             self.shape = tuple(int(s) for s in imgdata.shape)
             self.affine = affine.copy()
         elif imgdata.shape != self.shape:
-            raise ValueError(
+            raise OptionError(
                 f"region map {self.num_volumes} has shape {imgdata.shape}, but the index grid is {self.shape}"
             )
         elif not np.array_equal(affine, self.affine):
-            raise ValueError(
+            raise OptionError(
                 f"region map {self.num_volumes} has another affine than the index grid:\n{affine}\nvs\n{self.affine}"
             )
         flat = np.ascontiguousarray(imgdata).ravel()
         lin = np.flatnonzero(flat > 0)
         if len(lin) == 0:
-            raise ValueError(f"region map {self.num_volumes} has no voxel > 0; its bounding box is undefined")
+            raise OptionError(f"region map {self.num_volumes} has no voxel > 0; its bounding box is undefined")
         self._pending.append((np.full(len(lin), self._n_regions, np.int64), lin, flat[lin].astype(np.float32)))
         self._n_regions += 1
         self._arrays = None
@@ -171,7 +172,7 @@ class SparseIndex:
             voxels_flat = np.asarray(voxels).ravel()
             row_of_entry = voxels_flat[voxel]
             if (row_of_entry < 0).any():
-                raise ValueError("an entry lies on a voxel that the voxels volume does not map")
+                raise OptionError("an entry lies on a voxel that the voxels volume does not map")
             entry_order = np.lexsort((region, row_of_entry))
             counts = np.bincount(row_of_entry, minlength=len(row_voxel))
             row_ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
@@ -210,7 +211,7 @@ class SparseIndex:
     def _ensure(self):
         if self._arrays is None:
             if self.shape is None:
-                raise ValueError("the sparse index is empty: add a region map first")
+                raise OptionError("the sparse index is empty: add a region map first")
             if self._pending:
                 region = np.concatenate([p[0] for p in self._pending])
                 voxel = np.concatenate([p[1] for p in self._pending])

@@ -43,12 +43,12 @@ class Volume:
         return np.asarray(self._img.affine, dtype=np.float64)
 
     def get_data(self):
-        """The voxel array (3D), non-finite values set to 0 with a warning (SPEC difference 3)."""
+        """The voxel array (3D), non-finite values set to 0 with a warning (README, "Differences from siibra", 3)."""
         from .io.nifti import image_data
 
         data, _ = image_data(self._img, self.name or None)
         if data.ndim != 3:
-            raise ValueError(f"volume {self.name!r} has shape {data.shape}: this operation needs a 3D image")
+            raise OptionError(f"volume {self.name!r} has shape {data.shape}: this operation needs a 3D image")
         return data
 
     def draw_samples(self, N, e=1, sigma_mm=None, invert=False, random_state=None):
@@ -85,12 +85,12 @@ class Volume:
         """
         N = int(N)
         if N < 0:
-            raise ValueError(f"N must be >= 0, got {N}")
+            raise OptionError(f"N must be >= 0, got {N}")
         xp = backend.xp()
         q = xp.asarray(self.get_data(), dtype=xp.float64)
         lo, hi = float(q.min()), float(q.max())
         if not hi > lo:
-            raise ValueError(f"volume {self.name!r} is constant ({lo:g}): it defines no density to sample")
+            raise OptionError(f"volume {self.name!r} is constant ({lo:g}): it defines no density to sample")
         P = (q - lo) / (hi - lo)
         if invert:
             P = 1.0 - P
@@ -185,7 +185,7 @@ def peak_local_max(data, min_distance=5):
     a = xp.asarray(data)
     md = int(min_distance)
     if md < 0:
-        raise ValueError(f"min_distance must be >= 0, got {min_distance}")
+        raise OptionError(f"min_distance must be >= 0, got {min_distance}")
     if a.size == 0:
         return np.zeros((0, a.ndim), np.int64)
     if md == 0 or a.size == 1:
@@ -242,7 +242,7 @@ def from_pointcloud(points, label=None, target=None, normalize=True, *, clip_out
     The points are counted per voxel of the target grid (voxel =
     ``int(inv(A) @ p)``, truncated, no rounding), the counts are blurred with a
     Gaussian whose width is the selected points' mean ``sigma_mm`` converted to
-    voxels along each axis of the target grid (SPEC difference 2: siibra
+    voxels along each axis of the target grid (README, "Differences from siibra", 2: siibra
     1.0.1a25 documents mm), edges repeated and the kernel cut at 4 sigma, and
     divided by their total when ``normalize``.
 
@@ -268,24 +268,26 @@ def from_pointcloud(points, label=None, target=None, normalize=True, *, clip_out
     sigma = points.sigma
     if label is not None and points.labels is not None:
         if not np.any(points.labels == label):
-            raise ValueError(f"no points with label {label}; the labels are {sorted(set(points.labels.tolist()))}")
+            raise OptionError(f"no points with label {label}; the labels are {sorted(set(points.labels.tolist()))}")
         coords, sigma = coords[points.labels == label], sigma[points.labels == label]
     if len(coords) == 0:
-        raise ValueError("the point cloud is empty: there is no density to estimate")
+        raise OptionError("the point cloud is empty: there is no density to estimate")
     vox = PointCloud(coords).transform(np.linalg.inv(affine)).coordinates.astype(np.int64)  # truncation, as int()
     inside = np.all((vox >= 0) & (vox < np.asarray(shape)), axis=1)
     if not inside.all():
         if not clip_out_of_bounds:
-            raise ValueError(f"{int((~inside).sum())} of {len(vox)} points lie outside the target grid "
+            raise OptionError(f"{int((~inside).sum())} of {len(vox)} points lie outside the target grid "
                              "(pass clip_out_of_bounds=True to drop them)")
         vox = vox[inside]
         if len(vox) == 0:
-            raise ValueError("every point lies outside the target grid")
+            raise OptionError("every point lies outside the target grid")
     xp, ndi = backend.xp(), backend.ndi()
     flat = xp.asarray(np.ravel_multi_index(tuple(vox.T), shape))
     counts = xp.bincount(flat, minlength=int(np.prod(shape))).astype(xp.float32).reshape(shape)
     bandwidth_mm = float(np.mean(sigma))
-    voxel_mm = np.sqrt((affine[:3, :3] ** 2).sum(axis=0))
+    from nibabel.affines import voxel_sizes
+
+    voxel_mm = voxel_sizes(affine)
     if bandwidth_mm > 0:
         counts = ndi.gaussian_filter(counts, sigma=(bandwidth_mm / voxel_mm).tolist(), mode="nearest", truncate=4.0)
     if normalize:

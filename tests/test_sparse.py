@@ -175,3 +175,22 @@ def test_get_map_names(julich):
         gpusiibra.get_map("harvard oxford")
     with pytest.raises(gpusiibra.AtlasFileError, match="nonexist.zip: no such file"):
         gpusiibra.get_map("nonexist.zip")
+
+
+def test_region_sums_follow_the_index_as_it_grows(rng):
+    maps, A = random_atlas(rng, n_regions=2)
+    ix = gpusiibra.SparseIndex()
+    ix.add_img(maps[0], A)
+    assert len(ix.region_stats()["Sp"]) == 1
+    ix.add_img(maps[1], A)
+    st = ix.region_stats()
+    assert len(st["Sp"]) == 2 and st["Sp"][1] == pytest.approx(float(maps[1].astype(np.float64).sum()), rel=1e-6)
+
+
+def test_get_map_gives_each_caller_its_own_map(tmp_path, rng):
+    a, b = gpusiibra.get_map(), gpusiibra.get_map()
+    maps, A = random_atlas(rng, n_regions=len(a))  # an index with as many regions, on another grid
+    zipped = atlas_from_dense(maps, A, names=a.regions).save_sparseindex(tmp_path, "other")
+    a.load_zipped_sparseindex(zipped)
+    assert a.shape == maps[0].shape and b.shape == (157, 197, 165)
+    assert gpusiibra.get_map().shape == (157, 197, 165)

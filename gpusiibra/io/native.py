@@ -24,7 +24,7 @@ import zipfile
 import numpy as np
 
 from ..sparse import SparseIndex
-from ..errors import AtlasFileError
+from ..errors import AtlasFileError, OptionError
 
 __all__ = ["FORMAT", "write", "read", "is_native"]
 
@@ -66,7 +66,7 @@ def write(path, index: SparseIndex, names, meta=None):
     region = index.entry_region[entry]
     value = index.entry_value[entry]
     if counts.size and counts.max() > np.iinfo(np.uint16).max:
-        raise ValueError("more than 65535 regions at one voxel")
+        raise OptionError("more than 65535 regions at one voxel")
     arrays = dict(
         format=np.array(FORMAT),
         shape=np.array(index.shape, np.int64),

@@ -32,11 +32,19 @@ def missing_reason(path) -> str:
     return "cannot be opened"
 
 
-def load_image(path):
-    """Open a NIfTI file, or raise :class:`ImageFileError` naming it and the reason."""
-    import nibabel as nib
+def resolve(path) -> str:
+    """A path, with the names of the bundled examples (``example:motor``) replaced by their files."""
+    from ..data import EXAMPLES
 
     path = os.fspath(path)
+    return EXAMPLES.get(path, path)
+
+
+def load_image(path):
+    """Open a NIfTI file (or a bundled example by name), or raise :class:`ImageFileError` naming it and the reason."""
+    import nibabel as nib
+
+    path = resolve(path)
     if not os.path.exists(path):
         raise ImageFileError(path, missing_reason(path))
     if os.path.isdir(path):
@@ -66,7 +74,7 @@ def read_image(path):
     call with the fastest inflater installed. Same result and errors as :func:`load_image`."""
     import nibabel as nib
 
-    path = os.fspath(path)
+    path = resolve(path)
     if not path.lower().endswith(".nii.gz") or not os.path.isfile(path):
         return load_image(path)
     try:

@@ -1,0 +1,79 @@
+"""The command line as a new user meets it: one clean line per error or warning, never a traceback for a
+user's mistake, a version, help for every option."""
+import os
+import subprocess
+import sys
+import time
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+import gpusiibra
+from golden_cases import motor_t4
+from gpusiibra.cli import main as cli
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def test_version(capsys):
+    with pytest.raises(SystemExit) as e:
+        cli(["--version"])
+    assert e.value.code == 0 and capsys.readouterr().out.strip() == f"gpusiibra {gpusiibra.__version__}"
+
+
+def test_every_option_has_help():
+    import argparse
+
+    from gpusiibra.cli import _parser
+
+    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert set(sub.choices) == {"assign", "points", "atlas", "demo", "example"}
+    for name, parser in sub.choices.items():
+        for action in parser._actions:
+            if not isinstance(action, argparse._HelpAction):
+                assert action.help, f"gpusiibra {name} {'/'.join(action.option_strings) or action.dest}: no help"
+
+
+def test_warnings_are_one_clean_line(tmp_path, capsys):
+    img = motor_t4()
+    far = img.affine.copy()
+    far[:3, 3] += 1e4
+    nib.Nifti1Image(np.asarray(img.dataobj), far).to_filename(tmp_path / "far.nii.gz")
+    assert cli(["points", str(_table(tmp_path, "x,y,z\n500,0,0\n-40,-20,55\n"))]) == 0
+    err = capsys.readouterr().err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines == ["warning: 1 point(s) lie outside the atlas grid and get no assignment (first: (500, 0, 0) mm)"]
+
+
+def _table(folder, text):
+    p = folder / "t.csv"
+    p.write_text(text)
+    return p
+
+
+def test_user_mistakes_are_one_line_with_a_nonzero_exit(tmp_path, capsys):
+    cases = [
+        (["assign", str(tmp_path / "missing.nii.gz"), "--out", str(tmp_path / "o.parquet")], 1, "no such file"),
+        (["points", str(tmp_path / "missing.csv")], 2, "missing.csv: no such file"),
+        (["atlas", "nonexist.zip"], 2, "nonexist.zip: no such file"),
+        (["atlas", "harvard"], 2, "no atlas named 'harvard'"),
+        (["assign", "example:motor", "--out", str(tmp_path / "no" / "o.parquet")], 2, "does not exist"),
+    ]
+    for args, code, text in cases:
+        assert cli(args) == code, args
+        err = capsys.readouterr().err
+        assert text in err and "Traceback" not in err, (args, err)
+
+
+@pytest.mark.slow
+def test_an_unreachable_scheduler_is_one_line(tmp_path):
+    pytest.importorskip("dask.distributed")
+    env = dict(os.environ, PYTHONPATH=ROOT, GPUSIIBRA_BACKEND="cpu")
+    t = time.time()
+    r = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "assign", "example:motor", "--out",
+                        str(tmp_path / "o.parquet"), "--scheduler", "tcp://127.0.0.1:9", "--quiet"],
+                       capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 2 and "cannot reach the dask scheduler at tcp://127.0.0.1:9" in r.stderr
+    assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
+    assert time.time() - t < 60

@@ -1,0 +1,68 @@
+"""Every example in README.md runs as written, in a fresh folder (the GPU line without a device, install and
+test commands, and the example that needs the reader's own dask scheduler, are left out)."""
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+import gpusiibra
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+README = os.path.join(ROOT, "README.md")
+
+# lines that cannot run here: installs, the test command itself, a scheduler address the reader supplies
+_SKIP = (re.compile(r"^(pip|conda|python -m pytest)\b"), re.compile(r"tcp://host:"))
+
+
+def _blocks(lang):
+    text = open(README, encoding="utf-8").read()
+    return re.findall(rf"```{lang}\n(.*?)```", text, flags=re.S)
+
+
+def _shell_lines():
+    out = []
+    for block in _blocks("bash"):
+        for line in block.splitlines():
+            line = line.strip()
+            if line.startswith("pip install") and "&&" in line:
+                line = line.split("&&", 1)[1].strip()  # "pip install . && gpusiibra ..." : the command itself
+            if line and not any(p.search(line) for p in _SKIP):
+                out.append(line)
+    return out
+
+
+def _env():
+    env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    env.setdefault("GPUSIIBRA_BACKEND", "cpu")
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def test_readme_has_examples():
+    assert len(_shell_lines()) >= 10 and len(_blocks("python")) >= 2
+
+
+@pytest.mark.slow
+def test_every_shell_example_runs(tmp_path):
+    if subprocess.run(["gpusiibra", "--version"], capture_output=True, env=_env()).returncode:
+        pytest.skip("the gpusiibra command is not installed (pip install .)")
+    for line in _shell_lines():
+        r = subprocess.run(line, shell=True, cwd=tmp_path, env=_env(), capture_output=True, text=True,
+                           executable="/bin/bash")
+        assert r.returncode == 0, f"README example failed: {line}\n{r.stdout[-2000:]}\n{r.stderr[-2000:]}"
+        assert "Traceback" not in r.stderr, line
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("index", range(len(_blocks("python"))))
+def test_every_python_example_runs(tmp_path, monkeypatch, index):
+    code = _blocks("python")[index]
+    if not gpusiibra.gpu_available():
+        code = "\n".join(line for line in code.splitlines() if 'set_backend("gpu")' not in line)
+    monkeypatch.chdir(tmp_path)
+    try:
+        exec(compile(code, f"README.md python example {index + 1}", "exec"), {"__name__": "__readme__"})
+    finally:
+        gpusiibra.set_backend("cpu")
