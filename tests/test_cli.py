@@ -77,3 +77,12 @@ def test_an_unreachable_scheduler_is_one_line(tmp_path):
     assert r.returncode == 2 and "cannot reach the dask scheduler at tcp://127.0.0.1:9" in r.stderr
     assert "Traceback" not in r.stderr and len(r.stderr.strip().splitlines()) == 1
     assert time.time() - t < 60
+
+
+def test_the_summary_tells_maps_signs_and_component_sizes(tmp_path, capsys):
+    assert cli(["assign", "example:motor", "--threshold", "3", "--two-sided", "--out", str(tmp_path / "o.parquet"),
+                "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "1 input files, 1 volumes x 2 signs: 2 maps assigned" in out
+    header = next(line for line in out.splitlines() if line.strip().startswith("input"))
+    assert header.split()[:5] == ["input", "sign", "component", "component", "voxels"]

@@ -406,3 +406,18 @@ def test_a_closed_pipe_ends_the_listing_quietly():
     p.stdout.close()  # as `| head -1` does
     err = p.stderr.read()
     assert p.wait(timeout=60) == 0 and "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    if subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", str(ro)], capture_output=True).returncode:
+        os.chmod(ro, 0o555)  # without the privilege to mount: permissions (which do not bind root)
+        if os.access(ro, os.W_OK):
+            pytest.skip("cannot make a folder this user cannot write")
+    try:
+        assert cli(["assign", "example:motor", "--out", str(ro / "o.parquet"), "--quiet"]) == 2
+        err = capsys.readouterr().err
+        assert ("Read-only file system" in err or "Permission denied" in err) and len(err.strip().splitlines()) == 1
+    finally:
+        subprocess.run(["umount", str(ro)], capture_output=True)
