@@ -31,7 +31,7 @@ from nibabel.affines import apply_affine
 from . import _kernels, backend
 from ._statistics import Components, pair_statistics
 from ._kernels import repeat_index
-from ._resample import (SparseImage, on_grid, resample_sparse, resample_to_grid, separable_is_exact, sparse_image,
+from ._resample import (SparseImage, resample_sparse, resample_to_grid, separable_is_exact, sparse_image,
                        zoom_shift)
 
 __all__ = ["ChunkResult", "assign_chunk", "support_entries", "label_support"]
@@ -227,6 +227,11 @@ def components(key, x, shape, grid_affine, split_components=True):
     return comps, comp, x
 
 
+#: nonzero input voxels per engine pass: a chunk holding more (unthresholded maps, say) is assigned in
+#: several passes, so that its intermediate arrays stay within a few GB on either backend
+PASS_VOXELS = 4_000_000
+
+
 def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_components=True) -> ChunkResult:
     """Assign a chunk of maps to every region of ``smap``.
 
@@ -241,11 +246,27 @@ def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compo
     -------
     ChunkResult
     """
+    images = [im if isinstance(im, SparseImage) else sparse_image(*im) for im in images]
+    ends = np.cumsum([im.nnz for im in images])
+    if len(images) > 1 and ends[-1] > PASS_VOXELS:
+        # passes of at most PASS_VOXELS nonzero voxels (at least one map each), results in map order
+        cut = [0]
+        while cut[-1] < len(images):
+            base = ends[cut[-1] - 1] if cut[-1] else 0
+            cut.append(max(cut[-1] + 1, int(np.searchsorted(ends, base + PASS_VOXELS, side="right"))))
+        parts = [_assign_pass(smap, images[a:b], minsize_voxel, lower_threshold, split_components)
+                 for a, b in zip(cut[:-1], cut[1:])]
+        return ChunkResult(np.concatenate([p.row_map + a for p, a in zip(parts, cut[:-1])]),
+                           {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns},
+                           [st for p in parts for st in p.status])
+    return _assign_pass(smap, images, minsize_voxel, lower_threshold, split_components)
+
+
+def _assign_pass(smap, images, minsize_voxel, lower_threshold, split_components) -> ChunkResult:
     xp = backend.xp()
     index = smap.sparse_index
     shape = tuple(index.shape)
     G = int(np.prod(shape))
-    images = [im if isinstance(im, SparseImage) else sparse_image(*im) for im in images]
     M = len(images)
     key, x = support_entries(images, shape, index.affine)
     reached = backend.to_host(xp.bincount(key // G, minlength=M)) if key.size else np.zeros(M, np.int64)

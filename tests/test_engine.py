@@ -6,7 +6,6 @@ import pytest
 import scipy.ndimage as ndi
 
 import cuda_emulator
-import gpusiibra
 from golden_cases import motor_t4
 from gpusiibra import _assign as assign, _engine, backend
 
@@ -142,3 +141,14 @@ def test_split_components_false_and_minsize_in_a_chunk(julich):
             np.testing.assert_array_equal(cols["correlation"], alone["correlation"])
     df = julich.assign(nib.Nifti1Image(*maps[0]), split_components=False)
     assert set(df["input structure"]) == {1}
+
+
+def test_a_chunk_beyond_the_pass_budget_gives_the_same_rows(julich, monkeypatch):
+    maps = _shifted_motor(5)
+    whole = _engine.assign_chunk(julich, maps)
+    monkeypatch.setattr(_engine, "PASS_VOXELS", 12000)  # about two maps per pass
+    parts = _engine.assign_chunk(julich, maps)
+    np.testing.assert_array_equal(parts.row_map, whole.row_map)
+    for k, v in whole.columns.items():
+        np.testing.assert_array_equal(parts.columns[k], v)
+    assert parts.status == whole.status
