@@ -90,12 +90,42 @@ def _parser():
     d.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
     d.add_argument("--no-figures", action="store_true", help="only compute and print the table")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
+    r = sub.add_parser("report", help="a study at a glance: one self-contained HTML page of a batch's results",
+                       description="Read the dataset that `gpusiibra assign --out` wrote (with its manifest and "
+                                   "errors file) and write one HTML page: the run, region frequencies with "
+                                   "brain figures, distributions, and a sortable per-map table.")
+    r.add_argument("dataset", help="the results dataset (a folder written by gpusiibra assign --out)")
+    r.add_argument("--out", help="the HTML file to write (default: DATASET.html)")
+    r.add_argument("--measure", default="correlation", choices=["correlation", "map containedness",
+                                                                "input containedness"],
+                   help="the statistic a region is counted with (default: correlation)")
+    r.add_argument("--min-correlation", "--min", dest="min_value", type=_number(float), default=0.2,
+                   help="a region counts for a map when a component reaches this value of the measure (default 0.2)")
+    r.add_argument("--top", type=_number(int, 1), default=30, help="regions in the bar chart (default: 30)")
+    r.add_argument("--max-rows", type=_number(int, 1), default=5000,
+                   help="rows of the per-map table put in the page (default: 5000)")
     e = sub.add_parser("example", help="write a small example study (t-maps made from the bundled motor map)",
                        description="Write N t-maps (.nii.gz) made from the bundled SPM motor t-map into FOLDER, to try "
                                    "`gpusiibra assign` with; the last one is a 4D file of two volumes.")
     e.add_argument("folder", help="where to write the maps (created if needed)")
     e.add_argument("--maps", type=_number(int, 1), default=8, help="number of files (default: 8)")
     return p
+
+
+def _cmd_report(args):
+    from .report import study_report
+
+    out = args.out or args.dataset.rstrip("/\\") + ".html"
+    figures = importlib.util.find_spec("nilearn") is not None
+    if not figures:
+        print("gpusiibra: nilearn is not installed, so the page has no figures (pip install 'gpusiibra[plot]')",
+              file=sys.stderr)
+    rep = study_report(args.dataset, out, min_value=args.min_value, measure=args.measure, top=args.top,
+                       max_rows=args.max_rows, figures=figures)
+    print(f"{rep.maps} maps, {len(rep.failed)} failed inputs, {len(rep.frequency)} regions reached "
+          f"({rep.measure} >= {rep.cut:g})")
+    print("report:", os.path.abspath(out))
+    return 0
 
 
 def _cmd_example(args):
@@ -240,7 +270,7 @@ def main(argv=None) -> int:
 
     _one_line_warnings()
     commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
-                "example": _cmd_example}
+                "example": _cmd_example, "report": _cmd_report}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -78,7 +78,8 @@ def atlas_identity(smap) -> dict:
     for a in (ix.row_voxel, ix.row_ptr, ix.entry_region, ix.entry_value):
         h.update(np.ascontiguousarray(a).tobytes())
     h.update("\n".join(smap.regions).encode())
-    return {"name": smap.name, "regions": len(smap), "fingerprint": h.hexdigest()[:32]}
+    return {"name": smap.name, "regions": len(smap), "fingerprint": h.hexdigest()[:32],
+            "source": smap.meta.get("source")}
 
 
 def _versions() -> dict:

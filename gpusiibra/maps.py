@@ -355,7 +355,7 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwarg
         if len(names) != index.num_volumes:
             raise AtlasFileError(labels_where, f"{len(names)} labels for {index.num_volumes} region maps")
         index = _checked_values(index, first, names, value_scale)
-        meta = meta or {}
+        meta = dict(meta or {}, source=os.path.abspath(first))
         return SparseMap(index, names, name=name or meta.get("name") or default_name,
                          space=space or meta.get("space"), meta=meta)
 
@@ -370,7 +370,7 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwarg
 
     if len(paths) == 1 and first.endswith(".npz"):
         index, names, meta = native.read(first)
-        return _named(index, names, meta)
+        return _named(index, names, dict(meta, source=os.path.abspath(first)))
     if len(paths) == 1 and first.endswith(".zip"):
         return _named(_v1(siibra_v1.read_zip, first))
     if len(paths) == 1 and siibra_v1.is_prefix(first):
@@ -394,7 +394,8 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwarg
     index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
                                      entries["value"], n_regions=len(entries["names"]))
     index = _checked_values(index, first, entries["names"], value_scale)
-    return SparseMap(index, entries["names"], name=name or default_name, space=space)
+    return SparseMap(index, entries["names"], name=name or default_name, space=space,
+                     meta={"source": [os.path.abspath(f) for f in files] if len(files) > 1 else os.path.abspath(first)})
 
 
 def _checked_values(index, where, names, value_scale=None):
@@ -439,7 +440,8 @@ _EMBEDDED = {
     "julich brain 3.1 top-2": "julich_brain_3_1_top2_8bit.npz",
 }
 _ALIASES = {"julich 3.1": "julich brain 3.1 top-2", "julich": "julich brain 3.1 top-2",
-            "julich-brain 3.1": "julich brain 3.1 top-2", "default": "julich brain 3.1 top-2"}
+            "julich-brain 3.1": "julich brain 3.1 top-2", "default": "julich brain 3.1 top-2",
+            "julich-brain 3.1 top-2 (8-bit)": "julich brain 3.1 top-2"}  # the last: the atlas's own name
 
 
 def available_maps():
@@ -449,7 +451,9 @@ def available_maps():
 
 @lru_cache(maxsize=None)
 def _load_embedded(key):
-    return load_map(os.path.join(_DATA, _EMBEDDED[key]))
+    smap = load_map(os.path.join(_DATA, _EMBEDDED[key]))
+    smap.meta["source"] = key  # how get_map finds it again (a results dataset records it)
+    return smap
 
 
 def get_map(name: str = DEFAULT_ATLAS) -> SparseMap:

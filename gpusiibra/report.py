@@ -1,20 +1,40 @@
-"""Figures (nilearn's plotting) and the HTML report of the seed workflow.
+"""Reports as one self-contained HTML page: a whole study's batch results, and the seed workflow demo.
 
-Imports nilearn and matplotlib lazily: ``pip install 'gpusiibra[plot]'``.
+A page holds everything it shows: figures as embedded PNG (matplotlib and
+nilearn's plotting), tables, and a small script of its own for the sortable,
+filterable per-map table; it loads nothing from the network, so it opens
+offline and can be mailed. nilearn and matplotlib are imported lazily:
+``pip install 'gpusiibra[plot]'``.
+
+:func:`study_report` (``gpusiibra report``) reads what ``gpusiibra assign``
+wrote: the Parquet dataset, its manifest (settings, atlas, versions, run times)
+and its errors file.
 """
 from __future__ import annotations
 
+import base64
 import html
+import io
+import json
 import os
+from dataclasses import dataclass, field
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["demo_figures", "write_demo_report", "glass_brain"]
+__all__ = ["Page", "StudyReport", "study_report", "demo_figures", "write_demo_report", "glass_brain", "MEASURES"]
+
+#: the statistics a region's frequency can be counted with
+MEASURES = ("correlation", "map containedness", "input containedness")
+_MAP_KEY = ["input", "frame", "sign"]
 
 
 def _plotting():
     try:
-        from nilearn import plotting  # matplotlib picks Agg by itself where there is no display
+        import matplotlib
+
+        matplotlib.use("Agg", force=False)
+        from nilearn import plotting
     except ImportError:
         from .errors import DependencyError
 
@@ -22,14 +42,146 @@ def _plotting():
     return plotting
 
 
-def glass_brain(img, path, title=None, markers=None, marker_color="b", marker_size=30, **kwargs):
-    """Save a nilearn glass-brain view of ``img`` (with optional markers in mm) to ``path``.
+# ------------------------------------------------------------------ the page
+def _data_uri(png: bytes) -> str:
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def _figure_png(fig, dpi=80) -> bytes:
+    """A matplotlib figure (nilearn's displays draw on one: ``display.frame_axes.figure``) as PNG bytes."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, facecolor=fig.get_facecolor())
+    return buf.getvalue()
+
+
+_CSS = """
+body { font-family: sans-serif; margin: 2em; max-width: 80em; color: #222; }
+table { border-collapse: collapse; margin: 1em 0; }
+td, th { padding: 0.2em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }
+th.sortable { cursor: pointer; user-select: none; }
+th.sortable:hover { background: #eef; }
+figure { display: inline-block; margin: 0.5em; vertical-align: top; }
+figcaption { font-size: 0.9em; color: #444; max-width: 40em; }
+img { max-width: 40em; }
+.note { color: #555; font-size: 0.9em; }
+.pager button { margin: 0 0.3em; }
+"""
+
+# the per-map table: rows from the embedded JSON, sorted by a click on a header, filtered by the text box,
+# shown a page at a time (no library, no network)
+_TABLE_JS = """
+(function () {
+  for (const holder of document.querySelectorAll("[data-rows]")) {
+    const data = JSON.parse(document.getElementById(holder.dataset.rows).textContent);
+    const cols = data.columns, rows = data.rows, per = 100;
+    let shown = rows, sortCol = -1, asc = true, page = 0;
+    const filter = holder.querySelector("input.filter"), info = holder.querySelector(".info");
+    const body = holder.querySelector("tbody");
+    function fmt(v) { return typeof v === "number" && !Number.isInteger(v) ? v.toFixed(4) : (v === null ? "" : v); }
+    function render() {
+      const start = page * per, part = shown.slice(start, start + per);
+      body.innerHTML = part.map(r => "<tr>" + r.map(v => "<td>" + String(fmt(v)).replace(/&/g, "&amp;")
+        .replace(/</g, "&lt;") + "</td>").join("") + "</tr>").join("");
+      info.textContent = shown.length ? `rows ${start + 1}-${start + part.length} of ${shown.length}` : "no rows";
+    }
+    holder.querySelectorAll("th.sortable").forEach((th, c) => th.addEventListener("click", () => {
+      asc = sortCol === c ? !asc : (typeof rows[0]?.[c] === "number" ? false : true);
+      sortCol = c;
+      shown = shown.slice().sort((a, b) => (a[c] === b[c] ? 0 : (a[c] === null ? 1 : b[c] === null ? -1 :
+        (a[c] < b[c] ? -1 : 1) * (asc ? 1 : -1))));
+      page = 0; render();
+    }));
+    filter.addEventListener("input", () => {
+      const q = filter.value.toLowerCase();
+      shown = rows.filter(r => r.some(v => String(v).toLowerCase().includes(q)));
+      page = 0; render();
+    });
+    holder.querySelector("button.prev").addEventListener("click", () => { if (page > 0) { page--; render(); } });
+    holder.querySelector("button.next").addEventListener("click", () => {
+      if ((page + 1) * per < shown.length) { page++; render(); } });
+    render();
+  }
+})();
+"""
+
+
+class Page:
+    """An HTML page built part by part, rendered as one self-contained file."""
+
+    def __init__(self, title):
+        self.title = title
+        self.parts = []
+        self._tables = 0
+
+    def heading(self, text, level=2):
+        self.parts.append(f"<h{level}>{html.escape(text)}</h{level}>")
+
+    def paragraph(self, text, cls=None):
+        c = f' class="{cls}"' if cls else ""
+        self.parts.append(f"<p{c}>{html.escape(text)}</p>")
+
+    def raw(self, markup):
+        self.parts.append(markup)
+
+    def figure(self, png: bytes, caption: str, fig_id=None):
+        i = f' id="{html.escape(fig_id)}"' if fig_id else ""
+        self.parts.append(f'<figure{i}><img src="{_data_uri(png)}" alt="{html.escape(caption)}">'
+                          f"<figcaption>{html.escape(caption)}</figcaption></figure>")
+
+    def table(self, df: pd.DataFrame, table_id=None, floats="{:.4f}"):
+        i = f' id="{html.escape(table_id)}"' if table_id else ""
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in df.columns)
+        rows = []
+        for rec in df.itertuples(index=False):
+            cells = "".join(f"<td>{html.escape(floats.format(v) if isinstance(v, float) else str(v))}</td>"
+                            for v in rec)
+            rows.append(f"<tr>{cells}</tr>")
+        self.parts.append(f"<table{i}><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+    def data_table(self, df: pd.DataFrame, table_id: str):
+        """A sortable, filterable, paged table of ``df`` (its rows embedded as JSON)."""
+        self._tables += 1
+        data_id = f"{table_id}-data"
+        rows = [[None if (isinstance(v, float) and not np.isfinite(v)) else
+                 (v.item() if isinstance(v, np.generic) else v) for v in rec] for rec in df.itertuples(index=False)]
+        payload = json.dumps({"columns": [str(c) for c in df.columns], "rows": rows}, separators=(",", ":"))
+        payload = payload.replace("</", "<\\/")  # no "</script>" inside the script element
+        head = "".join(f'<th class="sortable">{html.escape(str(c))}</th>' for c in df.columns)
+        self.parts.append(
+            f'<div class="datatable" id="{html.escape(table_id)}" data-rows="{data_id}">'
+            f'<p><input class="filter" type="search" placeholder="filter rows"> '
+            f'<span class="pager"><button class="prev">previous</button><button class="next">next</button></span>'
+            f' <span class="info"></span></p>'
+            f"<table><thead><tr>{head}</tr></thead><tbody></tbody></table></div>"
+            f'<script type="application/json" id="{data_id}">{payload}</script>')
+
+    def render(self) -> str:
+        script = f"<script>{_TABLE_JS}</script>" if self._tables else ""
+        return (f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><title>{html.escape(self.title)}'
+                f"</title><style>{_CSS}</style></head><body>\n<h1>{html.escape(self.title)}</h1>\n"
+                + "\n".join(self.parts) + f"\n{script}</body></html>\n")
+
+    def write(self, path) -> str:
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        os.makedirs(folder, exist_ok=True)
+        tmp = path + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(self.render())
+        os.replace(tmp, path)
+        return path
+
+
+# ------------------------------------------------------------------ figures
+def glass_brain(img, path=None, title=None, markers=None, marker_color="b", marker_size=30, **kwargs):
+    """A nilearn glass-brain view of ``img`` (with optional markers in mm): saved to ``path`` (.png) when
+    given; returns the PNG bytes.
 
     Parameters
     ----------
     img : nibabel image
-    path : str
-        A .png file.
+    path : str, optional
+        A .png file to write.
     title : str, optional
     markers : array_like (n, 3), optional
         Positions in mm to mark.
@@ -44,12 +196,285 @@ def glass_brain(img, path, title=None, markers=None, marker_color="b", marker_si
         if markers is not None and len(markers):
             display.add_markers(np.asarray(markers, dtype=np.float64), marker_color=marker_color,
                                 marker_size=marker_size)
-        display.savefig(path, dpi=80)
+        png = _figure_png(display.frame_axes.figure)
     finally:
         display.close()
-    return path
+    if path is not None:
+        with open(path, "wb") as f:
+            f.write(png)
+    return png
 
 
+def _slices(img, title, template=None, **kwargs) -> bytes:
+    plotting = _plotting()
+    display = plotting.plot_stat_map(img, bg_img=template, display_mode="z", cut_coords=7, title=title, **kwargs)
+    try:
+        return _figure_png(display.frame_axes.figure)
+    finally:
+        display.close()
+
+
+def _bar_png(labels, values, xlabel, title) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(8, 0.28 * max(len(labels), 4) + 1))
+    ax.barh(range(len(labels))[::-1], values, color="#c0392b")
+    ax.set_yticks(range(len(labels))[::-1], labels, fontsize=8)
+    ax.set_xlabel(xlabel)
+    ax.set_title(title)
+    fig.tight_layout()
+    try:
+        return _figure_png(fig)
+    finally:
+        plt.close(fig)
+
+
+def _hist_png(values, bins, xlabel, title, integer=False) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(5.5, 3.2))
+    ax.hist(values, bins=bins, color="#2c7fb8", edgecolor="white")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count")
+    ax.set_title(title)
+    if integer:
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.tight_layout()
+    try:
+        return _figure_png(fig)
+    finally:
+        plt.close(fig)
+
+
+# ------------------------------------------------------------------ the study
+@dataclass
+class StudyReport:
+    """What a study report shows, as data (the numbers on the page)."""
+
+    path: str
+    maps: int
+    inputs: int
+    failed: pd.DataFrame
+    settings: dict
+    atlas: dict
+    versions: dict
+    seconds: float
+    runs: int
+    measure: str
+    cut: float
+    frequency: pd.DataFrame        # region, maps, share (of all maps), sorted
+    components_per_map: pd.Series  # per map key
+    per_map: pd.DataFrame          # the table's rows (all of them; the page shows max_rows)
+    rows_shown: int
+    notes: list = field(default_factory=list)
+
+
+def _load(dataset):
+    from .dataset import errors_path, read_manifest
+    from .errors import DatasetError
+
+    dataset = os.fspath(dataset)
+    if not os.path.isdir(dataset):
+        raise DatasetError(dataset, "no such results dataset (a folder that `gpusiibra assign --out` wrote)")
+    records = read_manifest(dataset)
+    maps = pd.DataFrame([m for r in records if r["type"] == "chunk" for m in r["maps"]], columns=_MAP_KEY)
+    err_file = errors_path(dataset)
+    failed = pd.read_csv(err_file) if os.path.exists(err_file) else pd.DataFrame(columns=["input", "reason"])
+    if maps.empty:
+        if len(failed):
+            raise DatasetError(dataset, f"no map was assigned: all {len(failed)} inputs failed "
+                                        f"(their reasons are in {err_file})")
+        raise DatasetError(dataset, "holds no assigned maps yet: nothing to report")
+    parts = [f for f in os.listdir(dataset) if f.startswith("part-") and f.endswith(".parquet")]
+    if parts:
+        rows = pd.read_parquet(dataset)
+    else:
+        from .batch import batch_schema
+
+        rows = batch_schema().empty_table().to_pandas()
+    return records, maps, failed, rows
+
+
+def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max_rows=5000, figures=True,
+                 atlas=None) -> StudyReport:
+    """A study at a glance: one self-contained HTML page of a batch's results.
+
+    Parameters
+    ----------
+    dataset : path
+        The results dataset that ``gpusiibra assign --out`` wrote (with its manifest and errors file).
+    out : path
+        The HTML file to write.
+    min_value : float
+        A region counts for a map when one of the map's components reaches this value of ``measure``.
+    measure : {"correlation", "map containedness", "input containedness"}
+    top : int
+        Regions in the bar chart.
+    max_rows : int
+        Rows of the per-map table (top region of each component, highest ``measure`` first) put in
+        the page; the page says how many there are in all.
+    figures : bool
+        Draw the figures (needs nilearn and matplotlib); without them the page has the tables only.
+    atlas : SparseMap, optional
+        The atlas to paint the frequencies on; default the one the manifest names (when it can be loaded).
+
+    Returns
+    -------
+    StudyReport
+
+    Raises
+    ------
+    DatasetError
+        For a path that is not a results dataset, or one with no assigned map.
+
+    Examples
+    --------
+    >>> import os, tempfile, gpusiibra
+    >>> from gpusiibra.report import study_report
+    >>> out = os.path.join(tempfile.mkdtemp(), "motor.parquet")
+    >>> _ = gpusiibra.get_map().assign_batch(["example:motor"], out, threshold=3.1, progress=False)
+    >>> rep = study_report(out, out + ".html", figures=False)
+    >>> rep.maps, rep.frequency["share"].max() <= 1
+    (1, True)
+    """
+    from .errors import OptionError
+
+    if measure not in MEASURES:
+        raise OptionError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
+    records, maps, failed, rows = _load(dataset)
+    run = records[0]
+    ends = [r for r in records if r["type"] == "end"]
+    n_maps = len(maps)
+    comp = rows[rows["kind"] == "component"]
+    # region frequency: the share of maps with a component that reaches the cut
+    passing = comp[comp[measure] >= min_value]
+    freq = (passing.drop_duplicates(["region"] + _MAP_KEY).groupby("region").size()
+            .rename("maps").reset_index())
+    freq["share"] = freq["maps"] / n_maps
+    freq = freq.sort_values(["maps", "region"], ascending=[False, True]).reset_index(drop=True)
+    per_map_counts = (comp.drop_duplicates(_MAP_KEY + ["input structure"]).groupby(_MAP_KEY).size())
+    components = per_map_counts.reindex(pd.MultiIndex.from_frame(maps), fill_value=0)
+    # the per-map table: the top region of each component
+    best = (comp.sort_values(measure, ascending=False, kind="stable")
+            .drop_duplicates(_MAP_KEY + ["input structure"]))
+    per_map = pd.DataFrame({
+        "input": best["input"].map(os.path.basename), "frame": best["frame"], "sign": best["sign"],
+        "component": best["input structure"], "voxels": best["voxels"], "top region": best["region"],
+        "correlation": best["correlation"], "IoU": best["intersection over union"],
+        "map containedness": best["map containedness"], "input containedness": best["input containedness"],
+    }).reset_index(drop=True)
+    rep = StudyReport(path=os.fspath(dataset), maps=n_maps, inputs=maps["input"].nunique(), failed=failed,
+                      settings=run["settings"], atlas=run["atlas"], versions=run["versions"],
+                      seconds=float(sum(r.get("seconds", 0.0) for r in ends)),
+                      runs=sum(r["type"] == "session" for r in records), measure=measure, cut=float(min_value),
+                      frequency=freq, components_per_map=components, per_map=per_map,
+                      rows_shown=min(len(per_map), max_rows))
+    page = _study_page(rep, rows, top, max_rows, figures, atlas)
+    page.write(out)
+    return rep
+
+
+def _study_page(rep, rows, top, max_rows, figures, atlas):
+    s = rep.settings
+    page = Page(f"gpusiibra study report: {os.path.basename(rep.path.rstrip('/'))}")
+    page.heading("The run")
+    opts = ", ".join(f"{k} = {v}" for k, v in s.items())
+    runs = f"{rep.runs} run{'s' if rep.runs > 1 else ''}"
+    page.raw(f'<table id="run"><tbody>'
+             f"<tr><td>maps</td><td id=\"n-maps\">{rep.maps}</td></tr>"
+             f"<tr><td>input files</td><td>{rep.inputs}</td></tr>"
+             f"<tr><td>failed inputs</td><td id=\"n-failed\">{len(rep.failed)}</td></tr>"
+             f"<tr><td>options</td><td>{html.escape(opts)}</td></tr>"
+             f"<tr><td>atlas</td><td>{html.escape(str(rep.atlas.get('name')))} ({rep.atlas.get('regions')} regions,"
+             f" fingerprint {html.escape(str(rep.atlas.get('fingerprint', ''))[:12])})</td></tr>"
+             f"<tr><td>software</td><td>{html.escape(', '.join(f'{k} {v}' for k, v in rep.versions.items()))}"
+             f"</td></tr><tr><td>wall time</td><td>{rep.seconds:.1f} s in {runs}</td></tr></tbody></table>")
+    if len(rep.failed):
+        page.heading("Failed inputs", 3)
+        page.table(rep.failed.assign(input=rep.failed["input"].map(lambda p: os.path.basename(str(p)))),
+                   "failed")
+    page.heading("Regions")
+    page.paragraph(f"The share of the {rep.maps} maps with a component whose {rep.measure} is at least "
+                   f"{rep.cut:g}, per region.")
+    shown = rep.frequency.head(top)
+    if figures:
+        if len(shown):
+            page.figure(_bar_png(list(shown["region"]), list(shown["share"]), f"share of maps ({rep.measure} >= "
+                                 f"{rep.cut:g})", f"top {len(shown)} regions"), "Regions by share of maps",
+                        "fig-frequency")
+        brain = _frequency_image(rep, atlas)
+        if brain is not None:
+            img, template = brain
+            page.figure(glass_brain(img, colorbar=True, cmap="hot", title="share of maps"),
+                        "The share painted on each voxel's most probable region (glass brain)", "fig-glass")
+            page.figure(_slices(img, "share of maps", template, cmap="hot", colorbar=True),
+                        "The same on axial slices of the ICBM 2009c template", "fig-slices")
+        else:
+            page.paragraph("No brain figure: the atlas the run used could not be loaded here.", "note")
+    page.table(rep.frequency.head(max(top, 50)).assign(share=lambda d: d["share"].round(4)), "frequency")
+    if len(rep.frequency) > max(top, 50):
+        page.paragraph(f"{len(rep.frequency) - max(top, 50)} more regions not listed.", "note")
+    comp = rows[rows["kind"] == "component"]
+    if figures and len(comp):
+        page.heading("Distributions")
+        page.figure(_hist_png(comp["correlation"].dropna(), 40, "correlation", "correlation, every component x region"),
+                    "Correlation of every (component, region) pair", "fig-correlation")
+        page.figure(_hist_png(comp["intersection over union"].dropna(), 40, "intersection over union",
+                              "IoU, every component x region"), "Intersection over union", "fig-iou")
+        c = rep.components_per_map
+        page.figure(_hist_png(c.to_numpy(), np.arange(0, int(c.max()) + 2) - 0.5, "components", "components per map",
+                              integer=True), "Components per map", "fig-components")
+        peaks = rows[rows["kind"] == "peak"]
+        if len(peaks):
+            pk = peaks.groupby("region").size().sort_values(ascending=False).head(top)
+            page.figure(_bar_png(list(pk.index), list(pk.to_numpy()), "peaks", "peaks per region"),
+                        "Peaks (local maxima) per region", "fig-peaks")
+    page.heading("Per map")
+    page.paragraph(f"The top region of each component (highest {rep.measure}); click a column to sort, type to "
+                   "filter.")
+    if rep.rows_shown < len(rep.per_map):
+        page.paragraph(f"The table holds the {rep.rows_shown} components of highest {rep.measure} of "
+                       f"{len(rep.per_map)}; the dataset has them all.", "note")
+    page.data_table(rep.per_map.head(rep.rows_shown), "per-map")
+    return page
+
+
+def _frequency_image(rep, atlas):
+    """The region shares painted on each voxel's most probable region, and the template; None without the atlas."""
+    import nibabel as nib
+
+    from .data import TEMPLATE
+
+    if atlas is None:
+        from .dataset import atlas_identity
+        from .errors import GpusiibraError
+        from .maps import get_map
+
+        source = rep.atlas.get("source") or rep.atlas.get("name")
+        try:
+            atlas = get_map(source) if isinstance(source, str) else None
+        except GpusiibraError:
+            atlas = None
+        if atlas is None or atlas_identity(atlas)["fingerprint"] != rep.atlas.get("fingerprint"):
+            return None
+    ix = atlas.sparse_index
+    counts = np.diff(ix.row_ptr)
+    if not counts.size or len(rep.frequency) == 0:
+        return None
+    row_max = np.maximum.reduceat(ix.entry_value, ix.row_ptr[:-1][counts > 0])
+    rows = np.repeat(np.arange(len(counts)), counts)
+    is_max = ix.entry_value == np.repeat(row_max, counts[counts > 0])
+    first = np.flatnonzero(is_max)
+    first = first[np.r_[True, rows[first][1:] != rows[first][:-1]]]
+    share = pd.Series(rep.frequency["share"].to_numpy(), index=rep.frequency["region"])
+    by_region = share.reindex(atlas.regions).fillna(0).to_numpy()
+    vol = np.zeros(int(np.prod(ix.shape)), np.float32)
+    vol[ix.row_voxel[rows[first]]] = by_region[ix.entry_region[first]]
+    template = nib.load(TEMPLATE) if tuple(atlas.shape) == nib.load(TEMPLATE).shape[:3] else None
+    return nib.Nifti1Image(vol.reshape(ix.shape), atlas.affine), template
+
+
+# ------------------------------------------------------------------ the demo
 def demo_figures(result, atlas, out, n_regions=3):
     """Draw the demo's figures into ``out``; returns {caption: file name}."""
     figures = {}
@@ -83,47 +508,24 @@ def demo_figures(result, atlas, out, n_regions=3):
     return figures
 
 
-def _table_html(df):
-    return df.to_html(index=False, float_format=lambda x: f"{x:.4f}", na_rep="", classes="assignments",
-                      border=0, escape=True)
-
-
 def write_demo_report(result, atlas, out, seed=None, threshold=None):
-    """Write ``report.html`` into ``out`` (figures must exist there); returns its path."""
+    """Write ``report.html`` into ``out``, self-contained (the figures, written there too, are embedded)."""
     from . import __version__
     from .backend import get_backend
 
-    times = "".join(f"<tr><td>{html.escape(k)}</td><td>{v:.3f} s</td></tr>" for k, v in result.timings.items())
-    figs = "".join(
-        f'<figure><img src="{html.escape(name)}" alt="{html.escape(caption)}">'
-        f"<figcaption>{html.escape(caption)}</figcaption></figure>"
-        for caption, name in result.figures.items()
-    )
-    n_clusters = len(result.cluster_maps)
-    page = f"""<!DOCTYPE html>
-<html lang="en"><head><meta charset="utf-8"><title>gpusiibra demo: motor map</title>
-<style>
-body {{ font-family: sans-serif; margin: 2em; max-width: 75em; }}
-table {{ border-collapse: collapse; margin: 1em 0; }}
-td, th {{ padding: 0.2em 0.8em; border-bottom: 1px solid #ddd; text-align: left; }}
-figure {{ display: inline-block; margin: 0.5em; vertical-align: top; }}
-figcaption {{ font-size: 0.9em; color: #444; max-width: 40em; }}
-img {{ max-width: 40em; }}
-</style></head><body>
-<h1>Seed workflow on the bundled motor t-map</h1>
-<p>Atlas: {html.escape(atlas.name)} ({len(atlas)} regions). Input: {html.escape(result.input_volume.name)}
-(threshold {threshold}). {len(result.samples)} samples (seed {seed}), {n_clusters} clusters,
-{len(result.peaks)} peaks. Backend: {get_backend()}. gpusiibra {__version__}.</p>
-<h2>Assignments</h2>
-<p>Clusters with correlation &ge; 0.2 and peaks with map value &ge; 0.5, sorted by correlation.</p>
-{_table_html(result.assignments)}
-<h2>Figures</h2>
-{figs}
-<h2>Time per step</h2>
-<table>{times}</table>
-</body></html>
-"""
-    path = os.path.join(out, "report.html")
-    with open(path, "w", encoding="utf-8") as f:
-        f.write(page)
-    return path
+    page = Page("Seed workflow on the bundled motor t-map")
+    page.paragraph(f"Atlas: {atlas.name} ({len(atlas)} regions). Input: {result.input_volume.name} (threshold "
+                   f"{threshold}). {len(result.samples)} samples (seed {seed}), {len(result.cluster_maps)} clusters, "
+                   f"{len(result.peaks)} peaks. Backend: {get_backend()}. gpusiibra {__version__}.")
+    page.heading("Assignments")
+    page.paragraph("Clusters with correlation >= 0.2 and peaks with map value >= 0.5, sorted by correlation.")
+    page.table(result.assignments.astype({"centroid": str}) if "centroid" in result.assignments else
+               result.assignments, "assignments")
+    page.heading("Figures")
+    for caption, name in result.figures.items():
+        with open(os.path.join(out, name), "rb") as f:
+            page.figure(f.read(), caption)
+    page.heading("Time per step")
+    page.table(pd.DataFrame({"step": list(result.timings), "seconds": [round(v, 3) for v in result.timings.values()]}),
+               "timings")
+    return page.write(os.path.join(out, "report.html"))

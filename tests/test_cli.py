@@ -28,7 +28,7 @@ def test_every_option_has_help():
     from gpusiibra.cli import _parser
 
     sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(sub.choices) == {"assign", "points", "atlas", "demo", "example"}
+    assert set(sub.choices) == {"assign", "points", "atlas", "demo", "example", "report"}
     for name, parser in sub.choices.items():
         for action in parser._actions:
             if not isinstance(action, argparse._HelpAction):
