@@ -31,8 +31,8 @@ from nibabel.affines import apply_affine
 from . import _kernels, backend
 from ._statistics import Components, pair_statistics
 from ._kernels import repeat_index
-from ._resample import (SparseImage, resample_sparse, resample_to_grid, separable_is_exact, sparse_image,
-                       zoom_shift)
+from ._resample import (SparseImage, resample_dense, resample_sparse, resample_to_grid, separable_is_exact,
+                        sparse_image, zoom_shift)
 
 __all__ = ["ChunkResult", "assign_chunk", "support_entries", "label_support"]
 
@@ -94,7 +94,7 @@ def support_entries(images, shape, grid_affine):
     shape = tuple(int(s) for s in shape)
     G = int(np.prod(shape))
     gbytes = np.ascontiguousarray(grid_affine, np.float64).tobytes()
-    groups, dense = {}, []
+    groups, dense, boxed = {}, [], []
     for i, im in enumerate(images):
         if im.nnz == 0:
             continue
@@ -102,10 +102,13 @@ def support_entries(images, shape, grid_affine):
                        shape, gbytes)
         if route == "dense":
             dense.append(i)
+        elif route == "separable" and im.data is not None:
+            boxed.append(i)  # mostly nonzero: the separable passes on dense boxes
         else:
             gk = ("grid",) if route == "grid" else (im.shape, im.affine.tobytes(), im.order, im.dtype.str)
             groups.setdefault(gk, []).append(i)
     parts = [resample_sparse([images[i] for i in idx], idx, shape, grid_affine) for idx in groups.values()]
+    parts += [resample_dense(images[i], i, shape, grid_affine) for i in boxed]
     for i in dense:
         res = resample_to_grid(images[i].dense(), images[i].affine, shape, grid_affine)
         if res.empty:

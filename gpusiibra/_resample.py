@@ -34,14 +34,19 @@ import numpy as np
 from . import backend
 from ._kernels import repeat_index
 
-__all__ = ["SparseImage", "sparse_image", "interpolation_order", "resample_sparse", "resample_to_grid",
-           "ResampledImage"]
+__all__ = ["SparseImage", "sparse_image", "interpolation_order", "resample_sparse", "resample_dense",
+           "resample_to_grid", "ResampledImage", "DENSE_FRACTION"]
 
 
 # ------------------------------------------------------------------ inputs
+#: a map with more nonzero voxels than this fraction is handed over and resampled dense
+DENSE_FRACTION = 0.25
+
+
 @dataclass
 class SparseImage:
-    """A query image as its nonzero voxels: what a reader hands to the engine.
+    """A query image as its nonzero voxels (or, when most voxels are nonzero, as its array): what a reader
+    hands to the engine.
 
     Attributes
     ----------
@@ -50,14 +55,18 @@ class SparseImage:
         Voxel -> mm.
     dtype : numpy.dtype
         The image's type: resampled values are cast to it (integers rounded), as scipy writes them.
-    index : ndarray of int64
-        Flat (C order) indices of the nonzero voxels, ascending.
-    value : ndarray
+    index : ndarray of int64, or None
+        Flat (C order) indices of the nonzero voxels, ascending (None when ``data`` holds the image).
+    value : ndarray, or None
         Their values.
     order : int
         0 (nearest) for an image whose distinct values are exactly {0, 1}, else 1 (trilinear).
     vmin, vmax : float
         nilearn's clip range: ``min(min q, 0)``, ``max(max q, 0)``.
+    nnz : int
+        The number of nonzero voxels.
+    data : ndarray (3D, C order), or None
+        The image itself, for a map whose nonzero fraction exceeds :data:`DENSE_FRACTION`.
     """
 
     shape: tuple
@@ -68,32 +77,48 @@ class SparseImage:
     order: int
     vmin: float
     vmax: float
+    nnz: int
+    data: np.ndarray = None
 
-    @property
-    def nnz(self) -> int:
-        return int(self.index.size)
+    def entries(self):
+        """``(index, value)`` of the nonzero voxels."""
+        if self.index is None:
+            flat = self.data.reshape(-1)
+            index = np.flatnonzero(flat != 0)
+            return index, flat[index]
+        return self.index, self.value
 
     def dense(self) -> np.ndarray:
         """The image as a dense array."""
+        if self.data is not None:
+            return self.data
         out = np.zeros(int(np.prod(self.shape)), self.dtype)
         out[self.index] = self.value
         return out.reshape(self.shape)
 
 
-def sparse_image(data, affine) -> SparseImage:
-    """The :class:`SparseImage` of a 3D array (host) and its affine."""
+def sparse_image(data, affine, dense_fraction=None) -> SparseImage:
+    """The :class:`SparseImage` of a 3D array (host) and its affine (kept dense when mostly nonzero)."""
     data = np.asarray(data)
     if data.dtype == bool:
         data = data.astype(np.uint8)
+    data = np.ascontiguousarray(data)
     flat = data.reshape(-1)
-    index = np.flatnonzero(flat != 0)  # through a mask: many times faster than on the values
-    value = flat[index]
-    ones = value.size and bool(np.all(value == 1))
-    order = 0 if ones and index.size < flat.size else 1
-    vmin = min(float(value.min()), 0.0) if value.size else 0.0
-    vmax = max(float(value.max()), 0.0) if value.size else 0.0
+    mask = flat != 0
+    nnz = int(np.count_nonzero(mask))
+    limit = DENSE_FRACTION if dense_fraction is None else dense_fraction
+    if nnz > limit * flat.size:
+        index = value = None
+        nonzero = flat[mask]
+    else:
+        index = np.flatnonzero(mask)  # through a mask: many times faster than on the values
+        value = nonzero = flat[index]
+    ones = nnz and bool(np.all(nonzero == 1))
+    order = 0 if ones and nnz < flat.size else 1
+    vmin = min(float(nonzero.min()), 0.0) if nnz else 0.0
+    vmax = max(float(nonzero.max()), 0.0) if nnz else 0.0
     return SparseImage(tuple(int(s) for s in data.shape), np.asarray(affine, np.float64), data.dtype, index, value,
-                       order, vmin, vmax)
+                       order, vmin, vmax, nnz, data if index is None else None)
 
 
 def interpolation_order(data) -> int:
@@ -164,6 +189,18 @@ def _axis_table(n_in, n_out, zoom, offset, order):
     for a in (count, first, w_low, w_high):
         a.flags.writeable = False
     return first, count, w_low, w_high
+
+
+@lru_cache(maxsize=256)
+def _axis_taps(n_in, n_out, zoom, offset, order):
+    """Per output voxel along an axis: its low tap (order 1) or nearest voxel (order 0), clipped to the
+    input, and whether it lies inside the input (0 outside, as scipy's constant mode)."""
+    c = _coordinates(n_out, zoom, offset)
+    inside = (c >= 0) & (c <= n_in - 1)
+    tap = np.clip(np.floor(c + 0.5) if order == 0 else np.floor(c), 0, n_in - 1).astype(np.int64)
+    for a in (tap, inside):
+        a.flags.writeable = False
+    return tap, inside
 
 
 # ------------------------------------------------------------------ the passes
@@ -270,8 +307,9 @@ def resample_sparse(images, ids, shape, grid_affine):
     counts = np.array([im.nnz for im in images], np.int64)
     ids = np.asarray(ids, np.int64)
     base = np.repeat(ids, counts)
-    flat = np.concatenate([im.index for im in images]) if len(images) else np.zeros(0, np.int64)
-    vals = np.concatenate([im.value for im in images]) if len(images) else np.zeros(0)
+    entries = [im.entries() for im in images]
+    flat = np.concatenate([e[0] for e in entries]) if len(images) else np.zeros(0, np.int64)
+    vals = np.concatenate([e[1] for e in entries]) if len(images) else np.zeros(0)
     if on_grid(first, shape, grid_affine):
         # nilearn keeps the image as it is: no interpolation, no clip
         return xp.asarray(base * G + flat), xp.asarray(vals.astype(np.float64))
@@ -291,6 +329,63 @@ def resample_sparse(images, ids, shape, grid_affine):
     val = _finish_values(xp, val, first.dtype, m, vmin, vmax)
     keep = val != 0
     return key[keep], val[keep]
+
+
+def resample_dense(image, image_id, shape, grid_affine):
+    """:func:`resample_sparse` for one mostly-nonzero image, with the same per-voxel arithmetic done on
+    dense boxes (the same taps and weights, products and sums in the same order: the same bits).
+
+    Each pass (z, then x, then y) computes ``low * w_low + high * w_high`` for every output voxel of the
+    box the image's nonzero voxels reach along that axis; voxels whose taps are zero come out as 0,
+    which the sparse passes never produce, and are dropped at the end.
+    """
+    xp = backend.xp()
+    shape = tuple(int(s) for s in shape)
+    G = int(np.prod(shape))
+    zoom, offset = zoom_shift(image.affine, grid_affine)
+    data = np.asarray(image.dense())
+    nz = [np.flatnonzero(np.any(data != 0, axis=tuple(b for b in range(3) if b != a))) for a in range(3)]
+    a = xp.asarray(data[nz[0][0]:nz[0][-1] + 1, nz[1][0]:nz[1][-1] + 1, nz[2][0]:nz[2][-1] + 1]).astype(xp.float64)
+    origin = [int(v[0]) for v in nz]
+    out_origin = [0, 0, 0]
+    for axis in (2, 0, 1):
+        n_in = int(image.shape[axis])
+        tap, inside = _axis_taps(n_in, shape[axis], float(zoom[axis]), float(offset[axis]), image.order)
+        lo_in, hi_in = origin[axis], origin[axis] + a.shape[axis] - 1
+        # the output voxels that read the box: low tap (or nearest voxel) in [lo_in - 1, hi_in]
+        reach = inside & (tap >= lo_in - (1 if image.order == 1 else 0)) & (tap <= hi_in)
+        t = np.flatnonzero(reach)
+        if t.size == 0:
+            return xp.zeros(0, xp.int64), xp.zeros(0, xp.float64)
+        t = np.arange(t[0], t[-1] + 1)
+        bshape = [1, 1, 1]
+        bshape[axis] = -1
+        low = tap[t] - lo_in
+        if image.order == 0:
+            ok = inside[t] & (low >= 0) & (low < a.shape[axis])
+            out = xp.take(a, xp.asarray(np.clip(low, 0, a.shape[axis] - 1)), axis=axis)
+            out *= xp.asarray(ok.astype(np.float64).reshape(bshape))
+        else:
+            _, _, w_low, w_high = _axis_table(n_in, shape[axis], float(zoom[axis]), float(offset[axis]), 1)
+            padded = xp.concatenate([xp.zeros_like(xp.take(a, xp.asarray([0]), axis=axis)), a,
+                                     xp.zeros_like(xp.take(a, xp.asarray([0]), axis=axis))], axis=axis)
+            out = xp.take(padded, xp.asarray(low + 1), axis=axis)  # padded: tap -1 and tap n read zeros
+            out *= xp.asarray(w_low[t].reshape(bshape))
+            high = xp.take(padded, xp.asarray(low + 2), axis=axis)
+            high *= xp.asarray(w_high[t].reshape(bshape))
+            out += high
+        a = out
+        out_origin[axis] = int(t[0])
+        origin[axis] = int(t[0])
+    idx = xp.flatnonzero(a)
+    sub = xp.stack(xp.unravel_index(idx, a.shape))
+    lin = ((sub[0] + out_origin[0]) * shape[1] + sub[1] + out_origin[1]) * shape[2] + sub[2] + out_origin[2]
+    key = lin + image_id * G
+    vals = a.ravel()[idx]
+    vals = _finish_values(xp, vals, image.dtype, xp.zeros(vals.size, xp.int64), np.array([image.vmin]),
+                          np.array([image.vmax]))
+    keep = vals != 0
+    return key[keep], vals[keep]
 
 
 # ------------------------------------------------------------------ dense fallback
