@@ -214,7 +214,7 @@ def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, rea
 
 
 def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
-                 peaks=False, mindist=5, resume=False, chunk_size=32, readers=4, workers=None, scheduler=None,
+                 peaks=False, mindist=5, resume=False, chunk_size=32, readers=None, workers=None, scheduler=None,
                  progress=True):
     """Assign many maps to every region of ``smap``.
 
@@ -241,8 +241,9 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
         settings above and the atlas must be those the dataset was started with.
     chunk_size : int
         Files per chunk (one engine pass and one part file per chunk).
-    readers : int
-        Threads reading and decompressing files ahead of the computation.
+    readers : int, optional
+        Reader processes (threads for fewer than 16 files) that read, inflate, threshold and sparsify
+        files ahead of the computation; default: one per CPU core.
     workers, scheduler : int or str, optional
         Spread chunks over dask.distributed workers: a local cluster of
         ``workers`` processes, or the scheduler at ``scheduler`` (the atlas is
@@ -273,6 +274,7 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
     from tqdm.auto import tqdm
 
     _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, readers, workers)
+    readers = readers or os.cpu_count() or 1
     t0 = time.perf_counter()
     paths, missing = expand_inputs(inputs)
     errors = list(missing)

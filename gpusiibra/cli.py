@@ -59,6 +59,7 @@ def _parser():
     g.add_argument("--scheduler", help="spread the maps over the dask.distributed scheduler at ADDRESS")
     a.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished maps")
     a.add_argument("--chunk-size", type=_number(int, 1), default=32, help="files per chunk")
+    a.add_argument("--readers", type=_number(int, 1), help="reader processes ahead of the engine (default: the cores)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
 
     t = sub.add_parser("atlas", help="describe an atlas, or convert it to another format")
@@ -192,8 +193,8 @@ def _cmd_assign(args):
     _, summary = assign_batch(
         smap, args.inputs, args.out, threshold=args.threshold, two_sided=args.two_sided,
         lower_threshold=args.lower_threshold, minsize=args.minsize, peaks=args.peaks, mindist=args.mindist,
-        resume=args.resume, chunk_size=args.chunk_size, workers=args.workers, scheduler=args.scheduler,
-        progress=not args.quiet)
+        resume=args.resume, chunk_size=args.chunk_size, readers=args.readers, workers=args.workers,
+        scheduler=args.scheduler, progress=not args.quiet)
     print(f"atlas: {smap.name} ({len(smap)} regions), backend: {backend.get_backend()}")
     print(summary)
     if summary.rows:
