@@ -23,8 +23,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import _engine
-from . import _assign
+from . import _assign, _engine, backend
 from ._readers import Readers, safe_read
 from .data import EXAMPLES
 from .dataset import Dataset, atlas_identity, errors_path, file_stamp, input_key, write_errors
@@ -214,7 +213,7 @@ def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, rea
 
 
 def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
-                 peaks=False, mindist=5, resume=False, chunk_size=32, readers=None, workers=None, scheduler=None,
+                 peaks=False, mindist=5, resume=False, chunk_size=None, readers=None, workers=None, scheduler=None,
                  progress=True):
     """Assign many maps to every region of ``smap``.
 
@@ -239,8 +238,9 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
     resume : bool
         Continue an existing ``out`` dataset, skipping finished maps. The
         settings above and the atlas must be those the dataset was started with.
-    chunk_size : int
-        Files per chunk (one engine pass and one part file per chunk).
+    chunk_size : int, optional
+        Files per chunk (one engine pass and one part file per chunk); default 256 on the GPU backend,
+        32 on the CPU.
     readers : int, optional
         Reader processes (threads for fewer than 16 files) that read, inflate, threshold and sparsify
         files ahead of the computation; default: one per CPU core.
@@ -275,6 +275,8 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
 
     _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, readers, workers)
     readers = readers or os.cpu_count() or 1
+    if chunk_size is None:
+        chunk_size = 256 if backend.get_backend() == "gpu" else 32
     t0 = time.perf_counter()
     paths, missing = expand_inputs(inputs)
     errors = list(missing)
@@ -408,8 +410,6 @@ def _n_frames(path):
 
 
 def _dask_task(smap, paths, kw, done, backend_name):
-    from . import backend
-
     backend.set_backend(backend_name)
     return paths, assign_chunk(smap, paths, done=done, **kw)
 
@@ -438,7 +438,6 @@ def _run_dask(smap, chunks, kw, done, workers, scheduler):
         from dask.distributed import Client, as_completed
     except ImportError:
         raise DependencyError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
-    from . import backend
 
     cluster = None
     if scheduler:

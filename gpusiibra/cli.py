@@ -58,7 +58,8 @@ def _parser():
     g.add_argument("--workers", type=_number(int, 1), help="spread the maps over N local dask worker processes")
     g.add_argument("--scheduler", help="spread the maps over the dask.distributed scheduler at ADDRESS")
     a.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished maps")
-    a.add_argument("--chunk-size", type=_number(int, 1), default=32, help="files per chunk")
+    a.add_argument("--chunk-size", type=_number(int, 1),
+                   help="files per chunk (default: 256 on the GPU, 32 on the CPU)")
     a.add_argument("--readers", type=_number(int, 1), help="reader processes ahead of the engine (default: the cores)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
 

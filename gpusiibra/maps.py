@@ -211,7 +211,7 @@ class SparseMap:
         return data, affine, where
 
     def assign_batch(self, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
-                     peaks=False, mindist=5, resume=False, chunk_size=32, readers=None, workers=None, scheduler=None,
+                     peaks=False, mindist=5, resume=False, chunk_size=None, readers=None, workers=None, scheduler=None,
                      progress=True):
         """Assign many maps (files, folders, globs) to every region; see :func:`gpusiibra.batch.assign_batch`.
 
