@@ -31,8 +31,8 @@ from nibabel.affines import apply_affine
 from . import _kernels, backend
 from ._statistics import Components, pair_statistics
 from ._kernels import repeat_index
-from ._resample import (SparseImage, resample_dense, resample_sparse, resample_to_grid, separable_is_exact,
-                        sparse_image, zoom_shift)
+from ._resample import (SparseImage, on_grid, resample_dense, resample_sparse, resample_to_grid,
+                        separable_is_exact, sparse_image, zoom_shift)
 
 __all__ = ["ChunkResult", "assign_chunk", "support_entries", "label_support"]
 
@@ -76,7 +76,7 @@ def _route(shape, affine_bytes, dtype_str, order, grid_shape, grid_affine_bytes)
     """How an image of this geometry and type reaches the grid: 'grid', 'separable' or 'dense'."""
     affine = np.frombuffer(affine_bytes).reshape(4, 4)
     grid_affine = np.frombuffer(grid_affine_bytes).reshape(4, 4)
-    if tuple(shape) == tuple(grid_shape) and np.allclose(affine, grid_affine):
+    if on_grid(shape, affine, grid_shape, grid_affine):
         return "grid"
     zs = zoom_shift(affine, grid_affine)
     if zs is None or not separable_is_exact(np.dtype(dtype_str), order, zs[0], zs[1], grid_shape):

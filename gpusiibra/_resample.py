@@ -131,9 +131,9 @@ def interpolation_order(data) -> int:
 
 
 # ------------------------------------------------------------------ geometry
-def on_grid(img: SparseImage, shape, grid_affine) -> bool:
+def on_grid(shape, affine, grid_shape, grid_affine) -> bool:
     """nilearn takes an image with the grid's shape and (allclose) affine as it is."""
-    return tuple(img.shape) == tuple(shape) and np.allclose(img.affine, grid_affine)
+    return tuple(shape) == tuple(grid_shape) and np.allclose(affine, grid_affine)
 
 
 def zoom_shift(affine, grid_affine):
@@ -173,34 +173,27 @@ def separable_is_exact(dtype, order, zoom, offset, grid_shape) -> bool:
 
 @lru_cache(maxsize=256)
 def _axis_table(n_in, n_out, zoom, offset, order):
-    """Per axis: for each input voxel (cell) i, its first output voxel and how many read it as their
-    low tap (order 1) or nearest voxel (order 0); for each output voxel, the two weights."""
-    c = _coordinates(n_out, zoom, offset)
-    inside = (c >= 0) & (c <= n_in - 1)
-    tap = np.floor(c + 0.5) if order == 0 else np.floor(c)
-    t = np.flatnonzero(inside)
-    tap_t = np.clip(tap[t], 0, n_in - 1).astype(np.int64)
-    count = np.bincount(tap_t, minlength=n_in).astype(np.int64)
-    first = np.full(n_in, n_out, np.int64)
-    np.minimum.at(first, tap_t, t)
-    frac = c - np.floor(c)
-    w_low = np.where(inside, 1.0 - frac, 0.0)
-    w_high = np.where(inside, frac, 0.0)
-    for a in (count, first, w_low, w_high):
-        a.flags.writeable = False
-    return first, count, w_low, w_high
+    """Everything the passes read along one axis, from scipy's coordinates of the output voxels.
 
-
-@lru_cache(maxsize=256)
-def _axis_taps(n_in, n_out, zoom, offset, order):
-    """Per output voxel along an axis: its low tap (order 1) or nearest voxel (order 0), clipped to the
-    input, and whether it lies inside the input (0 outside, as scipy's constant mode)."""
+    Returns ``(first, count, w_low, w_high, tap, inside)``: for each input voxel (cell) i, its first
+    output voxel and how many read it as their low tap (order 1) or nearest voxel (order 0); for each
+    output voxel its two weights (0 outside the input), its tap clipped to the input, and whether it lies
+    inside the input (scipy's constant mode).
+    """
     c = _coordinates(n_out, zoom, offset)
     inside = (c >= 0) & (c <= n_in - 1)
     tap = np.clip(np.floor(c + 0.5) if order == 0 else np.floor(c), 0, n_in - 1).astype(np.int64)
-    for a in (tap, inside):
-        a.flags.writeable = False
-    return tap, inside
+    t = np.flatnonzero(inside)
+    count = np.bincount(tap[t], minlength=n_in).astype(np.int64)
+    first = np.full(n_in, n_out, np.int64)
+    np.minimum.at(first, tap[t], t)
+    frac = c - np.floor(c)
+    w_low = np.where(inside, 1.0 - frac, 0.0)
+    w_high = np.where(inside, frac, 0.0)
+    table = (first, count, w_low, w_high, tap, inside)
+    for arr in table:
+        arr.flags.writeable = False
+    return table
 
 
 # ------------------------------------------------------------------ the passes
@@ -213,7 +206,7 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
     that share everything but the axis coordinate's neighbours (a "subgroup": same prefix and cell),
     each output voxel t repeats the subgroup's entries in order.
     """
-    first, count, w_low, w_high = table
+    first, count, w_low, w_high, _, _ = table
     n_in = sizes[axis]
     n_out = int(w_low.size)
     stride = int(np.prod(sizes[axis + 1:], dtype=np.int64))
@@ -310,7 +303,7 @@ def resample_sparse(images, ids, shape, grid_affine):
     entries = [im.entries() for im in images]
     flat = np.concatenate([e[0] for e in entries]) if len(images) else np.zeros(0, np.int64)
     vals = np.concatenate([e[1] for e in entries]) if len(images) else np.zeros(0)
-    if on_grid(first, shape, grid_affine):
+    if on_grid(first.shape, first.affine, shape, grid_affine):
         # nilearn keeps the image as it is: no interpolation, no clip
         return xp.asarray(base * G + flat), xp.asarray(vals.astype(np.float64))
     zoom, offset = zoom_shift(first.affine, grid_affine)
@@ -350,7 +343,8 @@ def resample_dense(image, image_id, shape, grid_affine):
     out_origin = [0, 0, 0]
     for axis in (2, 0, 1):
         n_in = int(image.shape[axis])
-        tap, inside = _axis_taps(n_in, shape[axis], float(zoom[axis]), float(offset[axis]), image.order)
+        _, _, w_low, w_high, tap, inside = _axis_table(n_in, shape[axis], float(zoom[axis]), float(offset[axis]),
+                                                       image.order)
         lo_in, hi_in = origin[axis], origin[axis] + a.shape[axis] - 1
         # the output voxels that read the box: low tap (or nearest voxel) in [lo_in - 1, hi_in]
         reach = inside & (tap >= lo_in - (1 if image.order == 1 else 0)) & (tap <= hi_in)
@@ -366,7 +360,6 @@ def resample_dense(image, image_id, shape, grid_affine):
             out = xp.take(a, xp.asarray(np.clip(low, 0, a.shape[axis] - 1)), axis=axis)
             out *= xp.asarray(ok.astype(np.float64).reshape(bshape))
         else:
-            _, _, w_low, w_high = _axis_table(n_in, shape[axis], float(zoom[axis]), float(offset[axis]), 1)
             padded = xp.concatenate([xp.zeros_like(xp.take(a, xp.asarray([0]), axis=axis)), a,
                                      xp.zeros_like(xp.take(a, xp.asarray([0]), axis=axis))], axis=axis)
             out = xp.take(padded, xp.asarray(low + 1), axis=axis)  # padded: tap -1 and tap n read zeros
@@ -442,7 +435,7 @@ def resample_to_grid(data, affine, shape, grid_affine) -> ResampledImage:
     data = np.asarray(data)
     if data.dtype == bool:
         data = data.astype(np.uint8)
-    if data.shape == shape and np.allclose(affine, grid_affine):
+    if on_grid(data.shape, affine, shape, grid_affine):
         return ResampledImage(data, np.zeros(3))
     order = interpolation_order(data)
     box = _support_box(data, 2)
