@@ -7,15 +7,15 @@ The public names are loaded on first use (as scikit-image does), so that
 ``import gpusiibra`` and the batch's reader processes start quickly.
 
 >>> import gpusiibra
->>> atlas = gpusiibra.get_map()                 # Julich-Brain 3.1 top-2, embedded
+>>> atlas = gpusiibra.get_map()                 # Julich-Brain 3.1 top-2, embedded (official: "julich-3.1")
 >>> len(atlas)
 414
 """
 import importlib
 
 from .backend import get_backend, gpu_available, set_backend
-from .errors import (AtlasFileError, AtlasNotFound, BackendError, DatasetError, DependencyError, GpusiibraError,
-                     ImageFileError, OptionError, PointsFileError, RegionNotFound)
+from .errors import (AtlasFileError, AtlasNotFound, BackendError, DatasetError, DependencyError, DownloadError,
+                     GpusiibraError, ImageFileError, OptionError, PointsFileError, RegionNotFound)
 
 __version__ = "0.1.0"
 
@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "DEFAULT_ATLAS": "maps", "SparseMap": "maps", "available_maps": "maps", "from_arrays": "maps",
     "get_map": "maps", "load_map": "maps", "Point": "points", "PointCloud": "points", "SparseIndex": "sparse",
-    "volumes": None,
+    "volumes": None, "atlases": None,
 }
 
 __all__ = [
@@ -32,6 +32,7 @@ __all__ = [
     "BackendError",
     "DatasetError",
     "DependencyError",
+    "DownloadError",
     "GpusiibraError",
     "DEFAULT_ATLAS",
     "ImageFileError",
@@ -42,6 +43,7 @@ __all__ = [
     "RegionNotFound",
     "SparseIndex",
     "SparseMap",
+    "atlases",
     "available_maps",
     "from_arrays",
     "get_backend",

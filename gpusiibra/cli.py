@@ -1,4 +1,4 @@
-"""Command line: ``gpusiibra assign | points | atlas | demo``. Argument parsing only; the work is the Python API's."""
+"""Command line: ``gpusiibra assign | points | atlas | demo | example | report``. Argument parsing only; the work is the Python API's."""
 from __future__ import annotations
 
 import argparse
@@ -12,6 +12,10 @@ __all__ = ["main"]
 
 _BACKEND_HELP = "where to compute: auto (the GPU when CuPy sees one, else the CPU), cpu or gpu " \
                 "(default: $GPUSIIBRA_BACKEND, else auto)"
+
+
+_ATLAS_HELP = ("an atlas name (`gpusiibra atlas list`: official ones are fetched once and cached) or an atlas file "
+               "(default: julich-3.1-top2, the embedded offline derivative)")
 
 
 def _number(kind, lo=None, finite=True):
@@ -44,7 +48,7 @@ def _parser():
                                    "'example:motor' names the bundled SPM motor t-map.")
     a.add_argument("inputs", nargs="+", help="NIfTI files, folders or globs; each volume of a 4D file is one map")
     a.add_argument("--out", required=True, help="output Parquet dataset (a folder)")
-    a.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
+    a.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
     a.add_argument("--threshold", type=_number(float), help="set values below T to 0 first")
     a.add_argument("--two-sided", action="store_true", help="also assign the negated map")
     a.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
@@ -63,17 +67,40 @@ def _parser():
     a.add_argument("--readers", type=_number(int, 1), help="reader processes ahead of the engine (default: the cores)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    t = sub.add_parser("atlas", help="describe an atlas, or convert it to another format")
-    t.add_argument("atlas", nargs="?", default="julich 3.1", help="embedded atlas name or path")
-    t.add_argument("--labels", help="region names for formats without them")
-    t.add_argument("--regions", action="store_true", help="list the regions")
-    t.add_argument("--save", help="write the atlas in the native format (.npz) or siibra's zip (.zip)")
+    t = sub.add_parser("atlas", help="list, describe, fetch and convert atlases (official ones: fetched once, cached)",
+                       description="Atlases: the embedded offline derivative, official maps from siibra's "
+                                   "configuration (fetched once into the cache: $GPUSIIBRA_CACHE, else the user "
+                                   "cache; $GPUSIIBRA_ATLAS_MIRROR replaces the host of every source URL), and files.")
+    ta = t.add_subparsers(dest="action", metavar="{list,info,fetch,save}")
+    ta.add_parser("list", help="the atlases gpusiibra knows by name, and whether each is cached (the default)")
+    ti = ta.add_parser("info", help="describe an atlas: space, regions, licence, citation, cache, every source URL")
+    ti.add_argument("atlas", nargs="?", default="julich-3.1-top2", help="an atlas name or file (default: julich-3.1-top2)")
+    ti.add_argument("--regions", action="store_true", help="also list the regions with their numbers")
+    ti.add_argument("--labels", help="region names for file formats without them")
+    ti.add_argument("--cache", help="the cache folder (default: $GPUSIIBRA_CACHE, else the user cache)")
+    tf = ta.add_parser("fetch", help="download an official atlas once, verify it and cache it for fast loading",
+                       description="Download an official atlas (siibra's precomputed sparse index, else its region "
+                                   "maps), verify each file against the size and SHA-256 recorded at its first "
+                                   "download, and cache it in gpusiibra's format. siibra's own cache is used when it "
+                                   "holds the map.")
+    tf.add_argument("atlas", help="a catalog name, e.g. julich-3.1 (`gpusiibra atlas list`)")
+    tf.add_argument("--cache", help="the cache folder (default: $GPUSIIBRA_CACHE, else the user cache)")
+    tf.add_argument("--from-siibra-cache", action="store_true",
+                    help="take the map from siibra's cache only (never download); an error when it is not there")
+    tf.add_argument("--siibra-cache", help="siibra's cache folder (default: $SIIBRA_CACHEDIR, else ~/.cache/siibra)")
+    tf.add_argument("--sources", default="auto", choices=["auto", "sparse-index", "volumes"],
+                    help="what to download: siibra's sparse index, else the region maps (auto, the default), or one")
+    tf.add_argument("--quiet", action="store_true", help="no progress bars")
+    ts = ta.add_parser("save", help="write an atlas in gpusiibra's format (.npz) or as siibra's sparse index zip (.zip)")
+    ts.add_argument("atlas", help="an atlas name or file")
+    ts.add_argument("out", help="the file to write: .npz (gpusiibra) or .zip (siibra's sparse index)")
+    ts.add_argument("--labels", help="region names for file formats without them")
     q = sub.add_parser("points", help="assign coordinates (a CSV/TSV of x, y, z in mm) to every atlas region",
                        description="Assign the points of a coordinate table (columns x, y, z in mm, optional "
                                    "sigma_mm) to every region, exactly or with siibra's Gaussian kernel.")
     q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm) and optionally sigma_mm")
     q.add_argument("--sigma", type=_number(float, 0), help="uncertainty of every point in mm (overrides a sigma_mm column)")
-    q.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
+    q.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
     q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0, help="report only map values above L")
     q.add_argument("--out", help="write the table to OUT (.parquet, else CSV)")
     q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
@@ -88,7 +115,7 @@ def _parser():
                    help="seed of the sampler (default: 25, as the seed notebook)")
     d.add_argument("--threshold", type=_number(float), default=3.0, help="t values below T are set to 0 (default: 3)")
     d.add_argument("--samples", type=_number(int, 1), default=10000, help="points drawn from the map (default: 10000)")
-    d.add_argument("--atlas", default="julich 3.1", help="embedded atlas name or atlas path (default: julich 3.1)")
+    d.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
     d.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
     d.add_argument("--no-figures", action="store_true", help="only compute and print the table")
     d.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -219,19 +246,49 @@ def _cmd_assign(args):
 
 
 def _cmd_atlas(args):
-    from .maps import get_map, load_map
+    from . import atlases
+    from .maps import available_maps, get_map, load_map
 
+    action = args.action or "list"
+    if action == "list":
+        print(f"{'name':<18}{'regions':>8}  {'space':<42}cached  atlas")
+        for name in available_maps():
+            smap = get_map(name)
+            print(f"{name:<18}{len(smap):>8}  {smap.space or 'MNI 152 ICBM 2009c Nonlinear Asymmetric':<42}"
+                  f"{'bundled':<8}{smap.name}")
+        for e in atlases.catalog():
+            cached = "yes" if atlases.is_cached(e) else "no"
+            print(f"{e.id:<18}{len(e.regions):>8}  {e.space:<42}{cached:<8}{e.name}")
+        print(f"\ncache: {atlases.cache_dir()}  (`gpusiibra atlas info NAME` for sources, licence and citation)")
+        return 0
+    if action == "fetch":
+        path = atlases.fetch(args.atlas, args.cache, progress=not args.quiet, from_siibra_cache=args.from_siibra_cache,
+                             siibra_cache=args.siibra_cache, sources=args.sources)
+        e = atlases.get_entry(args.atlas)
+        print(f"{e.id}: {len(e.regions)} regions, cached at {path}")
+        print(f"licence: {e.licence}\ncite: {e.citation}")
+        return 0
+    if action == "info":
+        entry = atlases.find(args.atlas)
+        if entry is not None:
+            print(atlases.describe(entry, args.cache))
+            if args.regions:
+                for i, r in enumerate(entry.regions):
+                    print(f"{i:5d}  {r}")
+            return 0
+        smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
+        print(smap.summary())
+        if args.regions:
+            for i, r in enumerate(smap.regions):
+                print(f"{i:5d}  {r}")
+        return 0
+    # save
     smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
-    print(smap.summary())
-    if args.regions:
-        for i, r in enumerate(smap.regions):
-            print(f"{i:5d}  {r}")
-    if args.save:
-        if args.save.endswith(".zip"):
-            path = smap.save_sparseindex(os.path.dirname(args.save) or ".", os.path.basename(args.save)[:-4])
-        else:
-            path = smap.save(args.save)
-        print("written", path)
+    if args.out.endswith(".zip"):
+        path = smap.save_sparseindex(os.path.dirname(args.out) or ".", os.path.basename(args.out)[:-4])
+    else:
+        path = smap.save(args.out)
+    print("written", path)
     return 0
 
 

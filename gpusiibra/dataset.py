@@ -31,13 +31,13 @@ import datetime as _dt
 import hashlib
 import json
 import os
-import socket
 import sys
 import warnings
 import zlib
 
 import numpy as np
 
+from ._lock import FileLock
 from .errors import DatasetError
 
 __all__ = ["MANIFEST", "FORMAT", "Dataset", "read_manifest", "atlas_identity", "input_key", "file_stamp",
@@ -158,49 +158,6 @@ def read_manifest(out, repair=False) -> list:
     return records
 
 
-class _Lock:
-    """An exclusive advisory lock on a file, released by the OS when the process ends."""
-
-    def __init__(self, path):
-        self.path = path
-        self._f = None
-
-    def acquire(self) -> bool:
-        f = open(self.path, "a+")
-        try:
-            if os.name == "nt":
-                import msvcrt
-
-                f.seek(0)
-                msvcrt.locking(f.fileno(), msvcrt.LK_NBLCK, 1)
-            else:
-                import fcntl
-
-                fcntl.flock(f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            f.close()
-            return False
-        f.seek(0)
-        f.truncate()
-        f.write(json.dumps({"pid": os.getpid(), "host": socket.gethostname(), "since": _now()}))
-        f.flush()
-        self._f = f
-        return True
-
-    def holder(self) -> str:
-        try:
-            with open(self.path) as f:
-                h = json.loads(f.read() or "{}")
-            return f" (pid {h['pid']} on {h['host']}, since {h['since']})"
-        except (OSError, ValueError, KeyError):
-            return ""
-
-    def release(self):
-        if self._f is not None:
-            self._f.close()  # closing the descriptor releases the lock
-            self._f = None
-
-
 class Dataset:
     """A results dataset opened for writing by this process (the only writer).
 
@@ -219,7 +176,7 @@ class Dataset:
     def __init__(self, out, resume, settings, atlas):
         self.out = os.fspath(out)
         self.manifest = os.path.join(self.out, MANIFEST)
-        self._lock = _Lock(os.path.join(self.out, _LOCK))
+        self._lock = FileLock(os.path.join(self.out, _LOCK))
         self._open_folder()
         try:
             self._start(resume, {k: settings.get(k) for k in SETTINGS}, atlas)

@@ -29,6 +29,7 @@ __all__ = [
     "AtlasNotFound",
     "BackendError",
     "DependencyError",
+    "DownloadError",
 ]
 
 
@@ -85,3 +86,17 @@ class BackendError(GpusiibraError, RuntimeError):
 
 class DependencyError(GpusiibraError, ImportError):
     """An optional package that this feature needs is not installed (the message says how to install it)."""
+
+
+class DownloadError(GpusiibraError, ConnectionError):
+    """An atlas could not be downloaded: ``url`` names the source, ``cache`` the folder it was to be kept in."""
+
+    def __init__(self, url, reason, cache=None):
+        self.url = str(url)
+        self.reason = str(reason)
+        self.cache = os.fspath(cache) if cache is not None else None
+        where = f"; nothing was cached in {self.cache}" if self.cache else ""
+        super().__init__(f"cannot download {self.url}: {self.reason}{where}")
+
+    def __reduce__(self):
+        return type(self), (self.url, self.reason, self.cache)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import warnings
 from functools import lru_cache
 
@@ -18,7 +19,7 @@ from . import _assign
 from .io import native, nifti, paqd, siibra_v1
 from .errors import AtlasFileError, AtlasNotFound, ImageFileError, OptionError, RegionNotFound
 from .points import Point, PointCloud
-from .sparse import SparseIndex
+from .sparse import SparseIndex, checked_probabilities
 from .volumes import Volume
 
 __all__ = ["SparseMap", "RegionNotFound", "load_map", "from_arrays", "get_map", "DEFAULT_ATLAS", "available_maps"]
@@ -295,7 +296,7 @@ def from_arrays(shape, affine, region, voxel, value, names=None, name="", space=
     n = len(names) if names is not None else (int(region.max()) + 1 if region.size else 0)
     index = SparseIndex.from_entries(shape, affine, region, voxel, value, n_regions=n)
     names = list(names) if names is not None else [f"region {i}" for i in range(n)]
-    return SparseMap(_checked_values(index, None, names), names, name=name, space=space, meta=meta)
+    return SparseMap(checked_probabilities(index, None, names), names, name=name, space=space, meta=meta)
 
 
 def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwargs) -> SparseMap:
@@ -354,7 +355,7 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwarg
         names = label_names if label_names is not None else (found_names or [f"region {i}" for i in range(index.num_volumes)])
         if len(names) != index.num_volumes:
             raise AtlasFileError(labels_where, f"{len(names)} labels for {index.num_volumes} region maps")
-        index = _checked_values(index, first, names, value_scale)
+        index = checked_probabilities(index, first, names, value_scale)
         meta = dict(meta or {}, source=os.path.abspath(first))
         return SparseMap(index, names, name=name or meta.get("name") or default_name,
                          space=space or meta.get("space"), meta=meta)
@@ -393,32 +394,9 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwarg
                                     "PAQD or probability-map NIfTI files)")
     index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
                                      entries["value"], n_regions=len(entries["names"]))
-    index = _checked_values(index, first, entries["names"], value_scale)
+    index = checked_probabilities(index, first, entries["names"], value_scale)
     return SparseMap(index, entries["names"], name=name or default_name, space=space,
                      meta={"source": [os.path.abspath(f) for f in files] if len(files) > 1 else os.path.abspath(first)})
-
-
-def _checked_values(index, where, names, value_scale=None):
-    """The index with values scaled by ``value_scale``; an error when they are not probabilities in [0, 1]."""
-    if value_scale is not None:
-        value_scale = float(value_scale)
-        if not (np.isfinite(value_scale) and value_scale > 0):
-            raise OptionError(f"value_scale must be a finite number > 0, got {value_scale!r}")
-        index = index.scaled(value_scale)
-    v = index.region_value
-    if v.size == 0:
-        return index
-    lo, hi = float(v.min()), float(v.max())
-    if lo < 0 or hi > 1 + 1e-6:
-        bad = int(np.argmin(v)) if lo < 0 else int(np.argmax(v))
-        region = names[int(np.searchsorted(index.region_ptr, bad, side="right")) - 1]
-        if lo < 0:
-            raise AtlasFileError(where, f"holds negative values (down to {lo:g}, in {region!r}): region maps must "
-                                        "be probabilities in [0, 1]; is this a statistical map rather than an atlas?")
-        raise AtlasFileError(where, f"holds values above 1 (up to {hi:g}, in {region!r}): region maps must be "
-                                    "probabilities in [0, 1]" + ("; for maps in percent use load_map(..., "
-                                    "value_scale=0.01)" if hi <= 100 + 1e-6 and value_scale is None else ""))
-    return index
 
 
 def _all_paqd(files):
@@ -434,44 +412,76 @@ def _all_paqd(files):
 
 
 # ----------------------------------------------------------- embedded atlas
-DEFAULT_ATLAS = "julich 3.1"
+DEFAULT_ATLAS = "julich-3.1-top2"
 _DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+#: normalised name (lower case; runs of spaces, "-" and "_" as one space) -> file in gpusiibra/data
 _EMBEDDED = {
-    "julich brain 3.1 top-2": "julich_brain_3_1_top2_8bit.npz",
+    "julich brain 3.1 top2": "julich_brain_3_1_top2_8bit.npz",
 }
-_ALIASES = {"julich 3.1": "julich brain 3.1 top-2", "julich": "julich brain 3.1 top-2",
-            "julich-brain 3.1": "julich brain 3.1 top-2", "default": "julich brain 3.1 top-2",
-            "julich-brain 3.1 top-2 (8-bit)": "julich brain 3.1 top-2"}  # the last: the atlas's own name
+_ALIASES = {"julich 3.1 top2": "julich brain 3.1 top2", "julich top2": "julich brain 3.1 top2",
+            "default": "julich brain 3.1 top2", "julich brain 3.1 top 2": "julich brain 3.1 top2",
+            "julich brain 3.1 top 2 (8 bit)": "julich brain 3.1 top2"}  # the last: the atlas's own name
+
+
+def _normal(name) -> str:
+    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower())
 
 
 def available_maps():
-    """Names of the atlases embedded in the package."""
-    return list(_EMBEDDED)
+    """Names of the atlases embedded in the package (the official ones: :func:`gpusiibra.atlases.catalog`)."""
+    return ["julich-3.1-top2"]
 
 
 @lru_cache(maxsize=None)
 def _load_embedded(key):
     smap = load_map(os.path.join(_DATA, _EMBEDDED[key]))
-    smap.meta["source"] = key  # how get_map finds it again (a results dataset records it)
+    smap.name = "Julich-Brain 3.1 top-2 (8-bit derivative)"
+    smap.meta["source"] = "julich-3.1-top2"  # how get_map finds it again (a results dataset records it)
     return smap
 
 
-def get_map(name: str = DEFAULT_ATLAS) -> SparseMap:
-    """An embedded atlas by name, or an atlas file by path.
+@lru_cache(maxsize=4)
+def _load_official(entry_id, path, mtime):
+    from . import atlases
 
-    ``get_map()`` and ``get_map("julich 3.1")`` give the Julich-Brain 3.1
-    cytoarchitectonic atlas in its top-2, 8-bit derivative (414 regions, the
-    two most probable areas per voxel, probabilities quantized to 1/255), on the
-    1 mm ICBM 2009c nonlinear asymmetric grid. Its arrays are loaded once per
-    process; each call returns a map of its own, so that changing one (say,
-    :meth:`SparseMap.load_zipped_sparseindex`) changes no other caller's.
+    entry = atlases.get_entry(entry_id)
+    index, names, meta = native.read(path)
+    if names != list(entry.regions):
+        raise AtlasFileError(path, f"its region names are not those of this gpusiibra's catalog for {entry.id} (a "
+                                   "cache written by another version): remove the file and fetch it again")
+    return SparseMap(index, names, name=entry.name, space=entry.space, meta=dict(meta, source=entry.id))
+
+
+def get_map(name: str = DEFAULT_ATLAS, *, cache=None, progress: bool = True) -> SparseMap:
+    """An atlas by name: embedded, official (fetched and cached on first use), or a file by path.
+
+    ``get_map()`` gives the embedded Julich-Brain 3.1 atlas in its top-2, 8-bit
+    derivative (``"julich-3.1-top2"``: 414 regions, the two most probable areas
+    per voxel, probabilities quantized to 1/255, on the 1 mm ICBM 2009c nonlinear
+    asymmetric grid): offline, for trying things out. ``get_map("julich-3.1")``
+    gives the official Julich-Brain 3.1 maps with siibra's region names: the first
+    call downloads them once into the cache (see :mod:`gpusiibra.atlases`), later
+    calls load the cached copy in well under a second. Arrays are loaded once per
+    process; each call returns a map of its own, so that changing one changes no
+    other caller's.
+
+    Parameters
+    ----------
+    name : str
+        An embedded or catalog name (``gpusiibra atlas list``), or the path of an atlas file.
+    cache : path, optional
+        The cache folder for official atlases (default: ``$GPUSIIBRA_CACHE``, else the user cache).
+    progress : bool
+        Progress bars when an official atlas is downloaded.
 
     Raises
     ------
     AtlasNotFound
-        For a name that is neither an embedded atlas nor an existing path.
+        For a name that is neither an embedded atlas, nor in the catalog, nor an existing path.
     AtlasFileError
         For a path (a name with a folder or a file extension) that does not exist or cannot be read.
+    DownloadError
+        When an official atlas is not cached and cannot be downloaded.
 
     Examples
     --------
@@ -480,16 +490,23 @@ def get_map(name: str = DEFAULT_ATLAS) -> SparseMap:
     >>> len(atlas), atlas.shape
     (414, (157, 197, 165))
     """
-    key = " ".join(str(name).lower().replace("_", " ").split())
+    from . import atlases
+
+    key = _normal(name)
     key = _ALIASES.get(key, key)
     if key in _EMBEDDED:
         return _load_embedded(key).copy()
+    entry = atlases.find(name)
+    if entry is not None:
+        path = atlases.fetch(entry, cache, progress=progress)
+        return _load_official(entry.id, path, os.stat(path).st_mtime_ns).copy()
     path = os.fspath(name)
     if os.path.exists(path) or siibra_v1.is_prefix(path):
         return load_map(path)
     if os.sep in path or "/" in path or os.path.splitext(path)[1].lower() in (".zip", ".npz", ".nii", ".gz"):
         raise AtlasFileError(path, nifti.missing_reason(path))
-    close = difflib.get_close_matches(key, list(_EMBEDDED) + list(_ALIASES), n=3, cutoff=0.3)
+    known = available_maps() + [e.id for e in atlases.catalog()]
+    close = difflib.get_close_matches(str(name).lower(), known, n=3, cutoff=0.3)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
-    raise AtlasNotFound(f"no atlas named {name!r} and no such file (embedded atlases: "
-                        f"{', '.join(map(repr, _EMBEDDED))}){hint}")
+    raise AtlasNotFound(f"no atlas named {name!r} and no such file (known atlases: {', '.join(known)}; "
+                        f"`gpusiibra atlas list` describes them){hint}")

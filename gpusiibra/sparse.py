@@ -24,9 +24,9 @@ from functools import cached_property
 import numpy as np
 
 from . import backend
-from .errors import OptionError
+from .errors import AtlasFileError, OptionError
 
-__all__ = ["SparseIndex"]
+__all__ = ["SparseIndex", "checked_probabilities"]
 
 
 class SparseIndex:
@@ -360,3 +360,27 @@ class SparseIndex:
             f"SparseIndex({self.num_volumes} regions, grid {self.shape}, "
             f"{self.n_entries} entries over {self.n_rows} voxels)"
         )
+
+
+def checked_probabilities(index: "SparseIndex", where, names, value_scale=None) -> "SparseIndex":
+    """The index with values scaled by ``value_scale``; an :class:`AtlasFileError` naming ``where`` and the
+    region when they are not probabilities in [0, 1]."""
+    if value_scale is not None:
+        value_scale = float(value_scale)
+        if not (np.isfinite(value_scale) and value_scale > 0):
+            raise OptionError(f"value_scale must be a finite number > 0, got {value_scale!r}")
+        index = index.scaled(value_scale)
+    v = index.region_value
+    if v.size == 0:
+        return index
+    lo, hi = float(v.min()), float(v.max())
+    if lo < 0 or hi > 1 + 1e-6:
+        bad = int(np.argmin(v)) if lo < 0 else int(np.argmax(v))
+        region = names[int(np.searchsorted(index.region_ptr, bad, side="right")) - 1]
+        if lo < 0:
+            raise AtlasFileError(where, f"holds negative values (down to {lo:g}, in {region!r}): region maps must "
+                                        "be probabilities in [0, 1]; is this a statistical map rather than an atlas?")
+        raise AtlasFileError(where, f"holds values above 1 (up to {hi:g}, in {region!r}): region maps must be "
+                                    "probabilities in [0, 1]" + ("; for maps in percent use load_map(..., "
+                                    "value_scale=0.01)" if hi <= 100 + 1e-6 and value_scale is None else ""))
+    return index

@@ -12,6 +12,19 @@ sys.path.insert(0, HERE)
 import gpusiibra  # noqa: E402
 
 
+def pytest_addoption(parser):
+    parser.addoption("--online", action="store_true", help="also run the tests marked online (they download)")
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--online"):
+        return
+    skip = pytest.mark.skip(reason="downloads from the internet: run pytest with --online")
+    for item in items:
+        if "online" in item.keywords:
+            item.add_marker(skip)
+
+
 @pytest.fixture(autouse=True)
 def _cpu_backend():
     """Tests run on the CPU backend unless they are marked gpu."""

@@ -27,12 +27,19 @@ def test_every_option_has_help():
 
     from gpusiibra.cli import _parser
 
-    sub = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
-    assert set(sub.choices) == {"assign", "points", "atlas", "demo", "example", "report"}
-    for name, parser in sub.choices.items():
+    def subcommands(parser):
+        sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
+        return {} if sub is None else sub.choices
+
+    assert set(subcommands(_parser())) == {"assign", "points", "atlas", "demo", "example", "report"}
+    assert set(subcommands(subcommands(_parser())["atlas"])) == {"list", "info", "fetch", "save"}
+    todo = [("gpusiibra " + name, p) for name, p in subcommands(_parser()).items()]
+    while todo:
+        name, parser = todo.pop()
+        todo += [(f"{name} {n}", p) for n, p in subcommands(parser).items()]
         for action in parser._actions:
-            if not isinstance(action, argparse._HelpAction):
-                assert action.help, f"gpusiibra {name} {'/'.join(action.option_strings) or action.dest}: no help"
+            if not isinstance(action, (argparse._HelpAction, argparse._SubParsersAction)):
+                assert action.help, f"{name} {'/'.join(action.option_strings) or action.dest}: no help"
 
 
 def test_warnings_are_one_clean_line(tmp_path, capsys):
@@ -56,8 +63,11 @@ def test_user_mistakes_are_one_line_with_a_nonzero_exit(tmp_path, capsys):
     cases = [
         (["assign", str(tmp_path / "missing.nii.gz"), "--out", str(tmp_path / "o.parquet")], 1, "no such file"),
         (["points", str(tmp_path / "missing.csv")], 2, "missing.csv: no such file"),
-        (["atlas", "nonexist.zip"], 2, "nonexist.zip: no such file"),
-        (["atlas", "harvard"], 2, "no atlas named 'harvard'"),
+        (["atlas", "info", "nonexist.zip"], 2, "nonexist.zip: no such file"),
+        (["atlas", "info", "harvard"], 2, "no atlas named 'harvard'"),
+        (["atlas", "fetch", "harvard"], 2, "no official atlas named 'harvard'"),
+        (["assign", "example:motor", "--atlas", "julich 3", "--out", str(tmp_path / "o.parquet")], 2,
+         "did you mean 'julich-3.1'"),
         (["assign", "example:motor", "--out", str(tmp_path / "no" / "o.parquet")], 2, "does not exist"),
     ]
     for args, code, text in cases:

@@ -401,7 +401,7 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume(study, reference, tmp_path)
 
 
 def test_a_closed_pipe_ends_the_listing_quietly():
-    p = _cli(["atlas", "--regions"])
+    p = _cli(["atlas", "info", "--regions"])
     p.stdout.readline()
     p.stdout.close()  # as `| head -1` does
     err = p.stderr.read()

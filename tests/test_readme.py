@@ -1,5 +1,6 @@
 """Every example in README.md runs as written, in a fresh folder (the GPU line without a device, install and
-test commands, and the example that needs the reader's own dask scheduler, are left out)."""
+test commands, and the example that needs the reader's own dask scheduler, are left out). Official atlases
+come from a web server of the test's own on 127.0.0.1, through GPUSIIBRA_ATLAS_MIRROR."""
 import os
 import re
 import subprocess
@@ -33,6 +34,21 @@ def _shell_lines():
     return out
 
 
+@pytest.fixture
+def atlas_mirror(tmp_path_factory, monkeypatch):
+    """The official atlas examples download from a server of our own on 127.0.0.1 (the mirror setting), which
+    serves the test atlas at julich-3.1's paths, into a fresh cache."""
+    from atlas_server import AtlasServer, serve_julich
+
+    server = AtlasServer()
+    serve_julich(server)
+    monkeypatch.setenv("GPUSIIBRA_ATLAS_MIRROR", server.url)
+    monkeypatch.setenv("GPUSIIBRA_CACHE", str(tmp_path_factory.mktemp("cache")))
+    monkeypatch.setenv("SIIBRA_CACHEDIR", str(tmp_path_factory.mktemp("siibra-cache")))
+    yield server
+    server.stop()
+
+
 def _env():
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""))
     env.setdefault("GPUSIIBRA_BACKEND", "cpu")
@@ -45,7 +61,7 @@ def test_readme_has_examples():
 
 
 @pytest.mark.slow
-def test_every_shell_example_runs(tmp_path):
+def test_every_shell_example_runs(tmp_path, atlas_mirror):
     if subprocess.run(["gpusiibra", "--version"], capture_output=True, env=_env()).returncode:
         pytest.skip("the gpusiibra command is not installed (pip install .)")
     for line in _shell_lines():
@@ -57,7 +73,7 @@ def test_every_shell_example_runs(tmp_path):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("index", range(len(_blocks("python"))))
-def test_every_python_example_runs(tmp_path, monkeypatch, index):
+def test_every_python_example_runs(tmp_path, monkeypatch, atlas_mirror, index):
     code = _blocks("python")[index]
     if not gpusiibra.gpu_available():
         code = "\n".join(line for line in code.splitlines() if 'set_backend("gpu")' not in line)

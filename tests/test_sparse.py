@@ -168,7 +168,7 @@ def test_native_round_trip_keeps_float_values(rng, tmp_path):
 
 def test_get_map_names(julich):
     # every call gives a map of its own over the one index loaded per process
-    for name in ("julich 3.1", "Julich-Brain 3.1"):
+    for name in ("julich-3.1-top2", "Julich-Brain 3.1 top-2 (8-bit)", "default"):
         m = gpusiibra.get_map(name)
         assert m is not julich and m.sparse_index is julich.sparse_index and m.regions == julich.regions
     with pytest.raises(LookupError, match="no atlas named"):

@@ -42,7 +42,7 @@ def is_prefix(prefix) -> bool:
 def _gunzip(raw: bytes, where: str) -> bytes:
     try:
         return gzip.decompress(raw)
-    except (OSError, EOFError, zipfile.BadZipFile) as e:
+    except (OSError, EOFError, zipfile.BadZipFile, zlib_error()) as e:
         raise AtlasFileError(where, f"not a readable gzip stream ({e})") from None
 
 

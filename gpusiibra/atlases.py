@@ -1,0 +1,537 @@
+"""Official atlases: siibra's maps, fetched once, verified, and cached in gpusiibra's own format.
+
+A small catalog ships with the package (``gpusiibra/data/atlases.json``, written by
+``tools/build_catalog.py`` from siibra's public configuration; each entry names the file and commit
+it came from). For each map it holds the region names in volume order (siibra's names, so that the
+``region`` column of a result joins with siibra's), the URL of siibra's precomputed sparse index
+(version 1, three files) and, as the fallback source, the URL of every region's NIfTI volume.
+
+:func:`fetch` downloads a map once with `pooch <https://www.fatiando.org/pooch>`_ (progress bars,
+hashes, atomic moves), checks every file against the size and SHA-256 recorded at its first complete
+download, parses it, and writes the atlas in gpusiibra's native format into the cache, so that later
+loads take a fraction of a second. A file that does not parse is rejected and nothing is cached; two
+processes fetching the same map download it once (a lock in the cache folder).
+
+Settings (environment):
+
+``GPUSIIBRA_CACHE``
+    the cache folder (default: the platform's user cache, ``~/.cache/gpusiibra`` on Linux). A cache
+    filled once can be shared read-only between the users of a cluster.
+``GPUSIIBRA_ATLAS_MIRROR``
+    a URL whose scheme and host (and path prefix, if any) replace those of every source URL, for
+    compute nodes that reach only an internal mirror of the same paths.
+
+siibra's own cache (``SIIBRA_CACHEDIR``, else ``~/.cache/siibra``) is looked at before downloading:
+a sparse index that siibra already downloaded or computed is used as it is.
+
+Examples
+--------
+>>> from gpusiibra import atlases
+>>> entry = atlases.get_entry("julich-3.1")
+>>> entry.id, len(entry.regions), entry.regions[0]
+('julich-3.1', 414, 'Area 45 (IFG) left')
+>>> entry.key
+'mni152_jba31_207_continuous'
+"""
+from __future__ import annotations
+
+import difflib
+import hashlib
+import json
+import os
+import re
+import shutil
+import sys
+import time
+import urllib.parse
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+from ._lock import FileLock
+from .errors import AtlasFileError, AtlasNotFound, DownloadError, OptionError
+from .io import native, nifti, siibra_v1
+from .sparse import SparseIndex, checked_probabilities
+
+__all__ = ["AtlasEntry", "catalog", "find", "get_entry", "cache_dir", "cached_file", "is_cached", "fetch",
+           "mirrored", "siibra_cache_dir", "siibra_cache_files", "describe", "CACHE_ENV", "MIRROR_ENV"]
+
+CACHE_ENV = "GPUSIIBRA_CACHE"
+MIRROR_ENV = "GPUSIIBRA_ATLAS_MIRROR"
+_CATALOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "atlases.json")
+_CATALOG_FORMAT = "gpusiibra-atlas-catalog/1"
+_CHECKSUMS = "checksums.json"
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class AtlasEntry:
+    """One official map of the catalog (facts from siibra's configuration).
+
+    Attributes
+    ----------
+    id : str
+        The name gpusiibra knows it by (``julich-3.1``); ``aliases`` are other accepted names.
+    regions : tuple of str
+        siibra's region names in volume order (volume ``v`` of the map is ``regions[v]``).
+    sparse_index : str
+        URL prefix of siibra's precomputed sparse index (add :data:`siibra_v1.SUFFIXES`).
+    volumes : tuple of str
+        One NIfTI URL per region, in the same order: the fallback source.
+    source : dict
+        ``repository``, ``file`` and ``commit`` of the configuration these facts were read from.
+    """
+
+    id: str
+    name: str
+    aliases: tuple
+    description: str
+    space: str
+    space_id: str
+    parcellation: str
+    parcellation_id: str
+    maptype: str
+    siibra_map_id: str
+    sparse_index: str
+    volumes: tuple
+    configured_names: tuple
+    regions: tuple
+    licence: str
+    citation: str
+    source: dict = field(compare=False)
+
+    @property
+    def key(self) -> str:
+        """siibra's key of the map in lower case: the file name of its precomputed sparse index."""
+        return self.sparse_index.rsplit("/", 1)[1]
+
+    def sparse_index_urls(self) -> dict:
+        """The three URLs of the precomputed sparse index, by part (``voxels``, ``probs``, ``bboxes``)."""
+        return {part: self.sparse_index + suffix for part, suffix in siibra_v1.SUFFIXES.items()}
+
+
+@lru_cache(maxsize=None)
+def _read_catalog(path):
+    try:
+        with open(path) as f:
+            doc = json.load(f)
+    except (OSError, ValueError) as e:
+        raise AtlasFileError(path, f"cannot read the atlas catalog ({e})") from None
+    if doc.get("format") != _CATALOG_FORMAT:
+        raise AtlasFileError(path, f"not an atlas catalog of format {_CATALOG_FORMAT!r}")
+    out = []
+    for e in doc["atlases"]:
+        e = dict(e)
+        for k in ("aliases", "volumes", "configured_names", "regions"):
+            e[k] = tuple(e[k])
+        out.append(AtlasEntry(**e))
+    return tuple(out)
+
+
+def catalog() -> list:
+    """Every map of the catalog, as :class:`AtlasEntry`."""
+    return list(_read_catalog(_CATALOG))
+
+
+def _normal(name) -> str:
+    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower())
+
+
+def find(name):
+    """The catalog entry called ``name`` (its id, full name or an alias; case, spaces, ``-`` and ``_`` do not
+    matter), or ``None``."""
+    if isinstance(name, AtlasEntry):
+        return name
+    key = _normal(name)
+    for e in catalog():
+        if key in {_normal(n) for n in (e.id, e.name) + e.aliases}:
+            return e
+    return None
+
+
+def get_entry(name) -> AtlasEntry:
+    """Like :func:`find`, but an unknown name raises :class:`AtlasNotFound` listing the catalog."""
+    entry = find(name)
+    if entry is None:
+        ids = [e.id for e in catalog()]
+        close = difflib.get_close_matches(_normal(name), ids, n=3, cutoff=0.3)
+        hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
+        raise AtlasNotFound(f"no official atlas named {name!r} (the catalog has {', '.join(ids)}){hint}")
+    return entry
+
+
+# ------------------------------------------------------------------ cache
+def cache_dir(cache=None) -> str:
+    """The cache folder: ``cache``, else ``$GPUSIIBRA_CACHE``, else the platform's user cache for gpusiibra."""
+    if cache:
+        return os.path.abspath(os.path.expanduser(os.fspath(cache)))
+    if os.environ.get(CACHE_ENV):
+        return os.path.abspath(os.path.expanduser(os.environ[CACHE_ENV]))
+    import platformdirs
+
+    return platformdirs.user_cache_dir("gpusiibra", appauthor=False)
+
+
+def cached_file(name, cache=None) -> str:
+    """Where the converted atlas ``name`` is (or will be) kept in the cache."""
+    entry = get_entry(name)
+    return os.path.join(cache_dir(cache), entry.id, entry.id + ".npz")
+
+
+def is_cached(name, cache=None) -> bool:
+    """True when ``name`` is in the cache, converted and ready to load."""
+    return native.is_native(cached_file(name, cache))
+
+
+def mirrored(url: str) -> str:
+    """``url`` with the scheme and host of ``$GPUSIIBRA_ATLAS_MIRROR`` (and its path as a prefix), if set."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    if not mirror:
+        return url
+    m = urllib.parse.urlsplit(mirror)
+    if m.scheme not in ("http", "https") or not m.netloc:
+        raise OptionError(f"{MIRROR_ENV}={mirror!r} is not an http(s) URL such as https://mirror.example.org")
+    u = urllib.parse.urlsplit(url)
+    return urllib.parse.urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + u.path, u.query, ""))
+
+
+# ------------------------------------------------------------ siibra's cache
+def siibra_cache_dir() -> str:
+    """siibra's cache folder: ``$SIIBRA_CACHEDIR``, else the platform's user cache for siibra."""
+    if os.environ.get("SIIBRA_CACHEDIR"):
+        return os.environ["SIIBRA_CACHEDIR"]
+    import platformdirs
+
+    return platformdirs.user_cache_dir("siibra", appauthor=False)
+
+
+def _sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("ascii")).hexdigest()
+
+
+def siibra_cache_files(name, folder=None) -> list:
+    """The files siibra keeps a map's sparse index in, as ``{part: path}`` dicts, most likely first.
+
+    siibra (1.0) keeps (a) the raw HTTP responses of the precomputed index under the SHA-256 of
+    ``url + "{}"``, and (b) an index it computed itself under the SHA-256 of
+    ``"<parcellation id>_<space id>_MapType.STATISTICAL_<key>_index"`` plus the three suffixes.
+    """
+    entry = get_entry(name)
+    folder = folder or siibra_cache_dir()
+    http = {part: os.path.join(folder, _sha256_text(url + "{}")) for part, url in entry.sparse_index_urls().items()}
+    maptype = "MapType." + entry.maptype.upper()
+    prefix = os.path.join(folder, _sha256_text(f"{entry.parcellation_id}_{entry.space_id}_{maptype}_{entry.key}_index"))
+    computed = {part: prefix + suffix for part, suffix in siibra_v1.SUFFIXES.items()}
+    return [http, computed]
+
+
+# ------------------------------------------------------------------ fetch
+def _say(text):
+    print(f"gpusiibra: {text}", file=sys.stderr, flush=True)
+
+
+def _file_sha256(path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(_CHUNK), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+class _Checksums:
+    """Size and SHA-256 of each source file, recorded at its first complete download (``checksums.json``)."""
+
+    def __init__(self, folder):
+        self.path = os.path.join(folder, _CHECKSUMS)
+        try:
+            with open(self.path) as f:
+                self.known = json.load(f)
+        except FileNotFoundError:
+            self.known = {}
+        except (OSError, ValueError) as e:
+            raise AtlasFileError(self.path, f"damaged checksum record ({e}); remove it to record new ones") from None
+
+    def expected(self, name):
+        return self.known.get(name)
+
+    def verify(self, name, path, where):
+        """Raise when ``path`` differs from the record of ``name``; return its (size, sha256)."""
+        size, digest = os.path.getsize(path), _file_sha256(path)
+        rec = self.known.get(name)
+        if rec and (rec["size"] != size or rec["sha256"] != digest):
+            raise DownloadError(where, f"it differs from the copy recorded at the first download ({size} bytes, "
+                                       f"SHA-256 {digest[:12]}..., recorded {rec['size']} bytes, "
+                                       f"{rec['sha256'][:12]}...): the source changed or the transfer was damaged")
+        return size, digest
+
+    def record(self, files: dict):
+        for name, (url, size, digest) in files.items():
+            self.known.setdefault(name, {"url": url, "size": size, "sha256": digest})
+        tmp = f"{self.path}.{os.getpid()}.tmp"
+        with open(tmp, "w") as f:
+            json.dump(self.known, f, indent=1, sort_keys=True)
+        os.replace(tmp, self.path)
+
+
+class _NotThere(Exception):
+    """The server has no such file (404): the next source is tried."""
+
+
+def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_folder) -> str:
+    """One file into ``folder/fname`` with pooch; verified against the record when there is one."""
+    import pooch
+    import requests
+
+    pooch.get_logger().setLevel("WARNING")
+    rec = checks.expected(fname)
+    known = f"sha256:{rec['sha256']}" if rec else None
+    source = mirrored(url)
+    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=_CHUNK, timeout=60)
+    try:
+        path = pooch.retrieve(source, known_hash=known, fname=fname, path=folder, downloader=downloader)
+    except requests.exceptions.HTTPError as e:
+        code = e.response.status_code if e.response is not None else None
+        if code == 404:
+            raise _NotThere(source) from None
+        raise DownloadError(source, f"the server answered {code} {getattr(e.response, 'reason', '')}".rstrip()
+                                    + " (try again later)", cache_folder) from None
+    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as e:
+        raise DownloadError(source, f"the transfer was cut short ({type(e).__name__}); run the same command "
+                                    "again to retry", cache_folder) from None
+    except requests.exceptions.ConnectionError as e:
+        inner = e.args[0] if e.args else e
+        reason = re.sub(r"<[^>]*>: ", "", str(getattr(inner, "reason", inner)))
+        raise DownloadError(source, f"cannot connect ({reason[:200]}): offline? Connect, or set {MIRROR_ENV} to "
+                                    "a mirror, or copy a filled cache", cache_folder) from None
+    except requests.exceptions.RequestException as e:
+        raise DownloadError(source, f"{type(e).__name__}: {e}", cache_folder) from None
+    except ValueError as e:  # pooch: the hash differs from the known one
+        raise DownloadError(source, f"its SHA-256 differs from the one recorded at the first download ({e})",
+                            cache_folder) from None
+    checks.verify(fname, path, source)
+    return path
+
+
+def _from_sparse_index(entry, raw: dict, where) -> SparseIndex:
+    return siibra_v1.decode(raw["voxels"], raw["probs"], raw["bboxes"], where, n_regions=len(entry.regions))
+
+
+def _read_parts(paths: dict) -> dict:
+    raw = {}
+    for part, p in paths.items():
+        with open(p, "rb") as f:
+            raw[part] = f.read()
+    return raw
+
+
+def _from_siibra_cache(entry, folder):
+    """``(index, downloaded)`` from siibra's cache, or None when it holds no complete copy; ``downloaded`` maps
+    each source URL to siibra's copy of its bytes (empty for an index siibra computed itself)."""
+    for n, paths in enumerate(siibra_cache_files(entry, folder)):
+        if all(os.path.isfile(p) for p in paths.values()):
+            index = _from_sparse_index(entry, _read_parts(paths), f"{folder} (siibra's cache of {entry.key})")
+            urls = entry.sparse_index_urls()
+            return index, ({urls[k]: p for k, p in paths.items()} if n == 0 else {})
+    return None
+
+
+def _fetch_sparse_index(entry, downloads, checks, progress, cache_folder):
+    paths, files = {}, {}
+    for part, url in entry.sparse_index_urls().items():
+        fname = url.rsplit("/", 1)[1]
+        paths[part] = _download(url, downloads, fname, checks, progress, cache_folder)
+        files[fname] = url
+    try:
+        index = _from_sparse_index(entry, _read_parts(paths), mirrored(entry.sparse_index))
+    except AtlasFileError as e:
+        _remove(downloads)
+        raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
+                                     "(a damaged transfer or a changed source; run again to retry)") from None
+    return index, files, paths
+
+
+def _fetch_volumes(entry, downloads, checks, progress, cache_folder):
+    from tqdm.auto import tqdm
+
+    paths, files = [], {}
+    bar = tqdm(total=len(entry.volumes), unit="map", desc=f"{entry.id}: region maps", disable=not progress,
+               file=sys.stderr)
+    try:
+        for v, url in enumerate(entry.volumes):
+            fname = f"{v:04d}_" + url.rsplit("/", 1)[1]
+            try:
+                paths.append(_download(url, downloads, fname, checks, False, cache_folder))
+            except _NotThere as e:
+                raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", cache_folder) from None
+            files[fname] = url
+            bar.update()
+    finally:
+        bar.close()
+    try:
+        entries = nifti.read_region_maps(paths)
+    except AtlasFileError as e:
+        bad = e.path
+        if bad in paths:
+            os.remove(bad)
+        raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
+                                     "(run again to retry)") from None
+    index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
+                                     entries["value"], n_regions=len(entry.regions))
+    return index, files, dict(enumerate(paths))
+
+
+def _remove(path):
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _writable(folder) -> bool:
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError:
+        return False
+    return os.access(folder, os.W_OK)
+
+
+def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = False, siibra_cache=None,
+          sources: str = "auto") -> str:
+    """Make sure an official atlas is in the cache; return the path of its converted file.
+
+    Parameters
+    ----------
+    name : str or AtlasEntry
+        A catalog name (``"julich-3.1"``; see :func:`catalog`).
+    cache : path, optional
+        The cache folder (default: :func:`cache_dir`).
+    progress : bool
+        Progress bars while downloading.
+    from_siibra_cache : bool
+        Take the map only from siibra's cache (never download); an error when it is not there.
+    siibra_cache : path, optional
+        siibra's cache folder (default: :func:`siibra_cache_dir`).
+    sources : {"auto", "sparse-index", "volumes"}
+        ``auto``: siibra's precomputed sparse index, else (when the server has none) the region volumes.
+
+    Returns
+    -------
+    str
+        The path of the atlas in gpusiibra's native format; :func:`gpusiibra.get_map` loads it.
+
+    Raises
+    ------
+    DownloadError
+        The source cannot be reached or answers with an error (the message names the URL and the cache).
+    AtlasFileError
+        A fetched file does not parse (nothing is cached), or the cache cannot be written.
+    """
+    if sources not in ("auto", "sparse-index", "volumes"):
+        raise OptionError(f"sources must be 'auto', 'sparse-index' or 'volumes', got {sources!r}")
+    entry = get_entry(name)
+    if sources == "volumes" and not entry.volumes:
+        raise OptionError(f"the catalog lists no region maps of {entry.id}: it comes from siibra's sparse index only")
+    root = cache_dir(cache)
+    folder = os.path.join(root, entry.id)
+    target = os.path.join(folder, entry.id + ".npz")
+    if native.is_native(target):
+        return target  # written by an atomic rename: present means complete (a read-only cache is fine)
+    if not _writable(folder):
+        raise AtlasFileError(folder, f"the cache cannot be written and does not hold {entry.id}: set {CACHE_ENV} to "
+                                     f"a folder of your own, or ask the cache's owner to run "
+                                     f"`gpusiibra atlas fetch {entry.id}`")
+    lock = FileLock(os.path.join(folder, ".lock"))
+    if not lock.acquire():
+        _say(f"waiting for another process fetching {entry.id}{lock.holder()}")
+        lock.acquire(wait=True)
+    try:
+        if native.is_native(target):
+            return target
+        checks = _Checksums(folder)
+        downloads = os.path.join(folder, "downloads")
+        sfolder = siibra_cache or siibra_cache_dir()
+        found = _from_siibra_cache(entry, sfolder) if sources != "volumes" else None
+        t0 = time.perf_counter()
+        if found is not None:
+            index, used = found
+            origin = f"siibra's cache {sfolder}"
+            _say(f"{entry.id}: using the sparse index in {origin}")
+            files = {}
+            for url, p in used.items():
+                fname = url.rsplit("/", 1)[1]
+                size, digest = checks.verify(fname, p, p)
+                files[fname] = (url, size, digest)
+        elif from_siibra_cache:
+            looked = "; ".join(", ".join(os.path.basename(p) for p in d.values()) for d in siibra_cache_files(entry, sfolder))
+            raise AtlasFileError(sfolder, f"siibra's cache holds no sparse index of {entry.id} (looked for {looked}); "
+                                          "run siibra's get_map(...).sparse_index once, or fetch without "
+                                          "--from-siibra-cache")
+        else:
+            host = urllib.parse.urlsplit(mirrored(entry.sparse_index)).netloc
+            _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
+                 f"(siibra's precomputed sparse index; {entry.licence}); later loads read it from there")
+            used = None
+            if sources != "volumes":
+                try:
+                    index, urls, used = _fetch_sparse_index(entry, downloads, checks, progress, folder)
+                except _NotThere as e:
+                    if sources == "sparse-index":
+                        raise DownloadError(e.args[0], "the server answered 404 Not Found", folder) from None
+                    if not entry.volumes:
+                        raise DownloadError(e.args[0], "the server answered 404 Not Found, and the catalog lists no "
+                                                       f"region maps of {entry.id} to build it from", folder) from None
+                    _say(f"no precomputed sparse index at {e.args[0]}: building it from the "
+                         f"{len(entry.volumes)} region maps instead")
+            if used is None:
+                index, urls, used = _fetch_volumes(entry, downloads, checks, progress, folder)
+            files = {fname: (url, os.path.getsize(used_path), _file_sha256(used_path))
+                     for (fname, url), used_path in zip(urls.items(), used.values())}
+            origin = host
+        index = checked_probabilities(index, mirrored(entry.sparse_index), list(entry.regions))
+        if index.num_volumes != len(entry.regions):
+            raise AtlasFileError(origin, f"holds {index.num_volumes} region maps, the catalog names "
+                                         f"{len(entry.regions)} regions for {entry.id}")
+        checks.record(files)
+        meta = {"name": entry.name, "description": entry.description, "licence": entry.licence,
+                "citation": entry.citation, "space": entry.space, "catalog_id": entry.id,
+                "fetched_from": origin, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+                "files": {k: {"url": url, "sha256": digest} for k, (url, _, digest) in files.items()}}
+        tmp = f"{target}.{os.getpid()}.tmp.npz"
+        try:
+            native.write(tmp, index, list(entry.regions), meta)
+            os.replace(tmp, target)
+        finally:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+        _remove(downloads)
+        _say(f"{entry.id}: {len(entry.regions)} regions, {index.n_entries:,} values, cached as {target} "
+             f"({time.perf_counter() - t0:.1f} s)")
+        return target
+    finally:
+        lock.release()
+
+
+def describe(name, cache=None) -> str:
+    """A few lines about a catalog map: names, space, licence, citation, cache state and every source URL."""
+    e = get_entry(name)
+    path = cached_file(e, cache)
+    state = f"cached: {path}" if native.is_native(path) else f"not cached (would be kept at {path})"
+    lines = [
+        f"atlas        {e.name}",
+        f"id           {e.id} (also: {', '.join(e.aliases)})",
+        f"space        {e.space}",
+        f"parcellation {e.parcellation}",
+        f"regions      {len(e.regions)} (siibra's names, in volume order: {e.regions[0]!r} ... {e.regions[-1]!r})",
+        f"licence      {e.licence}",
+        f"citation     {e.citation}",
+        f"source       {e.source['repository']} {e.source['file']} at commit {e.source['commit']}",
+        f"siibra map   {e.siibra_map_id} (key {e.key})",
+        f"cache        {state}",
+    ]
+    if os.environ.get(MIRROR_ENV):
+        lines.append(f"mirror       {os.environ[MIRROR_ENV]} ({MIRROR_ENV}) replaces the scheme and host below")
+    lines.append("sparse index (siibra's precomputed v1 files):")
+    lines += [f"  {url}" for url in e.sparse_index_urls().values()]
+    if e.volumes:
+        lines.append(f"region maps (fallback source, {len(e.volumes)} NIfTI files):")
+        lines += [f"  {v:3d}  {url}" for v, url in enumerate(e.volumes)]
+    else:
+        lines.append("region maps: none in the catalog (this map comes from the sparse index only)")
+    return "\n".join(lines)
+

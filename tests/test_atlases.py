@@ -1,0 +1,385 @@
+"""Official atlases: the catalog's facts, and fetching them from a real HTTP server on 127.0.0.1.
+
+The server serves siibra-format sparse indices and NIfTI region maps made from the test atlas, at the
+catalog's own paths, through ``GPUSIIBRA_ATLAS_MIRROR``. No test here reaches the internet except the
+one marked ``online`` (skipped unless pytest runs with ``--online``).
+"""
+import dataclasses
+import gzip
+import io
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpusiibra
+from atlas_server import AtlasServer, serve_julich, serve_sparse_index, v1_bytes
+from atlas_server import julich_in_catalog_order as _julich_in_catalog_order
+from conftest import DATA, atlas_from_dense, random_atlas
+from golden_cases import CASES, compare_with_golden
+from gpusiibra import atlases
+from gpusiibra.cli import main as cli
+from gpusiibra.errors import AtlasFileError, DownloadError, OptionError
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@pytest.fixture
+def server(monkeypatch):
+    s = AtlasServer()
+    monkeypatch.setenv(atlases.MIRROR_ENV, s.url)
+    monkeypatch.setenv("SIIBRA_CACHEDIR", os.devnull + "-no-siibra-cache")  # siibra's real cache stays out
+    yield s
+    s.stop()
+
+
+@pytest.fixture(scope="session")
+def julich_in_catalog_order():
+    return _julich_in_catalog_order()
+
+
+def _serve_julich(server, _):
+    return serve_julich(server)
+
+
+@pytest.fixture
+def small(server, rng):
+    """A three-region catalog entry of our own, served as a sparse index and as NIfTI region maps."""
+    maps, A = random_atlas(rng, n_regions=3)
+    smap = atlas_from_dense(maps, A, names=["Area a left", "Area b left", "Area c right"])
+    base = atlases.get_entry("julich-3.1")
+    host = "https://atlas-source.example.org"
+    entry = dataclasses.replace(
+        base, id="test-three", name="three test regions", aliases=(), regions=tuple(smap.regions),
+        configured_names=tuple(smap.regions), sparse_index=f"{host}/sparse/test_three",
+        volumes=tuple(f"{host}/maps/region{v}.nii.gz" for v in range(3)))
+    serve_sparse_index(server, entry, smap.sparse_index)
+    for v, url in enumerate(entry.volumes):
+        buf = io.BytesIO()
+        img = nib.Nifti1Image(maps[v], A)
+        buf.write(gzip.compress(img.to_bytes()))
+        server.put(url, buf.getvalue())
+    return entry, smap, maps
+
+
+def _cache_listing(folder):
+    return sorted(os.path.relpath(os.path.join(d, f), folder) for d, _, fs in os.walk(folder) for f in fs)
+
+
+# ------------------------------------------------------------------ catalog
+def test_catalog_julich_31_facts():
+    e = atlases.get_entry("julich-3.1")
+    assert len(e.regions) == len(e.volumes) == 414 == len(set(e.regions))
+    # names: the atlas's own 207 labels (tests/data/Julich.json), left then right, as siibra clears them
+    with open(os.path.join(DATA, "Julich.json")) as f:
+        labels = set(json.load(f)["labels"][1:])
+    assert {r[: -len(" left")] for r in e.regions[:207]} == labels
+    assert [r[: -len(" right")] for r in e.regions[207:]] == [r[: -len(" left")] for r in e.regions[:207]]
+    assert e.regions[0] == "Area 45 (IFG) left" and "Area hOc1 (V1, 17, CalcS) right" in e.regions
+    assert all(u.startswith("https://") and u.endswith("_MNI152.nii.gz") for u in e.volumes)
+    assert all("_lh_" in u for u in e.volumes[:207]) and all("_rh_" in u for u in e.volumes[207:])
+    assert len(set(e.volumes)) == 414
+    assert e.sparse_index.endswith("/sparse-indices-siibra_python_v1.0/mni152_jba31_207_continuous")
+    assert re.fullmatch(r"[0-9a-f]{40}", e.source["commit"]) and e.source["file"].startswith("maps/")
+    assert e.licence and "Science" in e.citation
+    e29 = atlases.get_entry("julich-2.9")
+    assert len(e29.regions) == 296 and e29.regions[:2] == ("Ch 123 (Basal Forebrain) left", "Ch 123 (Basal Forebrain) right")
+    assert e29.key == "mni152_jba29_continuous" and e29.volumes == ()
+    # the areas of 2.9 are (mostly) those of 3.1 under the same names
+    assert len({r for r in e29.regions} & set(e.regions)) > 200
+    for name in ("julich-3.1", "Julich 3.1", "JULICH_3.1", "julich-brain 3.1", "jba31"):
+        assert atlases.find(name) is e
+    assert atlases.find("julich-3.1-top2") is None  # the embedded derivative is not the official map
+    with pytest.raises(gpusiibra.AtlasNotFound, match="did you mean 'julich-3.1'"):
+        atlases.get_entry("julich 3.0")
+
+
+def test_catalog_matches_siibras_own_rules():
+    """The key, the names and siibra's cache file names, computed by siibra's own code."""
+    pytest.importorskip("siibra")
+    from siibra.commons import clear_name
+    from siibra.retrieval.requests import HttpRequest
+    from siibra.volumes.sparsemap import SparseIndex as SiibraIndex
+    from siibra.volumes.sparsemap import SparseMap as SiibraSparseMap
+
+    for e in atlases.catalog():
+        assert [clear_name(n) for n in e.configured_names] == list(e.regions)
+
+        class Stub(SiibraSparseMap):  # siibra's key and cache prefix, without its configuration lookups
+            parcellation = type("P", (), {"id": e.parcellation_id})()
+            space = type("S", (), {"id": e.space_id})()
+            maptype = None
+
+        m = object.__new__(Stub)
+        m._id = e.siibra_map_id
+        assert SiibraIndex._DATAPROXY_BASEURL + m.key.lower() == e.sparse_index
+        from siibra.commons import MapType
+
+        Stub.maptype = MapType[e.maptype.upper()]
+        http, computed = atlases.siibra_cache_files(e, "/siibra-cache")
+        assert os.path.basename(computed["voxels"]) == os.path.basename(m._cache_prefix) + ".sparseindex_v1.voxels.nii.gz"
+        for part, url in e.sparse_index_urls().items():
+            assert os.path.basename(http[part]) == os.path.basename(HttpRequest(url).cachefile)
+
+
+def test_mirror_setting(monkeypatch):
+    url = "https://data-proxy.ebrains.eu/api/v1/buckets/x/y.nii.gz?a=1"
+    monkeypatch.delenv(atlases.MIRROR_ENV, raising=False)
+    assert atlases.mirrored(url) == url
+    monkeypatch.setenv(atlases.MIRROR_ENV, "http://mirror.local:8080")
+    assert atlases.mirrored(url) == "http://mirror.local:8080/api/v1/buckets/x/y.nii.gz?a=1"
+    monkeypatch.setenv(atlases.MIRROR_ENV, "https://mirror.local/ebrains/")
+    assert atlases.mirrored(url) == "https://mirror.local/ebrains/api/v1/buckets/x/y.nii.gz?a=1"
+    monkeypatch.setenv(atlases.MIRROR_ENV, "mirror.local")
+    with pytest.raises(OptionError, match="GPUSIIBRA_ATLAS_MIRROR"):
+        atlases.mirrored(url)
+
+
+def test_cache_dir_setting(monkeypatch, tmp_path):
+    monkeypatch.setenv(atlases.CACHE_ENV, str(tmp_path / "c"))
+    assert atlases.cache_dir() == str(tmp_path / "c")
+    assert atlases.cache_dir(tmp_path / "d") == str(tmp_path / "d")
+    monkeypatch.delenv(atlases.CACHE_ENV)
+    assert "gpusiibra" in atlases.cache_dir()
+
+
+# ------------------------------------------------------------------ fetching
+def test_fetch_julich_assigns_the_golden_cases_as_the_same_atlas_from_files(server, julich_in_catalog_order,
+                                                                           tmp_path, julich, capsys):
+    entry, index = _serve_julich(server, julich_in_catalog_order)
+    cache = tmp_path / "cache"
+    fetched = gpusiibra.get_map("julich-3.1", cache=cache, progress=False)
+    assert "not in the cache yet" in capsys.readouterr().err
+    assert fetched.regions == list(entry.regions) and fetched.meta["source"] == "julich-3.1"
+    assert fetched.name == entry.name and fetched.meta["licence"] == entry.licence
+    ix = fetched.sparse_index
+    np.testing.assert_array_equal(ix.voxels >= 0, index.voxels >= 0)
+    for r in (0, 7, 213, 413):
+        np.testing.assert_array_equal(ix.dense(r), index.dense(r))
+    # the golden cases: the fetched atlas gives siibra's numbers; volumes differ only by the catalog's order
+    to_top2 = {r: v for v, r in enumerate(julich.regions)}
+    for case, run in CASES.items():
+        df = run(fetched)
+        df = df.assign(volume=df["region"].map(to_top2))
+        compare_with_golden(df, case)
+    # one download per file; the downloads are gone, the checksums kept
+    assert set(server.hits.values()) == {1} and len(server.hits) == 3
+    assert _cache_listing(cache / "julich-3.1") == [".lock", "checksums.json", "julich-3.1.npz"]
+    rec = json.loads((cache / "julich-3.1" / "checksums.json").read_text())
+    assert {r["size"] for r in rec.values()} == {len(b) for b in julich_in_catalog_order[2].values()}
+
+    # warm cache, server gone: no request, same map
+    server.stop()
+    again = gpusiibra.get_map("julich-3.1", cache=cache)
+    assert again.regions == fetched.regions and again.sparse_index.n_entries == ix.n_entries
+    assert capsys.readouterr().err == ""
+
+
+def test_fetch_cut_short_caches_nothing_and_a_retry_completes(server, small, tmp_path):
+    entry, smap, _ = small
+    probs = server.path(entry.sparse_index_urls()["probs"])
+    server.modes[probs] = "cut"
+    with pytest.raises(DownloadError, match="cut short") as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert e.value.url.startswith(server.url) and str(tmp_path) in str(e.value)
+    assert not atlases.is_cached(entry, tmp_path)
+    leftover = [f for f in _cache_listing(tmp_path) if "downloads" in f and "probs" in f]
+    assert leftover == []  # no partial file under the final name
+    server.modes.clear()
+    path = atlases.fetch(entry, tmp_path, progress=False)
+    back = gpusiibra.load_map(path)
+    assert back.regions == smap.regions
+    for r in range(3):
+        np.testing.assert_array_equal(back.sparse_index.dense(r), smap.sparse_index.dense(r))
+
+
+def test_fetch_corrupted_files_are_rejected_and_not_cached(server, small, tmp_path):
+    entry, smap, _ = small
+    urls = entry.sparse_index_urls()
+    # a first download that does not parse
+    server.modes[server.path(urls["probs"])] = "corrupt"
+    with pytest.raises(AtlasFileError, match="does not parse, so nothing was cached"):
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert not atlases.is_cached(entry, tmp_path)
+    assert not any("downloads" in f for f in _cache_listing(tmp_path))
+    server.modes.clear()
+    path = atlases.fetch(entry, tmp_path, progress=False)
+    # later: the source serves other bytes (parseable ones) than those recorded at the first download
+    os.remove(path)
+    other = smap.sparse_index.scaled(0.5)
+    server.put(urls["probs"], v1_bytes(other)["probs"])
+    with pytest.raises(DownloadError, match="differs from the one recorded at the first download"):
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert not atlases.is_cached(entry, tmp_path)
+
+
+def test_fetch_404_falls_back_to_the_region_maps(server, small, tmp_path, capsys):
+    entry, smap, maps = small
+    for url in entry.sparse_index_urls().values():
+        server.modes[server.path(url)] = 404
+    path = atlases.fetch(entry, tmp_path, progress=False)
+    assert "building it from the 3 region maps" in capsys.readouterr().err
+    back = gpusiibra.load_map(path)
+    assert back.regions == list(entry.regions)
+    for r in range(3):
+        np.testing.assert_array_equal(back.sparse_index.dense(r), maps[r])
+    # nothing served at all: the error names the URL
+    os.remove(path)
+    server.modes[server.path(entry.volumes[1])] = 404
+    with pytest.raises(DownloadError, match=r"region1\.nii\.gz: the server answered 404"):
+        atlases.fetch(entry, tmp_path, progress=False)
+    with pytest.raises(DownloadError, match="answered 404"):
+        atlases.fetch(entry, tmp_path, progress=False, sources="sparse-index")
+
+
+def test_fetch_server_error_names_url_and_cache(server, small, tmp_path):
+    entry, _, _ = small
+    server.modes[server.path(entry.sparse_index_urls()["voxels"])] = 500
+    with pytest.raises(DownloadError) as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    msg = str(e.value)
+    assert "answered 500" in msg and server.url in msg and "voxels.nii.gz" in msg and str(tmp_path) in msg
+    assert not atlases.is_cached(entry, tmp_path)
+
+
+def test_offline_error_names_url_and_cache(monkeypatch, small, tmp_path, server):
+    entry, _, _ = small
+    server.stop()  # nothing listens there any more
+    with pytest.raises(DownloadError, match="cannot connect") as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert server.url in str(e.value) and str(tmp_path / "test-three") in str(e.value)
+    # and on the command line: one line, rc 2
+    monkeypatch.setenv(atlases.CACHE_ENV, str(tmp_path))
+    assert cli(["atlas", "fetch", "julich-3.1", "--quiet"]) == 2
+
+
+def test_two_processes_fetch_once(server, julich_in_catalog_order, tmp_path):
+    _serve_julich(server, julich_in_catalog_order)
+    server.delay = 0.5
+    code = textwrap.dedent("""
+        import sys, gpusiibra
+        m = gpusiibra.get_map("julich-3.1", cache=sys.argv[1], progress=False)
+        print(len(m), m.sparse_index.n_entries)
+    """)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-c", code, str(tmp_path)], env=env, stdout=subprocess.PIPE,
+                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=300) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    n = julich_in_catalog_order[1].n_entries
+    assert [o[0].split() for o in outs] == [["414", str(n)]] * 2
+    assert set(server.hits.values()) == {1} and len(server.hits) == 3  # one download of each file
+    assert sum("waiting for another process" in o[1] for o in outs) <= 1
+    assert _cache_listing(tmp_path / "julich-3.1") == [".lock", "checksums.json", "julich-3.1.npz"]
+
+
+def test_read_only_shared_cache(server, small, tmp_path):
+    entry, smap, _ = small
+    shared = tmp_path / "shared"
+    atlases.fetch(entry, shared, progress=False)
+    before = {f: os.stat(shared / f).st_mtime_ns for f in _cache_listing(shared)}
+    for d, dirs, files in os.walk(shared):
+        for x in dirs + files:
+            os.chmod(os.path.join(d, x), 0o555 if x in dirs else 0o444)
+    os.chmod(shared, 0o555)
+    try:
+        server.stop()
+        path = atlases.fetch(entry, shared, progress=False)  # no network, no lock, no write
+        assert gpusiibra.load_map(path).regions == smap.regions
+        assert {f: os.stat(shared / f).st_mtime_ns for f in _cache_listing(shared)} == before
+    finally:
+        for d, dirs, _ in os.walk(shared):
+            os.chmod(d, 0o755)
+    # a cache that cannot be written and lacks the atlas: the error says what to do
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(AtlasFileError, match="cannot be written and does not hold test-three.*GPUSIIBRA_CACHE"):
+        atlases.fetch(entry, blocker / "cache", progress=False)
+
+
+def test_from_siibra_cache(monkeypatch, small, tmp_path, server):
+    pytest.importorskip("siibra")
+    from siibra.retrieval.requests import HttpRequest
+
+    entry, smap, _ = small
+    raw = v1_bytes(smap.sparse_index)
+    siibra_dir = tmp_path / "siibra"
+    siibra_dir.mkdir()
+    with pytest.raises(AtlasFileError, match="siibra's cache holds no sparse index of test-three"):
+        atlases.fetch(entry, tmp_path / "c", from_siibra_cache=True, siibra_cache=str(siibra_dir))
+    for part, url in entry.sparse_index_urls().items():  # where siibra's HttpRequest keeps its downloads
+        (siibra_dir / os.path.basename(HttpRequest(url).cachefile)).write_bytes(raw[part])
+    server.stop()
+    path = atlases.fetch(entry, tmp_path / "c", from_siibra_cache=True, siibra_cache=str(siibra_dir))
+    assert gpusiibra.load_map(path).regions == smap.regions
+    # and found without asking, before any download
+    monkeypatch.setenv("SIIBRA_CACHEDIR", str(siibra_dir))
+    path = atlases.fetch(entry, tmp_path / "d", progress=False)
+    assert atlases.is_cached(entry, tmp_path / "d")
+
+
+def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypatch, capsys):
+    _serve_julich(server, julich_in_catalog_order)
+    monkeypatch.setenv(atlases.CACHE_ENV, str(tmp_path))
+    assert cli(["atlas", "list"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"julich-3\.1\s+414\s+.*\sno\s", out) and "julich-3.1-top2" in out and "bundled" in out
+    assert cli(["atlas", "info", "julich-3.1"]) == 0
+    out = capsys.readouterr().out
+    e = atlases.get_entry("julich-3.1")
+    for url in list(e.sparse_index_urls().values()) + list(e.volumes):
+        assert f"  {url}\n" in out + "\n"
+    assert e.citation in out and e.source["commit"] in out and "not cached" in out
+    assert cli(["atlas", "fetch", "julich-3.1", "--quiet"]) == 0
+    assert "414 regions, cached at" in capsys.readouterr().out
+    assert cli(["atlas", "list"]) == 0
+    assert re.search(r"julich-3\.1\s+414\s+.*\syes\s", capsys.readouterr().out)
+    # the fetched atlas on the command line: points assigned with siibra's names
+    pts = tmp_path / "p.csv"
+    pts.write_text("x,y,z\n-40,-20,55\n")
+    assert cli(["points", str(pts), "--atlas", "julich-3.1"]) == 0
+    assert "Area 4a (PreCG) left" in capsys.readouterr().out
+
+
+def test_results_dataset_records_the_official_atlas(server, julich_in_catalog_order, tmp_path, monkeypatch):
+    _serve_julich(server, julich_in_catalog_order)
+    monkeypatch.setenv(atlases.CACHE_ENV, str(tmp_path / "cache"))
+    atlas = gpusiibra.get_map("julich-3.1", progress=False)
+    from golden_cases import motor_t4
+
+    img = tmp_path / "m.nii.gz"
+    nib.save(motor_t4(), img)
+    _, summary = atlas.assign_batch([str(img)], str(tmp_path / "out"), progress=False)
+    df = pd.read_parquet(tmp_path / "out")
+    assert set(df["region"]) <= set(atlas.regions) and summary.rows == len(df) > 0
+    from gpusiibra.dataset import read_manifest
+
+    run = read_manifest(str(tmp_path / "out"))[0]
+    assert run["atlas"]["source"] == "julich-3.1"
+
+
+@pytest.mark.online
+def test_online_fetch_of_the_real_julich_31(tmp_path, monkeypatch):
+    """The real thing: siibra's precomputed Julich-Brain 3.1 index from EBRAINS (run with --online)."""
+    monkeypatch.delenv(atlases.MIRROR_ENV, raising=False)
+    m = gpusiibra.get_map("julich-3.1", cache=tmp_path)
+    assert len(m) == 414
+    for name in ("Area 45 (IFG) left", "Area hOc1 (V1, 17, CalcS) right", "Area 4a (PreCG) left"):
+        assert name in m.regions
+    assert len(m.shape) == 3
+    df = m.assign(gpusiibra.PointCloud([(-40, -20, 55)], sigma_mm=0))
+    assert len(df) > 0
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    result = doctest.testmod(atlases, optionflags=doctest.ELLIPSIS)
+    assert result.attempted >= 3 and result.failed == 0

@@ -1,0 +1,229 @@
+"""Write gpusiibra/data/atlases.json, the catalog of official atlases, from facts of siibra's configuration.
+
+Every fact below was read from the public repository FZJ-INM1-BDA/siibra-configurations, in the file
+and at the commit that each entry names under "source": the region names in volume order (the map's
+``indices``: volume v is the region named there), the per-volume NIfTI URLs (its ``volumes``), the space
+and parcellation identifiers. Nothing is downloaded here; run ``python tools/build_catalog.py`` after
+editing, and the test suite checks the result (names against the atlas's own label table, sizes, keys
+computed by siibra's own code).
+
+How siibra names what it fetches (siibra-python 1.0.1a25, ``siibra.volumes``):
+
+- a map's identifier is ``"siibra-map-v0.0.1_" + <configuration file stem>`` and its key is
+  ``create_key(identifier[len("siibra-map-v0.0.1"):])`` (non-alphanumerics become spaces, upper case,
+  runs of spaces become ``_``);
+- the precomputed sparse index lies at ``SparseIndex._DATAPROXY_BASEURL + key.lower()`` with the
+  suffixes ``.sparseindex_v1.{probs.txt.gz,bboxes.txt.gz,voxels.nii.gz}``;
+- region names are the ``indices`` keys through ``clear_name`` ("Area 45 (IFG) - left hemisphere" ->
+  "Area 45 (IFG) left").
+"""
+import json
+import os
+import re
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "gpusiibra", "data", "atlases.json")
+
+SIIBRA_SPARSE_INDEX_BASE = ("https://data-proxy.ebrains.eu/api/v1/buckets/reference-atlas-data/sparse-indices/"
+                            "sparse-indices-siibra_python_v1.0/")
+CONFIG_REPO = "FZJ-INM1-BDA/siibra-configurations"
+MNI152 = {"name": "MNI 152 ICBM 2009c Nonlinear Asymmetric",
+          "id": "minds/core/referencespace/v1.0.0/dafcffc5-4826-4bf1-8ff6-46b8a31ff8e2"}
+
+# Julich-Brain 3.1, maps/mni152-jba31_207-continuous.json: the 207 areas in volume order. Volumes 0..206
+# are the left hemisphere ("<area> - left hemisphere"), 207..413 the right, in the same order.
+JBA31_AREAS = """
+Area 45 (IFG)|Area 44 (IFG)|Area Fo1 (OFC)|Area Fo2 (OFC)|Area Fo3 (OFC)|Area hOc5 (LOC)|Area hOc2 (V2, 18)
+Area hOc1 (V1, 17, CalcS)|Area hOc4v (LingG)|Area hOc3v (LingG)|Astr (Amygdala)|Area Te 1.0 (HESCHL)
+Area Te 2.1 (STG)|Area TPJ (STG, SMG)|Area Te 1.2 (HESCHL)|Area Te 3 (STG)|Area Te 1.1 (HESCHL)|Area Te 2.2 (STG)
+Area 33 (ACC)|Area s32 (sACC)|Area p32 (pACC)|Area Id2 (Insula)|Area Id3 (Insula)|CA2 (Hippocampus)
+CA3 (Hippocampus)|Area EC (Hippocampal Region, Entorhinal Cortex)|DG (Hippocampus)|CA1 (Hippocampus)
+HATA (Hippocampus)|Area Op4 (POperc)|Area Op1 (POperc)|Area Op2 (POperc)|Area Op3 (POperc)
+VAmc (Thalamus, ventral anterior Nucleus, magnocellular part)|VA (Thalamus, ventral anterior Nucleus (ventral))
+Pf (Thalamus, parafascicular Nucleus)|LP (Thalamus, lateral posterior Nucleus)|Li (Thalamus, limitans Nucleus)
+Pv (Thalamus, paraventricular Nucleus)|Sg (Thalamus, suprageniculate Nucleus)|Po (Thalamus, posterior Nucleus)
+sPf (Thalamus, subparafascicular Nucleus)|Rt (Thalamus, reticular Nucleus)
+CL (Thalamus, anterior intralaminar nuclei)|PUi (Thalamus, inferior pulvinar)
+CM (Thalamus, centromedian Nucleus)|VM (Thalamus, ventral medial Nucleus)
+VPMpc (Thalamus, ventral posterior medial Nucleus, parvocellular part)|LD (Thalamus, lateral dorsal Nucleus)
+Area FG2 (FusG)|Area FG1 (FusG)|Area PGp (IPL)|Area PFt (IPL)|Area PGa (IPL)|Area PFop (IPL)|Area PFm (IPL)
+Area PFcm (IPL)|Area Ig2 (Insula)|Area Ig1 (Insula)|Area Id1 (Insula)|Area hOc4lp (LOC)|Area hOc4la (LOC)
+Area hOc4d (Cuneus)|Area hOc3d (Cuneus)|Area 4p (PreCG)|Area 4a (PreCG)|Area 1 (PostCG)|Area 3a (PostCG)
+Area 3b (PostCG)|Area hIP1 (IPS)|Area hIP2 (IPS)|Area 5L (SPL)|Area 5M (SPL)|Area 7PC (SPL)|Area hIP3 (IPS)
+Area 7A (SPL)|Area 7M (SPL)|Area 5Ci (SPL)|MD (Thalamus, mediodorsal Nucleus)|PUa (Thalamus, anterior pulvinar)
+VLA (Thalamus, ventral lateral anterior Nucleus)|PUm (Thalamus, medial pulvinar)
+VLP (Thalamus, ventral lateral posterior Nucleus)|PUl (Thalamus, lateral pulvinar)
+VPM (Thalamus, ventral posterior medial Nucleus)|VPL (Thalamus, ventral posterior lateral Nucleus)
+AV (Thalamus, anteroventral Nucleus)|Area Id7 (Insula)|Area s24 (sACC)|Area 25 (sACC)|SF (Amygdala)
+LB (Amygdala)|Subc (Hippocampus, Subicular complex)|Area PF (IPL)|Area 7P (SPL)|Area Fp2 (FPole)|Area Fp1 (FPole)
+SNC (Midbrain, Substantia Nigra pars compacta)|SNR (Midbrain, Substantia Nigra pars reticulata)
+Nfast (Cerebellum, Fastigial Nucleus)|VTM (Amygdala)|Area p24ab (pACC)|Area p24c (pACC)|MF (Amygdala)
+IF (Amygdala)|Area FG4 (FusG)|Area FG3 (FusG)|Ndentd (Cerebellum, Dorsal Dentate Nucleus)
+Ndentv (Cerebellum, Ventral Dentate Nucleus)|Area TeI (STG)|Area TI (STG)|Area IFS1 (IFS)|Area IFS2 (IFS)
+Area IFS3 (IFS)|Area IFS4 (IFS)|Area IFJ1 (IFS, PreCS)|Area IFJ2 (IFS, PreCS)
+Ninterp (Cerebellum, Interposed Nucleus)|Area 2 (PostCS)|Ch 4 (Basal Forebrain)|Area STS1 (STS)|Area STS2 (STS)
+Area Op8 (Frontal Operculum)|Area Op9 (Frontal Operculum)|Ch 123 (Basal Forebrain)|Area 6d1 (PreCG)
+Area 6d2 (PreCG)|Area 6d3 (SFS)|CM (Amygdala)|Area hOc6 (POS)|Area hIP6 (IPS)|Area hIP8 (IPS)|Area hIP4 (IPS)
+Area hIP5 (IPS)|Area hIP7 (IPS)|Area hPO1 (POS)|Area 6mp (SMA, mesial SFG)|Area 6ma (preSMA, mesial SFG)
+TrS (Hippocampus, Transsubiculum)|Tu (Basal Forebrain, Tuberculum)|TuTi (Basal Forebrain, Terminal islands)
+Area Fo4 (OFC)|Area Fo5 (OFC)|Area Fo6 (OFC)|Area Fo7 (OFC)|Area 8d1 (SFG)|Area 8d2 (SFG)|Area 8v2 (MFG)
+Area 8v1 (MFG)|Area Ig3 (Insula)|Area Id4 (Insula)|Area Id5 (Insula)|Area Ia1 (Insula)|Area Id6 (Insula)
+Area SFS1 (SFS)|Area SFS2 (SFS)|Area MFG1 (MFG)|Area MFG2 (MFG)|Area 6v1 (PreCG)|Area 6r1 (PreCG)
+Area Op5 (Frontal Operculum)|Area Op6 (Frontal Operculum)|Area Op7 (Frontal Operculum)|Area Ph1 (PhG)
+Area Ph2 (PhG)|Area Ph3 (PhG)|Area CoS1 (CoS)|AcbM (Ventral Striatum, Medial Accumbens)
+FuCd (Ventral Striatum, Fundus of Caudate Nucleus)|FuP (Ventral Striatum, Fundus of Putamen)
+AcbL (Ventral Striatum, Lateral Accumbens)|VP (Ventral Pallidum)|CGL (Metathalamus)|CGM (Metathalamus)
+STN (Subthalamus)|VIM (Thalamus, ventral intermediate Nucleus)|Area SFG2 (SFG)|Area Id9 (Insula)
+Area Ia3 (Insula)|Area Ia2 (Insula)|Area Id8 (Insula)|Area Id10 (Insula)|BST (Basal Forebrain, Bed Nucleus)
+Area Op10 (Frontal Operculum)|Area FG5 (FusG)|Area OTS1 (OTS)|Area PirTB (PiriformCortexMesial, temporobasal)
+Area PirT (PiriformCortexMesial, temporal)|NRm (Midbrain, Nucleus Ruber, magnocellular part)
+NRp (Midbrain, Nucleus Ruber, parvocellular part)|Area 6v2 (PreCG)|Area 6v3 (PreCG)|Frontal-II (GapMap)
+Temporal-to-Parietal (GapMap)|Frontal-to-Occipital (GapMap)|Frontal-to-Temporal-I (GapMap)
+Frontal-to-Temporal-II (GapMap)|Frontal-I.1 (GapMap)|Frontal-I.2 (GapMap)|MV (Thalamus, medioventral Nucleus)
+AM (Thalamus, anteromedial Nucleus)|ZI (Thalamus, zona incerta)|VPi (Thalamus, ventroposterior inferior Nucleus)
+Area SFG3 (SFG)|Area SFG4 (SFG)|Area MFG4 (MFG)|Area MFG5 (MFG, IFG)
+"""
+JBA31_NIFTI_BASE = ("https://data-proxy.ebrains.eu/api/v1/public/buckets/d-f1fe19e8-99bd-44bc-9616-a52850680777/"
+                    "probabilistic-maps_PMs_207-areas/")
+
+
+# Julich-Brain 2.9, maps/mni152-jba29-continuous.json: 148 areas; volume 2k is "<area> - left hemisphere" and
+# 2k + 1 "<area> - right hemisphere". Its region-map URLs carry a per-file hash each and are not transcribed
+# here: this map comes from siibra's precomputed sparse index only.
+JBA29_AREAS = """
+Ch 123 (Basal Forebrain)|Ch 4 (Basal Forebrain)|LB (Amygdala)|CM (Amygdala)|SF (Amygdala)|VTM (Amygdala)
+IF (Amygdala)|MF (Amygdala)|BST (Bed Nucleus)|Frontal-to-Temporal-I (GapMap)|Area 5L (SPL)|Area 7M (SPL)
+Area 7PC (SPL)|Area 5M (SPL)|Area 7P (SPL)|Area 5Ci (SPL)|Area 7A (SPL)|Area OP3 (POperc)|Area OP4 (POperc)
+Area OP2 (POperc)|Area OP1 (POperc)|Area 3b (PostCG)|Area 1 (PostCG)|Area 2 (PostCS)|Area 3a (PostCG)
+Area PF (IPL)|Area PFcm (IPL)|Area PGa (IPL)|Area PFt (IPL)|Area PFm (IPL)|Area PGp (IPL)|Area PFop (IPL)
+Area hPO1 (POS)|Area hIP1 (IPS)|Area hIP7 (IPS)|Area hIP3 (IPS)|Area hIP2 (IPS)|Area hIP4 (IPS)|Area hIP5 (IPS)
+Area hIP6 (IPS)|Area hIP8 (IPS)|Area hOc6 (POS)|Area hOc4d (Cuneus)|Area hOc3d (Cuneus)|Area hOc3v (LingG)
+Area hOc4v (LingG)|Area hOc2 (V2, 18)|Area hOc1 (V1, 17, CalcS)|Area hOc4lp (LOC)|Area hOc5 (LOC)
+Area hOc4la (LOC)|Area IFJ1 (IFS,PreCS)|Area IFS4 (IFS)|Area IFS2 (IFS)|Area IFS1 (IFS)|Area IFS3 (IFS)
+Area IFJ2 (IFS,PreCS)|Area 8v2 (MFG)|Area 8v1 (MFG)|Area 44 (IFG)|Area 45 (IFG)|Area 6d2 (PreCG)
+Area 6d1 (PreCG)|Area 6ma (preSMA, mesial SFG)|Area 6d3 (SFS)|Area Fp1 (FPole)|Area Fp2 (FPole)
+Area 6mp (SMA, mesial SFG)|Area 4p (PreCG)|Area 4a (PreCG)|Area Fo1 (OFC)|Area Fo3 (OFC)|Area Fo2 (OFC)
+Area Op7 (Frontal Operculum)|Area Op8 (Frontal Operculum)|Area Op5 (Frontal Operculum)
+Area Op6 (Frontal Operculum)|Area Op9 (Frontal Operculum)|Area Fo6 (OFC)|Area Fo5 (OFC)|Area Fo7 (OFC)
+Area Fo4 (OFC)|Area 8d2 (SFG)|Area 8d1 (SFG)|Area Ig3 (Insula)|Area Ig1 (Insula)|Area Ig2 (Insula)
+Area Ia2 (Insula)|Area Ia1 (Insula)|Area Ia3 (Insula)|Area Id2 (Insula)|Area Id8 (Insula)|Area Id1 (Insula)
+Area Id9 (Insula)|Area Id7 (Insula)|Area Id5 (Insula)|Area Id6 (Insula)|Area Id10 (Insula)|Area Id4 (Insula)
+Area Id3 (Insula)|Area STS2 (STS)|Area STS1 (STS)|Area TE 3 (STG)|Area TE 2.2 (STG)|Area TE 2.1 (STG)
+Area TI (STG)|Area TeI (STG)|Area TE 1.2 (HESCHL)|Area TE 1.1 (HESCHL)|Area TE 1.0 (HESCHL)|Area Ph3 (PhG)
+Area Ph1 (PhG)|Area Ph2 (PhG)|Area FG2 (FusG)|Area FG3 (FusG)|Area FG1 (FusG)|Area FG4 (FusG)|Area CoS1 (CoS)
+Area TPJ (STG/SMG)|Frontal-to-Occipital (GapMap)|Temporal-to-Parietal (GapMap)|Frontal-I (GapMap)
+Frontal-to-Temporal-II (GapMap)|Frontal-II (GapMap)|Area p24c (pACC)|Area 25 (sACC)|Area p24ab (pACC)
+Area s32 (sACC)|Area 33 (ACC)|Area p32 (pACC)|Area s24 (sACC)|HC-Presubiculum (Hippocampus)|HATA (Hippocampus)
+Entorhinal Cortex|CA3 (Hippocampus)|HC-Transsubiculum (Hippocampus)|HC-Subiculum (Hippocampus)
+HC-Prosubiculum (Hippocampus)|HC-Parasubiculum (Hippocampus)|DG (Hippocampus)|CA2 (Hippocampus)
+CA1 (Hippocampus)|Interposed Nucleus (Cerebellum)|Dorsal Dentate Nucleus (Cerebellum)
+Ventral Dentate Nucleus (Cerebellum)|Fastigial Nucleus (Cerebellum)|CGM (Metathalamus)|CGL (Metathalamus)
+"""
+
+
+def areas(text):
+    return [a.strip() for line in text.strip().splitlines() for a in line.split("|")]
+
+
+def jba31_folder(area):
+    """The folder of an area in the 3.1 release: 'Area Te 1.0 (HESCHL)' -> 'Area-Te-1.0',
+    'Ch 4 (Basal Forebrain)' -> 'BasalForebrain-Ch-4', 'Frontal-II (GapMap)' -> 'GapMap-Frontal-II'."""
+    short, structure = re.fullmatch(r"(.+?) \((.+)\)", area).groups()
+    if short.startswith("Area "):
+        return short.replace(" ", "-")
+    return structure.split(",")[0].replace(" ", "") + "-" + short.replace(" ", "-")
+
+
+def clear_name(name):
+    """siibra's clear_name for these names: drop 'hemisphere' and ' -', collapse spaces."""
+    for word in ("hemisphere", " -", "-brain", "both", "Both"):
+        name = name.replace(word, "")
+    return " ".join(w for w in name.split(" ") if w)
+
+
+def create_key(name):
+    """siibra's create_key."""
+    return re.sub(r" +", "_", "".join(c if c.isalnum() else " " for c in name).upper().strip())
+
+
+def siibra_map(stem):
+    identifier = "siibra-map-v0.0.1_" + stem
+    key = create_key(identifier[len("siibra-map-v0.0.1"):]).lower()
+    return identifier, SIIBRA_SPARSE_INDEX_BASE + key
+
+
+def julich_31():
+    a = areas(JBA31_AREAS)
+    assert len(a) == len(set(a)) == 207, len(a)
+    configured = [f"{x} - {h} hemisphere" for h in ("left", "right") for x in a]
+    volumes = [f"{JBA31_NIFTI_BASE}{jba31_folder(x)}/{jba31_folder(x)}_{h}_MNI152.nii.gz"
+               for h in ("lh", "rh") for x in a]
+    identifier, sparse = siibra_map("mni152-jba31_207-continuous")
+    return {
+        "id": "julich-3.1",
+        "name": "Julich-Brain 3.1 statistical maps, 207 areas per hemisphere, MNI152 2009c nonlinear asymmetric",
+        "aliases": ["julich brain 3.1", "julich-brain 3.1", "jba31", "jba 3.1", "julich 3.1 official"],
+        "description": "Julich-Brain cytoarchitectonic atlas v3.1: probability maps of 207 areas per hemisphere "
+                       "(414 regions), 1 mm, full precision; siibra's 'statistical' map.",
+        "space": MNI152["name"], "space_id": MNI152["id"],
+        "parcellation": "Julich-Brain Cytoarchitectonic Atlas (v3.1)",
+        "parcellation_id": "minds/core/parcellationatlas/v1.0.0/94c1125b-b87e-45e4-901c-00daee7f2579-310",
+        "maptype": "statistical",
+        "siibra_map_id": identifier,
+        "sparse_index": sparse,
+        "volumes": volumes,
+        "configured_names": configured,
+        "regions": [clear_name(n) for n in configured],
+        "licence": "CC BY-NC-SA 4.0",
+        "citation": "Amunts K, Mohlberg H, Bludau S, Zilles K (2020). Julich-Brain: a 3D probabilistic atlas of "
+                    "the human brain's cytoarchitecture. Science 369(6506):988-992, doi:10.1126/science.abb4588. "
+                    "EBRAINS dataset 'Julich-Brain Atlas, cytoarchitectonic maps (v3.1)', "
+                    "https://search.kg.ebrains.eu/instances/f1fe19e8-99bd-44bc-9616-a52850680777",
+        "source": {"repository": CONFIG_REPO, "file": "maps/mni152-jba31_207-continuous.json",
+                   "commit": "02c0f98c1258d7d200c9b55581b1b0e1775f8b89"},
+    }
+
+
+def julich_29():
+    a = areas(JBA29_AREAS)
+    assert len(a) == len(set(a)) == 148, len(a)
+    configured = [f"{x} - {h} hemisphere" for x in a for h in ("left", "right")]
+    identifier, sparse = siibra_map("mni152-jba29-continuous")
+    return {
+        "id": "julich-2.9",
+        "name": "Julich-Brain 2.9 statistical maps, 148 areas per hemisphere, MNI152 2009c nonlinear asymmetric",
+        "aliases": ["julich brain 2.9", "julich-brain 2.9", "jba29", "jba 2.9"],
+        "description": "Julich-Brain cytoarchitectonic atlas v2.9: probability maps of 148 areas per hemisphere "
+                       "(296 regions), 1 mm; siibra's 'statistical' map. From siibra's precomputed sparse index.",
+        "space": MNI152["name"], "space_id": MNI152["id"],
+        "parcellation": "Julich-Brain Cytoarchitectonic Atlas (v2.9)",
+        "parcellation_id": "minds/core/parcellationatlas/v1.0.0/94c1125b-b87e-45e4-901c-00daee7f2579-290",
+        "maptype": "statistical",
+        "siibra_map_id": identifier,
+        "sparse_index": sparse,
+        "volumes": [],
+        "configured_names": configured,
+        "regions": [clear_name(n) for n in configured],
+        "licence": "CC BY-NC-SA 4.0",
+        "citation": "Amunts K, Mohlberg H, Bludau S, Zilles K (2020). Julich-Brain: a 3D probabilistic atlas of "
+                    "the human brain's cytoarchitecture. Science 369(6506):988-992, doi:10.1126/science.abb4588. "
+                    "EBRAINS dataset 'Julich-Brain Atlas, cytoarchitectonic maps (v2.9)'",
+        "source": {"repository": CONFIG_REPO, "file": "maps/mni152-jba29-continuous.json",
+                   "commit": "45ef6086fcd2cc9077ff12cec44990448a32c118"},
+    }
+
+
+def main():
+    entries = [julich_31(), julich_29()]
+    for e in entries:
+        n = len(e["regions"])
+        assert len(e["volumes"]) in (0, n), e["id"]
+        assert n == len(e["configured_names"]) == len(set(e["regions"])), e["id"]
+    with open(OUT, "w") as f:
+        json.dump({"format": "gpusiibra-atlas-catalog/1", "atlases": entries}, f, indent=1)
+        f.write("\n")
+    print("written", OUT, [(e["id"], len(e["regions"])) for e in entries])
+
+
+if __name__ == "__main__":
+    main()
