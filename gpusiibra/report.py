@@ -450,7 +450,11 @@ def _frequency_image(rep, atlas):
         from .errors import GpusiibraError
         from .maps import get_map
 
+        from . import atlases
+
         source = rep.atlas.get("source") or rep.atlas.get("name")
+        if isinstance(source, str) and atlases.find(source) is not None and not atlases.is_cached(source):
+            return None  # an official atlas that is not in this machine's cache: a report downloads nothing
         try:
             atlas = get_map(source) if isinstance(source, str) else None
         except GpusiibraError:

@@ -363,6 +363,15 @@ def test_results_dataset_records_the_official_atlas(server, julich_in_catalog_or
 
     run = read_manifest(str(tmp_path / "out"))[0]
     assert run["atlas"]["source"] == "julich-3.1"
+    # its study report on a machine whose cache lacks the atlas: a page, and no download
+    pytest.importorskip("nilearn")
+    from gpusiibra.report import study_report
+
+    monkeypatch.setenv(atlases.CACHE_ENV, str(tmp_path / "empty-cache"))
+    hits = sum(server.hits.values())
+    rep = study_report(str(tmp_path / "out"), str(tmp_path / "study.html"))
+    assert rep.maps == 1 and (tmp_path / "study.html").stat().st_size > 0
+    assert sum(server.hits.values()) == hits and not (tmp_path / "empty-cache").exists()
 
 
 @pytest.mark.online
