@@ -76,7 +76,10 @@ class AtlasEntry:
     sparse_index : str
         URL prefix of siibra's precomputed sparse index (add :data:`siibra_v1.SUFFIXES`).
     volumes : tuple of str
-        One NIfTI URL per region, in the same order: the fallback source.
+        The fallback source: one NIfTI URL per region, in the same order, or one 4D NIfTI (a volume per
+        region), or none.
+    values : str
+        ``"probabilities"`` (checked to lie in [0, 1]) or ``"weights"`` (non-negative, no upper bound).
     source : dict
         ``repository``, ``file`` and ``commit`` of the configuration these facts were read from.
     """
@@ -98,6 +101,7 @@ class AtlasEntry:
     licence: str
     citation: str
     source: dict = field(compare=False)
+    values: str = "probabilities"
 
     @property
     def key(self) -> str:
@@ -374,6 +378,9 @@ def _fetch_volumes(entry, downloads, checks, progress, cache_folder):
             os.remove(bad)
         raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
                                      "(run again to retry)") from None
+    if len(entries["names"]) != len(entry.regions):
+        raise AtlasFileError(mirrored(entry.volumes[0]), f"holds {len(entries['names'])} region maps, the catalog "
+                                                         f"names {len(entry.regions)} regions for {entry.id}")
     index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
                                      entries["value"], n_regions=len(entry.regions))
     return index, files, dict(enumerate(paths))
@@ -443,51 +450,17 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
     try:
         if native.is_native(target):
             return target
-        checks = _Checksums(folder)
         downloads = os.path.join(folder, "downloads")
-        sfolder = siibra_cache or siibra_cache_dir()
-        found = _from_siibra_cache(entry, sfolder) if sources != "volumes" else None
         t0 = time.perf_counter()
-        if found is not None:
-            index, used = found
-            origin = f"siibra's cache {sfolder}"
-            _say(f"{entry.id}: using the sparse index in {origin}")
-            files = {}
-            for url, p in used.items():
-                fname = url.rsplit("/", 1)[1]
-                size, digest = checks.verify(fname, p, p)
-                files[fname] = (url, size, digest)
-        elif from_siibra_cache:
-            looked = "; ".join(", ".join(os.path.basename(p) for p in d.values()) for d in siibra_cache_files(entry, sfolder))
-            raise AtlasFileError(sfolder, f"siibra's cache holds no sparse index of {entry.id} (looked for {looked}); "
-                                          "run siibra's get_map(...).sparse_index once, or fetch without "
-                                          "--from-siibra-cache")
-        else:
-            host = urllib.parse.urlsplit(mirrored(entry.sparse_index)).netloc
-            _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
-                 f"(siibra's precomputed sparse index; {entry.licence}); later loads read it from there")
-            used = None
-            if sources != "volumes":
-                try:
-                    index, urls, used = _fetch_sparse_index(entry, downloads, checks, progress, folder)
-                except _NotThere as e:
-                    if sources == "sparse-index":
-                        raise DownloadError(e.args[0], "the server answered 404 Not Found", folder) from None
-                    if not entry.volumes:
-                        raise DownloadError(e.args[0], "the server answered 404 Not Found, and the catalog lists no "
-                                                       f"region maps of {entry.id} to build it from", folder) from None
-                    _say(f"no precomputed sparse index at {e.args[0]}: building it from the "
-                         f"{len(entry.volumes)} region maps instead")
-            if used is None:
-                index, urls, used = _fetch_volumes(entry, downloads, checks, progress, folder)
-            files = {fname: (url, os.path.getsize(used_path), _file_sha256(used_path))
-                     for (fname, url), used_path in zip(urls.items(), used.values())}
-            origin = host
-        index = checked_probabilities(index, mirrored(entry.sparse_index), list(entry.regions))
-        if index.num_volumes != len(entry.regions):
-            raise AtlasFileError(origin, f"holds {index.num_volumes} region maps, the catalog names "
-                                         f"{len(entry.regions)} regions for {entry.id}")
-        checks.record(files)
+        try:
+            index, files, origin = _acquire(entry, folder, downloads, progress, from_siibra_cache,
+                                            siibra_cache or siibra_cache_dir(), sources)
+            index = checked_probabilities(index, origin, list(entry.regions),
+                                          upper=1.0 if entry.values == "probabilities" else None)
+        except AtlasFileError:
+            _remove(downloads)  # a file that does not parse, or wrong values: never reused
+            raise
+        _Checksums(folder).record(files)
         meta = {"name": entry.name, "description": entry.description, "licence": entry.licence,
                 "citation": entry.citation, "space": entry.space, "catalog_id": entry.id,
                 "fetched_from": origin, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -507,6 +480,50 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         lock.release()
 
 
+def _acquire(entry, folder, downloads, progress, from_siibra_cache, sfolder, sources):
+    """``(index, files, origin)``: the map from siibra's cache, else downloaded; ``files`` maps each source
+    file's name to ``(url, size, sha256)``."""
+    checks = _Checksums(folder)
+    found = _from_siibra_cache(entry, sfolder) if sources != "volumes" else None
+    if found is not None:
+        index, used = found
+        origin = f"siibra's cache {sfolder}"
+        _say(f"{entry.id}: using the sparse index in {origin}")
+        files = {}
+        for url, p in used.items():
+            fname = url.rsplit("/", 1)[1]
+            size, digest = checks.verify(fname, p, p)
+            files[fname] = (url, size, digest)
+        return index, files, origin
+    if from_siibra_cache:
+        looked = "; ".join(", ".join(os.path.basename(p) for p in d.values()) for d in siibra_cache_files(entry, sfolder))
+        raise AtlasFileError(sfolder, f"siibra's cache holds no sparse index of {entry.id} (looked for {looked}); "
+                                      "run siibra's get_map(...).sparse_index once, or fetch without "
+                                      "--from-siibra-cache")
+    host = urllib.parse.urlsplit(mirrored(entry.sparse_index)).netloc
+    _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
+         f"(siibra's precomputed sparse index; {entry.licence}); later loads read it from there")
+    used = None
+    if sources != "volumes":
+        try:
+            index, urls, used = _fetch_sparse_index(entry, downloads, checks, progress, folder)
+            origin = mirrored(entry.sparse_index)
+        except _NotThere as e:
+            if sources == "sparse-index":
+                raise DownloadError(e.args[0], "the server answered 404 Not Found", folder) from None
+            if not entry.volumes:
+                raise DownloadError(e.args[0], "the server answered 404 Not Found, and the catalog lists no "
+                                               f"region maps of {entry.id} to build it from", folder) from None
+            _say(f"no precomputed sparse index at {e.args[0]}: building it from the region maps instead "
+                 f"({len(entry.volumes)} file(s))")
+    if used is None:
+        index, urls, used = _fetch_volumes(entry, downloads, checks, progress, folder)
+        origin = mirrored(entry.volumes[0]) if len(entry.volumes) == 1 else host + " (region maps)"
+    files = {fname: (url, os.path.getsize(path), _file_sha256(path))
+             for (fname, url), path in zip(urls.items(), used.values())}
+    return index, files, origin
+
+
 def describe(name, cache=None) -> str:
     """A few lines about a catalog map: names, space, licence, citation, cache state and every source URL."""
     e = get_entry(name)
@@ -518,6 +535,7 @@ def describe(name, cache=None) -> str:
         f"space        {e.space}",
         f"parcellation {e.parcellation}",
         f"regions      {len(e.regions)} (siibra's names, in volume order: {e.regions[0]!r} ... {e.regions[-1]!r})",
+        f"values       {'probabilities in [0, 1]' if e.values == 'probabilities' else 'non-negative weights'}",
         f"licence      {e.licence}",
         f"citation     {e.citation}",
         f"source       {e.source['repository']} {e.source['file']} at commit {e.source['commit']}",
@@ -529,7 +547,8 @@ def describe(name, cache=None) -> str:
     lines.append("sparse index (siibra's precomputed v1 files):")
     lines += [f"  {url}" for url in e.sparse_index_urls().values()]
     if e.volumes:
-        lines.append(f"region maps (fallback source, {len(e.volumes)} NIfTI files):")
+        what = f"{len(e.volumes)} NIfTI files" if len(e.volumes) > 1 else f"one 4D NIfTI of {len(e.regions)} volumes"
+        lines.append(f"region maps (fallback source, {what}):")
         lines += [f"  {v:3d}  {url}" for v, url in enumerate(e.volumes)]
     else:
         lines.append("region maps: none in the catalog (this map comes from the sparse index only)")

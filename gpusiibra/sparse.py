@@ -362,9 +362,9 @@ class SparseIndex:
         )
 
 
-def checked_probabilities(index: "SparseIndex", where, names, value_scale=None) -> "SparseIndex":
+def checked_probabilities(index: "SparseIndex", where, names, value_scale=None, upper=1.0) -> "SparseIndex":
     """The index with values scaled by ``value_scale``; an :class:`AtlasFileError` naming ``where`` and the
-    region when they are not probabilities in [0, 1]."""
+    region when they are not probabilities in [0, 1] (``upper=None``: only negative values are refused)."""
     if value_scale is not None:
         value_scale = float(value_scale)
         if not (np.isfinite(value_scale) and value_scale > 0):
@@ -374,7 +374,7 @@ def checked_probabilities(index: "SparseIndex", where, names, value_scale=None) 
     if v.size == 0:
         return index
     lo, hi = float(v.min()), float(v.max())
-    if lo < 0 or hi > 1 + 1e-6:
+    if lo < 0 or (upper is not None and hi > upper + 1e-6):
         bad = int(np.argmin(v)) if lo < 0 else int(np.argmax(v))
         region = names[int(np.searchsorted(index.region_ptr, bad, side="right")) - 1]
         if lo < 0:

@@ -92,6 +92,9 @@ def test_catalog_julich_31_facts():
     e29 = atlases.get_entry("julich-2.9")
     assert len(e29.regions) == 296 and e29.regions[:2] == ("Ch 123 (Basal Forebrain) left", "Ch 123 (Basal Forebrain) right")
     assert e29.key == "mni152_jba29_continuous" and e29.volumes == ()
+    dm = atlases.get_entry("difumo 64")
+    assert len(dm.regions) == 64 and len(dm.volumes) == 1 and dm.values == "weights"
+    assert dm.regions[11] == "Component 12: Paracentral gyrus right"
     # the areas of 2.9 are (mostly) those of 3.1 under the same names
     assert len({r for r in e29.regions} & set(e.regions)) > 200
     for name in ("julich-3.1", "Julich 3.1", "JULICH_3.1", "julich-brain 3.1", "jba31"):
@@ -225,7 +228,7 @@ def test_fetch_404_falls_back_to_the_region_maps(server, small, tmp_path, capsys
     for url in entry.sparse_index_urls().values():
         server.modes[server.path(url)] = 404
     path = atlases.fetch(entry, tmp_path, progress=False)
-    assert "building it from the 3 region maps" in capsys.readouterr().err
+    assert "building it from the region maps instead (3 file(s))" in capsys.readouterr().err
     back = gpusiibra.load_map(path)
     assert back.regions == list(entry.regions)
     for r in range(3):
@@ -237,6 +240,27 @@ def test_fetch_404_falls_back_to_the_region_maps(server, small, tmp_path, capsys
         atlases.fetch(entry, tmp_path, progress=False)
     with pytest.raises(DownloadError, match="answered 404"):
         atlases.fetch(entry, tmp_path, progress=False, sources="sparse-index")
+
+
+def test_fetch_builds_from_one_4d_file(server, small, tmp_path):
+    """DiFuMo's way: no sparse index, one 4D NIfTI; weights (not probabilities) may exceed 1."""
+    entry, smap, maps = small
+    url = "https://atlas-source.example.org/maps/all.nii.gz"
+    server.put(url, gzip.compress(nib.Nifti1Image(np.stack(maps, -1) * 3, smap.affine).to_bytes()))
+    weights = dataclasses.replace(entry, id="test-4d", volumes=(url,), values="weights",
+                                  sparse_index="https://atlas-source.example.org/sparse/none")
+    back = gpusiibra.load_map(atlases.fetch(weights, tmp_path, progress=False), value_scale=1 / 3)
+    for r in range(3):
+        np.testing.assert_allclose(back.sparse_index.dense(r), maps[r], rtol=1e-6)
+    probabilities = dataclasses.replace(weights, id="test-4d-p", values="probabilities")
+    with pytest.raises(AtlasFileError, match="values above 1"):
+        atlases.fetch(probabilities, tmp_path, progress=False)
+    assert not (tmp_path / "test-4d-p" / "downloads").exists()  # refused files are not kept for a retry
+    longer = dataclasses.replace(weights, id="test-4d-4", regions=entry.regions + ("extra",),
+                                 configured_names=entry.regions + ("extra",))
+    with pytest.raises(AtlasFileError, match="holds 3 region maps, the catalog names 4 regions"):
+        atlases.fetch(longer, tmp_path, progress=False)
+    assert not atlases.is_cached(longer, tmp_path) and not atlases.is_cached(probabilities, tmp_path)
 
 
 def test_fetch_server_error_names_url_and_cache(server, small, tmp_path):

@@ -121,6 +121,27 @@ Ventral Dentate Nucleus (Cerebellum)|Fastigial Nucleus (Cerebellum)|CGM (Metatha
 """
 
 
+# DiFuMo 64, maps/mni152-difumo64-continuous.json: one 4D NIfTI, volume k = "Component k+1: <name>".
+DIFUMO64 = """
+Superior frontal sulcus|Fusiform gyrus|Calcarine cortex posterior|Cingulate cortex posterior
+Parieto-occipital sulcus superior|Insula antero-superior|Superior temporal sulcus with angular gyrus|Planum temporale
+Cerebellum Crus II|Superior parts of Postcentral and Precentral gyri|Transverse sinus
+Paracentral gyrus - right hemisphere|Superior occipital gyrus|Cingulate gyrus mid-posterior|ventricles
+Fusiform gyrus posterior|Superior frontal gyrus medial|Precuneus superior|Planum polare
+Parieto-occipital sulcus middle|Cerebellum I-V|Superior fornix and isthmus|Anterior Cingulate Cortex
+Descending occipital gyrus|Putamen|Cingulate gyrus mid-anterior|Superior parietal lobule posterior
+Paracentral lobule|Inferior occipital gyrus|Superior rostral gyrus|Calcarine sulcus anterior|Intraparietal sulcus
+Superior parietal lobule anterior|Precentral gyrus medial|Lingual gyrus anterior|Angular gyrus superior
+Supramarginal gyrus|Intraparietal sulcus - left hemisphere|Dorsomedial prefrontal cortex antero-superior
+Precentral gyrus superior|Postcentral gyrus inferior|Lateral occipital cortex|Callosomarginal sulcus
+Paracentral lobule superior|Heschl\u2019s gyrus|Occipital pole|Thalamus|Intraparietal sulcus - right hemisphere
+Inferior frontal sulcus|Postcentral gyrus - left hemisphere|Middle frontal gyrus|Inferior frontal gyrus
+Parieto-occipital sulcus anterior|Precuneus anterior|Lingual gyrus|Superior occipital sulcus
+Superior parietal lobule|Middle frontal gyrus anterior|Angular gyrus inferior|Cuneus|Middle temporal gyrus
+Superior frontal gyrus|Central sulcus|Caudate
+"""
+
+
 def areas(text):
     return [a.strip() for line in text.strip().splitlines() for a in line.split("|")]
 
@@ -213,11 +234,45 @@ def julich_29():
     }
 
 
+def difumo_64():
+    names = areas(DIFUMO64)
+    assert len(names) == len(set(names)) == 64, len(names)
+    configured = [f"Component {k + 1}: {n}" for k, n in enumerate(names)]
+    identifier, sparse = siibra_map("mni152-difumo64-continuous")
+    return {
+        "id": "difumo-64",
+        "name": "DiFuMo 64 functional modes (continuous), MNI152 2009c nonlinear asymmetric",
+        "aliases": ["difumo 64", "difumo64"],
+        "description": "Dictionaries of Functional Modes, 64 dimensions: soft, overlapping functional modes "
+                       "(non-negative weights, not probabilities); one 4D NIfTI.",
+        "space": MNI152["name"], "space_id": MNI152["id"],
+        "parcellation": "DiFuMo Atlas (64 dimensions)",
+        "parcellation_id": "minds/core/parcellationatlas/v1.0.0/d80fbab2-ce7f-4901-a3a2-3c8ef8a3b721",
+        "maptype": "statistical",
+        "values": "weights",
+        "siibra_map_id": identifier,
+        "sparse_index": sparse,
+        "volumes": ["https://object.cscs.ch/v1/AUTH_4791e0a3b3de43e2840fe46d9dc2b334/"
+                    "ext-d000017_DiFuMoAtlases_pub/64/maps.nii.gz"],
+        "configured_names": configured,
+        "regions": [clear_name(n) for n in configured],
+        "licence": "usage unrestricted for non-commercial research purposes (the authors' terms, as nilearn "
+                   "states them)",
+        "citation": "Dadi K, Varoquaux G, Machlouzarides-Shalit A, Gorgolewski KJ, Wassermann D, Thirion B, "
+                    "Mensch A (2020). Fine-grain atlases of functional modes for fMRI analysis. NeuroImage "
+                    "221:117126, doi:10.1016/j.neuroimage.2020.117126",
+        "source": {"repository": CONFIG_REPO, "file": "maps/mni152-difumo64-continuous.json",
+                   "commit": "0e5b502fdbac47418af333b35ed5ea60a0fa87aa"},
+    }
+
+
 def main():
-    entries = [julich_31(), julich_29()]
+    entries = [julich_31(), julich_29(), difumo_64()]
+    for e in entries:
+        e.setdefault("values", "probabilities")
     for e in entries:
         n = len(e["regions"])
-        assert len(e["volumes"]) in (0, n), e["id"]
+        assert len(e["volumes"]) in (0, 1, n), e["id"]  # none, one 4D file, or one file per region
         assert n == len(e["configured_names"]) == len(set(e["regions"])), e["id"]
     with open(OUT, "w") as f:
         json.dump({"format": "gpusiibra-atlas-catalog/1", "atlases": entries}, f, indent=1)
