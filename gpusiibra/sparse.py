@@ -373,6 +373,12 @@ def checked_probabilities(index: "SparseIndex", where, names, value_scale=None, 
     v = index.region_value
     if v.size == 0:
         return index
+    finite = np.isfinite(v)
+    if not finite.all():
+        bad = int(np.flatnonzero(~finite)[0])
+        region = names[int(np.searchsorted(index.region_ptr, bad, side="right")) - 1]
+        raise AtlasFileError(where, f"holds non-finite values (NaN or infinite, in {region!r}): region maps must be "
+                                    "probabilities in [0, 1]")
     lo, hi = float(v.min()), float(v.max())
     if lo < 0 or (upper is not None and hi > upper + 1e-6):
         bad = int(np.argmin(v)) if lo < 0 else int(np.argmax(v))

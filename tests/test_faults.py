@@ -6,6 +6,7 @@ atlases that are not probabilities, bad options, huge sigmas, unwritable or full
 messages.
 """
 import errno
+import gzip
 import os
 import random
 import shutil
@@ -23,6 +24,7 @@ import gpusiibra
 from conftest import atlas_from_dense, random_atlas
 from golden_cases import motor_t4
 from gpusiibra import batch, dataset
+from gpusiibra.io import siibra_v1
 from gpusiibra.cli import main as cli
 from gpusiibra.errors import AtlasFileError, DatasetError, OptionError, PointsFileError
 
@@ -257,12 +259,12 @@ def test_images_outside_the_grid_warn_and_are_counted(julich, tmp_path, capsys):
 def test_atlases_that_are_not_probabilities_are_refused(tmp_path):
     rng = np.random.default_rng(1)
     maps, A = random_atlas(rng, n_regions=3)
-    for name, scale, match in (("neg", -1.0, "negative values"), ("pct", 100.0, "value_scale=0.01"),
-                               ("tmap", 7.5, "values above 1")):
+    for name, change, match in (("neg", lambda m: -m, "negative values"), ("pct", lambda m: m * 100, "value_scale=0.01"),
+                                ("tmap", lambda m: m * 7.5, "values above 1")):
         folder = tmp_path / name
         folder.mkdir()
         for i, m in enumerate(maps):
-            v = m * scale if i == 1 else m
+            v = change(m) if i == 1 else m
             nib.Nifti1Image(v.astype(np.float32), A).to_filename(folder / f"r{i}.nii.gz")
         with pytest.raises(AtlasFileError, match=match):
             gpusiibra.load_map(folder)
@@ -270,6 +272,17 @@ def test_atlases_that_are_not_probabilities_are_refused(tmp_path):
     np.testing.assert_allclose(pct.sparse_index.dense(1), maps[1], rtol=1e-6)
     with pytest.raises(AtlasFileError, match="negative"):
         gpusiibra.from_arrays((4, 4, 4), np.eye(4), [0, 0], [1, 2], [0.5, -0.2])
+    # NaN in NIfTI region maps is set to 0 with a warning (as in input maps); in other formats it is refused
+    with pytest.raises(AtlasFileError, match="non-finite values"):
+        gpusiibra.from_arrays((4, 4, 4), np.eye(4), [0, 0], [1, 2], [0.5, np.nan])
+    prefix = tmp_path / "v1" / "x"
+    ix = gpusiibra.from_arrays((4, 4, 4), np.eye(4), [0, 0], [1, 2], [0.5, 0.25]).sparse_index
+    siibra_v1.write_prefix(ix, prefix)
+    probs = str(prefix) + siibra_v1.SUFFIXES["probs"]
+    with open(probs, "wb") as f:
+        f.write(gzip.compress(b"0 0.5\n0 nan\n"))
+    with pytest.raises(AtlasFileError, match="non-finite values"):
+        gpusiibra.load_map(str(prefix))
 
 
 # ------------------------------------------------------------------ options, sigma, disks

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import gzip
 import os
+import warnings
 import zipfile
 
 import numpy as np
@@ -65,10 +66,12 @@ def _parse_probs(text: bytes, where: str):
     if (tokens_per_line % 2).any():
         bad = int(np.flatnonzero(tokens_per_line % 2)[0])
         raise AtlasFileError(where, f"line {bad + 1} does not hold 'region value' pairs")
-    try:
-        numbers = np.array(text.split(), dtype=np.float64)
-    except ValueError as e:
-        raise AtlasFileError(where, f"a field is not a number ({e})") from None
+    with warnings.catch_warnings():  # numpy warns (and stops) at a field that is not a number
+        warnings.simplefilter("error")
+        try:
+            numbers = np.fromstring(text, dtype=np.float64, sep=" ")  # C parser: no list of tokens in memory
+        except (ValueError, DeprecationWarning) as e:
+            raise AtlasFileError(where, f"a field is not a number ({str(e).splitlines()[0][:120]})") from None
     if len(numbers) != len(token_pos):
         raise AtlasFileError(where, "could not tokenise the file")
     region = numbers[0::2]
