@@ -61,6 +61,7 @@ _CATALOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "atl
 _CATALOG_FORMAT = "gpusiibra-atlas-catalog/1"
 _CHECKSUMS = "checksums.json"
 _CHUNK = 1 << 20
+_PARALLEL_DOWNLOADS = 6
 
 
 @dataclass(frozen=True)
@@ -354,22 +355,32 @@ def _fetch_sparse_index(entry, downloads, checks, progress, cache_folder):
 
 
 def _fetch_volumes(entry, downloads, checks, progress, cache_folder):
+    """Every region map (a few downloads at a time; files already complete from an earlier try are kept)."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from tqdm.auto import tqdm
 
-    paths, files = [], {}
-    bar = tqdm(total=len(entry.volumes), unit="map", desc=f"{entry.id}: region maps", disable=not progress,
-               file=sys.stderr)
+    fnames = [f"{v:04d}_" + url.rsplit("/", 1)[1] for v, url in enumerate(entry.volumes)]
+
+    def one(v):
+        try:
+            return _download(entry.volumes[v], downloads, fnames[v], checks, False, cache_folder)
+        except _NotThere as e:
+            raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", cache_folder) from None
+
+    pool = ThreadPoolExecutor(max_workers=_PARALLEL_DOWNLOADS)
+    paths = []
     try:
-        for v, url in enumerate(entry.volumes):
-            fname = f"{v:04d}_" + url.rsplit("/", 1)[1]
-            try:
-                paths.append(_download(url, downloads, fname, checks, False, cache_folder))
-            except _NotThere as e:
-                raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", cache_folder) from None
-            files[fname] = url
-            bar.update()
-    finally:
-        bar.close()
+        with tqdm(total=len(fnames), unit="map", desc=f"{entry.id}: region maps", disable=not progress,
+                  file=sys.stderr) as bar:
+            for path in pool.map(one, range(len(fnames))):  # in volume order; the first error is raised
+                paths.append(path)
+                bar.update()
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)  # no further downloads after an error or Ctrl-C
+        raise
+    pool.shutdown()
+    files = dict(zip(fnames, entry.volumes))
     try:
         entries = nifti.read_region_maps(paths)
     except AtlasFileError as e:

@@ -242,6 +242,18 @@ def test_fetch_404_falls_back_to_the_region_maps(server, small, tmp_path, capsys
         atlases.fetch(entry, tmp_path, progress=False, sources="sparse-index")
 
 
+def test_fetch_stops_downloading_region_maps_at_the_first_error(server, small, tmp_path):
+    entry, _, _ = small
+    host = "https://atlas-source.example.org"
+    many = dataclasses.replace(entry, id="test-many", regions=tuple(f"r{i}" for i in range(40)),
+                               configured_names=tuple(f"r{i}" for i in range(40)),
+                               volumes=(f"{host}/maps/missing.nii.gz",) + (entry.volumes[0],) * 39)
+    server.delay = 0.2
+    with pytest.raises(DownloadError, match=r"missing\.nii\.gz: the server answered 404"):
+        atlases.fetch(many, tmp_path, progress=False, sources="volumes")
+    assert server.hits[server.path(entry.volumes[0])] < 20  # the pending downloads were cancelled
+
+
 def test_fetch_builds_from_one_4d_file(server, small, tmp_path):
     """DiFuMo's way: no sparse index, one 4D NIfTI; weights (not probabilities) may exceed 1."""
     entry, smap, maps = small
