@@ -272,6 +272,9 @@ def _cmd_atlas(args):
         entry = atlases.find(args.atlas)
         if entry is not None:
             print(atlases.describe(entry, args.cache))
+            if atlases.is_cached(entry, args.cache):  # what the cached copy holds
+                smap = get_map(entry.id, cache=args.cache)
+                print("\n".join(line for line in smap.summary().splitlines() if line.startswith(("grid", "entries"))))
             if args.regions:
                 for i, r in enumerate(entry.regions):
                     print(f"{i:5d}  {r}")

@@ -377,6 +377,9 @@ def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypat
     assert "414 regions, cached at" in capsys.readouterr().out
     assert cli(["atlas", "list"]) == 0
     assert re.search(r"julich-3\.1\s+414\s+.*\syes\s", capsys.readouterr().out)
+    assert cli(["atlas", "info", "jba31"]) == 0
+    out = capsys.readouterr().out
+    assert "cached: " in out and "grid     157 x 197 x 165 voxels" in out and "entries  2,666,962" in out
     # the fetched atlas on the command line: points assigned with siibra's names
     pts = tmp_path / "p.csv"
     pts.write_text("x,y,z\n-40,-20,55\n")
