@@ -47,13 +47,16 @@ import urllib.parse
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+import numpy as np
+
 from ._lock import FileLock
 from .errors import AtlasFileError, AtlasNotFound, DownloadError, OptionError
 from .io import native, nifti, siibra_v1
 from .sparse import SparseIndex, checked_probabilities
 
 __all__ = ["AtlasEntry", "catalog", "find", "get_entry", "cache_dir", "cached_file", "is_cached", "fetch",
-           "mirrored", "siibra_cache_dir", "siibra_cache_files", "describe", "CACHE_ENV", "MIRROR_ENV"]
+           "mirrored", "siibra_cache_dir", "siibra_cache_files", "describe", "check_hemispheres", "CACHE_ENV",
+           "MIRROR_ENV"]
 
 CACHE_ENV = "GPUSIIBRA_CACHE"
 MIRROR_ENV = "GPUSIIBRA_ATLAS_MIRROR"
@@ -316,6 +319,37 @@ def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_fold
     return path
 
 
+def check_hemispheres(index: SparseIndex, regions, where) -> None:
+    """Refuse an index whose volume order is not that of ``regions``, where the names tell the side.
+
+    The v1 files carry no region names: volume ``v`` is named by the catalog. A region named "... left"
+    must lie left of the midline (x < 0 mm: RAS, as MNI space), "... right" right of it, judged by its
+    weighted centroid; more than a few exceptions (small midline structures) mean the file's order is not
+    the catalog's, and the atlas is refused rather than mislabelled.
+    """
+    from nibabel.affines import apply_affine
+
+    side = np.array([1 if r.endswith(" right") else -1 if r.endswith(" left") else 0 for r in regions])
+    counts = np.diff(index.region_ptr)
+    named = (side != 0) & (counts > 0)
+    if not named.any():
+        return
+    region = np.repeat(np.arange(len(counts)), counts)
+    w = index.region_value.astype(np.float64)
+    total = np.bincount(region, w, minlength=len(counts))
+    ijk = np.unravel_index(index.region_voxel, index.shape)
+    centre = np.stack([np.bincount(region, w * c, minlength=len(counts)) for c in ijk], axis=1)
+    centre = centre / np.maximum(total, 1e-300)[:, None]
+    x = apply_affine(index.affine, centre)[:, 0]
+    wrong = np.flatnonzero(named & (np.sign(x) != side))
+    if len(wrong) > max(1, 0.05 * named.sum()):
+        r = int(wrong[0])
+        raise AtlasFileError(where, f"{len(wrong)} of {int(named.sum())} regions named left or right lie on the other "
+                                    f"side of the midline (first: volume {r}, {regions[r]!r}, centroid x = "
+                                    f"{x[r]:+.0f} mm): the file's volume order is not the catalog's, so it is "
+                                    "refused rather than mislabelled")
+
+
 def _from_sparse_index(entry, raw: dict, where) -> SparseIndex:
     return siibra_v1.decode(raw["voxels"], raw["probs"], raw["bboxes"], where, n_regions=len(entry.regions))
 
@@ -468,6 +502,7 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
                                             siibra_cache or siibra_cache_dir(), sources)
             index = checked_probabilities(index, origin, list(entry.regions),
                                           upper=1.0 if entry.values == "probabilities" else None)
+            check_hemispheres(index, entry.regions, origin)
         except AtlasFileError:
             _remove(downloads)  # a file that does not parse, or wrong values: never reused
             raise

@@ -275,6 +275,37 @@ def test_fetch_builds_from_one_4d_file(server, small, tmp_path):
     assert not atlases.is_cached(longer, tmp_path) and not atlases.is_cached(probabilities, tmp_path)
 
 
+def test_an_index_in_another_volume_order_is_refused(server, small, tmp_path, julich_in_catalog_order):
+    """The v1 files hold no names: a file whose left/right volumes are not where the catalog says is refused."""
+    entry, index, _ = julich_in_catalog_order
+    atlases.check_hemispheres(index, entry.regions, "julich")  # the catalog's order: accepted
+    swapped = entry.regions[207:] + entry.regions[:207]
+    with pytest.raises(AtlasFileError, match="414 of 414 regions named left or right lie on the other side"):
+        atlases.check_hemispheres(index, swapped, "julich")
+    interleaved = tuple(r for pair in zip(entry.regions[:207], entry.regions[207:]) for r in pair)  # 2.9's order
+    with pytest.raises(AtlasFileError, match="volume order is not the catalog's"):
+        atlases.check_hemispheres(index, interleaved, "julich")
+    # through fetch: two regions left and right of x = 0, served under the opposite names
+    shape, A = (10, 4, 4), np.diag([2.0, 2, 2, 1])
+    A[:3, 3] = [-10, 0, 0]
+    maps = [np.zeros(shape, np.float32) for _ in range(2)]
+    maps[0][1:4] = 0.8  # x = -8 .. -4 mm
+    maps[1][6:9] = 0.6  # x = +2 .. +6 mm
+    two = atlas_from_dense(maps, A, names=["L left", "R right"])
+    small_entry = small[0]
+    wrong = dataclasses.replace(small_entry, id="test-sides", regions=("R right", "L left"),
+                                configured_names=("R right", "L left"), volumes=(),
+                                sparse_index="https://atlas-source.example.org/sparse/sides")
+    serve_sparse_index(server, wrong, two.sparse_index)
+    with pytest.raises(AtlasFileError, match="2 of 2 regions named left or right"):
+        atlases.fetch(wrong, tmp_path, progress=False)
+    assert not atlases.is_cached(wrong, tmp_path) and not (tmp_path / "test-sides" / "downloads").exists()
+    right = dataclasses.replace(wrong, id="test-sides-ok", regions=("L left", "R right"),
+                                configured_names=("L left", "R right"))
+    assert atlases.is_cached(right, tmp_path) is False
+    atlases.fetch(right, tmp_path, progress=False)
+
+
 def test_fetch_server_error_names_url_and_cache(server, small, tmp_path):
     entry, _, _ = small
     server.modes[server.path(entry.sparse_index_urls()["voxels"])] = 500
