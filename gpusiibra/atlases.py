@@ -444,7 +444,7 @@ def _writable(folder) -> bool:
 
 
 def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = False, siibra_cache=None,
-          sources: str = "auto") -> str:
+          sources: str = "auto", force: bool = False) -> str:
     """Make sure an official atlas is in the cache; return the path of its converted file.
 
     Parameters
@@ -461,6 +461,9 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         siibra's cache folder (default: :func:`siibra_cache_dir`).
     sources : {"auto", "sparse-index", "volumes"}
         ``auto``: siibra's precomputed sparse index, else (when the server has none) the region volumes.
+    force : bool
+        Fetch and convert again even when the atlas is cached (the files must still match the checksums
+        recorded at their first download); the cached copy is replaced only when that succeeds.
 
     Returns
     -------
@@ -482,7 +485,7 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
     root = cache_dir(cache)
     folder = os.path.join(root, entry.id)
     target = os.path.join(folder, entry.id + ".npz")
-    if native.is_native(target):
+    if native.is_native(target) and not force:
         return target  # written by an atomic rename: present means complete (a read-only cache is fine)
     if not _writable(folder):
         raise AtlasFileError(folder, f"the cache cannot be written and does not hold {entry.id}: set {CACHE_ENV} to "
@@ -493,8 +496,8 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         _say(f"waiting for another process fetching {entry.id}{lock.holder()}")
         lock.acquire(wait=True)
     try:
-        if native.is_native(target):
-            return target
+        if native.is_native(target) and not force:
+            return target  # another process fetched it while this one waited
         downloads = os.path.join(folder, "downloads")
         t0 = time.perf_counter()
         try:

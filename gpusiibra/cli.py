@@ -90,6 +90,8 @@ def _parser():
     tf.add_argument("--siibra-cache", help="siibra's cache folder (default: $SIIBRA_CACHEDIR, else ~/.cache/siibra)")
     tf.add_argument("--sources", default="auto", choices=["auto", "sparse-index", "volumes"],
                     help="what to download: siibra's sparse index, else the region maps (auto, the default), or one")
+    tf.add_argument("--force", action="store_true",
+                    help="fetch and convert again even when cached (the files must match the recorded checksums)")
     tf.add_argument("--quiet", action="store_true", help="no progress bars")
     ts = ta.add_parser("save", help="write an atlas in gpusiibra's format (.npz) or as siibra's sparse index zip (.zip)")
     ts.add_argument("atlas", help="an atlas name or file")
@@ -263,7 +265,7 @@ def _cmd_atlas(args):
         return 0
     if action == "fetch":
         path = atlases.fetch(args.atlas, args.cache, progress=not args.quiet, from_siibra_cache=args.from_siibra_cache,
-                             siibra_cache=args.siibra_cache, sources=args.sources)
+                             siibra_cache=args.siibra_cache, sources=args.sources, force=args.force)
         e = atlases.get_entry(args.atlas)
         print(f"{e.id}: {len(e.regions)} regions, cached at {path}")
         print(f"licence: {e.licence}\ncite: {e.citation}")

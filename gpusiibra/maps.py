@@ -448,7 +448,8 @@ def _load_official(entry_id, path, mtime):
     index, names, meta = native.read(path)
     if names != list(entry.regions):
         raise AtlasFileError(path, f"its region names are not those of this gpusiibra's catalog for {entry.id} (a "
-                                   "cache written by another version): remove the file and fetch it again")
+                                   "cache written by another version): run `gpusiibra atlas fetch "
+                                   f"{entry.id} --force`")
     return SparseMap(index, names, name=entry.name, space=entry.space, meta=dict(meta, source=entry.id))
 
 

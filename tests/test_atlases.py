@@ -215,9 +215,15 @@ def test_fetch_corrupted_files_are_rejected_and_not_cached(server, small, tmp_pa
     server.modes.clear()
     path = atlases.fetch(entry, tmp_path, progress=False)
     # later: the source serves other bytes (parseable ones) than those recorded at the first download
-    os.remove(path)
+    hits = sum(server.hits.values())
+    assert atlases.fetch(entry, tmp_path, progress=False, force=True) == path  # same bytes: fine
+    assert sum(server.hits.values()) == hits + 3
     other = smap.sparse_index.scaled(0.5)
     server.put(urls["probs"], v1_bytes(other)["probs"])
+    with pytest.raises(DownloadError, match="differs from the one recorded at the first download"):
+        atlases.fetch(entry, tmp_path, progress=False, force=True)
+    assert gpusiibra.load_map(path).sparse_index.n_entries == smap.sparse_index.n_entries  # the copy is kept
+    os.remove(path)
     with pytest.raises(DownloadError, match="differs from the one recorded at the first download"):
         atlases.fetch(entry, tmp_path, progress=False)
     assert not atlases.is_cached(entry, tmp_path)
