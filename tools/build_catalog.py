@@ -121,7 +121,8 @@ Ventral Dentate Nucleus (Cerebellum)|Fastigial Nucleus (Cerebellum)|CGM (Metatha
 """
 
 
-# DiFuMo 64, maps/mni152-difumo64-continuous.json: one 4D NIfTI, volume k = "Component k+1: <name>".
+# DiFuMo 64, maps/mni152-difumo64-continuous.json (siibra's later layout, "siibra/atlases/parcellationmap/v0.1"):
+# one 4D NIfTI whose volume k is named "Component k+1: <name>".
 DIFUMO64 = """
 Superior frontal sulcus|Fusiform gyrus|Calcarine cortex posterior|Cingulate cortex posterior
 Parieto-occipital sulcus superior|Insula antero-superior|Superior temporal sulcus with angular gyrus|Planum temporale
@@ -139,6 +140,149 @@ Inferior frontal sulcus|Postcentral gyrus - left hemisphere|Middle frontal gyrus
 Parieto-occipital sulcus anterior|Precuneus anterior|Lingual gyrus|Superior occipital sulcus
 Superior parietal lobule|Middle frontal gyrus anterior|Angular gyrus inferior|Cuneus|Middle temporal gyrus
 Superior frontal gyrus|Central sulcus|Caudate
+"""
+
+# DiFuMo 128, maps/mni152-difumo128-continuous.json (the same layout).
+DIFUMO128 = """
+Middle frontal gyrus lateral - left hemisphere|Middle frontal gyrus anterior|Superior occipital gyrus
+Frontal pole lateral - right hemisphere|Superior precentral and postcentral sulci anterior
+Posterior cingulate cortex antero-inferior|Intraparietal sulcus posterior - left hemisphere
+Parieto-occipital sulcus central|Superior frontal sulcus|Ventromedial prefrontal cortex|Cerebellum Crus I posterior
+Lingual gyrus posterior|Lateral occipital cortex superior|Lateral frontal pole|Precentral gyrus inferior
+Precuneus superior|Parieto-occipital sulcus postero-superior|Postcentral gyrus - right hemisphere
+Cingulate cortex mid-anterior|Cerebrospinal fluid (superior of Central sulcus)
+Angular gyrus superior - right hemisphere|Cerebellum Crus I anterior|Superior temporal gyrus middle
+Angular gyrus posterior|Lateral occipital cortex inferior|Middle temporal gyrus - right hemisphere
+Cerebellum VI anterior|Cerebellum VI superior|Angular gyrus anterior - right hemisphere
+Cerebrospinal fluid (between anterior part of superior frontal gyrus and skull)|Parahippocampal gyrus
+Inferior frontal gyrus anterior - left hemisphere|Posterior cingulate cortex|Occipitotemporal gyrus posterior
+Dorsomedial prefrontal cortex antero-superior|Superior frontal gyrus posterior|Supramarginal gyrus - left hemisphere
+Superior precentral and postcentral sulci posterior|Cerebrospinal fluid (between occipital pole and cerebellum)
+Paracingulate gyrus middle|Fusiform gyrus anterior|Middle temporal gyrus - left hemisphere
+Postcentral gyrus superior - left hemisphere|Angular gyrus superior|Calcarine sulcus anterior
+Intraparietal sulcus - right hemisphere|Inferior occipital sulcus|Postcentral sulcus inferior - left hemisphere
+Insula center and lateral fissure|Superior parietal lobule posterior
+Cerebrospinal fluid (between superior part of superior frontal gyrus and skull)|Posterior cingulate cortex inferior
+Inferior frontal sulcus - right hemisphere|Planum temporale - left hemisphere|Cerebellum superior posterior fissure
+Intraparietal sulcus anterior - left hemisphere|Hippocampal fissure|Dorsomedial prefrontal cortex anteromedial
+Callosomarginal sulcus inferior|Paracentral lobule|Parieto-occipital sulcus anterior|Central sulcus
+Posterior cingulate cortex superior|Lateral fissure anterior|Inferior temporal gyrus posterior
+Cerebrospinal fluid (between Parieto-occipital sulcus and skull)|Insula antero-superior
+Planum temporale - right hemisphere|Anterior cingulate cortex
+Cerebrospinal fluid (between central sulcus and skull)|Thalamus|Calcarine cortex posterior
+Superior occipital sulcus|Postcentral sulcus superior|Cuneus|Precentral sulcus inferior - left hemisphere
+Superior parietal sulcus|Cuneus superior|Pars triangularis|Superior temporal sulcus - left hemisphere
+Intraparietal sulcus anterior - right hemisphere|Cerebellum IV and V|Precentral sulcus superior
+Precentral gyrus superior|Calcarine cortex anterior|Cerebrospinal fluid (between parietal lobe and skull)
+Internal capsule|Lunate sulcus|Superior parietal lobule anterior|Superior frontal sulcus anterior|Lingual gyrus
+Precuneus anterior|Cerebrospinal fluid (between middle frontal gyrus and skull)|Caudate|Retrosplenial cortex
+Cerebellum Crus II|Thalamus and globus pallidus|Putamen anterior|Planum porale|Subcallosal cortex
+Superior frontal sulcus anterior - left hemisphere|Paracingulate gyrus postero-inferior|Occipital pole superior
+Inferior frontal sulcus posterior - right hemisphere|Cingulate sulcus posterior
+Middle frontal gyrus - right hemisphere|Insula anterior|Inferior occipital gyrus|Central operculum cortex
+Angular gyrus inferior|Intracalcarine cortex|Postcentral sulcus - right hemisphere|Cerebellum VI
+Supramarginal gyrus anterior - right hemisphere|Cerebellum IV and middle cerebellar peduncle
+Occipital pole inferior|Ventromedial prefrontal cortex anterior|Parieto-occipital sulcus antero-superior
+Paracingulate gyrus postero-superior|Fusiform gyrus|Precuneus posterior|Angular gyrus - left hemisphere
+Inferior frontal sulcus - left hemisphere|Putamen posterior|Postcentral gyrus middle
+Superior temporal sulcus posterior - right hemisphere|Lateral ventricles superior|Angular gyrus - right hemisphere
+"""
+
+# DiFuMo 256, maps/mni152-difumo256-continuous.json at a commit in siibra 1.0's own layout ("siibra/map/v0.0.1",
+# "@id": "siibra-map-v0.0.1_mni152-difumo256-continuous": the identifier rule above, verbatim): one 4D NIfTI,
+# "z" fragment k of volume 0 is "Component k+1: <name>". Some names repeat; the component number tells them apart.
+DIFUMO256 = """
+Middle frontal gyrus anterior - left hemisphere|Middle frontal gyrus anterior - right hemisphere
+Cerebrospinal fluid (between superior parietal lobule and skull)|Inferior frontal sulcus posterior - right hemisphere
+Superior longitudinal fasciculus II middle|Cuneus anterior|Lateral ventricles anterior horns
+Lateral occipital cortex - left hemisphere|Retrocalcarine cortex|Collateral sulcus anterior
+Cerebrospinal fluid (between intraparietal sulcus and skull)|Superior frontal gyrus anterior
+Cingulate cortex mid-anterior|Cingulate cortex mid-posterior|Posterior cingulate cortex posterior
+Pars opercularis pars triangularis - left hemisphere|Medial frontal cortex posterior
+Cerebrospinal fluid (between precuneus and skull)|Dorsal visual stream superior|Frontal operculum - left hemisphere
+Amygdala|Supramarginal gyrus - left hemisphere|Postcentral gyrus - left hemisphere|Parieto-occipital sulcus middle
+Occipital pole inferior|Superior temporal gyrus - left hemisphere|Intraparietal sulcus anterior
+Inferior occipital gyrus|Angular gyrus superior - right hemisphere|Postcentral sulcus superior - left hemisphere
+Superior occipital sulcus - right hemisphere|Anterior cingulate cortex middle|Cerebellum IX
+Corpus callosum forceps minor - left hemisphere|Occipitotemporal sulcus posterior - right hemisphere|Cerebellum VIIb
+Caudate inferior|Supramarginal gyrus - right hemisphere|Paracingulate gyrus anterior|Paracingulate gyrus posterior
+Thalamus middle|Postcentral sulcus inferior|Ventromedial prefrontal cortex|Precentral sulcus medial
+Superior frontal sulcus - left hemisphere|Postcentral sulcus superior - right hemisphere
+Supramarginal gyrus anterior - right hemisphere|Frontal operculum - right hemisphere|Lingual gyrus mid-anterior
+Cerebellum VIIIb posterior|Central sulcus superior - right hemisphere
+Cerebrospinal fluid (between parietal lobe and skull)|Caudate anterior
+Superior frontal sulcus anterior - right hemisphere|Corona radiata anterior|Suborbital cortex
+Inferior frontal gyrus - left hemisphere|Caudate superior|Fusiform gyrus posterior - left hemisphere
+Genu of callosal body|Frontal pole superior|Lingual gyrus middle|Intraparietal sulcus superior - right hemisphere
+Angular gyrus inferior - left hemisphere|Precuneus anterior|Anterior commissure
+Middle frontal gyrus middle - right hemisphere|Superior frontal gyrus posterior - left hemisphere
+Cerebellum VIIIb anterior|Parietal operculum|Isthmus of corpus callosum|Putamen inferior|Supramarginal gyrus
+Insula|Inferior frontal sulcus posterior - left hemisphere|Superior frontal gyrus posterior|Cuneus posterior
+Lingual gyrus mid-posterior|Frontal pole lateral - right hemisphere
+Inferior temporal gyrus posterior - left hemisphere|Cerebellum Crus I - right hemisphere
+Cerebrospinal fluid (between superior frontal gyrus anterior and skull)|Central sulcus inferior
+Superior occipital sulcus inferior|Ventral visual stream|Heschl\u2019s gyrus|Central and postcentral sulci mid-superior
+Cuneus inferior|Transverse occipital sulcus|Posterior cingulate cortex middle|Cerebellum Crus I superior
+Frontomarginal gyrus|Optic radiation - left hemisphere|Inferior frontal sulcus anterior - left hemisphere
+Hippocampus posterior|Cerebellum IV|Superior occipital gyrus - right hemisphere|Forceps minor - right hemisphere
+Precentral sulcus superior|Central sulcus middle|Internal capsule anterior horn - right hemisphere
+Posterior cingulate cortex inferior|Lateral ventricles middle|Frontal pole inferior|Putamen anterior
+Intraparietal sulcus posterior - left hemisphere|Occipital pole middle|Middle temporal gyrus posterior
+Angular gyrus - right hemisphere|Insula anterior|Retrosplenial cortex|Inferior occipital gyrus posterior
+Lateral occipital cortex anterior|Corona radiata|Superior parts of central and postcentral sulci - left hemisphere
+Superior frontal gyrus medial mid-posterior|Collateral sulcus middle|Intraparietal sulcus inferior - right hemisphere
+Calcarine sulcus posterior|Lateral occipital cortex superior|Dorsomedial prefrontal cortex|Occipital pole superior
+Callosomarginal sulcus|Intraparietal sulcus posterior - right hemisphere|Hippocampal fissure
+Angular gyrus posterior - right hemisphere|Angular gyrus posterior - left hemisphere
+Parieto-occipital sulcus mid-anterior|Precentral sulcus - right hemisphere|Pons superior|Suborbital cortex medial
+Insula antero-inferior|Thalamus medial|Middle temporal gyrus anterior - right hemisphere
+Superior corona radiata - right hemisphere|Cerebrospinal fluid (between middle frontal gyrus posterior and skull)
+Paracentral lobule posterior|Pons inferior|Calcarine sulcus middle|Lateral ventricles posterior horns
+Inferior frontal gyrus anterior - left hemisphere|Central and postcentral sulci superior|Cerebellum Crus I posterior
+Inferior frontal sulcus anterior - right hemisphere|Angular gyrus superior - left hemisphere
+Intermediate primus of Jensen - right hemisphere|Cerebellum Crus I lateral - right hemisphere
+Lateral fissure anterior|Anterior cingulate cortex inferior|Cerebrospinal fluid (between precentral gyrus and skull)
+Parieto-occipital sulcus anterior|Precentral gyrus superior
+Cerebrospinal fluid (between parieto-occipital sulcus and skull)|Cerebellum V|Fusiform gyrus - left hemisphere
+Cerebellum Crus II|Corona radiata anterior - right hemisphere|Thalamus lateral|Inferior occipital sulcus
+Superior temporal sulcus posterior - left hemisphere|Cerebellum VI superior - left hemisphere
+Angular gyrus inferior - right hemisphere|Superior temporal gyrus medial
+Middle temporal gyrus anterior - left hemisphere|Fluid between cerebellum and pons|Angular gyrus superior
+Planum temporale - left hemisphere|Hippocampus anterior|Fornix anterior|Temporal pole
+Precentral sulcus inferior - left hemisphere|Cerebellum Crus I anterior - left hemisphere|Cerebellum VI anterior
+Middle frontal gyrus posterior - left hemisphere
+Cerebrospinal fluid (between middle frontal gyrus anterior and skull)|Anterior cingulate cortex superior
+Angular gyrus anterior - left hemisphere|Posterior cingulate|Cerebellum Crus II
+Cerebrospinal fluid (between precentral gyrus superior and skull)|Cerebellum VI
+Cerebrospinal fluid (between superior frontal gyrus posterior and skull)|Intraparietal sulcus - left hemisphere
+Cuneus superior|Frontal pole lateral - left hemisphere|Superior temporal sulcus - right hemisphere|Cerebellum VIIb
+Posterior cingulate cortex superior|Superior parietal lobule anterior|Insula posterior inferior
+Central opercular cortex|Middle frontal gyrus posterior - right hemisphere|Lingual gyrus lateral
+Lateral occipital cortex|Lingual gyrus medial|Superior frontal gyrus posterior - right hemisphere
+Parieto-occipital sulcus mid-posterior|Cerebrospinal fluid (between paracentral lobule and skull)
+Putamen and globus pallidus|Cerebellum V|Cingulate sulcus posterior
+Cerebrospinal fluid (between middle frontal gyrus and skull RH)|Fusiform gyrus - right hemisphere
+Planum temporale - right hemisphere|Pericallosal sulcus middle|Thalamus inferior|Middle frontal gyrus posterior
+Superior parietal lobule middle|Cerebellum Crus I posterior - left hemisphere
+Precentral sulcus inferior - right hemisphere|Cerebellum VI - right hemisphere
+Inferior temporal sulcus posterior - left hemisphere|Lingual gyrus anterior|Middle frontal gyrus anterior
+Superior parietal lobule posterior|Parieto-occipital sulcus posterior|Superior temporal gyrus anterior
+Precuneus inferior|Paracentral lobule|Thalamic radiation mid-posterior|Precentral sulcus superior - left hemisphere
+Calcarine sulcus mid-anterior|Cerebellum VI superior|Putamen superior|Middle temporal gyrus middle - right hemisphere
+Insula antero-superior|Parietal operculum - left hemisphere|Thalamus superior
+Dorsomedial prefrontal cortex posterior|Angular sulcus inferior - right hemisphere
+Corona radiata posterior - left hemisphere|Pars opercularis|Cerebellum VI anterior
+Superior occipital sulcus - left hemisphere|Dorsomedial prefrontal cortex anterior|Pars orbitalis - right hemisphere
+Occipitotemporal gyrus anterior|Calcarine sulcus anterior|Precentral gyrus middle|Lateral occipital cortex inferior
+Precuneus posterior|Anterior horizontal ramus lateral fissure - right hemisphere
+Postcentral sulcus middle - right hemisphere|Ventromedial prefrontal cortex anterior
+Cerebrospinal fluid (between middle frontal gyrus RH and skull)
+Cerebrospinal fluid (between precentral and postcentral gyri LH and skull)
+Superior longitudinal fasciculus I posterior - right hemisphere|Superior frontal sulcus - right hemisphere
+Forceps major - right hemisphere|Superior longitudinal fasciculus II - left hemisphere
+Supramarginal gyrus anterior - left hemisphere|Callosomarginal sulcus inferior
+Superior temporal sulcus posterior - right hemisphere|Superior longitudinal fasciculus I - left hemisphere
+Parietal operculum - right hemisphere|Precuneus superior
 """
 
 
@@ -234,40 +378,51 @@ def julich_29():
     }
 
 
-def difumo_64():
-    names = areas(DIFUMO64)
-    assert len(names) == len(set(names)) == 64, len(names)
-    configured = [f"Component {k + 1}: {n}" for k, n in enumerate(names)]
-    identifier, sparse = siibra_map("mni152-difumo64-continuous")
+_DIFUMO_CSCS = "https://object.cscs.ch/v1/AUTH_4791e0a3b3de43e2840fe46d9dc2b334/ext-d000017_DiFuMoAtlases_pub/"
+DIFUMO = {  # dimension: (names, parcellation id, the 4D NIfTI, commit of the configuration file read)
+    64: (DIFUMO64, "minds/core/parcellationatlas/v1.0.0/d80fbab2-ce7f-4901-a3a2-3c8ef8a3b721",
+         _DIFUMO_CSCS + "64/maps.nii.gz", "0e5b502fdbac47418af333b35ed5ea60a0fa87aa"),
+    128: (DIFUMO128, "minds/core/parcellationatlas/v1.0.0/73f41e04-b7ee-4301-a828-4b298ad05ab8",
+          _DIFUMO_CSCS + "128/maps.nii.gz", "0e5b502fdbac47418af333b35ed5ea60a0fa87aa"),
+    256: (DIFUMO256, "minds/core/parcellationatlas/v1.0.0/141d510f-0342-4f94-ace7-c97d5f160235",
+          "https://data-proxy-ppd.ebrains.eu/api/v1/buckets/p4791e-ext-d000017_DiFuMoAtlases_pub/256/maps.nii.gz",
+          "0a636ca7dccbdb69cb7641efd70506abbd2a14f9"),
+}
+
+
+def difumo(n):
+    text, parcellation_id, url, commit = DIFUMO[n]
+    names = areas(text)
+    configured = [f"Component {k + 1}: {name}" for k, name in enumerate(names)]
+    assert len(names) == len(set(configured)) == n, (n, len(names))
+    identifier, sparse = siibra_map(f"mni152-difumo{n}-continuous")
     return {
-        "id": "difumo-64",
-        "name": "DiFuMo 64 functional modes (continuous), MNI152 2009c nonlinear asymmetric",
-        "aliases": ["difumo 64", "difumo64"],
-        "description": "Dictionaries of Functional Modes, 64 dimensions: soft, overlapping functional modes "
+        "id": f"difumo-{n}",
+        "name": f"DiFuMo {n} functional modes (continuous), MNI152 2009c nonlinear asymmetric",
+        "aliases": [f"difumo {n}", f"difumo{n}"],
+        "description": f"Dictionaries of Functional Modes, {n} dimensions: soft, overlapping functional modes "
                        "(non-negative weights, not probabilities); one 4D NIfTI.",
         "space": MNI152["name"], "space_id": MNI152["id"],
-        "parcellation": "DiFuMo Atlas (64 dimensions)",
-        "parcellation_id": "minds/core/parcellationatlas/v1.0.0/d80fbab2-ce7f-4901-a3a2-3c8ef8a3b721",
+        "parcellation": f"DiFuMo Atlas ({n} dimensions)",
+        "parcellation_id": parcellation_id,
         "maptype": "statistical",
         "values": "weights",
         "siibra_map_id": identifier,
         "sparse_index": sparse,
-        "volumes": ["https://object.cscs.ch/v1/AUTH_4791e0a3b3de43e2840fe46d9dc2b334/"
-                    "ext-d000017_DiFuMoAtlases_pub/64/maps.nii.gz"],
+        "volumes": [url],
         "configured_names": configured,
-        "regions": [clear_name(n) for n in configured],
+        "regions": [clear_name(c) for c in configured],
         "licence": "usage unrestricted for non-commercial research purposes (the authors' terms, as nilearn "
                    "states them)",
         "citation": "Dadi K, Varoquaux G, Machlouzarides-Shalit A, Gorgolewski KJ, Wassermann D, Thirion B, "
                     "Mensch A (2020). Fine-grain atlases of functional modes for fMRI analysis. NeuroImage "
                     "221:117126, doi:10.1016/j.neuroimage.2020.117126",
-        "source": {"repository": CONFIG_REPO, "file": "maps/mni152-difumo64-continuous.json",
-                   "commit": "0e5b502fdbac47418af333b35ed5ea60a0fa87aa"},
+        "source": {"repository": CONFIG_REPO, "file": f"maps/mni152-difumo{n}-continuous.json", "commit": commit},
     }
 
 
 def main():
-    entries = [julich_31(), julich_29(), difumo_64()]
+    entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)]
     for e in entries:
         e.setdefault("values", "probabilities")
     for e in entries:
