@@ -95,6 +95,12 @@ def test_catalog_julich_31_facts():
     dm = atlases.get_entry("difumo 64")
     assert len(dm.regions) == 64 and len(dm.volumes) == 1 and dm.values == "weights"
     assert dm.regions[11] == "Component 12: Paracentral gyrus right"
+    for n in (64, 128, 256):  # component k+1 is volume k; names repeat only with another number
+        d = atlases.get_entry(f"difumo-{n}")
+        assert len(d.regions) == len(set(d.regions)) == n and d.key == f"mni152_difumo{n}_continuous"
+        assert all(r.startswith(f"Component {k + 1}: ") for k, r in enumerate(d.regions))
+    d256 = atlases.get_entry("difumo256").regions
+    assert d256[155] == "Component 156: Cerebellum Crus II" and d256[178] == "Component 179: Cerebellum Crus II"
     # the areas of 2.9 are (mostly) those of 3.1 under the same names
     assert len({r for r in e29.regions} & set(e.regions)) > 200
     for name in ("julich-3.1", "Julich 3.1", "JULICH_3.1", "julich-brain 3.1", "jba31"):
