@@ -99,6 +99,13 @@ def main():
         siibra_v1.write_prefix(index, prefix)  # siibra's own cache files, as our writer makes them
         t, _ = timed(lambda: SiibraSparseIndex.load(prefix))
         rows.append(("cached: load its cache files", "siibra SparseIndex.load", t))
+    import tracemalloc
+
+    tracemalloc.start()
+    t, _ = timed(lambda: siibra_v1.decode(raw["voxels"], raw["probs"], raw["bboxes"], "bench", len(entry.regions)))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rows.append((f"parse + build only (peak {peak / 1e6:.0f} MB)", "gpusiibra siibra_v1.decode", t))
     server.stop()
     size = os.path.getsize(atlases.cached_file("julich-3.1", cache)) / 1e6
     print(f"julich-3.1 served from 127.0.0.1: {index.n_entries:,} values over {index.n_rows:,} voxels, "

@@ -157,24 +157,27 @@ class SparseIndex:
 
     def _build(self, region, voxel, value, voxels=None, row_voxel=None):
         # voxel-major: sort by (voxel, region); input that is sorted already (native files) skips the sort
-        dv = np.diff(voxel)
-        presorted = bool(np.all((dv > 0) | ((dv == 0) & (np.diff(region) > 0))))
-        order = np.arange(len(voxel)) if presorted else np.lexsort((region, voxel))
-        v_sorted = voxel[order]
+        presorted = _sorted_pairs(voxel, region)
         if row_voxel is None:
+            order = np.arange(len(voxel)) if presorted else np.lexsort((region, voxel))
+            v_sorted = voxel[order]
             starts = np.flatnonzero(np.r_[True, v_sorted[1:] != v_sorted[:-1]]) if len(v_sorted) else np.zeros(0, np.int64)
             row_voxel = v_sorted[starts]
             row_ptr = np.r_[starts, len(v_sorted)].astype(np.int64)
             entry_order = order
+            del v_sorted
         else:
-            # keep a given row numbering: rows are ordered by row number, entries by region
+            # keep a given row numbering: rows are ordered by row number, entries by region (siibra's files
+            # come in that order already, and skip the sort)
             row_voxel = np.asarray(row_voxel, dtype=np.int64)
             voxels_flat = np.asarray(voxels).ravel()
             row_of_entry = voxels_flat[voxel]
             if (row_of_entry < 0).any():
                 raise OptionError("an entry lies on a voxel that the voxels volume does not map")
-            entry_order = np.lexsort((region, row_of_entry))
+            entry_order = (np.arange(len(voxel)) if _sorted_pairs(row_of_entry, region)
+                           else np.lexsort((region, row_of_entry)))
             counts = np.bincount(row_of_entry, minlength=len(row_voxel))
+            del row_of_entry
             row_ptr = np.r_[0, np.cumsum(counts)].astype(np.int64)
         if voxels is None:
             voxels = np.full(int(np.prod(self.shape)), -1, dtype=np.int32)
@@ -182,8 +185,11 @@ class SparseIndex:
             voxels = voxels.reshape(self.shape)
         else:
             voxels = np.asarray(voxels, dtype=np.int32).reshape(self.shape)
-        # region-major: sort by (region, voxel)
-        rorder = np.argsort(region, kind="stable") if presorted else np.lexsort((voxel, region))
+        # region-major: sort by (region, voxel): one key, region * voxels + voxel (below 2**63 for any real grid)
+        if presorted:
+            rorder = np.argsort(region, kind="stable")
+        else:
+            rorder = np.argsort(region * int(np.prod(self.shape)) + voxel, kind="stable")
         counts = np.bincount(region, minlength=self._n_regions)
         self._arrays = dict(
             voxels=voxels,
@@ -360,6 +366,14 @@ class SparseIndex:
             f"SparseIndex({self.num_volumes} regions, grid {self.shape}, "
             f"{self.n_entries} entries over {self.n_rows} voxels)"
         )
+
+
+def _sorted_pairs(major, minor) -> bool:
+    """True when (major, minor) pairs are strictly ascending, major first."""
+    if len(major) < 2:
+        return True
+    dm = np.diff(major)
+    return bool(np.all((dm > 0) | ((dm == 0) & (np.diff(minor) > 0))))
 
 
 def checked_probabilities(index: "SparseIndex", where, names, value_scale=None, upper=1.0) -> "SparseIndex":

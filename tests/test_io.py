@@ -159,3 +159,30 @@ def test_coordinate_tables(tmp_path, julich):
     pd.testing.assert_frame_equal(pd.read_csv(out), julich.assign(pc).assign(
         centroid=lambda d: d["centroid"].map(str)), check_dtype=False)
     assert cli(["points", str(tmp_path / "missing.csv")]) == 2
+
+
+def test_v1_probs_are_parsed_block_by_block(rng, tmp_path, monkeypatch):
+    """Tiny blocks and inflate pieces: the same index; multi-member gzip; a cut stream and a bad line are one
+    line each, the bad line counted across blocks."""
+    from gpusiibra.io import siibra_v1
+
+    maps, A = random_atlas(rng, n_regions=5)
+    ix = atlas_from_dense(maps, A).sparse_index
+    prefix = str(tmp_path / "a")
+    siibra_v1.write_prefix(ix, prefix)
+    raw = {k: open(prefix + s, "rb").read() for k, s in siibra_v1.SUFFIXES.items()}
+    whole = siibra_v1.decode(raw["voxels"], raw["probs"], raw["bboxes"], "a")
+    monkeypatch.setattr(siibra_v1, "_BLOCK", 37)
+    monkeypatch.setattr(siibra_v1, "_IN_PIECE", 11)
+    text = gzip.decompress(raw["probs"])
+    half = text.rfind(b"\n", 0, len(text) // 2) + 1
+    for probs in (raw["probs"], gzip.compress(text[:half]) + gzip.compress(text[half:])):
+        blocks = siibra_v1.decode(raw["voxels"], probs, raw["bboxes"], "a")
+        for key in ("row_ptr", "row_voxel", "entry_region", "entry_value", "region_voxel", "region_value"):
+            np.testing.assert_array_equal(getattr(blocks, key), getattr(whole, key))
+    with pytest.raises(AtlasFileError, match="cut short"):
+        siibra_v1.decode(raw["voxels"], raw["probs"][:-20], raw["bboxes"], "a")
+    lines = text.splitlines()
+    lines[-3] = lines[-3] + b" 7"
+    with pytest.raises(AtlasFileError, match=f"line {len(lines) - 2} does not hold 'region value' pairs"):
+        siibra_v1.decode(raw["voxels"], gzip.compress(b"\n".join(lines) + b"\n"), raw["bboxes"], "a")

@@ -18,6 +18,7 @@ import gzip
 import os
 import warnings
 import zipfile
+import zlib
 
 import numpy as np
 
@@ -47,7 +48,52 @@ def _gunzip(raw: bytes, where: str) -> bytes:
         raise AtlasFileError(where, f"not a readable gzip stream ({e})") from None
 
 
-def _parse_probs(text: bytes, where: str):
+_IN_PIECE = 4 << 20  # compressed bytes inflated at a time
+_BLOCK = 16 << 20  # text parsed at a time: the memory of a parse follows the result, not the file
+
+
+def _text_blocks(raw: bytes, where: str):
+    """The gzip stream ``raw`` inflated piece by piece, as blocks of whole lines (the last may lack its newline)."""
+    inflate = zlib.decompressobj(wbits=31)
+    pending = bytearray()
+    pos = 0
+    while pos < len(raw):
+        piece = raw[pos:pos + _IN_PIECE]
+        pos += len(piece)
+        try:
+            pending += inflate.decompress(piece)
+        except zlib.error as e:
+            raise AtlasFileError(where, f"not a readable gzip stream ({e})") from None
+        if inflate.eof and inflate.unused_data:  # a further gzip member follows
+            raw, pos = inflate.unused_data + raw[pos:], 0
+            inflate = zlib.decompressobj(wbits=31)
+        if len(pending) >= _BLOCK:
+            cut = pending.rfind(b"\n") + 1
+            if cut:
+                yield bytes(pending[:cut])
+                del pending[:cut]
+    if not inflate.eof:
+        raise AtlasFileError(where, "not a readable gzip stream (it is cut short)")
+    if pending:
+        yield bytes(pending)
+
+
+def _parse_probs_gz(raw: bytes, where: str):
+    """(row, region, value, number of rows) of a gzipped probs file, parsed block by block."""
+    rows, regions, values = [], [], []
+    n_rows = 0
+    for block in _text_blocks(raw, where):
+        row, region, value, n = _parse_probs(block, where, first_line=n_rows)
+        rows.append((row + n_rows).astype(np.int64))
+        regions.append(region.astype(np.int32))
+        values.append(value)
+        n_rows += n
+    if not rows:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.float32), 0
+    return np.concatenate(rows), np.concatenate(regions), np.concatenate(values), n_rows
+
+
+def _parse_probs(text: bytes, where: str, first_line: int = 0):
     """Rows of ``region value ...`` -> (row of entry, region, value), vectorized."""
     buf = np.frombuffer(text, dtype=np.uint8)
     if len(buf) == 0:
@@ -65,7 +111,7 @@ def _parse_probs(text: bytes, where: str):
     tokens_per_line = np.bincount(token_line, minlength=n_rows)
     if (tokens_per_line % 2).any():
         bad = int(np.flatnonzero(tokens_per_line % 2)[0])
-        raise AtlasFileError(where, f"line {bad + 1} does not hold 'region value' pairs")
+        raise AtlasFileError(where, f"line {first_line + bad + 1} does not hold 'region value' pairs")
     with warnings.catch_warnings():  # numpy warns (and stops) at a field that is not a number
         warnings.simplefilter("error")
         try:
@@ -95,7 +141,7 @@ def decode(voxels_bytes: bytes, probs_gz: bytes, bboxes_gz: bytes, where: str, n
     if voxels.ndim != 3:
         raise AtlasFileError(where + " (voxels)", f"the voxels volume must be 3D, it has shape {voxels.shape}")
     voxels = voxels.astype(np.int32)
-    row, region, value, n_rows = _parse_probs(_gunzip(probs_gz, where + " (probs)"), where + " (probs)")
+    row, region, value, n_rows = _parse_probs_gz(probs_gz, where + " (probs)")
     bbox_lines = _gunzip(bboxes_gz, where + " (bboxes)").decode("ascii", "replace").split()
     if len(bbox_lines) % 6:
         raise AtlasFileError(where + " (bboxes)", "each line must hold six integers")
