@@ -261,9 +261,10 @@ class _Checksums:
     def expected(self, name):
         return self.known.get(name)
 
-    def verify(self, name, path, where):
-        """Raise when ``path`` differs from the record of ``name``; return its (size, sha256)."""
-        size, digest = os.path.getsize(path), _file_sha256(path)
+    def verify(self, name, path, where, digest=None):
+        """Raise when ``path`` differs from the record of ``name``; return its (size, sha256). ``digest``: the
+        file's SHA-256 when already known (pooch checked it), so that each file is hashed once."""
+        size, digest = os.path.getsize(path), digest or _file_sha256(path)
         rec = self.known.get(name)
         if rec and (rec["size"] != size or rec["sha256"] != digest):
             raise DownloadError(where, f"it differs from the copy recorded at the first download ({size} bytes, "
@@ -284,8 +285,9 @@ class _NotThere(Exception):
     """The server has no such file (404): the next source is tried."""
 
 
-def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_folder) -> str:
-    """One file into ``folder/fname`` with pooch; verified against the record when there is one."""
+def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_folder):
+    """One file into ``folder/fname`` with pooch, checked against the record when there is one (pooch hashes
+    it then); returns ``(path, (url, size, sha256))``."""
     import pooch
     import requests
 
@@ -315,8 +317,7 @@ def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_fold
     except ValueError as e:  # pooch: the hash differs from the known one
         raise DownloadError(source, f"its SHA-256 differs from the one recorded at the first download ({e})",
                             cache_folder) from None
-    checks.verify(fname, path, source)
-    return path
+    return path, (url,) + checks.verify(fname, path, source, digest=rec["sha256"] if rec else None)
 
 
 def check_hemispheres(index: SparseIndex, regions, where) -> None:
@@ -377,19 +378,18 @@ def _fetch_sparse_index(entry, downloads, checks, progress, cache_folder):
     paths, files = {}, {}
     for part, url in entry.sparse_index_urls().items():
         fname = url.rsplit("/", 1)[1]
-        paths[part] = _download(url, downloads, fname, checks, progress, cache_folder)
-        files[fname] = url
+        paths[part], files[fname] = _download(url, downloads, fname, checks, progress, cache_folder)
     try:
         index = _from_sparse_index(entry, _read_parts(paths), mirrored(entry.sparse_index))
     except AtlasFileError as e:
-        _remove(downloads)
         raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
                                      "(a damaged transfer or a changed source; run again to retry)") from None
-    return index, files, paths
+    return index, files
 
 
 def _fetch_volumes(entry, downloads, checks, progress, cache_folder):
-    """Every region map (a few downloads at a time; files already complete from an earlier try are kept)."""
+    """Every region map, a few downloads at a time (after a failed download, the complete files are kept for
+    the next try)."""
     from concurrent.futures import ThreadPoolExecutor
 
     from tqdm.auto import tqdm
@@ -403,24 +403,21 @@ def _fetch_volumes(entry, downloads, checks, progress, cache_folder):
             raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", cache_folder) from None
 
     pool = ThreadPoolExecutor(max_workers=_PARALLEL_DOWNLOADS)
-    paths = []
+    paths, files = [], {}
     try:
         with tqdm(total=len(fnames), unit="map", desc=f"{entry.id}: region maps", disable=not progress,
                   file=sys.stderr) as bar:
-            for path in pool.map(one, range(len(fnames))):  # in volume order; the first error is raised
+            for fname, (path, record) in zip(fnames, pool.map(one, range(len(fnames)))):  # the first error is raised
                 paths.append(path)
+                files[fname] = record
                 bar.update()
     except BaseException:
         pool.shutdown(wait=True, cancel_futures=True)  # no further downloads after an error or Ctrl-C
         raise
     pool.shutdown()
-    files = dict(zip(fnames, entry.volumes))
     try:
         entries = nifti.read_region_maps(paths)
     except AtlasFileError as e:
-        bad = e.path
-        if bad in paths:
-            os.remove(bad)
         raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
                                      "(run again to retry)") from None
     if len(entries["names"]) != len(entry.regions):
@@ -428,7 +425,7 @@ def _fetch_volumes(entry, downloads, checks, progress, cache_folder):
                                                          f"names {len(entry.regions)} regions for {entry.id}")
     index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
                                      entries["value"], n_regions=len(entry.regions))
-    return index, files, dict(enumerate(paths))
+    return index, files
 
 
 def _remove(path):
@@ -498,10 +495,14 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
     try:
         if native.is_native(target) and not force:
             return target  # another process fetched it while this one waited
+        for stale in os.listdir(folder):  # temporaries of a process killed while writing (this one holds the lock)
+            if ".tmp" in stale:
+                os.remove(os.path.join(folder, stale))
         downloads = os.path.join(folder, "downloads")
+        checks = _Checksums(folder)
         t0 = time.perf_counter()
         try:
-            index, files, origin = _acquire(entry, folder, downloads, progress, from_siibra_cache,
+            index, files, origin = _acquire(entry, checks, folder, downloads, progress, from_siibra_cache,
                                             siibra_cache or siibra_cache_dir(), sources)
             index = checked_probabilities(index, origin, list(entry.regions),
                                           upper=1.0 if entry.values == "probabilities" else None)
@@ -509,7 +510,7 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         except AtlasFileError:
             _remove(downloads)  # a file that does not parse, or wrong values: never reused
             raise
-        _Checksums(folder).record(files)
+        checks.record(files)
         meta = {"name": entry.name, "description": entry.description, "licence": entry.licence,
                 "citation": entry.citation, "space": entry.space, "catalog_id": entry.id,
                 "fetched_from": origin, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
@@ -529,20 +530,15 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         lock.release()
 
 
-def _acquire(entry, folder, downloads, progress, from_siibra_cache, sfolder, sources):
+def _acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfolder, sources):
     """``(index, files, origin)``: the map from siibra's cache, else downloaded; ``files`` maps each source
     file's name to ``(url, size, sha256)``."""
-    checks = _Checksums(folder)
     found = _from_siibra_cache(entry, sfolder) if sources != "volumes" else None
     if found is not None:
         index, used = found
         origin = f"siibra's cache {sfolder}"
         _say(f"{entry.id}: using the sparse index in {origin}")
-        files = {}
-        for url, p in used.items():
-            fname = url.rsplit("/", 1)[1]
-            size, digest = checks.verify(fname, p, p)
-            files[fname] = (url, size, digest)
+        files = {url.rsplit("/", 1)[1]: (url,) + checks.verify(url.rsplit("/", 1)[1], p, p) for url, p in used.items()}
         return index, files, origin
     if from_siibra_cache:
         looked = "; ".join(", ".join(os.path.basename(p) for p in d.values()) for d in siibra_cache_files(entry, sfolder))
@@ -552,10 +548,10 @@ def _acquire(entry, folder, downloads, progress, from_siibra_cache, sfolder, sou
     host = urllib.parse.urlsplit(mirrored(entry.sparse_index)).netloc
     _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
          f"(siibra's precomputed sparse index; {entry.licence}); later loads read it from there")
-    used = None
+    files = None
     if sources != "volumes":
         try:
-            index, urls, used = _fetch_sparse_index(entry, downloads, checks, progress, folder)
+            index, files = _fetch_sparse_index(entry, downloads, checks, progress, folder)
             origin = mirrored(entry.sparse_index)
         except _NotThere as e:
             if sources == "sparse-index":
@@ -565,11 +561,9 @@ def _acquire(entry, folder, downloads, progress, from_siibra_cache, sfolder, sou
                                                f"region maps of {entry.id} to build it from", folder) from None
             _say(f"no precomputed sparse index at {e.args[0]}: building it from the region maps instead "
                  f"({len(entry.volumes)} file(s))")
-    if used is None:
-        index, urls, used = _fetch_volumes(entry, downloads, checks, progress, folder)
+    if files is None:
+        index, files = _fetch_volumes(entry, downloads, checks, progress, folder)
         origin = mirrored(entry.volumes[0]) if len(entry.volumes) == 1 else host + " (region maps)"
-    files = {fname: (url, os.path.getsize(path), _file_sha256(path))
-             for (fname, url), path in zip(urls.items(), used.values())}
     return index, files, origin
 
 

@@ -474,3 +474,39 @@ def test_docstring_examples_run():
 
     result = doctest.testmod(atlases, optionflags=doctest.ELLIPSIS)
     assert result.attempted >= 3 and result.failed == 0
+
+
+@pytest.mark.slow
+def test_a_fetch_killed_at_any_moment_leaves_a_cache_that_the_next_fetch_completes(server, julich_in_catalog_order,
+                                                                                    tmp_path):
+    """SIGKILL while downloading, parsing or writing: nothing half-written is taken for the atlas, and the next
+    fetch (with other options) completes and leaves no temporaries."""
+    import signal
+    import time
+
+    entry, index = _serve_julich(server, julich_in_catalog_order)
+    server.delay = 0.3
+    code = "import sys, gpusiibra; gpusiibra.atlases.fetch('julich-3.1', sys.argv[1], progress=False)"
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    seen = set()
+    for n, wait in enumerate((1.2, 2.2, 2.8, 3.4, 4.0)):
+        cache = tmp_path / f"c{n}"
+        p = subprocess.Popen([sys.executable, "-c", code, str(cache)], env=env, stderr=subprocess.DEVNULL)
+        time.sleep(wait)
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        folder = cache / "julich-3.1"
+        left = _cache_listing(folder) if folder.exists() else []
+        seen.add("writing" if any(".tmp" in f for f in left) else
+                 "downloading or parsing" if any(f.startswith("downloads") for f in left) else
+                 "done" if "julich-3.1.npz" in left else "starting")
+        if "julich-3.1.npz" not in left:
+            assert not atlases.is_cached(entry, cache)
+        if n == 0:  # what a kill while writing leaves, for certain once
+            folder.mkdir(parents=True, exist_ok=True)
+            (folder / "julich-3.1.npz.999.tmp.npz").write_bytes(b"half a file")
+            (folder / "checksums.json.999.tmp").write_text("{")
+        path = atlases.fetch(entry, cache, progress=False, sources="sparse-index", force=n % 2 == 1)
+        assert _cache_listing(folder) == [".lock", "checksums.json", "julich-3.1.npz"]
+        assert gpusiibra.load_map(path).sparse_index.n_entries == index.n_entries
+    assert "downloading or parsing" in seen and len(seen) >= 2, seen  # the kills fell in more than one phase

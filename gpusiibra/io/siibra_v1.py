@@ -84,7 +84,7 @@ def _parse_probs_gz(raw: bytes, where: str):
     n_rows = 0
     for block in _text_blocks(raw, where):
         row, region, value, n = _parse_probs(block, where, first_line=n_rows)
-        rows.append((row + n_rows).astype(np.int64))
+        rows.append(row + n_rows)
         regions.append(region.astype(np.int32))
         values.append(value)
         n_rows += n
