@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ImageFileError
-from .io.nifti import image_data, read_image
+from .io.nifti import image_data, read_image, read_raw
 from .points import PointCloud
-from ._resample import SparseImage, sparse_image
+from ._resample import DENSE_FRACTION, SparseImage, sparse_entries, sparse_image
 
-__all__ = ["MapInput", "read_map", "safe_read", "Readers"]
+__all__ = ["MapInput", "read_map", "read_many", "safe_read", "Readers"]
 
 
 def _negate(x):
@@ -41,28 +41,119 @@ class MapInput:
     peaks: np.ndarray | None = None
 
 
+def _signed(d, sign, threshold):
+    """A frame (scaled, finite) as one map: negated for ``sign`` "-", values below ``threshold`` set to 0."""
+    x = _negate(d) if sign == "-" else d
+    if threshold is not None:
+        x = np.where(x < threshold, 0, x).astype(x.dtype, copy=False)
+    return x
+
+
+def _peaks(x, affine, peaks, mindist):
+    if not peaks:
+        return None
+    from .volumes import peak_local_max
+
+    ijk = peak_local_max(x, min_distance=mindist) if np.any(x > 0) else np.zeros((0, 3))
+    return PointCloud(ijk).transform(affine).coordinates
+
+
+def _read_with_nibabel(path, threshold, signs, peaks, mindist):
+    """Every map of a file through nibabel's arrays (files the fast path does not take, e.g. scaled floats)."""
+    data, affine = image_data(read_image(path), path)
+    frames = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
+    out = []
+    for t, d in enumerate(frames):
+        for sign in signs:
+            x = _signed(d, sign, threshold)
+            out.append(MapInput(path, t, sign, sparse_image(x, affine), _peaks(x, affine, peaks, mindist)))
+    return out
+
+
+def _nonfinite(path, raw):
+    """Count the non-finite voxels of a float file (one warning per file, as :func:`image_data` gives it)."""
+    v = raw.voxels
+    if v.dtype.kind != "f" or np.isfinite(np.add.reduce(v, dtype=np.float64)):
+        return 0
+    bad = int(v.size - np.count_nonzero(np.isfinite(v)))
+    if bad == v.size:
+        raise ImageFileError(path, "every value is NaN or infinite")
+    if bad:
+        warnings.warn(f"{path}: {bad} non-finite values set to 0", RuntimeWarning, stacklevel=3)
+    return bad
+
+
+def _sparse_frame(raw, r, sign, threshold):
+    """One map of a frame straight from the stored voxels ``r`` (file order): the kept voxels are found in
+    the file's own type, scaled, negated and tested exactly as the dense path does, and only their indices
+    are turned into C order. None when the map is mostly nonzero (it is then handed over dense)."""
+    nx, ny, nz = raw.shape[:3]
+    if threshold is not None and threshold > 0:  # a superset of the kept voxels, tested exactly below
+        bound = threshold if not raw.scaled else threshold / float(raw.slope) * (1 - 1e-6)
+        cand = r >= bound if sign == "+" else r <= -bound
+    else:
+        cand = r != 0
+    f = np.flatnonzero(cand)
+    if f.size > DENSE_FRACTION * r.size:
+        return None
+    v = raw.scale(r[f]) if raw.scaled else r[f]
+    dtype = raw.dtype
+    if sign == "-":
+        if dtype.kind in "iu" and (dtype.kind == "u" or (r.size and r.min() == np.iinfo(dtype).min)):
+            dtype = np.dtype({1: np.int16, 2: np.int32, 4: np.int64}.get(dtype.itemsize, np.float64))
+        v = -v.astype(dtype, copy=False)
+    keep = v != 0
+    if dtype.kind == "f":
+        keep &= np.isfinite(v)  # non-finite values are 0 (a warning per file says how many)
+    if threshold is not None:
+        keep &= ~(v < threshold)
+    f, v = f[keep], v[keep]
+    rest = f // nx
+    c = ((f % nx) * ny + rest % ny) * nz + rest // ny  # the kept voxels' C-order indices
+    o = np.argsort(c, kind="stable")
+    return sparse_entries(raw.shape[:3], raw.affine, dtype, c[o], v[o])
+
+
+def _dense_frame(raw, r, sign, threshold):
+    """:func:`_signed` of a whole frame (for maps handed over dense)."""
+    d = r.reshape(raw.shape[:3], order="F")
+    if raw.scaled:
+        d = raw.scale(d)
+    if d.dtype.kind == "f":
+        d = np.where(np.isfinite(d), d, 0).astype(d.dtype, copy=False)
+    return _signed(d, sign, threshold)
+
+
 def read_map(path, threshold, two_sided, peaks=False, mindist=5):
     """Maps of one file, thresholded, signed and made sparse: list of :class:`MapInput`; raises ImageFileError.
 
     The data keep their type (a float64 map stays float64; an integer map stays
     integer, as siibra resamples it), so nothing is lost to a narrower type.
+    The values are nibabel's (``np.asanyarray(img.dataobj)``, scale factors
+    applied); plain files are read without nibabel's whole-array passes
+    (:func:`gpusiibra.io.nifti.read_raw`), the others through nibabel.
     """
-    data, affine = image_data(read_image(path), path)
-    frames = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
+    signs = ("+", "-") if two_sided else ("+",)
+    raw = read_raw(path)
+    if raw is None:
+        return _read_with_nibabel(path, threshold, signs, peaks, mindist)
+    _nonfinite(path, raw)
+    frames = raw.shape[3] if len(raw.shape) == 4 else 1
     out = []
-    for t, d in enumerate(frames):
-        for sign in ("+", "-") if two_sided else ("+",):
-            x = _negate(d) if sign == "-" else d
-            if threshold is not None:
-                x = np.where(x < threshold, 0, x).astype(x.dtype, copy=False)
-            pk = None
-            if peaks:
-                from .volumes import peak_local_max
-
-                ijk = peak_local_max(x, min_distance=mindist) if np.any(x > 0) else np.zeros((0, 3))
-                pk = PointCloud(ijk).transform(affine).coordinates
-            out.append(MapInput(path, t, sign, sparse_image(x, affine), pk))
+    for t in range(frames):
+        r = raw.frame(t)
+        for sign in signs:
+            img = _sparse_frame(raw, r, sign, threshold)
+            if img is None:
+                img = sparse_image(_dense_frame(raw, r, sign, threshold), raw.affine)
+            pk = _peaks(img.dense(), raw.affine, peaks, mindist) if peaks else None
+            out.append(MapInput(path, t, sign, img, pk))
     return out
+
+
+def read_many(paths, threshold, two_sided, peaks=False, mindist=5):
+    """:func:`safe_read` of several files (one task of a reader process)."""
+    return [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths]
 
 
 def safe_read(path, threshold, two_sided, peaks=False, mindist=5):
@@ -77,67 +168,112 @@ def safe_read(path, threshold, two_sided, peaks=False, mindist=5):
         return ImageFileError(path, f"{type(e).__name__}: {e}")
 
 
-def _reader_init():
-    """Reader processes compute on the CPU only (never touching a GPU)."""
+def _keep_heap():
+    """Keep freed memory in the reader's heap (glibc): a map's ~10 MB of temporaries are then reused by the
+    next map instead of being returned to the system and faulted in afresh (2,500+ page faults a map)."""
+    import ctypes
+    import platform
+
+    if platform.system() != "Linux" or platform.libc_ver()[0] != "glibc":
+        return
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 32 << 20)  # M_MMAP_THRESHOLD: the largest glibc allows; bigger blocks still mmap
+        libc.mallopt(-1, 1 << 30)   # M_TRIM_THRESHOLD: give memory back only beyond 1 GiB of free heap
+    except (OSError, AttributeError):
+        pass
+
+
+def _exit_with(parent: int):
+    """End this process when ``parent`` has gone (killed with SIGKILL, say): nothing else would end it."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(0.25)
+    os._exit(1)
+
+
+def _reader_init(parent: int):
+    """Reader processes compute on the CPU only (never touching a GPU), keep their heap, and end with the
+    process that started them."""
+    import threading
+
     from . import backend
 
     backend.set_backend("cpu")
+    _keep_heap()
+    threading.Thread(target=_exit_with, args=(parent,), name="gpusiibra-parent-watch", daemon=True).start()
 
 
 class Readers:
     """The pool that reads, thresholds and sparsifies files ahead of the engine.
 
     Processes (no GIL between decompression and the engine) for runs of many files, threads for a few
-    (no start-up cost). A reader process that dies (out of memory, say) does not lose the batch: the
-    files it held are read again by threads, and the rest of the run reads with threads.
+    (no start-up cost). A process task reads several files (one future per file would cost the parent
+    more than the reading does at high rates). A reader process that dies (out of memory, say) does not
+    lose the batch: the files it held are read again by threads, and the rest of the run reads with
+    threads. Reader processes end with the run, without waiting for idle ones, and end by themselves when
+    the run's process is killed.
     """
 
     PROCESSES_FROM = 16  # files in a run from which reader processes pay for their start-up
+    FILES_PER_TASK = 8
 
-    def __init__(self, workers, n_files, read_kw, on_read=None):
+    def __init__(self, workers, n_files, read_kw):
         from concurrent.futures import ProcessPoolExecutor
 
         self.read_kw = read_kw
-        self.on_read = on_read
-        workers = max(1, int(workers))
+        self.workers = max(1, int(workers))
         self.pool = None
-        if workers > 1 and n_files >= self.PROCESSES_FROM:
+        if self.workers > 1 and n_files >= self.PROCESSES_FROM:
             import multiprocessing
 
             # spawn: a forked child of a process that holds a CUDA context is not safe
-            self.pool = ProcessPoolExecutor(min(workers, os.cpu_count() or 1),
+            self.pool = ProcessPoolExecutor(min(self.workers, os.cpu_count() or 1),
                                             mp_context=multiprocessing.get_context("spawn"),
-                                            initializer=_reader_init)
-        self.threads = ThreadPoolExecutor(workers)
+                                            initializer=_reader_init, initargs=(os.getpid(),))
+        self.threads = ThreadPoolExecutor(self.workers)
 
     def read(self, paths):
-        pool = self.pool or self.threads
-        futures = [pool.submit(safe_read, p, **self.read_kw) for p in paths]
-        if self.on_read is not None:
-            for f in futures:
-                f.add_done_callback(self.on_read)
-        return futures
+        """Start reading ``paths``: a handle for :meth:`results`."""
+        if self.pool is None:
+            return [([p], self.threads.submit(read_many, [p], **self.read_kw)) for p in paths]
+        per = max(1, min(self.FILES_PER_TASK, -(-len(paths) // self.workers)))
+        groups = [paths[i:i + per] for i in range(0, len(paths), per)]
+        return [(g, self.pool.submit(read_many, g, **self.read_kw)) for g in groups]
 
-    def results(self, paths, futures):
+    def results(self, paths, handle):
+        """What :func:`safe_read` gives for each of ``paths`` (those given to :meth:`read`), in order."""
         from concurrent.futures.process import BrokenProcessPool
 
         out = []
-        for p, f in zip(paths, futures):
+        for group, f in handle:
             try:
-                out.append(f.result())
+                got = f.result()
             except BrokenProcessPool:
                 if self.pool is not None:
-                    self.pool.shutdown(wait=False, cancel_futures=True)
-                    self.pool = None
+                    self._end_processes()
                     warnings.warn("a reader process ended abruptly (out of memory?); reading on with threads",
                                   RuntimeWarning, stacklevel=2)
-                out.append(self.threads.submit(safe_read, p, **self.read_kw).result())
+                got = self.threads.submit(read_many, group, **self.read_kw).result()
+            out.extend(got)
         return out
+
+    def _end_processes(self):
+        """Stop the reader processes now: their work is done or abandoned, nothing is waited for."""
+        pool, self.pool = self.pool, None
+        procs = list((getattr(pool, "_processes", None) or {}).values())
+        pool.shutdown(wait=False, cancel_futures=True)
+        for p in procs:
+            if p.is_alive():
+                p.terminate()
+        for p in procs:
+            p.join(5)
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc):
         if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
+            self._end_processes()
         self.threads.shutdown(wait=True, cancel_futures=True)

@@ -34,7 +34,7 @@ import numpy as np
 from . import backend
 from ._kernels import repeat_index
 
-__all__ = ["SparseImage", "sparse_image", "interpolation_order", "resample_sparse", "resample_dense",
+__all__ = ["SparseImage", "sparse_image", "sparse_entries", "interpolation_order", "resample_sparse", "resample_dense",
            "resample_to_grid", "ResampledImage", "DENSE_FRACTION"]
 
 
@@ -97,6 +97,16 @@ class SparseImage:
         return out.reshape(self.shape)
 
 
+def _summary(nonzero, size):
+    """(order, vmin, vmax) of an image from its nonzero values and its number of voxels."""
+    nnz = int(nonzero.size)
+    ones = nnz and bool(np.all(nonzero == 1))
+    order = 0 if ones and nnz < size else 1
+    vmin = min(float(nonzero.min()), 0.0) if nnz else 0.0
+    vmax = max(float(nonzero.max()), 0.0) if nnz else 0.0
+    return order, vmin, vmax
+
+
 def sparse_image(data, affine, dense_fraction=None) -> SparseImage:
     """The :class:`SparseImage` of a 3D array (host) and its affine (kept dense when mostly nonzero)."""
     data = np.asarray(data)
@@ -113,12 +123,17 @@ def sparse_image(data, affine, dense_fraction=None) -> SparseImage:
     else:
         index = np.flatnonzero(mask)  # through a mask: many times faster than on the values
         value = nonzero = flat[index]
-    ones = nnz and bool(np.all(nonzero == 1))
-    order = 0 if ones and nnz < flat.size else 1
-    vmin = min(float(nonzero.min()), 0.0) if nnz else 0.0
-    vmax = max(float(nonzero.max()), 0.0) if nnz else 0.0
+    order, vmin, vmax = _summary(nonzero, flat.size)
     return SparseImage(tuple(int(s) for s in data.shape), np.asarray(affine, np.float64), data.dtype, index, value,
                        order, vmin, vmax, nnz, data if index is None else None)
+
+
+def sparse_entries(shape, affine, dtype, index, value) -> SparseImage:
+    """The :class:`SparseImage` of an image given as its nonzero voxels (C-order ``index`` ascending, ``value``
+    of type ``dtype``): what :func:`sparse_image` gives for the dense image, without making it."""
+    order, vmin, vmax = _summary(value, int(np.prod(shape)))
+    return SparseImage(tuple(int(s) for s in shape), np.asarray(affine, np.float64), np.dtype(dtype), index, value,
+                       order, vmin, vmax, int(index.size))
 
 
 def interpolation_order(data) -> int:

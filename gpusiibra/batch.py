@@ -350,6 +350,7 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, schedu
     todo = [p for p in paths if not _all_done(p, done_by_path.get(p), settings["two_sided"])]
     chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
     kw = {k: settings[k] for k in ("lower_threshold", "minsize")}
+    # one step per file whose maps are assigned (not read): the bar agrees with what a stop keeps
     bar = tqdm(total=len(todo), unit="file", desc="assigning", disable=not progress, file=sys.stderr)
     frames_seen = set()
 
@@ -376,11 +377,12 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, schedu
                 consume(ch, *result)
                 bar.update(len(ch))
         else:
-            with Readers(readers, len(todo), read_kw, on_read=lambda _: bar.update(1)) as pool:
+            with Readers(readers, len(todo), read_kw) as pool:
                 reads = pool.read(chunks[0]) if chunks else []
                 for i, ch in enumerate(chunks):
                     ahead = pool.read(chunks[i + 1]) if i + 1 < len(chunks) else []  # read the next chunk meanwhile
                     consume(ch, *_finish(smap, ch, pool.results(ch, reads), kw, done))
+                    bar.update(len(ch))
                     reads = ahead
     finally:
         if writer is not None:

@@ -155,5 +155,5 @@ def test_a_dead_reader_process_does_not_lose_its_files(julich, inputs):
     with Readers(1, 1, dict(threshold=None, two_sided=False, peaks=False, mindist=5)) as r:
         with pytest.warns(RuntimeWarning, match="reader process ended abruptly"):
             r.pool = BrokenPool()  # stands for the process pool that broke
-            out = r.results(files[:2], [Dead(), Dead()])
+            out = r.results(files[:2], [(files[:1], Dead()), (files[1:2], Dead())])
     assert [m[0].input for m in out] == files[:2]

@@ -5,12 +5,13 @@ import errno
 import glob
 import os
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import AtlasFileError, ImageFileError
 
-__all__ = ["load_image", "read_image", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
+__all__ = ["load_image", "read_image", "read_raw", "RawVolume", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -58,38 +59,202 @@ def load_image(path):
     return img
 
 
-def _inflate(raw: bytes) -> bytes:
-    """gzip decompression with ISA-L where ``isal`` is installed (about 1.5x zlib's speed), else zlib."""
+def _gzip_size(raw) -> int:
+    """The size the gzip trailer records (of the last member, modulo 2**32), or -1 for a stream too short."""
+    return int.from_bytes(raw[-4:], "little") if len(raw) >= 18 else -1
+
+
+def _libdeflate():
+    try:
+        import deflate
+    except ImportError:
+        return None
+    return deflate.gzip_decompress
+
+
+def _isal():
     try:
         from isal import igzip
     except ImportError:
+        return None
+    return igzip.decompress
+
+
+def inflater() -> str:
+    """The name of the fastest gzip inflater installed: ``libdeflate``, ``isal`` or ``zlib``."""
+    return "libdeflate" if _libdeflate() else "isal" if _isal() else "zlib"
+
+
+def _inflate_stream(raw: bytes) -> bytes:
+    """Every member of a gzip stream, with ISA-L where installed (1.1-1.5x zlib), else zlib."""
+    isal = _isal()
+    if isal is None:
         import gzip
 
         return gzip.decompress(raw)
-    return igzip.decompress(raw)
+    return isal(raw)
+
+
+def inflate(raw: bytes, need: int = 0) -> bytes:
+    """gzip decompression with the fastest inflater installed.
+
+    libdeflate (PyPI ``deflate``, 1.3-1.6x ISA-L) inflates one gzip member into a buffer of the size the
+    trailer records: its output is taken only when it has exactly that size and holds at least ``need``
+    bytes (a multi-member file whose first member is short of the data, a file cut short or a size beyond
+    4 GiB is inflated again, whole, by ISA-L or zlib, which also say what is wrong with a damaged stream).
+    """
+    fast = _libdeflate()
+    if fast is not None:
+        size = _gzip_size(raw)
+        if need <= size:
+            try:
+                out = fast(raw)
+            except Exception:  # damaged or unusual: the stream inflater decides, and names the problem
+                out = None
+            if out is not None and len(out) == size and size >= need:
+                return out
+    return _inflate_stream(raw)
+
+
+def _read_bytes(path) -> bytes:
+    try:
+        with open(path, "rb") as f:
+            return f.read()
+    except OSError as e:
+        raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
+
+
+def _from_bytes(raw):
+    """A nibabel image over the bytes of a single-file NIfTI-1 or NIfTI-2 (header parsed, no data read)."""
+    import nibabel as nib
+
+    sizeof_hdr = {int.from_bytes(raw[:4], order) for order in ("little", "big")}
+    if 540 in sizeof_hdr:  # the header says which NIfTI it is (trying the other one makes nibabel log)
+        classes = (nib.Nifti2Image,)
+    elif 348 in sizeof_hdr:
+        classes = (nib.Nifti1Image,)
+    else:
+        return None
+    for cls in classes:
+        try:
+            return cls.from_bytes(raw)
+        except Exception:
+            continue
+    return None
+
+
+def _inflated(path, raw, need=0):
+    try:
+        return inflate(raw, need)
+    except Exception as e:  # a damaged gzip stream: zlib.error, EOFError, isal's errors
+        raise ImageFileError(path, f"not a readable NIfTI image (damaged gzip data: {e})") from None
 
 
 def read_image(path):
     """Open a NIfTI file reading it whole (the batch readers' path): a ``.nii.gz`` is inflated in one
     call with the fastest inflater installed. Same result and errors as :func:`load_image`."""
-    import nibabel as nib
-
     path = resolve(path)
     if not path.lower().endswith(".nii.gz") or not os.path.isfile(path):
         return load_image(path)
-    try:
-        with open(path, "rb") as f:
-            raw = _inflate(f.read())
-    except OSError as e:
-        raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
-    except Exception as e:  # a damaged gzip stream: zlib.error, EOFError, isal's errors
-        raise ImageFileError(path, f"not a readable NIfTI image (damaged gzip data: {e})") from None
-    for cls in (nib.Nifti1Image, nib.Nifti2Image):
-        try:
-            return cls.from_bytes(raw)
-        except Exception:
-            continue
-    return load_image(path)  # let nibabel say what is wrong
+    img = _from_bytes(_inflated(path, _read_bytes(path)))
+    return img if img is not None else load_image(path)  # let nibabel say what is wrong
+
+
+@dataclass
+class RawVolume:
+    """A NIfTI file's voxels as stored, with what nibabel would make of them (the batch readers' fast path).
+
+    Attributes
+    ----------
+    shape : tuple of 3 or 4 int
+        nibabel's shape with trailing axes of length 1 dropped (one frame per volume of a 4D file).
+    affine : ndarray (4, 4)
+        nibabel's ``img.affine``.
+    voxels : ndarray
+        Every voxel in file order (Fortran: x fastest), in the file's type, native byte order: a view of
+        the inflated bytes where the file is in the machine's byte order.
+    slope, inter :
+        nibabel's scale factors (``img.dataobj.slope``/``inter``, as its array proxy applies them).
+    dtype : numpy.dtype
+        The type of nibabel's ``np.asanyarray(img.dataobj)`` (the scaled type), native byte order.
+    """
+
+    shape: tuple
+    affine: np.ndarray
+    voxels: np.ndarray
+    slope: np.ndarray
+    inter: np.ndarray
+    dtype: np.dtype
+
+    @property
+    def scaled(self) -> bool:
+        return not (self.slope == 1 and self.inter == 0)
+
+    def scale(self, raw: np.ndarray) -> np.ndarray:
+        """nibabel's read scaling of some of the voxels (element by element as on the whole image)."""
+        from nibabel.volumeutils import apply_read_scaling
+
+        return apply_read_scaling(raw, self.slope, self.inter).astype(self.dtype, copy=False)
+
+    def frame(self, t: int) -> np.ndarray:
+        """Volume ``t`` in file order (a view)."""
+        n = int(np.prod(self.shape[:3]))
+        return self.voxels[t * n:(t + 1) * n]
+
+
+def read_raw(path):
+    """The stored voxels of a NIfTI file without nibabel's array passes (:class:`RawVolume`), or None.
+
+    The header is parsed by nibabel, the voxels are a view of the (inflated) bytes. None means the file is
+    not plain enough for this path (other types than integers and 32/64-bit floats, an intercept, a
+    negative slope or a scaled float type, fewer or more than 3-4 axes, a singular affine, data beyond the end of the file): the
+    caller then reads it with nibabel (:func:`read_image`, :func:`image_data`), which gives the values or
+    the reason.
+    """
+    path = resolve(path)
+    low = path.lower()
+    if not low.endswith(NIFTI_SUFFIXES) or not os.path.isfile(path):
+        return None
+    raw = _read_bytes(path)
+    gz = low.endswith(".gz")
+    buf = _inflated(path, raw, need=348) if gz else raw
+    img = _from_bytes(buf)
+    if img is None and gz:  # libdeflate took the first member of several for the whole: inflate it all
+        buf = _inflate_stream(raw)
+        img = _from_bytes(buf)
+    if img is None:
+        return None
+    proxy = img.dataobj
+    shape = tuple(int(s) for s in proxy.shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    stored = np.dtype(proxy.dtype)
+    if len(shape) not in (3, 4) or 0 in shape or getattr(proxy, "order", "F") != "F" or stored.names is not None:
+        return None
+    if not (stored.kind in "iu" or (stored.kind == "f" and stored.itemsize in (4, 8))):
+        return None
+    n = int(np.prod(shape))
+    need = int(proxy.offset) + n * stored.itemsize
+    if len(buf) < need and gz:  # libdeflate inflated one member of several: inflate the whole stream
+        buf = _inflate_stream(raw)
+    if len(buf) < need:
+        return None  # truncated: nibabel names the problem
+    slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
+    if np.can_cast(inter, slope.dtype):  # as nibabel's proxy casts its factors before scaling
+        inter = inter.astype(slope.dtype)
+    if not (slope == 1 and inter == 0) and not (stored.kind in "iu" and inter == 0 and np.isfinite(slope)
+                                                and slope > 0):
+        return None
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        return None
+    voxels = np.frombuffer(buf, dtype=stored, count=n, offset=int(proxy.offset))
+    if not stored.isnative:
+        voxels = voxels.astype(stored.newbyteorder("="))
+    from nibabel.volumeutils import apply_read_scaling
+
+    dtype = apply_read_scaling(np.zeros(1, voxels.dtype), slope, inter).dtype
+    return RawVolume(shape, affine, voxels, slope, inter, np.dtype(dtype).newbyteorder("="))
 
 
 def image_data(img, where=None):
@@ -122,6 +287,8 @@ def image_data(img, where=None):
         raise ImageFileError(where, "the image holds no voxels")
     if data.dtype.kind == "c":
         raise ImageFileError(where, "complex-valued images cannot be assigned")
+    if not data.dtype.isnative:  # a big-endian file: the same numbers, in the machine's order
+        data = data.astype(data.dtype.newbyteorder("="))
     if data.dtype.kind == "f":
         finite = np.isfinite(data)
         if not finite.all():
