@@ -208,8 +208,8 @@ def _reader_init(parent: int):
 class Readers:
     """The pool that reads, thresholds and sparsifies files ahead of the engine.
 
-    Processes (no GIL between decompression and the engine) for runs of many files, threads for a few
-    (no start-up cost). A process task reads several files (one future per file would cost the parent
+    Processes (no GIL between decompression and the engine) for runs of many files with 3 readers or more,
+    threads otherwise (no start-up cost; on 2 cores they leave the engine a core). A process task reads several files (one future per file would cost the parent
     more than the reading does at high rates). A reader process that dies (out of memory, say) does not
     lose the batch: the files it held are read again by threads, and the rest of the run reads with
     threads. Reader processes end with the run, without waiting for idle ones, and end by themselves when
@@ -217,6 +217,8 @@ class Readers:
     """
 
     PROCESSES_FROM = 16  # files in a run from which reader processes pay for their start-up
+    PROCESS_READERS_FROM = 3  # readers from which they are processes: with 2, the engine and two reader
+    # processes share 2 cores, and threads (which inflate and threshold without the GIL) are faster
     FILES_PER_TASK = 8
 
     def __init__(self, workers, n_files, read_kw):
@@ -225,7 +227,7 @@ class Readers:
         self.read_kw = read_kw
         self.workers = max(1, int(workers))
         self.pool = None
-        if self.workers > 1 and n_files >= self.PROCESSES_FROM:
+        if self.workers >= self.PROCESS_READERS_FROM and n_files >= self.PROCESSES_FROM:
             import multiprocessing
 
             # spawn: a forked child of a process that holds a CUDA context is not safe

@@ -134,7 +134,7 @@ def test_reader_processes_give_the_threads_result(julich, tmp_path):
     folder.mkdir()
     for i in range(Readers.PROCESSES_FROM + 2):
         nib.Nifti1Image(np.roll(d, i, axis=2) * (1 + 0.01 * i), img.affine).to_filename(folder / f"m{i:02d}.nii.gz")
-    procs, s1 = batch.assign_batch(julich, [folder], chunk_size=5, readers=2, progress=False, peaks=True)
+    procs, s1 = batch.assign_batch(julich, [folder], chunk_size=5, readers=Readers.PROCESS_READERS_FROM, progress=False, peaks=True)
     threads, s2 = batch.assign_batch(julich, [folder], chunk_size=5, readers=1, progress=False, peaks=True)
     assert s1.maps == s2.maps == Readers.PROCESSES_FROM + 2
     pd.testing.assert_frame_equal(_norm(procs), _norm(threads))
