@@ -50,6 +50,23 @@ class FileLock:
         self._f = f
         return True
 
+    def held(self) -> bool:
+        """Whether another process holds the lock now (without taking it, and without writing)."""
+        if os.name == "nt" or not os.path.exists(self.path):
+            return False
+        import fcntl
+
+        try:
+            with open(self.path) as f:
+                try:
+                    fcntl.flock(f.fileno(), fcntl.LOCK_SH | fcntl.LOCK_NB)
+                except OSError:
+                    return True
+                fcntl.flock(f.fileno(), fcntl.LOCK_UN)
+        except OSError:
+            return False
+        return False
+
     def holder(self) -> str:
         """' (pid P on HOST, since T)' of the holder, or '' when unknown."""
         try:

@@ -7,8 +7,10 @@ pass of the engine and written as one Parquet part file of a results dataset
 (:mod:`gpusiibra.dataset`: one writer at a time, a checksummed manifest,
 atomic parts, resumable). ``pandas.read_parquet(OUT)`` reads the dataset.
 
-Inputs are named by their resolved absolute path (the ``input`` column), so a
-folder spelled another way on ``--resume`` is the same input.
+Inputs are named by their absolute path as given (the ``input`` column; links are
+not resolved, so annexed files keep their names); one file given twice is assigned
+once, with a warning, and a file the dataset holds under another spelling keeps its
+recorded name on ``--resume``.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ import numpy as np
 from . import _assign, _engine, backend
 from ._readers import Readers, safe_read
 from .data import EXAMPLES
-from .dataset import Dataset, atlas_identity, errors_path, file_stamp, input_key, write_errors
+from .dataset import Dataset, atlas_identity, errors_path, file_stamp, input_key, same_file_key, write_errors
 from .errors import DependencyError, ImageFileError, OptionError
 from .io.nifti import is_nifti_path, load_image
 
@@ -75,10 +77,15 @@ class BatchSummary:
 
     def __str__(self):
         signs = " x 2 signs" if self.signs == 2 else ""
-        s = (f"{self.inputs} input files, {self.frames} volumes{signs}: {self.maps} maps assigned, {self.rows} rows, "
-             f"{self.failures} failed inputs, {self.seconds:.1f} s ({self.maps_per_second:.1f} maps/s)")
-        if self.skipped:
-            s += f"; {self.skipped} maps were already done (resume)"
+        if self.maps == 0 and self.skipped and not self.failures:
+            s = (f"nothing to do: the dataset already holds all {self.skipped} maps of these inputs "
+                 f"({self.seconds:.1f} s)")
+        else:
+            s = (f"{self.inputs} input files, {self.frames} volumes{signs}: {self.maps} maps assigned, "
+                 f"{self.rows} rows, {self.failures} failed inputs, {self.seconds:.1f} s "
+                 f"({self.maps_per_second:.1f} maps/s)")
+            if self.skipped:
+                s += f"; {self.skipped} maps were already done (resume)"
         if self.outside:
             s += f"\nwarning: {self.outside} maps lie entirely outside the atlas grid (no rows): check their affines"
         if self.out:
@@ -88,29 +95,70 @@ class BatchSummary:
         return s
 
 
+def _walk(folder):
+    """Every file under ``folder``, following links to folders but entering each folder once (a link that
+    points back up would otherwise be walked for ever)."""
+    seen = set()
+    for root, dirs, files in os.walk(folder, followlinks=True):
+        try:
+            st = os.stat(root)
+        except OSError:
+            dirs[:] = []
+            continue
+        if (st.st_dev, st.st_ino) in seen:
+            dirs[:] = []
+            continue
+        seen.add((st.st_dev, st.st_ino))
+        dirs.sort()
+        for f in files:
+            yield os.path.join(root, f)
+
+
+def _glob(pattern):
+    """glob's matches; a ``**`` pattern walks its folder once per folder (:func:`_walk`) instead of
+    glob's recursion, which loops on links that point back up."""
+    if "**" not in pattern:
+        return glob.glob(pattern)
+    import fnmatch
+
+    head = pattern.split("**", 1)[0]
+    root = os.path.dirname(head) if not head.endswith(os.sep) else head.rstrip(os.sep) or os.sep
+    root = root or "."
+    if not os.path.isdir(root):
+        return []
+    rx = fnmatch.translate(pattern.replace(f"**{os.sep}", "**"))
+    import re
+
+    match = re.compile(rx).match
+    return [f for f in _walk(root) if match(f if root != "." or pattern.startswith(".") else os.path.relpath(f))]
+
+
 def expand_inputs(inputs) -> tuple[list, list]:
     """Files, folders and globs -> NIfTI paths (sorted within each argument, each file once), and the
     arguments that matched nothing with the reason."""
-    paths, missing, seen = [], [], set()
+    paths, missing, seen = [], [], {}
     for item in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs):
         item = os.fspath(item)
         if item in EXAMPLES:
             found = [EXAMPLES[item]]
         elif os.path.isdir(item):
-            found = sorted(f for f in glob.glob(os.path.join(item, "**", "*"), recursive=True) if is_nifti_path(f))
+            found = sorted(f for f in _walk(item) if is_nifti_path(f))
             if not found:
                 missing.append((item, "folder holds no .nii or .nii.gz file"))
         elif any(ch in item for ch in "*?["):
-            found = sorted(f for f in glob.glob(item, recursive=True) if is_nifti_path(f))
+            found = sorted(f for f in _glob(item) if is_nifti_path(f))
             if not found:
                 missing.append((item, "pattern matches no .nii or .nii.gz file"))
         else:
             found = [item]
         for f in found:
-            key = input_key(f)
-            if key not in seen:
-                seen.add(key)
+            key, real = input_key(f), same_file_key(f)
+            if real not in seen:
+                seen[real] = key
                 paths.append(key)
+            elif seen[real] != key:
+                warnings.warn(f"{key} is the same file as {seen[real]}: its maps are assigned once, as "
+                              f"{seen[real]}", RuntimeWarning, stacklevel=2)
     return paths, missing
 
 
@@ -283,24 +331,37 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
     settings = dict(threshold=None if threshold is None else float(threshold), two_sided=bool(two_sided),
                     lower_threshold=float(lower_threshold), minsize=int(minsize), peaks=bool(peaks),
                     mindist=int(mindist))
-    ds = Dataset(out, resume, settings, atlas_identity(smap)) if out is not None else None
+    for item, reason in missing:  # said at once, not only in the errors file
+        print(f"error: {item}: {reason}", file=sys.stderr)
+    dask = _dask_client(workers, scheduler) if workers or scheduler else None  # checked before anything is made
+    try:
+        ds = Dataset(out, resume, settings, atlas_identity(smap)) if out is not None else None
+    except BaseException:
+        _close_dask(dask)
+        raise
     try:
         if ds is not None:
+            paths = ds.recorded_names(paths)
             ds.check_inputs(paths)
-        summary, tables = _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, scheduler,
-                               progress, tqdm)
+        summary, tables = _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress, tqdm)
     except BaseException:
         if ds is not None:
+            ds.discard_if_empty()
             ds.close()
         raise
+    finally:
+        _close_dask(dask)
     summary.seconds = time.perf_counter() - t0
     result = None
     if ds is not None:
         summary.out = ds.out
         summary.errors_file = errors_path(out)
         write_errors(summary.errors_file, errors)
-        ds.finish({"seconds": round(summary.seconds, 3), "maps": summary.maps, "rows": summary.rows,
-                   "failures": summary.failures, "outside": summary.outside})
+        if ds.discard_if_empty():  # nothing assigned: no dataset left behind to refuse the next run
+            summary.out = None
+        else:
+            ds.finish({"seconds": round(summary.seconds, 3), "maps": summary.maps, "rows": summary.rows,
+                       "failures": summary.failures, "outside": summary.outside})
         ds.close()
     else:
         tables = [t for t in tables if t is not None]
@@ -339,7 +400,7 @@ class _Writer:
             self.pool.shutdown(wait=True)
 
 
-def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, scheduler, progress, tqdm):
+def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress, tqdm):
     done = frozenset(ds.done) if ds is not None else frozenset()
     summary = BatchSummary(signs=2 if settings["two_sided"] else 1, errors=errors)
     tables = []
@@ -372,18 +433,14 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, schedu
                    mindist=settings["mindist"])
     writer = _Writer(ds) if ds is not None else None
     try:
-        if workers or scheduler:
-            for ch, result in _run_dask(smap, chunks, dict(kw, **read_kw), done, workers, scheduler):
+        if dask is not None:
+            for ch, result in _run_dask(dask[0], smap, chunks, dict(kw, **read_kw), done):
                 consume(ch, *result)
                 bar.update(len(ch))
         else:
-            with Readers(readers, len(todo), read_kw) as pool:
-                reads = pool.read(chunks[0]) if chunks else []
-                for i, ch in enumerate(chunks):
-                    ahead = pool.read(chunks[i + 1]) if i + 1 < len(chunks) else []  # read the next chunk meanwhile
-                    consume(ch, *_finish(smap, ch, pool.results(ch, reads), kw, done))
-                    bar.update(len(ch))
-                    reads = ahead
+            for ch, result in _run_local(smap, chunks, readers, read_kw, kw, done):
+                consume(ch, *result)
+                bar.update(len(ch))
     finally:
         if writer is not None:
             writer.close()  # what was computed is written, even when the run stops
@@ -392,6 +449,46 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, workers, schedu
     summary.frames = len(frames_seen)
     summary.failures = len(errors)
     return summary, tables
+
+
+def engine_threads() -> int:
+    """Chunks assigned at once in this process: 2 on the CPU backend with 2 cores or more (NumPy releases
+    the GIL in the engine's array passes: 1.6x on 2 cores for realistic maps), 1 on the GPU (one stream)."""
+    return 1 if backend.get_backend() == "gpu" else min(2, os.cpu_count() or 1)
+
+
+def _run_local(smap, chunks, readers, read_kw, kw, done):
+    """Yield (paths, result) of each chunk in order: files read ahead by the readers, chunks assigned by
+    :func:`engine_threads` threads (the first alone, so that the atlas's caches are made once)."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
+
+    n_engines = engine_threads()
+    with Readers(readers, sum(len(c) for c in chunks), read_kw) as pool, \
+            ThreadPoolExecutor(n_engines, thread_name_prefix="gpusiibra-engine") as engines:
+        reads = deque((ch, pool.read(ch)) for ch in chunks[:n_engines + 1])  # read ahead of the engines
+        upcoming = iter(chunks[n_engines + 1:])
+        running = deque()
+        try:
+            for i in range(len(chunks)):
+                ch, handle = reads.popleft()
+                nxt = next(upcoming, None)
+                if nxt is not None:
+                    reads.append((nxt, pool.read(nxt)))
+                results = pool.results(ch, handle)
+                if i == 0 or n_engines == 1:
+                    yield ch, _finish(smap, ch, results, kw, done)
+                    continue
+                running.append((ch, engines.submit(_finish, smap, ch, results, kw, done)))
+                while len(running) >= n_engines:
+                    done_ch, fut = running.popleft()
+                    yield done_ch, fut.result()
+            while running:
+                done_ch, fut = running.popleft()
+                yield done_ch, fut.result()
+        finally:
+            for _, fut in running:
+                fut.cancel()
 
 
 def _all_done(path, done_maps, two_sided):
@@ -431,43 +528,50 @@ def _local_cluster(workers, backend_name):
     return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
 
 
-def _run_dask(smap, chunks, kw, done, workers, scheduler):
+def _dask_client(workers, scheduler):
+    """(client, local cluster or None): the dask scheduler reached, or a local cluster started, before
+    anything is read or written (a missing dask or an unreachable scheduler is one line, and leaves nothing)."""
+    try:
+        from dask.distributed import Client
+    except ImportError:
+        raise DependencyError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
+    if scheduler:
+        return _connect(Client, scheduler), None
+    cluster = _local_cluster(int(workers), backend.get_backend())
+    return Client(cluster), cluster
+
+
+def _close_dask(dask):
+    if dask is not None:
+        client, cluster = dask
+        client.close()
+        if cluster is not None:
+            cluster.close()
+
+
+def _run_dask(client, smap, chunks, kw, done):
     """Yield (paths, result) of the chunks from dask workers, keeping a bounded number of chunks in flight.
 
     The atlas is sent to every worker once (``Client.scatter`` with ``broadcast``); each task refers to it.
     """
-    try:
-        from dask.distributed import Client, as_completed
-    except ImportError:
-        raise DependencyError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
+    from dask.distributed import as_completed
 
-    cluster = None
-    if scheduler:
-        client = _connect(Client, scheduler)
-    else:
-        cluster = _local_cluster(int(workers), backend.get_backend())
-        client = Client(cluster)
-    try:
-        atlas = client.scatter(smap, broadcast=True, hash=False)
-        done = frozenset(done)
-        slots = 2 * max(1, sum(client.nthreads().values()))  # two chunks per worker thread: busy, bounded memory
-        pending = iter(chunks)
+    atlas = client.scatter(smap, broadcast=True, hash=False)
+    done = frozenset(done)
+    slots = 2 * max(1, sum(client.nthreads().values()))  # two chunks per worker thread: busy, bounded memory
+    pending = iter(chunks)
 
-        def submit(ch):
-            return client.submit(_dask_task, atlas, ch, kw, done, backend.get_backend(), pure=False)
+    def submit(ch):
+        return client.submit(_dask_task, atlas, ch, kw, done, backend.get_backend(), pure=False)
 
-        running = as_completed([submit(ch) for ch in itertools.islice(pending, slots)])
-        for fut in running:
-            result = fut.result()
-            fut.release()
-            nxt = next(pending, None)
-            if nxt is not None:
-                running.add(submit(nxt))
-            yield result
-    finally:
-        client.close()
-        if cluster is not None:
-            cluster.close()
+    running = as_completed([submit(ch) for ch in itertools.islice(pending, slots)])
+    for fut in running:
+        result = fut.result()
+        fut.release()
+        nxt = next(pending, None)
+        if nxt is not None:
+            running.add(submit(nxt))
+        yield result
 
 
 def _connect(Client, scheduler, timeout=10):

@@ -153,6 +153,8 @@ def _cmd_report(args):
               file=sys.stderr)
     rep = study_report(args.dataset, out, min_value=args.min_value, measure=args.measure, top=args.top,
                        max_rows=args.max_rows, figures=figures)
+    for note in rep.notes:
+        print(f"warning: {note}", file=sys.stderr)
     print(f"{rep.maps} maps, {len(rep.failed)} failed inputs, {len(rep.frequency)} regions reached "
           f"({rep.measure} >= {rep.cut:g})")
     print("report:", os.path.abspath(out))

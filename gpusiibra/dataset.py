@@ -15,15 +15,16 @@ Manifest records (each line is ``<crc32 of the JSON, 8 hex digits> <JSON>``):
   two-sided, lower threshold, minsize, peaks), the atlas (name, regions, fingerprint of its
   arrays) and the software versions. ``--resume`` with other settings, another atlas or
   another gpusiibra version is refused with a message that says what differs.
-- ``chunk``: the maps of one part file (or of none, when they had no rows) and the size and
-  modification time of each input file. A chunk is recorded in one line, after its part file
-  is in place: a chunk is in the dataset entirely or not at all.
+- ``chunk``: the maps of one part file (or of none, when they had no rows), the part's size and
+  SHA-256, and the size and modification time of each input file. A chunk is recorded in one line,
+  after its part file is in place: a chunk is in the dataset entirely or not at all.
+- ``drop``: a recorded part found missing or damaged by a later run, whose maps it assigned again.
 - ``session`` / ``end``: when each run started and ended, how many maps it assigned.
 
 A line cut short by a crash or a full disk is recognised by its checksum (or its missing end
 of line) and discarded when the dataset is opened again; its part file is then unrecorded and
-removed, and its maps are assigned again. Inputs are identified by their resolved absolute
-path, so a folder spelled another way is the same input.
+removed, and its maps are assigned again. Inputs are named by their absolute path as given (links
+not resolved); a file the dataset holds under another spelling keeps its recorded name on resume.
 """
 from __future__ import annotations
 
@@ -40,8 +41,8 @@ import numpy as np
 from ._lock import FileLock
 from .errors import DatasetError
 
-__all__ = ["MANIFEST", "FORMAT", "Dataset", "read_manifest", "atlas_identity", "input_key", "file_stamp",
-           "errors_path", "write_errors"]
+__all__ = ["MANIFEST", "FORMAT", "Dataset", "read_manifest", "intact_chunks", "dataset_state", "atlas_identity",
+           "input_key", "same_file_key", "file_stamp", "errors_path", "write_errors"]
 
 MANIFEST = "_manifest.jsonl"
 FORMAT = "gpusiibra-dataset/2"
@@ -51,7 +52,13 @@ SETTINGS = ("threshold", "two_sided", "lower_threshold", "minsize", "peaks", "mi
 
 
 def input_key(path) -> str:
-    """How a dataset names an input file: its resolved absolute path."""
+    """How a dataset names an input file: its absolute path as the user spelled it (links not resolved, so
+    that a file of a datalad/git-annex dataset keeps its name, not that of the annexed object)."""
+    return os.path.abspath(os.fspath(path))
+
+
+def same_file_key(path) -> str:
+    """What tells two spellings of one file apart from two files: the resolved path."""
     return os.path.realpath(os.fspath(path))
 
 
@@ -158,6 +165,55 @@ def read_manifest(out, repair=False) -> list:
     return records
 
 
+def _part_problem(out, rec):
+    """Why a recorded part file cannot be used (missing, cut, changed), or None when it is intact."""
+    path = os.path.join(os.fspath(out), rec["part"])
+    try:
+        size = os.path.getsize(path)
+    except OSError:
+        return "the part file is missing"
+    if "bytes" in rec:
+        if size != rec["bytes"]:
+            return f"the part file has {size} bytes, the manifest recorded {rec['bytes']}"
+        h = hashlib.sha256()
+        with open(path, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                h.update(block)
+        if h.hexdigest() != rec["sha256"]:
+            return "the part file's checksum differs from the one recorded (its bytes changed)"
+        return None
+    try:  # a part of an older dataset (no checksum recorded): its rows must read
+        import pyarrow.parquet as pq
+
+        if pq.ParquetFile(path).metadata.num_rows != rec["rows"]:
+            return "the part file's row count differs from the one recorded"
+    except Exception as e:
+        return f"the part file does not read ({type(e).__name__})"
+    return None
+
+
+def intact_chunks(out, records):
+    """The chunk records whose rows are in the dataset, and ``(record, reason)`` of those whose part file is
+    missing or damaged (parts dropped by a later run are left out of both)."""
+    dropped = {r["part"] for r in records if r["type"] == "drop"}
+    good, bad = [], []
+    for rec in records:
+        if rec["type"] != "chunk" or (rec.get("part") and rec["part"] in dropped):
+            continue
+        reason = _part_problem(out, rec) if rec.get("part") else None
+        (bad.append((rec, reason)) if reason else good.append(rec))
+    return good, bad
+
+
+def dataset_state(out, records) -> str:
+    """``finished``, ``running`` (a run holds the dataset now) or ``stopped`` (the last run did not end)."""
+    if FileLock(os.path.join(os.fspath(out), _LOCK)).held():
+        return "running"
+    last_session = max((i for i, r in enumerate(records) if r["type"] == "session"), default=-1)
+    ended = any(r["type"] == "end" for r in records[last_session + 1:])
+    return "finished" if ended else "stopped"
+
+
 class Dataset:
     """A results dataset opened for writing by this process (the only writer).
 
@@ -187,6 +243,7 @@ class Dataset:
     # ------------------------------------------------------------------ opening
     def _open_folder(self):
         out = self.out
+        self.created = not os.path.exists(out) or not [f for f in os.listdir(out) if f != _LOCK]
         if os.path.exists(out) and not os.path.isdir(out):
             raise DatasetError(out, "exists and is not a folder (a results dataset is a folder): choose another --out")
         parent = os.path.dirname(os.path.abspath(out))
@@ -208,23 +265,28 @@ class Dataset:
         entries = [f for f in os.listdir(self.out) if f != _LOCK]
         versions = _versions()
         self.done, self.stamps = set(), {}
-        recorded = set()
+        recorded, records = set(), []
         if entries and not resume:
             raise DatasetError(self.out, "exists; use --resume to continue it, or choose another --out")
         if entries:
             records = read_manifest(self.out, repair=True)
             self._check_same_run(records[0], settings, atlas, versions)
-            for rec in records:
-                if rec["type"] == "chunk":
-                    self.done.update((m[0], int(m[1]), m[2]) for m in rec["maps"])
-                    self.stamps.update(rec.get("inputs", {}))
-                    if rec.get("part"):
-                        recorded.add(rec["part"])
+            chunks, damaged = intact_chunks(self.out, records)
+            for rec in chunks:
+                self.done.update((m[0], int(m[1]), m[2]) for m in rec["maps"])
+                self.stamps.update(rec.get("inputs", {}))
+                if rec.get("part"):
+                    recorded.add(rec["part"])
+            for rec, reason in damaged:  # its maps are assigned again; the record says the part is gone
+                warnings.warn(f"{os.path.join(self.out, rec['part'])}: {reason}; its {len(rec['maps'])} maps will be "
+                              "assigned again", RuntimeWarning, stacklevel=3)
+                self._append({"type": "drop", "part": rec["part"], "reason": reason, "when": _now()})
         # parts written by a stopped run but never recorded would double rows: drop them
         for f in os.listdir(self.out):
             if f.startswith("part-") and (f not in recorded or not f.endswith(".parquet")):
                 os.remove(os.path.join(self.out, f))
-        numbers = [int(f[5:10]) for f in recorded]
+        # numbers never reused, not even those of dropped parts (a drop record names its part)
+        numbers = [int(r["part"][5:10]) for r in (records if entries else []) if r.get("part")]
         self.next_part = 1 + max(numbers or [-1])
         if not entries:
             self._append({"type": "run", "format": FORMAT, "created": _now(), "settings": settings,
@@ -249,6 +311,12 @@ class Dataset:
             raise DatasetError(self.out, "cannot resume: this run differs from the one that started the dataset ("
                                          + "; ".join(diffs) + "): its results would mix; use the same options, "
                                          "or choose another --out")
+
+    def recorded_names(self, keys) -> list:
+        """``keys`` with each file the dataset already holds under another spelling (a link, another mount)
+        named as the dataset names it, so that a resume neither repeats nor renames it."""
+        known = {same_file_key(k): k for k in self.stamps}
+        return [known.get(same_file_key(k), k) for k in keys]
 
     def check_inputs(self, keys):
         """Refuse inputs already in the dataset whose file changed since (size or modification time)."""
@@ -291,26 +359,49 @@ class Dataset:
         """
         import pyarrow.parquet as pq
 
-        name = None
+        import pyarrow as pa
+
+        name, check = None, {}
         if table is not None and table.num_rows:
             name = f"part-{self.next_part:05d}.parquet"
             tmp = os.path.join(self.out, name + ".tmp")
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink)
+            data = sink.getvalue()
+            check = {"bytes": data.size, "sha256": hashlib.sha256(data).hexdigest()}
             try:
-                pq.write_table(table, tmp)
+                with open(tmp, "wb") as f:
+                    f.write(data)
                 os.replace(tmp, os.path.join(self.out, name))
             except OSError as e:
                 if os.path.exists(tmp):
                     os.remove(tmp)
                 raise self._write_error(os.path.join(self.out, name), e) from None
             self.next_part += 1
-        self._append({"type": "chunk", "part": name, "rows": int(table.num_rows) if table is not None else 0,
-                      "maps": [[m[0], int(m[1]), m[2]] for m in maps], "inputs": inputs})
+        self._append(dict({"type": "chunk", "part": name, "rows": int(table.num_rows) if table is not None else 0,
+                           "maps": [[m[0], int(m[1]), m[2]] for m in maps], "inputs": inputs}, **check))
         self.done.update((m[0], int(m[1]), m[2]) for m in maps)
         self.stamps.update(inputs)
 
     def finish(self, summary: dict):
         """Record the end of this run."""
         self._append(dict({"type": "end", "end": _now()}, **summary))
+
+    def discard_if_empty(self) -> bool:
+        """Remove the dataset when this run created it and recorded no map (every input failed, or the run
+        stopped before its first chunk): True when removed. A resumed dataset is never removed."""
+        if not self.created or self.done or not os.path.isdir(self.out):
+            return False
+        for f in os.listdir(self.out):
+            if f != _LOCK:
+                os.remove(os.path.join(self.out, f))
+        self._lock.release()
+        try:
+            os.remove(os.path.join(self.out, _LOCK))
+            os.rmdir(self.out)
+        except OSError:
+            pass
+        return True
 
     def close(self):
         self._lock.release()

@@ -64,6 +64,7 @@ figure { display: inline-block; margin: 0.5em; vertical-align: top; }
 figcaption { font-size: 0.9em; color: #444; max-width: 40em; }
 img { max-width: 40em; }
 .note { color: #555; font-size: 0.9em; }
+.warning { color: #8a1c00; font-weight: bold; }
 .pager button { margin: 0 0.3em; }
 """
 
@@ -270,29 +271,45 @@ class StudyReport:
 
 
 def _load(dataset):
-    from .dataset import errors_path, read_manifest
+    """The manifest, the maps, the failed inputs and the rows of exactly the recorded, intact part files, with
+    notes on what is missing or unfinished."""
+    from .dataset import dataset_state, errors_path, intact_chunks, read_manifest
     from .errors import DatasetError
 
     dataset = os.fspath(dataset)
     if not os.path.isdir(dataset):
         raise DatasetError(dataset, "no such results dataset (a folder that `gpusiibra assign --out` wrote)")
     records = read_manifest(dataset)
-    maps = pd.DataFrame([m for r in records if r["type"] == "chunk" for m in r["maps"]], columns=_MAP_KEY)
+    chunks, damaged = intact_chunks(dataset, records)
+    maps = pd.DataFrame([m for r in chunks for m in r["maps"]], columns=_MAP_KEY)
     err_file = errors_path(dataset)
     failed = pd.read_csv(err_file) if os.path.exists(err_file) else pd.DataFrame(columns=["input", "reason"])
+    notes = []
+    for rec, reason in damaged:
+        notes.append(f"{rec['part']}: {reason}; its {len(rec['maps'])} maps are left out of this report "
+                     "(`gpusiibra assign ... --resume` assigns them again)")
+    state = dataset_state(dataset, records)
+    if state != "finished":
+        notes.append("the run writing this dataset is still going: this report shows the maps finished so far"
+                     if state == "running" else
+                     "the last run on this dataset did not finish (stopped or killed): this report shows the "
+                     "maps it finished; `gpusiibra assign ... --resume` assigns the rest")
     if maps.empty:
         if len(failed):
             raise DatasetError(dataset, f"no map was assigned: all {len(failed)} inputs failed "
                                         f"(their reasons are in {err_file})")
-        raise DatasetError(dataset, "holds no assigned maps yet: nothing to report")
-    parts = [f for f in os.listdir(dataset) if f.startswith("part-") and f.endswith(".parquet")]
+        raise DatasetError(dataset, "holds no assigned maps yet: nothing to report"
+                           + (f" ({notes[0]})" if notes else ""))
+    parts = [os.path.join(dataset, r["part"]) for r in chunks if r.get("part")]
     if parts:
-        rows = pd.read_parquet(dataset)
+        import pyarrow.parquet as pq
+
+        rows = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
     else:
         from .batch import batch_schema
 
         rows = batch_schema().empty_table().to_pandas()
-    return records, maps, failed, rows
+    return records, maps, failed, rows, notes
 
 
 def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max_rows=5000, figures=True,
@@ -341,7 +358,7 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
 
     if measure not in MEASURES:
         raise OptionError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
-    records, maps, failed, rows = _load(dataset)
+    records, maps, failed, rows, notes = _load(dataset)
     run = records[0]
     ends = [r for r in records if r["type"] == "end"]
     n_maps = len(maps)
@@ -368,7 +385,7 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
                       seconds=float(sum(r.get("seconds", 0.0) for r in ends)),
                       runs=sum(r["type"] == "session" for r in records), measure=measure, cut=float(min_value),
                       frequency=freq, components_per_map=components, per_map=per_map,
-                      rows_shown=min(len(per_map), max_rows))
+                      rows_shown=min(len(per_map), max_rows), notes=notes)
     page = _study_page(rep, rows, top, max_rows, figures, atlas)
     page.write(out)
     return rep
@@ -378,6 +395,8 @@ def _study_page(rep, rows, top, max_rows, figures, atlas):
     s = rep.settings
     page = Page(f"gpusiibra study report: {os.path.basename(rep.path.rstrip('/'))}")
     page.heading("The run")
+    for note in rep.notes:  # missing or damaged parts, an unfinished run: said before any number
+        page.paragraph(f"Warning: {note}", cls="warning")
     opts = ", ".join(f"{k} = {v}" for k, v in s.items())
     runs = f"{rep.runs} run{'s' if rep.runs > 1 else ''}"
     page.raw(f'<table id="run"><tbody>'
