@@ -23,7 +23,7 @@ __version__ = "0.1.0"
 _LAZY = {
     "DEFAULT_ATLAS": "maps", "SparseMap": "maps", "available_maps": "maps", "from_arrays": "maps",
     "get_map": "maps", "load_map": "maps", "Point": "points", "PointCloud": "points", "SparseIndex": "sparse",
-    "volumes": None, "atlases": None,
+    "volumes": None, "atlases": None, "label_points": "tables",
 }
 
 __all__ = [
@@ -49,6 +49,7 @@ __all__ = [
     "get_backend",
     "get_map",
     "gpu_available",
+    "label_points",
     "load_map",
     "set_backend",
     "volumes",

@@ -14,8 +14,6 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from nibabel.affines import apply_affine, voxel_sizes
-import scipy.ndimage
-
 from . import _engine, _kernels, backend
 from ._statistics import Components, pair_statistics
 
@@ -42,7 +40,7 @@ POINT_COLUMNS = ["input structure", "centroid", "volume", "region", "map value"]
 _STAT_COLUMNS = IMAGE_COLUMNS[4:]
 
 #: 18-connectivity (faces and edges), siibra's ``connectivity=2`` in 3D
-STRUCTURE_18 = scipy.ndimage.generate_binary_structure(3, 2)
+STRUCTURE_18 = np.abs(np.indices((3, 3, 3)) - 1).sum(axis=0) <= 2  # scipy's generate_binary_structure(3, 2)
 
 
 # -------------------------------------------------------------- tables
@@ -105,22 +103,31 @@ def assign_many(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compon
 
 
 # ------------------------------------------------------------------ points
+#: the widest point uncertainty, in voxels of the atlas grid (a profile of 8e6 values, 64 MB)
+MAX_SIGMA_VOXELS = 1e6
+
+
 @lru_cache(maxsize=64)
 def gaussian_profile(sigma_vox: float):
     """siibra's Gaussian kernel cube, in separable form: ``(g, total)``.
 
     siibra's kernel is a (2 rad + 1)^3 cube, ``rad = int(3 sigma_vox)``,
     holding a unit impulse blurred by ``scipy.ndimage.gaussian_filter`` (mode
-    'nearest', truncate 4.0), divided by its sum. The blur of an impulse is the
+    'nearest', truncate 4.0), divided by its sum. Sigmas beyond
+    :data:`MAX_SIGMA_VOXELS` are refused (the profile alone would not fit in memory). The blur of an impulse is the
     product of scipy's 1D weights ``g``: the cube is
     ``((g[a] * g[b]) * g[c]) / total``, bit for bit, with ``total`` the
     cube's sum. Kept separable, a kernel far wider than the grid costs only
     the part of it that lies on the grid.
     """
     rad = int(3 * sigma_vox)
-    impulse = np.zeros(2 * rad + 1)
-    impulse[rad] = 1.0
-    g = scipy.ndimage.gaussian_filter1d(impulse, sigma_vox, mode="nearest", truncate=4.0)
+    # scipy's blur of the impulse is its 1D Gaussian weights (radius int(4 sigma + 0.5) > rad, so the
+    # 'nearest' edges see only zeros), read at offsets -rad..rad: computed in O(rad), bit for bit, where
+    # filtering the impulse takes O(rad^2) (hours for a sigma of 1e5 voxels)
+    radius = int(4.0 * sigma_vox + 0.5)
+    x = np.arange(-radius, radius + 1)
+    phi = np.exp(-0.5 / (sigma_vox * sigma_vox) * x ** 2)
+    g = (phi / phi.sum())[radius - rad:radius + rad + 1]
     g.flags.writeable = False
     if len(g) <= 129:  # the cube's own sum, as siibra takes it
         total = float(np.multiply.outer(np.multiply.outer(g, g), g).sum())
@@ -130,9 +137,13 @@ def gaussian_profile(sigma_vox: float):
 
 
 def point_voxels(coords_mm, grid_affine):
-    """Grid voxel of each point: ``int(inv(A) @ p + 0.5)`` per axis (siibra's rounding, toward zero)."""
+    """Grid voxel of each point: ``int(inv(A) @ p + 0.5)`` per axis (siibra's rounding, toward zero); a point
+    farther than 2**40 voxels from the grid (1e308 mm, say) gets -2**40, outside like any far point."""
     coords = np.atleast_2d(np.asarray(coords_mm, np.float64))
-    return (apply_affine(np.linalg.inv(grid_affine), coords) + 0.5).astype(np.int64)
+    v = apply_affine(np.linalg.inv(grid_affine), coords) + 0.5
+    far = ~np.all(np.abs(v) < 2.0 ** 40, axis=1)
+    v[far] = -(2.0 ** 40)
+    return v.astype(np.int64)
 
 
 def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
@@ -151,10 +162,17 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     A = index.affine
     scale = float(np.mean(voxel_sizes(A)))  # siibra's voxel scale: the mean of the axes' voxel sizes
     sigma_vox = sigma / scale
+    if n and not np.all(sigma_vox <= MAX_SIGMA_VOXELS):
+        from .errors import OptionError
+
+        worst = float(np.max(sigma))
+        raise OptionError(f"sigma_mm {worst:g} is wider than gpusiibra supports ({MAX_SIGMA_VOXELS * scale:g} mm "
+                          f"on this atlas's {scale:g} mm grid): a point that uncertain covers the whole brain")
     vox = point_voxels(coords, A) if n else np.zeros((0, 3), np.int64)
     shape = np.array(index.shape)
     inside = np.all((vox >= 0) & (vox < shape), axis=1)
-    exact = sigma_vox < 3
+    far = np.all(vox == -(2 ** 40), axis=1)
+    exact = (sigma_vox < 3) | far  # a point that far is outside whatever its sigma
     outside = np.flatnonzero(exact & ~inside)
     if len(outside):
         warnings.warn(f"{len(outside)} point(s) lie outside the atlas grid and get no assignment "

@@ -97,10 +97,12 @@ def _parser():
     ts.add_argument("atlas", help="an atlas name or file")
     ts.add_argument("out", help="the file to write: .npz (gpusiibra) or .zip (siibra's sparse index)")
     ts.add_argument("--labels", help="region names for file formats without them")
-    q = sub.add_parser("points", help="assign coordinates (a CSV/TSV of x, y, z in mm) to every atlas region",
-                       description="Assign the points of a coordinate table (columns x, y, z in mm, optional "
-                                   "sigma_mm) to every region, exactly or with siibra's Gaussian kernel.")
-    q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm) and optionally sigma_mm")
+    q = sub.add_parser("points", help="label a coordinate table (x, y, z in mm) with the regions of each point",
+                       description="Assign the points of a coordinate table (columns x, y, z in mm, or X/Y/Z as "
+                                   "nilearn's get_clusters_table writes them, or mni_x/mni_y/mni_z; optional "
+                                   "sigma_mm) to every region, exactly or with siibra's Gaussian kernel. Every "
+                                   "column of the table is kept, in order, and the region columns added.")
+    q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm), any others, and optionally sigma_mm")
     q.add_argument("--sigma", type=_number(float, 0), help="uncertainty of every point in mm (overrides a sigma_mm column)")
     q.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
     q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0, help="report only map values above L")
@@ -173,19 +175,18 @@ def _cmd_points(args):
     import pandas as pd
 
     from . import backend
-    from .io.coordinates import read_points
     from .maps import get_map
+    from .tables import label_points
 
     if args.backend:
         backend.set_backend(args.backend)
-    points = read_points(args.table, sigma_mm=args.sigma)
-    df = get_map(args.atlas).assign(points, lower_threshold=args.lower_threshold)
+    df = label_points(args.table, get_map(args.atlas), sigma_mm=args.sigma, lower_threshold=args.lower_threshold)
     if args.out and args.out.endswith(".parquet"):
         df.to_parquet(args.out, index=False)
     elif args.out:
         df.to_csv(args.out, index=False)
     with pd.option_context("display.max_rows", 500, "display.width", 160):
-        print(df.to_string(index=False) if len(df) else "no region at these points")
+        print(df.to_string(index=False) if df["region"].notna().any() else "no region at these points")
     return 0
 
 

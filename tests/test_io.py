@@ -145,7 +145,8 @@ def test_coordinate_tables(tmp_path, julich):
     t = tmp_path / "bare.tsv"
     t.write_text("-40\t-20\t55\n38\t-22\t58\n")
     np.testing.assert_array_equal(read_points(t).coordinates, pc.coordinates)
-    for text, reason in [("x;y\n1;2\n", "three numeric columns"), ("x,y,z\n1,2,abc\n", "not a number"),
+    for text, reason in [("x;y\n1;2\n", "needs coordinate columns .* the table has 'x', 'y'"),
+                         ("x,y,z\n1,2,abc\n", "not a number"),
                          ("x,y,z,sigma\n1,2,3,-1\n", "sigma must be")]:
         bad = tmp_path / "bad.csv"
         bad.write_text(text)
@@ -156,9 +157,77 @@ def test_coordinate_tables(tmp_path, julich):
         read_points(tmp_path / "missing.csv")
     out = tmp_path / "table.csv"
     assert cli(["points", str(f), "--out", str(out)]) == 0
-    pd.testing.assert_frame_equal(pd.read_csv(out), julich.assign(pc).assign(
-        centroid=lambda d: d["centroid"].map(str)), check_dtype=False)
+    got = pd.read_csv(out)
+    ref = julich.assign(pc)
+    assert list(got.columns[:7]) == ["label", "X", "Y", "Z", "sigma_mm", "volume", "region"]
+    assert list(got["label"]) == [["M1", "S1"][i] for i in ref["input structure"]]
+    pd.testing.assert_frame_equal(got[["volume", "region", "map value"]], ref[["volume", "region", "map value"]],
+                                  check_dtype=False)
     assert cli(["points", str(tmp_path / "missing.csv")]) == 2
+
+
+@pytest.mark.parametrize("text, reason", [
+    ("label,x,y,t_value\nM1,-40,-20,5\n", "the table has 'label', 'x', 'y', 't_value'"),  # t is not z
+    ("id,mni_x,mni_y\n1,-40,-20\n", "the table has 'id', 'mni_x', 'mni_y'"),  # id is not a coordinate
+    ("1,-40,-20,55\n2,38,-22,58\n", "without a header must have 3 columns"),
+])
+def test_coordinate_columns_are_never_guessed(tmp_path, text, reason):
+    from gpusiibra.errors import PointsFileError
+    from gpusiibra.io.coordinates import read_points
+
+    bad = tmp_path / "t.csv"
+    bad.write_text(text)
+    with pytest.raises(PointsFileError, match=reason):
+        read_points(bad)
+
+
+def test_cluster_tables_keep_every_column_and_get_regions(julich):
+    """nilearn's get_clusters_table and NiMARE's coordinates: every column kept in order, regions added, each
+    point's rows in the table's order, a point in no region kept with an empty region."""
+    from gpusiibra import label_points
+
+    clusters = pd.DataFrame({"Cluster ID": ["1", "1a", "2", "3"], "X": [-40.0, -38.0, 38.0, 0.0],
+                             "Y": [-20.0, -24.0, -22.0, 0.0], "Z": [55.0, 52.0, 58.0, 200.0],
+                             "Peak Stat": [7.1, 5.2, 6.3, 4.0], "Cluster Size (mm3)": ["512", "", "256", "8"]})
+    with pytest.warns(RuntimeWarning, match="outside the atlas grid"):
+        out = label_points(clusters, julich)
+    assert list(out.columns[:6]) == list(clusters.columns)
+    ref = julich.assign(gpusiibra.PointCloud(clusters[["X", "Y", "Z"]].to_numpy()))
+    labelled = out[out["region"].notna()]
+    assert list(labelled["Cluster ID"]) == [clusters["Cluster ID"][i] for i in ref["input structure"]]
+    assert list(labelled["region"]) == list(ref["region"])
+    assert list(out["Cluster ID"].drop_duplicates()) == ["1", "1a", "2", "3"]  # the table's order
+    assert out[out["Cluster ID"] == "3"]["region"].isna().all()
+    nimare = pd.DataFrame({"id": ["s1-1", "s1-1", "s2-1"], "study_id": ["s1", "s1", "s2"], "x": [-40, 38, -10],
+                           "y": [-20, -22, -90], "z": [55, 58, 0], "space": ["MNI"] * 3})
+    out = label_points(nimare, julich, sigma_mm=5)
+    assert list(out.columns[:6]) == list(nimare.columns) and "correlation" in out
+    assert list(out["study_id"].drop_duplicates()) == ["s1", "s2"]
+    ref = julich.assign(gpusiibra.PointCloud(nimare[["x", "y", "z"]].to_numpy(float), sigma_mm=5))
+    np.testing.assert_array_equal(out["correlation"].to_numpy(), ref["correlation"].to_numpy())
+
+
+def test_huge_sigmas_and_far_points_end_with_an_answer(julich):
+    """A sigma of 1e5 mm is computed (the kernel's profile in O(radius)), one beyond the limit is one line,
+    a coordinate of 1e308 is outside the grid (a warning), not a traceback."""
+    from gpusiibra import OptionError
+    from gpusiibra._assign import gaussian_profile
+
+    for s in (3.0, 3.7, 12.5, 40.0, 170.3):  # scipy's blur of an impulse, bit for bit
+        import scipy.ndimage as ndi
+
+        rad = int(3 * s)
+        imp = np.zeros(2 * rad + 1)
+        imp[rad] = 1
+        np.testing.assert_array_equal(gaussian_profile(s)[0], ndi.gaussian_filter1d(imp, s, mode="nearest",
+                                                                                      truncate=4.0))
+    df = julich.assign(gpusiibra.PointCloud([(-40, -20, 55)], sigma_mm=1e5))
+    assert len(df) > 0 and np.isfinite(df["correlation"]).all()
+    with pytest.raises(OptionError, match="sigma_mm 1e\\+07 is wider than gpusiibra supports"):
+        julich.assign(gpusiibra.PointCloud([(-40, -20, 55)], sigma_mm=1e7))
+    with pytest.warns(RuntimeWarning, match="outside the atlas grid"):
+        df = julich.assign(gpusiibra.PointCloud([(1e308, 0, 0), (-40, -20, 55)], sigma_mm=5))
+    assert set(df["input structure"]) == {1}
 
 
 def test_v1_probs_are_parsed_block_by_block(rng, tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ import numpy as np
 
 from ..errors import PointsFileError
 
-__all__ = ["read_points"]
+__all__ = ["read_points", "read_table", "points_of", "coordinate_columns", "COORDINATE_SPELLINGS"]
 
 _SIGMA_NAMES = ("sigma_mm", "sigma", "fwhm_sigma", "uncertainty")
 
@@ -51,23 +51,38 @@ def _is_number(text):
     return True
 
 
-def read_points(path, sigma_mm=None, space=None):
-    """A :class:`~gpusiibra.PointCloud` from a CSV/TSV file of coordinates in mm.
+#: the spellings of coordinate columns that are taken, compared without case: plain, nilearn's
+#: ``get_clusters_table`` (X, Y, Z), NiMARE/Neurosynth (x, y, z), and common exports
+COORDINATE_SPELLINGS = (("x", "y", "z"), ("mni_x", "mni_y", "mni_z"), ("x_mm", "y_mm", "z_mm"),
+                        ("mm_x", "mm_y", "mm_z"), ("x (mm)", "y (mm)", "z (mm)"), ("coord_x", "coord_y", "coord_z"),
+                        ("peak_x", "peak_y", "peak_z"), ("pos_x", "pos_y", "pos_z"))
 
-    The columns ``x``, ``y``, ``z`` (any case) are the coordinates; without
-    them (or without a header), the first three columns whose values are all
-    numbers are. A column ``sigma_mm`` (or ``sigma``) gives each point's
-    uncertainty, unless ``sigma_mm`` is given. The separator (tab, comma,
-    semicolon or spaces) is detected; a UTF-8 byte-order mark, blank lines and
-    lines starting with ``#`` are ignored.
+
+def coordinate_columns(names, where=None):
+    """The names of a table's x, y and z columns (mm), from :data:`COORDINATE_SPELLINGS`.
 
     Raises
     ------
     PointsFileError
-        Naming the file and what is wrong with it (with the line number for a
-        ragged row or a value that is not a number).
+        Naming the columns the table has, when none of the spellings is there (a table is never guessed
+        from other columns: ``x, y, t`` or ``id, mni_x, mni_y`` would give wrong points).
     """
-    from ..points import PointCloud
+    low = {str(n).strip().lower(): n for n in names}
+    for spelling in COORDINATE_SPELLINGS:
+        if all(k in low for k in spelling):
+            return [low[k] for k in spelling]
+    have = ", ".join(repr(str(n)) for n in names) or "none"
+    raise PointsFileError(where, f"needs coordinate columns in mm named x, y, z (or X/Y/Z, mni_x/mni_y/mni_z, "
+                                 f"x_mm/y_mm/z_mm); the table has {have}")
+
+
+def read_table(path):
+    """A coordinate file as a DataFrame: every column, in order, numbers where a whole column is numeric.
+
+    A file without a header must have exactly three numeric columns (x, y, z). Raises PointsFileError
+    (ragged rows name their line).
+    """
+    import pandas as pd
 
     path = os.fspath(path)
     if not os.path.isfile(path):
@@ -82,32 +97,69 @@ def read_points(path, sigma_mm=None, space=None):
             raise PointsFileError(path, f"line {n} has {len(fields)} fields, {what} {width}")
     if not body:
         raise PointsFileError(path, "the table has a header but no rows")
-    names = [h.strip().lower() for h in header] if header is not None else []
-    cells = np.array([f for _, f in body], dtype=object)
+    if header is None:
+        if width != 3:
+            raise PointsFileError(path, f"a table without a header must have 3 columns (x, y, z in mm), not {width}")
+        header = ["x", "y", "z"]
+    if len(set(header)) != len(header):
+        raise PointsFileError(path, f"column names repeat: {', '.join(header)}")
+    df = pd.DataFrame([f for _, f in body], columns=header)
+    for c in df.columns:
+        if all(_is_number(v) for v in df[c]):
+            df[c] = pd.to_numeric(df[c])  # whole numbers stay integers (ids, cluster numbers)
+    df.attrs["lines"] = [n for n, _ in body]
+    return df
 
-    def column(j, what):
-        out = np.empty(len(body))
-        for i, (n, fields) in enumerate(body):
+
+def points_of(df, sigma_mm=None, space=None, where=None):
+    """The :class:`~gpusiibra.PointCloud` of a table's coordinate columns (and ``sigma_mm`` column, unless
+    ``sigma_mm`` is given)."""
+    from ..points import PointCloud
+
+    cols = coordinate_columns(df.columns, where)
+    lines = df.attrs.get("lines") or list(range(1, len(df) + 1))
+    coords = np.empty((len(df), 3))
+    for a, c in enumerate(cols):
+        for i, v in enumerate(df[c]):
             try:
-                out[i] = float(fields[j])
-            except ValueError:
-                raise PointsFileError(path, f"line {n}: {what} {fields[j]!r} is not a number") from None
-        return out
-
-    if all(k in names for k in "xyz"):
-        idx = [names.index(k) for k in "xyz"]
-    else:
-        idx = [j for j in range(width) if all(_is_number(c) for c in cells[:, j])][:3]
-        if len(idx) < 3:
-            raise PointsFileError(path, "needs columns x, y, z (or three numeric columns) of coordinates in mm")
-    coords = np.stack([column(j, f"coordinate {'xyz'[a]}") for a, j in enumerate(idx)], axis=1)
+                coords[i, a] = float(v)
+            except (TypeError, ValueError):
+                raise PointsFileError(where, f"line {lines[i]}: coordinate {'xyz'[a]} {v!r} is not a number") from None
     bad = ~np.isfinite(coords).all(axis=1)
     if bad.any():
-        raise PointsFileError(path, f"line {body[int(np.flatnonzero(bad)[0])][0]} has a coordinate that is not finite")
+        raise PointsFileError(where, f"line {lines[int(np.flatnonzero(bad)[0])]} has a coordinate that is not finite")
     if sigma_mm is None:
-        j = next((names.index(k) for k in _SIGMA_NAMES if k in names), None)
-        sigma_mm = column(j, "sigma") if j is not None else 0.0
+        low = {str(n).strip().lower(): n for n in df.columns}
+        name = next((low[k] for k in _SIGMA_NAMES if k in low), None)
+        if name is not None:
+            try:
+                sigma_mm = df[name].astype(float).to_numpy()
+            except (TypeError, ValueError):
+                raise PointsFileError(where, f"the {name!r} column holds values that are not numbers") from None
+        else:
+            sigma_mm = 0.0
     sigma = np.broadcast_to(np.asarray(sigma_mm, np.float64), (len(coords),))
     if not (np.isfinite(sigma) & (sigma >= 0)).all():
-        raise PointsFileError(path, "sigma must be a number >= 0 on every row")
+        raise PointsFileError(where, "sigma must be a number >= 0 on every row")
     return PointCloud(coords, space, sigma)
+
+
+def read_points(path, sigma_mm=None, space=None):
+    """A :class:`~gpusiibra.PointCloud` from a CSV/TSV file of coordinates in mm.
+
+    The coordinate columns are named x, y, z (any case; or another spelling of
+    :data:`COORDINATE_SPELLINGS`); a table without a header has exactly these
+    three columns. A column ``sigma_mm`` (or ``sigma``) gives each point's
+    uncertainty, unless ``sigma_mm`` is given. The separator (tab, comma,
+    semicolon or spaces) is detected; a UTF-8 byte-order mark, blank lines and
+    lines starting with ``#`` are ignored.
+
+    Raises
+    ------
+    PointsFileError
+        Naming the file and what is wrong with it (with the line number for a
+        ragged row or a value that is not a number; the columns it has when
+        none is named as a coordinate).
+    """
+    path = os.fspath(path)
+    return points_of(read_table(path), sigma_mm, space, where=path)
