@@ -567,8 +567,9 @@ def _acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfol
     return index, files, origin
 
 
-def describe(name, cache=None) -> str:
-    """A few lines about a catalog map: names, space, licence, citation, cache state and every source URL."""
+def describe(name, cache=None, sources=False) -> str:
+    """A few lines about a catalog map: names, space, licence, citation, cache state and its source URLs
+    (the region maps' URLs one by one only with ``sources``)."""
     e = get_entry(name)
     path = cached_file(e, cache)
     state = f"cached: {path}" if native.is_native(path) else f"not cached (would be kept at {path})"
@@ -591,8 +592,12 @@ def describe(name, cache=None) -> str:
     lines += [f"  {url}" for url in e.sparse_index_urls().values()]
     if e.volumes:
         what = f"{len(e.volumes)} NIfTI files" if len(e.volumes) > 1 else f"one 4D NIfTI of {len(e.regions)} volumes"
-        lines.append(f"region maps (fallback source, {what}):")
-        lines += [f"  {v:3d}  {url}" for v, url in enumerate(e.volumes)]
+        if sources:
+            lines.append(f"region maps (fallback source, {what}):")
+            lines += [f"  {v:3d}  {url}" for v, url in enumerate(e.volumes)]
+        else:
+            lines.append(f"region maps  fallback source, {what} (`gpusiibra atlas info {e.id} --sources` lists "
+                         "them)")
     else:
         lines.append("region maps: none in the catalog (this map comes from the sparse index only)")
     return "\n".join(lines)

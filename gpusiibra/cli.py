@@ -49,14 +49,15 @@ def _parser():
     a.add_argument("inputs", nargs="+", help="NIfTI files, folders or globs; each volume of a 4D file is one map")
     a.add_argument("--out", required=True, help="output Parquet dataset (a folder)")
     a.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
-    a.add_argument("--threshold", type=_number(float), help="set values below T to 0 first")
+    a.add_argument("--threshold", type=_number(float), help="set values below T to 0 first (default: none, every "
+                   "nonzero value counts)")
     a.add_argument("--two-sided", action="store_true", help="also assign the negated map")
     a.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
-                   help="atlas values below L count as 0 (siibra's)")
+                   help="atlas values below L count as 0 (siibra's; default: 0)")
     a.add_argument("--minsize", type=_number(int, 0), default=1,
-                   help="skip components of at most N voxels (siibra's minsize_voxel)")
+                   help="skip components of at most N voxels (siibra's minsize_voxel; default: 1)")
     a.add_argument("--peaks", action="store_true", help="also assign each map's local maxima as points")
-    a.add_argument("--mindist", type=_number(int, 1), default=5, help="minimal distance between peaks, voxels")
+    a.add_argument("--mindist", type=_number(int, 1), default=5, help="minimal distance between peaks, voxels (default: 5)")
     a.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
     g = a.add_mutually_exclusive_group()
     g.add_argument("--workers", type=_number(int, 1), help="spread the maps over N local dask worker processes")
@@ -75,7 +76,8 @@ def _parser():
     ta.add_parser("list", help="the atlases gpusiibra knows by name, and whether each is cached (the default)")
     ti = ta.add_parser("info", help="describe an atlas: space, regions, licence, citation, cache, every source URL")
     ti.add_argument("atlas", nargs="?", default="julich-3.1-top2", help="an atlas name or file (default: julich-3.1-top2)")
-    ti.add_argument("--regions", action="store_true", help="also list the regions with their numbers")
+    ti.add_argument("--regions", action="store_true", help="list the regions with their numbers (only them)")
+    ti.add_argument("--sources", action="store_true", help="also list every region map's source URL")
     ti.add_argument("--labels", help="region names for file formats without them")
     ti.add_argument("--cache", help="the cache folder (default: $GPUSIIBRA_CACHE, else the user cache)")
     tf = ta.add_parser("fetch", help="download an official atlas once, verify it and cache it for fast loading",
@@ -105,7 +107,8 @@ def _parser():
     q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm), any others, and optionally sigma_mm")
     q.add_argument("--sigma", type=_number(float, 0), help="uncertainty of every point in mm (overrides a sigma_mm column)")
     q.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
-    q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0, help="report only map values above L")
+    q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
+                   help="report only map values above L (default: 0)")
     q.add_argument("--out", help="write the table to OUT (.parquet, else CSV)")
     q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
 
@@ -149,6 +152,7 @@ def _cmd_report(args):
     from .report import study_report
 
     out = args.out or args.dataset.rstrip("/\\") + ".html"
+    _check_report_out(out, args.dataset)
     figures = importlib.util.find_spec("nilearn") is not None
     if not figures:
         print("gpusiibra: nilearn is not installed, so the page has no figures (pip install 'gpusiibra[plot]')",
@@ -161,6 +165,18 @@ def _cmd_report(args):
           f"({rep.measure} >= {rep.cut:g})")
     print("report:", os.path.abspath(out))
     return 0
+
+
+def _check_report_out(out, dataset):
+    """The page goes beside the dataset, never into it (its folder holds only parts and the manifest)."""
+    from .errors import OptionError
+
+    if os.path.isdir(dataset) and os.path.commonpath([os.path.abspath(out), os.path.abspath(dataset)]) == \
+            os.path.abspath(dataset):
+        raise OptionError(f"--out {out} is inside the dataset folder {dataset}: write the page beside it, e.g. "
+                          f"{dataset.rstrip('/')}.html")
+    if os.path.isdir(out):
+        raise OptionError(f"--out {out} is a folder: give the HTML file to write, e.g. {os.path.join(out, 'study.html')}")
 
 
 def _cmd_example(args):
@@ -242,6 +258,7 @@ def _cmd_assign(args):
             top = top.drop(columns="frame")
         if (top["sign"] == "+").all():
             top = top.drop(columns="sign")
+        top = top.assign(voxels=top["voxels"].astype("Int64"))  # sizes are counts (no float from peak rows)
         top = top.rename(columns={"input structure": "component", "voxels": "component voxels"})
         top = top[[c for c in ("input", "frame", "sign", "component", "component voxels", "region", "correlation",
                                "map value") if c in top]]
@@ -275,20 +292,20 @@ def _cmd_atlas(args):
         return 0
     if action == "info":
         entry = atlases.find(args.atlas)
+        if args.regions:  # the list alone, so that `| head` shows regions
+            names = entry.regions if entry is not None else (
+                load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)).regions
+            for i, r in enumerate(names):
+                print(f"{i:5d}  {r}")
+            return 0
         if entry is not None:
-            print(atlases.describe(entry, args.cache))
+            print(atlases.describe(entry, args.cache, sources=args.sources))
             if atlases.is_cached(entry, args.cache):  # what the cached copy holds
                 smap = get_map(entry.id, cache=args.cache)
                 print("\n".join(line for line in smap.summary().splitlines() if line.startswith(("grid", "entries"))))
-            if args.regions:
-                for i, r in enumerate(entry.regions):
-                    print(f"{i:5d}  {r}")
             return 0
         smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
         print(smap.summary())
-        if args.regions:
-            for i, r in enumerate(smap.regions):
-                print(f"{i:5d}  {r}")
         return 0
     # save
     smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)

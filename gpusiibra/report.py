@@ -277,12 +277,15 @@ def _load(dataset):
     from .errors import DatasetError
 
     dataset = os.fspath(dataset)
+    err_file = errors_path(dataset)
     if not os.path.isdir(dataset):
+        if os.path.exists(err_file):  # a run whose every input failed leaves only its errors file
+            raise DatasetError(dataset, f"no map was assigned: all {len(pd.read_csv(err_file))} inputs failed "
+                                        f"(their reasons are in {err_file})")
         raise DatasetError(dataset, "no such results dataset (a folder that `gpusiibra assign --out` wrote)")
     records = read_manifest(dataset)
     chunks, damaged = intact_chunks(dataset, records)
     maps = pd.DataFrame([m for r in chunks for m in r["maps"]], columns=_MAP_KEY)
-    err_file = errors_path(dataset)
     failed = pd.read_csv(err_file) if os.path.exists(err_file) else pd.DataFrame(columns=["input", "reason"])
     notes = []
     for rec, reason in damaged:

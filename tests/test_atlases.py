@@ -410,7 +410,7 @@ def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypat
     assert cli(["atlas", "list"]) == 0
     out = capsys.readouterr().out
     assert re.search(r"julich-3\.1\s+414\s+.*\sno\s", out) and "julich-3.1-top2" in out and "bundled" in out
-    assert cli(["atlas", "info", "julich-3.1"]) == 0
+    assert cli(["atlas", "info", "julich-3.1", "--sources"]) == 0
     out = capsys.readouterr().out
     e = atlases.get_entry("julich-3.1")
     for url in list(e.sparse_index_urls().values()) + list(e.volumes):

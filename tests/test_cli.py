@@ -96,3 +96,41 @@ def test_the_summary_tells_maps_signs_and_component_sizes(tmp_path, capsys):
     assert "1 input files, 1 volumes x 2 signs: 2 maps assigned" in out
     header = next(line for line in out.splitlines() if line.strip().startswith("input"))
     assert header.split()[:5] == ["input", "sign", "component", "component", "voxels"]
+
+
+def test_atlas_info_lists_regions_first_and_sources_on_request(capsys):
+    assert cli(["atlas", "info", "julich-3.1", "--regions"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "    0  Area 45 (IFG) left" and len(lines) == 414
+    assert cli(["atlas", "info", "julich-3.1"]) == 0
+    out = capsys.readouterr().out
+    n = out.count("http")  # the source repository and the three index files, not 414 maps
+    assert "--sources` lists them" in out and n < 10
+    assert cli(["atlas", "info", "julich-3.1", "--sources"]) == 0
+    assert capsys.readouterr().out.count("http") == n + 414
+
+
+def test_help_shows_every_default():
+    import contextlib
+    import io
+
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf), pytest.raises(SystemExit):
+        cli(["assign", "--help"])
+    text = " ".join(buf.getvalue().split())
+    for option, default in (("--threshold", "default: none"), ("--lower-threshold", "default: 0"),
+                            ("--minsize", "default: 1"), ("--mindist", "default: 5")):
+        after = text[text.rindex(option + " " + option.lstrip("-").upper().replace("-", "_")):]
+        assert default in after[:160], option
+
+
+def test_component_sizes_print_as_integers_and_report_out_stays_beside_the_dataset(tmp_path, capsys):
+    out = tmp_path / "o.parquet"
+    assert cli(["assign", "example:motor", "--threshold", "3", "--peaks", "--out", str(out), "--quiet"]) == 0
+    table = capsys.readouterr().out.split("highest correlations")[1].splitlines()[2:]
+    assert all("." not in line.split()[2] for line in table)  # component voxels: 35061, not 35061.0
+    assert cli(["report", str(out), "--out", str(out / "study.html")]) == 2
+    assert "inside the dataset folder" in capsys.readouterr().err
+    assert cli(["report", str(out), "--out", str(tmp_path)]) == 2
+    assert "is a folder" in capsys.readouterr().err
+    assert [f for f in os.listdir(out) if f.endswith(".tmp")] == []

@@ -144,6 +144,7 @@ def test_what_is_not_a_results_dataset_is_refused(tmp_path, capsys):
     with pytest.raises(DatasetError, match="all 1 inputs failed"):
         study_report(only_errors, tmp_path / "a.html", figures=False)
     capsys.readouterr()
+    assert not only_errors.exists()  # a run that assigned nothing leaves no dataset, only its errors file
     for bad in (plain, empty, only_errors):
         assert cli(["report", str(bad), "--out", str(tmp_path / "b.html")]) == 2
         err = capsys.readouterr().err
