@@ -204,3 +204,25 @@ def test_assign_a_path_and_a_volume(julich, tmp_path):
     p = tmp_path / "m.nii.gz"
     img.to_filename(p)
     pd.testing.assert_frame_equal(julich.assign(str(p)), julich.assign(gpusiibra.volumes.from_nifti(img, "mni152")))
+
+
+@pytest.mark.oracle
+def test_difference_4_a_cloud_of_varying_sigmas_with_exact_points(rng):
+    """siibra raises on such a cloud; gpusiibra looks its exact points up as siibra's exact rule does and gives
+    its uncertain points siibra's numbers (README, "Differences from siibra", 4)."""
+    from oracle import OracleMap
+
+    maps, A = random_atlas(rng, n_regions=6)
+    ours, theirs = atlas_from_dense(maps, A), OracleMap(maps, A)
+    mapped = np.argwhere(np.stack(maps).max(0) > 0)
+    pick = mapped[rng.choice(len(mapped), 3, replace=False)]
+    pts = (A @ np.c_[pick, np.ones(3)].T)[:3].T
+    sig = [0.0, 7.0, 2.0]  # 2 mm on a 2 mm grid: 1 voxel, below siibra's 3: an exact lookup
+    with pytest.raises(ValueError):
+        theirs.assign_points(pts, sigma_mm=sig)
+    got = ours.assign(gpusiibra.PointCloud(pts, sigma_mm=sig))
+    uncertain = got[got["input structure"] == 1].assign(**{"input structure": 0}).dropna(axis=1, how="all")
+    _compare(uncertain, theirs.assign_points(pts[1:2], sigma_mm=7.0))
+    exact = got[got["input structure"] != 1].dropna(axis=1, how="all")
+    exact = exact.assign(**{"input structure": exact["input structure"].map({0: 0, 2: 1})})
+    _compare(exact, theirs.assign_points(pts[[0, 2]], sigma_mm=0.0))

@@ -82,3 +82,14 @@ def test_every_python_example_runs(tmp_path, monkeypatch, atlas_mirror, index):
         exec(compile(code, f"README.md python example {index + 1}", "exec"), {"__name__": "__readme__"})
     finally:
         gpusiibra.set_backend("cpu")
+
+
+def test_the_differences_from_siibra_are_exactly_four_each_with_its_test():
+    import re
+
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    section = text[text.index("## Differences from siibra"):text.index("Where siibra has no answer")]
+    items = re.findall(r"^(\d)\. ", section, flags=re.M)
+    assert items == ["1", "2", "3", "4"]
+    for path, name in re.findall(r"`(tests/\w+\.py)::(\w+)`", section):
+        assert re.search(rf"^def {name}\(", open(os.path.join(ROOT, path)).read(), flags=re.M), name
