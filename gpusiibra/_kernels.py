@@ -32,6 +32,7 @@ _DEFAULT_SHARED = 48 * 1024
 _CHUNK = 2048  # voxels per block in accumulate_chunks
 _THREADS = 256
 _MAX_GRID = 65535 * 16  # grid-stride kernels: enough blocks to fill any current device
+_MAX_BLOCKS = 2 ** 31 - 1  # CUDA's limit of a grid's x dimension (kernels with one block per item)
 _DENSE_LIMIT = 1 << 23  # CPU: dense (component x region) accumulators up to this many cells
 _GAUSSIAN_VOXELS = 1 << 23  # CPU: Gaussian-cube voxels accumulated per call
 
@@ -54,7 +55,9 @@ def kernel_source_dir() -> str:
 
 
 @lru_cache(maxsize=None)
-def _cupy_module(name):
+def _cupy_module(name, device):
+    """The compiled module ``name`` for CUDA device ``device`` (a module belongs to one device's context, as
+    cupyx memoizes its kernels per device)."""
     import cupy
 
     with open(os.path.join(kernel_source_dir(), name + ".cu")) as f:
@@ -64,21 +67,35 @@ def _cupy_module(name):
 
 
 def _module(name):
-    return _EMULATOR.module(name) if _EMULATOR is not None else _cupy_module(name)
+    return _EMULATOR.module(name) if _EMULATOR is not None else _cupy_module(name, backend.device_id())
 
 
 @lru_cache(maxsize=None)
-def _device_shared_limit() -> int:
+def _device_shared_limit(device) -> int:
     import cupy
 
-    attrs = cupy.cuda.Device().attributes
+    attrs = cupy.cuda.Device(device).attributes
     return int(attrs.get("MaxSharedMemoryPerBlockOptin", attrs.get("MaxSharedMemoryPerBlock", _DEFAULT_SHARED)))
+
+
+#: the kernels of each module (compiled at first use, or ahead of the first chunk by :func:`warm`)
+KERNELS = {"accumulate": ("accumulate_chunks", "accumulate_global"), "components": ("segment_min_max",),
+           "labels": ("uf_union", "uf_flatten"), "points": ("lookup_points", "accumulate_gaussian_points")}
+
+
+def warm():
+    """Compile (or load from CuPy's on-disk cache) every kernel for the device in use, so that a first chunk
+    costs what a later one does; nothing to do on the CPU."""
+    if _EMULATOR is None and backend.get_backend() == "gpu":
+        for name, kernels in KERNELS.items():
+            for k in kernels:
+                _module(name).get_function(k)
 
 
 def max_shared_regions() -> int:
     """Regions whose accumulators fit one block's shared memory on this device, with the kernel's
     opt-in attribute raised (H100: 227 KiB, 14,528 regions). Larger atlases use global atomics."""
-    limit = _EMULATOR.shared_limit if _EMULATOR is not None else _device_shared_limit()
+    limit = _EMULATOR.shared_limit if _EMULATOR is not None else _device_shared_limit(backend.device_id())
     return limit // _SHARED_BYTES_PER_REGION
 
 
@@ -88,6 +105,11 @@ def _launch(module, kernel, grid, block, args, shared_mem=0):
     With ``GPUSIIBRA_CUDA_SYNC=1`` every launch is followed by a synchronisation,
     so that an asynchronous fault is reported at the kernel that caused it.
     """
+    if int(grid) <= 0:
+        return  # nothing to do
+    if int(grid) > _MAX_BLOCKS:  # the kernels that take one block per item cannot loop: refuse
+        raise BackendError(f"CUDA kernel {module}.{kernel} would need {int(grid):,} blocks (CUDA allows "
+                           f"{_MAX_BLOCKS:,}): assign fewer maps or points at once (a smaller --chunk-size)")
     fn = _module(module).get_function(kernel)
     if shared_mem > _DEFAULT_SHARED and fn.max_dynamic_shared_size_bytes < shared_mem:
         fn.max_dynamic_shared_size_bytes = int(shared_mem)  # opt in beyond 48 KiB (Volta and later)
@@ -218,33 +240,57 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     pair_comp, pair_region, spx, inter : arrays
         The pairs with ``inter > 0``, ordered by (component, region).
     """
-    if raw_kernels():
-        return _accumulate_kernels(index, voxel_lin, comp, x, int(n_comp), float(lower_threshold))
     R = index.num_volumes
+    if raw_kernels() and dense_pairs_fit(int(n_comp), R):
+        return _accumulate_kernels(index, voxel_lin, comp, x, int(n_comp), float(lower_threshold))
+    # the sparse route (the CPU's, and the GPU's when the (components x regions) arrays would not fit):
+    # one entry per (voxel, region), summed per (component, region) key
+    xp = backend.xp() if raw_kernels() else np
     a = index.device_arrays()
+    voxel_lin, comp, x = (xp.asarray(v) for v in (voxel_lin, comp, x))
     rows = a["voxels"].ravel()[voxel_lin]
     m = rows >= 0
     rows, comp, x = rows[m], comp[m], x[m]
-    entry, cnt = _csr_gather(np, a["row_ptr"], rows)
-    reg = a["entry_region"][entry].astype(np.int64)
-    p = a["entry_value"][entry].astype(np.float64)
+    entry, cnt = _csr_gather(xp, a["row_ptr"], rows)
+    reg = a["entry_region"][entry].astype(xp.int64)
+    p = a["entry_value"][entry].astype(xp.float64)
     if lower_threshold > 0:
         p[p < lower_threshold] = 0.0
-    xr = np.repeat(x, cnt)
-    key = np.repeat(np.asarray(comp, np.int64), cnt) * R + reg
-    hit = ((p > 0) & (xr > 0)).astype(np.float64)
+    xr = xp.repeat(x, cnt)
+    key = xp.repeat(comp.astype(xp.int64), cnt) * R + reg
+    hit = ((p > 0) & (xr > 0)).astype(xp.float64)
     if n_comp * R <= _DENSE_LIMIT:
-        inter = np.bincount(key, hit, minlength=n_comp * R)
-        nz = np.flatnonzero(inter)
-        spx = np.bincount(key, p * xr, minlength=n_comp * R)[nz]
+        inter = xp.bincount(key, hit, minlength=n_comp * R)
+        nz = xp.flatnonzero(inter)
+        spx = xp.bincount(key, p * xr, minlength=n_comp * R)[nz]
         keys, inter = nz, inter[nz]
     else:
-        keys, inv = np.unique(key, return_inverse=True)
-        inter = np.bincount(inv, hit)
-        spx = np.bincount(inv, p * xr)
-        nz = np.flatnonzero(inter)
+        keys, inv = xp.unique(key, return_inverse=True)
+        inv = inv.ravel()
+        inter = xp.bincount(inv, hit)
+        spx = xp.bincount(inv, p * xr)
+        nz = xp.flatnonzero(inter)
         keys, inter, spx = keys[nz], inter[nz], spx[nz]
-    return keys // R, keys % R, spx, inter.astype(np.int64)
+    return keys // R, keys % R, spx, inter.astype(xp.int64)
+
+
+#: the most the GPU's dense (components x regions) sums may take, as a share of the device's free memory
+DENSE_PAIRS_SHARE = 0.25
+
+
+def dense_pairs_fit(n_comp: int, n_regions: int) -> bool:
+    """Whether the kernels' dense (components x regions) sums (12 bytes a pair) fit in a quarter of the
+    device's free memory; else the sparse route is taken (it needs memory for the touched pairs only)."""
+    need = 12 * int(n_comp) * int(n_regions)
+    if _EMULATOR is not None:
+        return need <= _EMULATED_FREE_BYTES
+    import cupy
+
+    free, _ = cupy.cuda.runtime.memGetInfo()
+    return need <= DENSE_PAIRS_SHARE * free
+
+
+_EMULATED_FREE_BYTES = 1 << 34  # the host emulation's stand-in for the device's free memory (tests lower it)
 
 
 def _accumulate_kernels(index, voxel_lin, comp, x, n_comp, lower_threshold):

@@ -26,6 +26,7 @@ __all__ = [
     "ndi",
     "to_host",
     "to_device",
+    "device_id",
     "is_device_array",
 ]
 
@@ -119,3 +120,12 @@ def to_host(a):
 def to_device(a):
     """The array on the backend in force (CuPy on the GPU, unchanged on the CPU)."""
     return xp().asarray(a)
+
+
+def device_id() -> int:
+    """The CUDA device in use by this thread (0 when not on the GPU): what per-device caches are keyed by."""
+    if get_backend() != "gpu":
+        return 0
+    import cupy
+
+    return int(cupy.cuda.Device().id)

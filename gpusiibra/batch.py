@@ -220,7 +220,15 @@ def _finish(smap, paths, results, kw, done):
             errors.append((path, getattr(result, "reason", str(result))))
             continue
         maps.extend(m for m in result if (m.input, m.frame, m.sign) not in done)
-    table, keys, outside = _assign_maps(smap, maps, kw["lower_threshold"], kw["minsize"])
+    try:
+        table, keys, outside = _assign_maps(smap, maps, kw["lower_threshold"], kw["minsize"])
+    except MemoryError as e:  # CuPy's OutOfMemoryError is one too
+        from .errors import BackendError
+
+        where = "GPU" if backend.get_backend() == "gpu" else "host"
+        raise BackendError(f"out of {where} memory assigning a chunk of {len(paths)} files ({len(maps)} maps; "
+                           f"{type(e).__name__}: {str(e)[:120]}): run again with a smaller --chunk-size "
+                           "(chunk_size=) and --resume; the chunks written so far are kept") from None
     return table, keys, errors, outside
 
 
@@ -464,9 +472,13 @@ def _run_local(smap, chunks, readers, read_kw, kw, done):
     from concurrent.futures import ThreadPoolExecutor
 
     n_engines = engine_threads()
+    from . import _kernels
+
     with Readers(readers, sum(len(c) for c in chunks), read_kw) as pool, \
             ThreadPoolExecutor(n_engines, thread_name_prefix="gpusiibra-engine") as engines:
         reads = deque((ch, pool.read(ch)) for ch in chunks[:n_engines + 1])  # read ahead of the engines
+        if chunks:
+            _kernels.warm()  # the kernels compiled (or loaded) while the first files are read
         upcoming = iter(chunks[n_engines + 1:])
         running = deque()
         try:

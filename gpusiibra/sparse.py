@@ -350,14 +350,17 @@ class SparseIndex:
         return int(sum(a.nbytes for a in self._ensure().values()))
 
     def device_arrays(self) -> dict:
-        """The voxel-major arrays on the backend in force (cached on the GPU)."""
+        """The voxel-major arrays on the backend in force (cached on the GPU, per device)."""
         a = self._ensure()
         if backend.get_backend() != "gpu":
             return a
+        device = backend.device_id()
         if self._device is None:
+            self._device = {}
+        if device not in self._device:  # one copy per CUDA device (a copy lives on the device it was made on)
             keys = ("voxels", "row_ptr", "entry_region", "entry_value")
-            self._device = {k: backend.to_device(a[k]) for k in keys}
-        return self._device
+            self._device = dict(self._device, **{device: {k: backend.to_device(a[k]) for k in keys}})
+        return self._device[device]
 
     def __repr__(self):
         if self.shape is None:

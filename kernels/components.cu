@@ -13,12 +13,14 @@ extern "C" __global__ void segment_min_max(
     long long* __restrict__ lo,
     long long* __restrict__ hi)
 {
-    const long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x;
-    if (t >= n * d) return;
-    const long long i = t / d;
-    const int a = (int)(t % d);
-    const long long v = values[t];
-    const long long o = (long long)seg[i] * d + a;
-    atomicMin(lo + o, v);
-    atomicMax(hi + o, v);
+    // grid-stride: any n, whatever number of blocks the caller launches
+    for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < n * d;
+         t += (long long)gridDim.x * blockDim.x) {
+        const long long i = t / d;
+        const int a = (int)(t % d);
+        const long long v = values[t];
+        const long long o = (long long)seg[i] * d + a;
+        atomicMin(lo + o, v);
+        atomicMax(hi + o, v);
+    }
 }

@@ -32,18 +32,21 @@ extern "C" __global__ void lookup_points(
     int* __restrict__ out_region,
     float* __restrict__ out_value)
 {
-    const int i = blockIdx.x * blockDim.x + threadIdx.x;
-    if (i >= n_points) return;
-    const long long v = lin[i];
-    if (v < 0) return;
-    const int row = voxels[v];
-    if (row < 0) return;
-    long long o = out_offset[i];
-    for (long long e = row_ptr[row]; e < row_ptr[row + 1]; ++e, ++o) {
-        const float p = entry_value[e];
-        out_point[o] = i;
-        out_region[o] = ((double)p > lower_threshold) ? entry_region[e] : -1;
-        out_value[o] = p;
+    // grid-stride: any number of points, whatever number of blocks the caller launches
+    for (long long ii = blockIdx.x * (long long)blockDim.x + threadIdx.x; ii < n_points;
+         ii += (long long)gridDim.x * blockDim.x) {
+        const int i = (int)ii;
+        const long long v = lin[i];
+        if (v < 0) continue;
+        const int row = voxels[v];
+        if (row < 0) continue;
+        long long o = out_offset[i];
+        for (long long e = row_ptr[row]; e < row_ptr[row + 1]; ++e, ++o) {
+            const float p = entry_value[e];
+            out_point[o] = i;
+            out_region[o] = ((double)p > lower_threshold) ? entry_region[e] : -1;
+            out_value[o] = p;
+        }
     }
 }
 

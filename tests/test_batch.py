@@ -157,3 +157,17 @@ def test_a_dead_reader_process_does_not_lose_its_files(julich, inputs):
             r.pool = BrokenPool()  # stands for the process pool that broke
             out = r.results(files[:2], [(files[:1], Dead()), (files[1:2], Dead())])
     assert [m[0].input for m in out] == files[:2]
+
+
+def test_out_of_memory_names_the_chunk_size_to_lower(julich, inputs, tmp_path, monkeypatch, capsys):
+    from gpusiibra import _engine
+
+    def no_memory(*a, **k):
+        raise MemoryError("Out of memory allocating 12,884,901,888 bytes")
+
+    monkeypatch.setattr(_engine, "assign_chunk", no_memory)
+    assert cli(["assign", str(inputs / "m0.nii.gz"), "--out", str(tmp_path / "o.parquet"), "--quiet",
+                "--chunk-size", "4"]) == 2
+    err = capsys.readouterr().err
+    assert "out of host memory assigning a chunk of 1 files" in err and "smaller --chunk-size" in err
+    assert len(err.strip().splitlines()) == 1

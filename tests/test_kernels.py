@@ -101,3 +101,47 @@ def test_the_emulator_refuses_mismatched_arguments(emulated):
         fn((1,), (32,), (np.zeros(4, np.int64), np.int64(4)))
     with pytest.raises(TypeError, match="int32 scalar, the kernel takes 8 bytes"):
         fn((1,), (32,), (np.zeros(4, np.int32), np.int32(4)))
+
+
+def test_kernels_cover_their_range_whatever_the_grid(monkeypatch, rng, julich):
+    """Every kernel loops over its range (grid-stride): launched with a single block of 256 threads, work
+    beyond the first 256 elements is still done (a launch capped at 65535 x 16 blocks must not skip any)."""
+    monkeypatch.setattr(kernels, "_MAX_GRID", 1)
+    v = rng.integers(-50, 50, (2000, 3))
+    seg = rng.integers(0, 40, 2000)
+    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: kernels.segment_min_max(v, seg, 40))
+    np.testing.assert_array_equal(cpu[0], emu_out[0])
+    np.testing.assert_array_equal(cpu[1], emu_out[1])
+    ix = julich.sparse_index
+    lin = rng.integers(0, int(np.prod(ix.shape)), 3000)
+    lin[::7] = -1
+    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: kernels.lookup_points(ix, lin, 0.1))
+    assert len(cpu[0]) > 300
+    for a, b in zip(cpu, emu_out):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    n = 5000
+    a = rng.integers(0, n, 3000)
+    b = np.clip(a + rng.integers(-30, 30, 3000), 0, n - 1)
+    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: kernels.union_find(n, a, b))
+    np.testing.assert_array_equal(cpu, emu_out)
+
+
+def test_a_launch_beyond_cudas_grid_is_refused_with_the_remedy(emulated, monkeypatch):
+    monkeypatch.setattr(kernels, "_MAX_BLOCKS", 3)
+    with pytest.raises(gpusiibra.BackendError, match="would need 4 blocks .* smaller --chunk-size"):
+        kernels._launch("labels", "uf_flatten", 4, 32, (np.zeros(4, np.int32), np.int64(4)))
+
+
+def test_pairs_too_many_for_the_devices_memory_take_the_sparse_route(julich, emulated, monkeypatch):
+    """When the dense (components x regions) sums would not fit, the GPU path sums sparse keys as the CPU does:
+    the golden numbers, and no accumulation kernel launched."""
+    def accumulations():
+        acc = emulated._modules.get("accumulate")
+        return 0 if acc is None else sum(k.launches for k in acc._kernels.values())
+
+    monkeypatch.setattr(kernels, "_EMULATED_FREE_BYTES", 0)
+    compare_with_golden(CASES["motor_t4"](julich), "motor_t4")
+    assert accumulations() == 0 and emulated.launches() > 0  # labels and boxes still ran their kernels
+    monkeypatch.setattr(kernels, "_EMULATED_FREE_BYTES", 1 << 34)
+    compare_with_golden(CASES["motor_t4"](julich), "motor_t4")
+    assert accumulations() > 0
