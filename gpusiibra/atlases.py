@@ -50,11 +50,11 @@ from functools import lru_cache
 import numpy as np
 
 from ._lock import FileLock
-from .errors import AtlasFileError, AtlasNotFound, DownloadError, OptionError
+from .errors import AtlasFileError, AtlasNotFound, DownloadError, ImageFileError, OptionError
 from .io import native, nifti, siibra_v1
 from .sparse import SparseIndex, checked_probabilities
 
-__all__ = ["AtlasEntry", "catalog", "find", "get_entry", "cache_dir", "cached_file", "is_cached", "fetch",
+__all__ = ["AtlasEntry", "catalog", "find", "get_entry", "cache_dir", "cached_file", "is_cached", "cache_state", "fetch",
            "mirrored", "siibra_cache_dir", "siibra_cache_files", "describe", "check_hemispheres", "CACHE_ENV",
            "MIRROR_ENV"]
 
@@ -186,8 +186,41 @@ def cached_file(name, cache=None) -> str:
 
 
 def is_cached(name, cache=None) -> bool:
-    """True when ``name`` is in the cache, converted and ready to load."""
-    return native.is_native(cached_file(name, cache))
+    """True when ``name`` is in the cache, converted, intact and ready to load."""
+    path = cached_file(name, cache)
+    return native.is_native(path) and _native_problem(path) is None
+
+
+def cache_state(name, cache=None) -> str:
+    """``yes`` (cached and intact), ``no``, or ``damaged`` (a cached copy whose bytes changed)."""
+    path = cached_file(name, cache)
+    if not os.path.exists(path):
+        return "no"
+    return "yes" if native.is_native(path) and _native_problem(path) is None else "damaged"
+
+
+_NATIVE_RECORD = "native.sha256"
+
+
+def _native_problem(path):
+    """Why the cached native file cannot be trusted (its SHA-256 differs from the one recorded when it was
+    written; without a record, a member fails its zip CRC), or None."""
+    record = os.path.join(os.path.dirname(path), _NATIVE_RECORD)
+    try:
+        with open(record) as f:
+            want = f.read().split()[0]
+    except (OSError, IndexError):
+        want = None
+    if want is not None:
+        return None if _file_sha256(path) == want else "its SHA-256 differs from the one recorded when it was written"
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(path) as z:
+            bad = z.testzip()
+    except (zipfile.BadZipFile, OSError) as e:
+        return f"it does not read ({e})"
+    return None if bad is None else f"its member {bad} is damaged"
 
 
 def mirrored(url: str) -> str:
@@ -285,6 +318,10 @@ class _NotThere(Exception):
     """The server has no such file (404): the next source is tried."""
 
 
+#: seconds a download may wait for the server (to connect, or between two pieces of data)
+TIMEOUT = 60.0
+
+
 def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_folder):
     """One file into ``folder/fname`` with pooch, checked against the record when there is one (pooch hashes
     it then); returns ``(path, (url, size, sha256))``."""
@@ -295,7 +332,7 @@ def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_fold
     rec = checks.expected(fname)
     known = f"sha256:{rec['sha256']}" if rec else None
     source = mirrored(url)
-    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=_CHUNK, timeout=60)
+    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=_CHUNK, timeout=TIMEOUT)
     try:
         path = pooch.retrieve(source, known_hash=known, fname=fname, path=folder, downloader=downloader)
     except requests.exceptions.HTTPError as e:
@@ -307,8 +344,11 @@ def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_fold
     except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as e:
         raise DownloadError(source, f"the transfer was cut short ({type(e).__name__}); run the same command "
                                     "again to retry", cache_folder) from None
-    except requests.exceptions.ConnectionError as e:
+    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as e:
         inner = e.args[0] if e.args else e
+        if isinstance(e, requests.exceptions.ReadTimeout) or "Read timed out" in str(inner):
+            raise DownloadError(source, f"the server stopped sending (nothing for {TIMEOUT:g} s; the connection "
+                                        "was made): try again later, or another mirror", cache_folder) from None
         reason = re.sub(r"<[^>]*>: ", "", str(getattr(inner, "reason", inner)))
         raise DownloadError(source, f"cannot connect ({reason[:200]}): offline? Connect, or set {MIRROR_ENV} to "
                                     "a mirror, or copy a filled cache", cache_folder) from None
@@ -353,6 +393,85 @@ def check_hemispheres(index: SparseIndex, regions, where) -> None:
 
 def _from_sparse_index(entry, raw: dict, where) -> SparseIndex:
     return siibra_v1.decode(raw["voxels"], raw["probs"], raw["bboxes"], where, n_regions=len(entry.regions))
+
+
+#: regions of a downloaded sparse index checked against their own NIfTI maps (a second source); the
+#: environment variable GPUSIIBRA_CHECK_REGIONS sets another number (0: no check, for a mirror of the index alone)
+SECOND_SOURCE_SAMPLE = 4
+CHECK_ENV = "GPUSIIBRA_CHECK_REGIONS"
+
+
+def _second_source_sample() -> int:
+    value = os.environ.get(CHECK_ENV)
+    if value is None:
+        return SECOND_SOURCE_SAMPLE
+    try:
+        return max(0, int(value))
+    except ValueError:
+        raise OptionError(f"{CHECK_ENV} must be a number of regions (0 turns the check off), not {value!r}") from None
+
+
+def _sample_regions(n_regions: int, k: int) -> list:
+    """Which regions to check against their own maps: a fresh random sample at each fetch."""
+    import random
+
+    return sorted(random.SystemRandom().sample(range(n_regions), min(k, n_regions)))
+
+
+def check_against_region_maps(entry, index, downloads, checks, cache_folder) -> dict:
+    """Refuse a sparse index whose sampled regions do not match their own NIfTI maps (a second source).
+
+    For each sampled region, its map is downloaded and compared (cosine of the values) with every region of
+    the index: it must match its own volume best, and closely (cosine >= 0.9; siibra built the index from
+    these maps). A mirror that serves a well-formed index with regions in another order is refused rather
+    than cached. Maps that cannot be had are said in a warning (the index's own checks still hold).
+    Returns the downloaded files, ``name -> (url, size, sha256)``, for the checksum record.
+    """
+    import warnings
+
+    from .io.nifti import image_data, load_image
+
+    k = _second_source_sample()
+    if len(entry.volumes) != len(entry.regions) or k <= 0:
+        return {}
+    R = len(entry.regions)
+    counts = np.diff(index.region_ptr)
+    region_of_entry = np.repeat(np.arange(R), counts)
+    norm = np.sqrt(np.bincount(region_of_entry, index.region_value.astype(np.float64) ** 2, minlength=R))
+    files = {}
+    for r in _sample_regions(R, k):
+        url = entry.volumes[r]
+        fname = f"{r:04d}_" + url.rsplit("/", 1)[1]
+        try:
+            path, files[fname] = _download(url, downloads, fname, checks, False, cache_folder)
+            q, affine = image_data(load_image(path), path)
+        except (_NotThere, DownloadError, ImageFileError) as e:
+            warnings.warn(f"{entry.id}: the sparse index could not be checked against the map of {entry.regions[r]!r} "
+                          f"({getattr(e, 'reason', e)}); its volume order was checked by the hemispheres only",
+                          RuntimeWarning, stacklevel=3)
+            continue
+        if q.shape != tuple(index.shape) or not np.allclose(affine, index.affine, atol=1e-4):
+            warnings.warn(f"{entry.id}: the map of {entry.regions[r]!r} is on another grid than the sparse index; "
+                          "it was not compared", RuntimeWarning, stacklevel=3)
+            continue
+        flat = np.asarray(q, np.float64).ravel()
+        lin = np.flatnonzero(flat > 0)
+        rows = index.voxels.ravel()[lin]
+        inside = rows >= 0
+        start, stop = index.row_ptr[rows[inside]], index.row_ptr[rows[inside] + 1]
+        cnt = stop - start
+        entries = np.repeat(start - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+        dots = np.bincount(index.entry_region[entries].astype(np.int64),
+                           index.entry_value[entries] * np.repeat(flat[lin[inside]], cnt), minlength=R)
+        cosine = dots / np.maximum(norm * np.sqrt((flat[lin] ** 2).sum()), 1e-300)
+        best = int(np.argmax(cosine))
+        if best != r or cosine[r] < 0.9:
+            raise AtlasFileError(mirrored(entry.sparse_index),
+                                 f"volume {r} of the sparse index ({entry.regions[r]!r}) does not match that region's "
+                                 f"own map {mirrored(url)} (cosine {cosine[r]:.3f}; it matches volume {best}, "
+                                 f"{entry.regions[best]!r}, best, cosine {cosine[best]:.3f}): the index's regions are "
+                                 "in another order or damaged, so it is refused rather than cached")
+    return files
 
 
 def _read_parts(paths: dict) -> dict:
@@ -482,8 +601,17 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
     root = cache_dir(cache)
     folder = os.path.join(root, entry.id)
     target = os.path.join(folder, entry.id + ".npz")
+    damaged = None
     if native.is_native(target) and not force:
-        return target  # written by an atomic rename: present means complete (a read-only cache is fine)
+        damaged = _native_problem(target)
+        if damaged is None:
+            return target  # written by an atomic rename and intact (a read-only cache is fine)
+        if not _writable(folder):
+            raise AtlasFileError(target, f"the cached copy of {entry.id} is damaged ({damaged}) and the cache cannot "
+                                         f"be written: ask the cache's owner to run `gpusiibra atlas fetch {entry.id} "
+                                         f"--force`, or set {CACHE_ENV} to a folder of your own")
+        _say(f"the cached copy of {entry.id} is damaged ({damaged}): fetching it again")
+        force = True
     if not _writable(folder):
         raise AtlasFileError(folder, f"the cache cannot be written and does not hold {entry.id}: set {CACHE_ENV} to "
                                      f"a folder of your own, or ask the cache's owner to run "
@@ -516,12 +644,17 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
                 "fetched_from": origin, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "files": {k: {"url": url, "sha256": digest} for k, (url, _, digest) in files.items()}}
         tmp = f"{target}.{os.getpid()}.tmp.npz"
+        record = os.path.join(folder, _NATIVE_RECORD)
         try:
             native.write(tmp, index, list(entry.regions), meta)
+            with open(record + f".{os.getpid()}.tmp", "w") as f:  # the native file's SHA-256, checked at each use
+                f.write(f"{_file_sha256(tmp)}  {entry.id}.npz\n")
             os.replace(tmp, target)
+            os.replace(record + f".{os.getpid()}.tmp", record)
         finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
+            for t in (tmp, record + f".{os.getpid()}.tmp"):
+                if os.path.exists(t):
+                    os.remove(t)
         _remove(downloads)
         _say(f"{entry.id}: {len(entry.regions)} regions, {index.n_entries:,} values, cached as {target} "
              f"({time.perf_counter() - t0:.1f} s)")
@@ -553,6 +686,7 @@ def _acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfol
         try:
             index, files = _fetch_sparse_index(entry, downloads, checks, progress, folder)
             origin = mirrored(entry.sparse_index)
+            files.update(check_against_region_maps(entry, index, downloads, checks, folder))
         except _NotThere as e:
             if sources == "sparse-index":
                 raise DownloadError(e.args[0], "the server answered 404 Not Found", folder) from None

@@ -279,7 +279,7 @@ def _cmd_atlas(args):
             print(f"{name:<18}{len(smap):>8}  {smap.space or 'MNI 152 ICBM 2009c Nonlinear Asymmetric':<42}"
                   f"{'bundled':<8}{smap.name}")
         for e in atlases.catalog():
-            cached = "yes" if atlases.is_cached(e) else "no"
+            cached = atlases.cache_state(e)
             print(f"{e.id:<18}{len(e.regions):>8}  {e.space:<42}{cached:<8}{e.name}")
         print(f"\ncache: {atlases.cache_dir()}  (`gpusiibra atlas info NAME` for sources, licence and citation)")
         return 0

@@ -77,7 +77,8 @@ def errors_path(out) -> str:
 
 
 def atlas_identity(smap) -> dict:
-    """Name, region count and a fingerprint (SHA-256 of the grid, the CSR arrays and the names) of an atlas."""
+    """Name, region count, a fingerprint (SHA-256 of the grid, the CSR arrays and the names) of an atlas and, for
+    an official one, the SHA-256 of each source file."""
     ix = smap.sparse_index
     h = hashlib.sha256()
     h.update(np.asarray(ix.shape, np.int64).tobytes())
@@ -85,8 +86,12 @@ def atlas_identity(smap) -> dict:
     for a in (ix.row_voxel, ix.row_ptr, ix.entry_region, ix.entry_value):
         h.update(np.ascontiguousarray(a).tobytes())
     h.update("\n".join(smap.regions).encode())
-    return {"name": smap.name, "regions": len(smap), "fingerprint": h.hexdigest()[:32],
-            "source": smap.meta.get("source")}
+    ident = {"name": smap.name, "regions": len(smap), "fingerprint": h.hexdigest()[:32],
+             "source": smap.meta.get("source")}
+    files = smap.meta.get("files") or {}
+    if files:  # an official atlas: the SHA-256 of each file it was made from (as its cache recorded them)
+        ident["files"] = {name: f.get("sha256") for name, f in files.items() if isinstance(f, dict)}
+    return ident
 
 
 def _versions() -> dict:

@@ -1,7 +1,8 @@
 """A real HTTP server on 127.0.0.1 (the standard library's, in a thread) that serves atlas files for the tests.
 
 Each path can be told to misbehave: ``cut`` (announce the full length, send half, close), ``corrupt``
-(bytes changed in the middle, same length), or answer ``404``/``500``. ``hits`` counts the requests per
+(bytes changed in the middle, same length), ``stall`` (send half, then nothing for ``stall`` seconds), or
+answer ``404``/``500``. ``hits`` counts the requests per
 path; ``delay`` slows every response down (to make two fetching processes overlap).
 """
 from __future__ import annotations
@@ -28,6 +29,7 @@ class AtlasServer:
         self.modes = {}
         self.hits = collections.Counter()
         self.delay = 0.0
+        self.stall = 5.0
         server = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -48,6 +50,12 @@ class AtlasServer:
                 self.end_headers()
                 if server.delay:
                     time.sleep(server.delay)
+                if mode == "stall":  # half the data, then nothing (a mirror that hangs mid-transfer)
+                    self.wfile.write(data[: len(data) // 2])
+                    self.wfile.flush()
+                    time.sleep(server.stall)
+                    self.close_connection = True
+                    return
                 if mode == "cut":
                     self.wfile.write(data[: len(data) // 2])
                     self.wfile.flush()

@@ -69,6 +69,13 @@ def small(server, rng):
     return entry, smap, maps
 
 
+@pytest.fixture(autouse=True)
+def _no_second_source(monkeypatch):
+    """The test mirror serves the sparse index alone (no region maps) unless a test serves them: the check of
+    sampled regions against their own maps is off except where a test turns it on."""
+    monkeypatch.setenv(atlases.CHECK_ENV, "0")
+
+
 def _cache_listing(folder):
     return sorted(os.path.relpath(os.path.join(d, f), folder) for d, _, fs in os.walk(folder) for f in fs)
 
@@ -180,7 +187,7 @@ def test_fetch_julich_assigns_the_golden_cases_as_the_same_atlas_from_files(serv
         compare_with_golden(df, case)
     # one download per file; the downloads are gone, the checksums kept
     assert set(server.hits.values()) == {1} and len(server.hits) == 3
-    assert _cache_listing(cache / "julich-3.1") == [".lock", "checksums.json", "julich-3.1.npz"]
+    assert _cache_listing(cache / "julich-3.1") == [".lock", "checksums.json", "julich-3.1.npz", "native.sha256"]
     rec = json.loads((cache / "julich-3.1" / "checksums.json").read_text())
     assert {r["size"] for r in rec.values()} == {len(b) for b in julich_in_catalog_order[2].values()}
 
@@ -189,6 +196,19 @@ def test_fetch_julich_assigns_the_golden_cases_as_the_same_atlas_from_files(serv
     again = gpusiibra.get_map("julich-3.1", cache=cache)
     assert again.regions == fetched.regions and again.sparse_index.n_entries == ix.n_entries
     assert capsys.readouterr().err == ""
+
+
+def test_a_mirror_that_stalls_mid_transfer_is_said_so(server, small, tmp_path, monkeypatch):
+    entry, smap, _ = small
+    probs = server.path(entry.sparse_index_urls()["probs"])
+    big = os.urandom(1 << 20)  # large enough that half of it passes the client's first reads
+    server.files[probs] = big
+    server.modes[probs] = "stall"
+    server.stall = 3.0
+    monkeypatch.setattr(atlases, "TIMEOUT", 0.5)
+    with pytest.raises(DownloadError, match="the server stopped sending") as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert "offline" not in str(e.value) and not atlases.is_cached(entry, tmp_path)
 
 
 def test_fetch_cut_short_caches_nothing_and_a_retry_completes(server, small, tmp_path):
@@ -356,7 +376,7 @@ def test_two_processes_fetch_once(server, julich_in_catalog_order, tmp_path):
     assert [o[0].split() for o in outs] == [["414", str(n)]] * 2
     assert set(server.hits.values()) == {1} and len(server.hits) == 3  # one download of each file
     assert sum("waiting for another process" in o[1] for o in outs) <= 1
-    assert _cache_listing(tmp_path / "julich-3.1") == [".lock", "checksums.json", "julich-3.1.npz"]
+    assert _cache_listing(tmp_path / "julich-3.1") == [".lock", "checksums.json", "julich-3.1.npz", "native.sha256"]
 
 
 def test_read_only_shared_cache(server, small, tmp_path):
@@ -445,6 +465,8 @@ def test_results_dataset_records_the_official_atlas(server, julich_in_catalog_or
 
     run = read_manifest(str(tmp_path / "out"))[0]
     assert run["atlas"]["source"] == "julich-3.1"
+    recorded = json.loads((tmp_path / "cache" / "julich-3.1" / "checksums.json").read_text())
+    assert run["atlas"]["files"] == {name: r["sha256"] for name, r in recorded.items()} != {}
     # its study report on a machine whose cache lacks the atlas: a page, and no download
     pytest.importorskip("nilearn")
     from gpusiibra.report import study_report
@@ -541,7 +563,72 @@ def test_a_fetch_killed_at_any_moment_leaves_a_cache_that_the_next_fetch_complet
             (folder / "julich-3.1.npz.999.tmp.npz").write_bytes(b"half a file")
             (folder / "checksums.json.999.tmp").write_text("{")
         path = atlases.fetch(entry, cache, progress=False, sources="sparse-index", force=n % 2 == 1)
-        assert _cache_listing(folder) == [".lock", "checksums.json", "julich-3.1.npz"], name
+        assert _cache_listing(folder) == [".lock", "checksums.json", "julich-3.1.npz", "native.sha256"], name
         assert gpusiibra.load_map(path).sparse_index.n_entries == index.n_entries
     # the two kills on a request's arrival fell while the fetch was downloading (the server holds each response)
     assert killed_while_fetching >= 2
+
+
+def test_a_damaged_cached_atlas_is_fetched_again_and_said(server, julich_in_catalog_order, tmp_path, capsys):
+    """A cached copy whose bytes changed (a disk error, a bad copy): `atlas list` says damaged, and the next
+    fetch or use fetches it again by itself, saying why; a read-only cache points to --force."""
+    entry, index = _serve_julich(server, julich_in_catalog_order)
+    path = atlases.fetch(entry, tmp_path, progress=False)
+    assert atlases.cache_state(entry, tmp_path) == "yes"
+    raw = bytearray(open(path, "rb").read())
+    raw[len(raw) // 2] ^= 0xFF  # one byte of the array data: the zip directory still reads
+    open(path, "wb").write(bytes(raw))
+    assert atlases.cache_state(entry, tmp_path) == "damaged" and not atlases.is_cached(entry, tmp_path)
+    capsys.readouterr()
+    again = atlases.fetch(entry, tmp_path, progress=False)
+    assert "damaged (its SHA-256 differs" in capsys.readouterr().err
+    assert atlases.is_cached(entry, tmp_path)
+    assert gpusiibra.load_map(again).sparse_index.n_entries == index.n_entries
+    open(again, "wb").write(bytes(raw))
+    os.chmod(tmp_path / "julich-3.1", 0o555)
+    try:
+        if os.access(tmp_path / "julich-3.1", os.W_OK):
+            return  # root ignores permissions: the read-only case cannot be made here
+        with pytest.raises(gpusiibra.AtlasFileError, match="damaged .* --force"):
+            atlases.fetch(entry, tmp_path, progress=False)
+    finally:
+        os.chmod(tmp_path / "julich-3.1", 0o755)
+
+
+def _serve_region_map(server, entry, index, volume, as_region):
+    """Serve, at the URL of ``volume``'s own map, the map of ``as_region`` of ``index`` (a NIfTI file)."""
+    buf = io.BytesIO()
+    img = nib.Nifti1Image(index.dense(as_region), index.affine)
+    buf.write(gzip.compress(img.to_bytes()))
+    server.put(entry.volumes[volume], buf.getvalue())
+
+
+def test_a_sparse_index_is_checked_against_its_regions_own_maps(server, julich_in_catalog_order, tmp_path,
+                                                                monkeypatch):
+    """A well-formed index with two regions of one hemisphere swapped (both sides stay right) is refused at
+    the first fetch: a sampled region's own NIfTI map, a second source, matches another volume best."""
+    entry, index, _ = julich_in_catalog_order
+    a, b = 10, 11  # two left-hemisphere areas
+    assert entry.regions[a].endswith(" left") and entry.regions[b].endswith(" left")
+    order = np.arange(len(entry.regions))
+    order[[a, b]] = [b, a]
+    rows = np.repeat(np.arange(index.n_rows), np.diff(index.row_ptr))
+    swapped = gpusiibra.SparseIndex.from_entries(index.shape, index.affine, order[index.entry_region],
+                                                 index.row_voxel[rows], index.entry_value,
+                                                 n_regions=len(entry.regions))
+    from atlas_server import serve_sparse_index
+
+    serve_sparse_index(server, entry, swapped)
+    for v in (a, 200):
+        _serve_region_map(server, entry, index, v, v)  # the true maps
+    monkeypatch.delenv(atlases.CHECK_ENV)
+    monkeypatch.setattr(atlases, "_sample_regions", lambda n, k: [a, 200])
+    with pytest.raises(gpusiibra.AtlasFileError, match=r"volume 10 of the sparse index .* does not match"):
+        atlases.fetch(entry, tmp_path / "bad", progress=False)
+    assert not atlases.is_cached(entry, tmp_path / "bad")
+    # the right index passes the same check, and the maps' checksums are recorded
+    serve_sparse_index(server, entry, index)
+    path = atlases.fetch(entry, tmp_path / "good", progress=False)
+    rec = json.loads((tmp_path / "good" / "julich-3.1" / "checksums.json").read_text())
+    assert sum(name.startswith(("0010_", "0200_")) for name in rec) == 2
+    assert gpusiibra.load_map(path).sparse_index.n_entries == index.n_entries

@@ -45,6 +45,7 @@ def atlas_mirror(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("GPUSIIBRA_ATLAS_MIRROR", server.url)
     monkeypatch.setenv("GPUSIIBRA_CACHE", str(tmp_path_factory.mktemp("cache")))
     monkeypatch.setenv("SIIBRA_CACHEDIR", str(tmp_path_factory.mktemp("siibra-cache")))
+    monkeypatch.setenv("GPUSIIBRA_CHECK_REGIONS", "0")  # the test mirror serves the index alone, no region maps
     yield server
     server.stop()
 
