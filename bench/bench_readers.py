@@ -7,10 +7,11 @@ Rows (each: N reader processes over every file, started and warmed up before the
 - raw path: the header parsed once, the voxels viewed with ``np.frombuffer``, thresholded in the file's
   own type, C-order indices for the kept voxels only, with ISA-L, then libdeflate;
 - the heap kept across maps (``mallopt``), then 8 files per task instead of 1 (the batch's readers now).
-Then the CPU batch end to end (``assign_batch`` into a dataset, in this process) as maps/s and as % of the
-readers' own rate, and the command line for one map (process start to exit).
+Then the batch end to end (``assign_batch`` into a dataset, in this process) on the CPU and, where there is
+one, the GPU, as maps/s and as % of the readers' own rate, and the command line for one map (process start
+to exit).
 
-Usage: python bench/bench_readers.py [--n 300] [--synthetic 100] [--readers CORES] [--dir DIR]
+Usage: python bench/bench_readers.py [--n 300] [--synthetic 100] [--readers CORES] [--cpu-n N] [--dir DIR]
 """
 import argparse
 import multiprocessing
@@ -100,6 +101,7 @@ def main():
     ap.add_argument("--synthetic", type=int, default=100, help="bench/synthetic.py maps")
     ap.add_argument("--readers", type=int, default=os.cpu_count())
     ap.add_argument("--dir", help="where to write the maps (default: a temporary folder)")
+    ap.add_argument("--cpu-n", type=int, default=None, help="maps of each set for the CPU batch (default: all)")
     a = ap.parse_args()
     folder = a.dir or tempfile.mkdtemp(prefix="gpusiibra-readers-")
     real = write_realistic_maps(os.path.join(folder, "realistic"), a.n)
@@ -128,13 +130,17 @@ def main():
         rates[name] = (r1, r2)
         print(f"{name:62s} {r1:10.1f} {f1:10.0f} {r2:10.1f} {f2:10.0f}")
     smap = gpusiibra.get_map()
-    gpusiibra.set_backend("cpu")
     now = rates[rows[-1][0]]
-    print(f"\n{'CPU batch end to end (assign_batch into a dataset)':62s} {'maps/s':>10s} {'% readers':>10s} "
+    print(f"\n{'batch end to end (assign_batch into a dataset)':62s} {'maps/s':>10s} {'% readers':>10s} "
           f"{'rows':>10s}")
-    for name, files, ref in (("realistic", real, now[0]), ("synthetic", synth, now[1])):
-        rate, nrows = batch_row(smap, files, a.readers, folder, name)
-        print(f"{name:62s} {rate:10.1f} {100 * rate / ref:9.0f}% {nrows:10d}")
+    for b in ["cpu"] + (["gpu"] if gpusiibra.gpu_available() else []):
+        gpusiibra.set_backend(b)
+        for name, files, ref in (("realistic", real, now[0]), ("synthetic", synth, now[1])):
+            files = files if b == "gpu" else files[: a.cpu_n]
+            batch_row(smap, files[:8], a.readers, folder, "warm")  # kernels compiled, caches made
+            rate, nrows = batch_row(smap, files, a.readers, folder, name)
+            print(f"{b + ', ' + name + f' ({len(files)} maps)':62s} {rate:10.1f} {100 * rate / ref:9.0f}% {nrows:10d}")
+    gpusiibra.set_backend("cpu")
     walls = sorted(cli_one_map(folder) for _ in range(3))
     print(f"\none map through the command line (example:motor, --threshold 3), wall: "
           f"{walls[1]:.2f} s (median of 3; min {walls[0]:.2f} s)")

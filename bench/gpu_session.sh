@@ -2,7 +2,7 @@
 # Everything a session with the GPU device should run, in one device call (under 10 minutes).
 #
 # Here, once: fetch the wheels the device's Python lacks into ./.whl (git ignores it), e.g. with the
-# project's tool:  bash ../shared/tools/gpu-wheels isal      (nibabel, and ISA-L's inflater)
+# project's tool:  bash ../shared/tools/gpu-wheels deflate   (nibabel, ISA-L and libdeflate inflaters, ...)
 # On the device (run tool, carry [".whl"]):   bash bench/gpu_session.sh
 # It needs nothing outside the repository. Outputs land in $OUT (the run tool brings them back);
 # copy the tables into bench/RESULTS.md.
@@ -24,3 +24,6 @@ python3 bench/bench_engine.py --backends cpu,gpu --n-batch 1000 --chunk 256 --cp
   --json "$OUT/bench_engine.json" 2>&1 | tee "$OUT/bench_engine.txt"
 python3 bench/bench_batch.py --n 1000 --cpu-n 200 --readers "$(nproc)" --chunk 256 2>&1 | tee "$OUT/bench_batch.txt"
 python3 bench/bench_demo.py --backends cpu,gpu --repeat 3 2>&1 | tee "$OUT/bench_demo.txt"
+# realistic maps (issue 19): readers' rows, CPU and GPU batch end to end, one map through the CLI
+python3 bench/bench_readers.py --n 1000 --synthetic 500 --readers "$(nproc)" --cpu-n 300 2>&1 \
+  | tee "$OUT/bench_readers.txt"

@@ -79,3 +79,20 @@ def check_dbscan_against_sklearn(rng, trials, max_blob, max_noise):
         pts = np.concatenate(blobs + [rng.uniform(-60, 60, (int(rng.integers(0, max_noise)), 3))])
         eps, ms = float(rng.uniform(1, 6)), int(rng.integers(1, 15))
         np.testing.assert_array_equal(clustering.dbscan(pts, eps, ms), DBSCAN(eps=eps, min_samples=ms).fit_predict(pts))
+
+
+def stop_writes_after(monkeypatch, n):
+    """Make the dataset's writer raise KeyboardInterrupt (a Ctrl-C) once ``n`` chunks are written."""
+    from gpusiibra import dataset
+
+    calls = {"n": 0}
+    real = dataset.Dataset.write
+
+    def write(self, *a):
+        calls["n"] += 1
+        if calls["n"] > n:
+            raise KeyboardInterrupt
+        return real(self, *a)
+
+    monkeypatch.setattr(dataset.Dataset, "write", write)
+    return real

@@ -21,7 +21,7 @@ import pandas as pd
 import pytest
 
 import gpusiibra
-from conftest import atlas_from_dense, random_atlas
+from conftest import atlas_from_dense, random_atlas, stop_writes_after
 from golden_cases import motor_t4
 from gpusiibra import batch, dataset
 from gpusiibra.io import siibra_v1
@@ -122,16 +122,7 @@ def test_killed_at_a_random_moment_then_resumed_gives_the_uninterrupted_dataset(
 def test_resume_with_the_folder_spelled_otherwise_redoes_nothing(julich, study, reference, tmp_path, monkeypatch):
     out = tmp_path / "spelled.parquet"
     monkeypatch.chdir(study.parent)
-    calls = {"n": 0}
-    real = dataset.Dataset.write
-
-    def stop_after_two(self, *a):
-        calls["n"] += 1
-        if calls["n"] > 2:
-            raise KeyboardInterrupt
-        return real(self, *a)
-
-    monkeypatch.setattr(dataset.Dataset, "write", stop_after_two)
+    real = stop_writes_after(monkeypatch, 2)
     with pytest.raises(KeyboardInterrupt):
         batch.assign_batch(julich, [study.name], out, chunk_size=3, progress=False)  # relative
     monkeypatch.setattr(dataset.Dataset, "write", real)

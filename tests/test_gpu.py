@@ -109,6 +109,9 @@ def test_batched_accumulation_equals_one_by_one(julich):
     one = [_assign.assign_image_data(julich, a, b) for a, b in imgs]
     for m, o in zip(many, one):
         for k in o:
+            if k.startswith("_"):  # the status of the map ("ok", "outside", ...): a string
+                assert m[k] == o[k], k
+                continue
             np.testing.assert_allclose(np.asarray(m[k], float), np.asarray(o[k], float), atol=1e-12)
 
 

@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import stop_writes_after
 from golden_cases import motor_t4
 from gpusiibra import batch, dataset
 from gpusiibra.cli import main as cli
@@ -96,16 +97,7 @@ def test_a_report_reads_only_recorded_intact_parts(finished, tmp_path):
 
 def test_a_report_of_an_unfinished_run_says_so(julich, study, tmp_path, monkeypatch):
     out = tmp_path / "stopped.parquet"
-    calls = {"n": 0}
-    real = dataset.Dataset.write
-
-    def stop_after_one(self, *a):
-        calls["n"] += 1
-        if calls["n"] > 1:
-            raise KeyboardInterrupt
-        return real(self, *a)
-
-    monkeypatch.setattr(dataset.Dataset, "write", stop_after_one)
+    stop_writes_after(monkeypatch, 1)
     with pytest.raises(KeyboardInterrupt):
         batch.assign_batch(julich, [study], out, chunk_size=2, progress=False)
     monkeypatch.undo()
