@@ -169,3 +169,23 @@ def test_a_folder_with_links_that_loop_is_walked_once(julich, study, tmp_path):
     r = subprocess.run([sys.executable, "-c", code, str(top)], capture_output=True, text=True, timeout=60,
                        env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.stdout.split() == ["1", "1"], r.stderr
+
+
+def test_an_unreadable_file_is_called_unreadable_not_damaged(julich, study, tmp_path, monkeypatch):
+    target = tmp_path / "locked.nii.gz"
+    shutil.copy(study / "s0.nii.gz", target)
+    os.chmod(target, 0)
+    if os.access(target, os.R_OK):  # root reads it anyway: refuse the read as the OS would
+        from gpusiibra.io import nifti
+
+        real_open = open
+
+        def deny(path, *a, **k):
+            if os.fspath(path) == str(target):
+                raise PermissionError(13, "Permission denied", str(target))
+            return real_open(path, *a, **k)
+
+        monkeypatch.setattr(nifti, "open", deny, raising=False)
+    rows, s = batch.assign_batch(julich, [target], progress=False)
+    (path, reason), = rows.attrs["errors"]
+    assert path == str(target) and reason == "cannot read the file (Permission denied)"
