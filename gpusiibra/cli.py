@@ -109,7 +109,12 @@ def _parser():
     q.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
     q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
                    help="report only map values above L (default: 0)")
-    q.add_argument("--out", help="write the table to OUT (.parquet, else CSV)")
+    q.add_argument("--out", help="write the table to OUT: a name ending in .parquet is a results dataset (a folder, "
+                   "written in chunks, resumable, as `assign` writes), else a CSV file")
+    q.add_argument("--resume", action="store_true", help="continue an existing --out dataset, skipping finished rows")
+    q.add_argument("--chunk-rows", type=_number(int, 1), default=20000,
+                   help="rows of the table per part file of a dataset (default: 20000)")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
 
     d = sub.add_parser("demo", help="the seed workflow on the bundled motor map: samples, clusters, peaks, "
@@ -192,14 +197,22 @@ def _cmd_points(args):
 
     from . import backend
     from .maps import get_map
-    from .tables import label_points
+    from .tables import label_points, label_points_batch
 
     if args.backend:
         backend.set_backend(args.backend)
+    if args.out and args.out.rstrip("/\\").endswith(".parquet"):  # a results dataset, in chunks, resumable
+        summary = label_points_batch(args.table, args.out, get_map(args.atlas), sigma_mm=args.sigma,
+                                     lower_threshold=args.lower_threshold, resume=args.resume,
+                                     chunk_rows=args.chunk_rows, progress=not args.quiet)
+        print(summary)
+        return 0
+    if args.resume:
+        from .errors import OptionError
+
+        raise OptionError("--resume continues a results dataset: give --out a folder name ending in .parquet")
     df = label_points(args.table, get_map(args.atlas), sigma_mm=args.sigma, lower_threshold=args.lower_threshold)
-    if args.out and args.out.endswith(".parquet"):
-        df.to_parquet(args.out, index=False)
-    elif args.out:
+    if args.out:
         df.to_csv(args.out, index=False)
     with pd.option_context("display.max_rows", 500, "display.width", 160):
         print(df.to_string(index=False) if df["region"].notna().any() else "no region at these points")

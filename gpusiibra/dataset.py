@@ -229,7 +229,8 @@ class Dataset:
     resume : bool
         Continue an existing dataset (same settings, atlas and version), else it must not exist.
     settings : dict
-        The values of :data:`SETTINGS` of this run.
+        The values of :data:`SETTINGS` of this run (and any other setting of its kind of work, e.g. the
+        ``kind`` and ``sigma_mm`` of a points dataset): a resume must give the same.
     atlas : dict
         :func:`atlas_identity` of the atlas in use.
     """
@@ -240,7 +241,7 @@ class Dataset:
         self._lock = FileLock(os.path.join(self.out, _LOCK))
         self._open_folder()
         try:
-            self._start(resume, {k: settings.get(k) for k in SETTINGS}, atlas)
+            self._start(resume, dict({k: settings.get(k) for k in SETTINGS}, **settings), atlas)
         except BaseException:
             self.close()
             raise
@@ -303,9 +304,9 @@ class Dataset:
             raise DatasetError(self.out, f"written in format {run.get('format')!r}, this gpusiibra writes {FORMAT!r}: "
                                          "start a new --out")
         diffs = []
-        for k in SETTINGS:
-            if run["settings"].get(k) != settings[k]:
-                diffs.append(f"{k} {_show(run['settings'].get(k))} -> {_show(settings[k])}")
+        for k in list(SETTINGS) + sorted((set(run["settings"]) | set(settings)) - set(SETTINGS)):
+            if run["settings"].get(k) != settings.get(k):
+                diffs.append(f"{k} {_show(run['settings'].get(k))} -> {_show(settings.get(k))}")
         if run["atlas"]["fingerprint"] != atlas["fingerprint"]:
             a, b = run["atlas"], atlas
             diffs.append(f"atlas {a['name']!r} ({a['regions']} regions, fingerprint {a['fingerprint'][:8]}) -> "

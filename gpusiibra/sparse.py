@@ -276,6 +276,24 @@ class SparseIndex:
             self._bboxes = boxes
         return self._bboxes
 
+    def csr_matrices(self, lower_threshold=0.0):
+        """The atlas as two SciPy CSR matrices (voxel rows x regions), cached per threshold like
+        :meth:`region_stats`: the values (below ``lower_threshold``: 0, and no entry) and their indicator."""
+        import scipy.sparse as sps
+
+        key = ("csr", float(lower_threshold))
+        if key not in self._stats:
+            v = self.entry_value.astype(np.float64)
+            if key[1] > 0:
+                v = np.where(v < key[1], 0.0, v)
+            shape = (self.n_rows, self.num_volumes)
+            values = sps.csr_matrix((v, self.entry_region.astype(np.int32), self.row_ptr), shape=shape)
+            values.eliminate_zeros()  # no entry where the value counts as 0: both matrices share one structure
+            ones = values.copy()
+            ones.data = np.ones_like(ones.data)
+            self._stats[key] = (values, ones)
+        return self._stats[key]
+
     def region_stats(self, lower_threshold=0.0) -> dict:
         """Per-region sums of the maps with values below ``lower_threshold`` taken as 0 (cached per threshold).
 

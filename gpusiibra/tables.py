@@ -8,13 +8,15 @@ keeps every column of the table, in order, and adds the regions each point falls
 from __future__ import annotations
 
 import os
+import sys
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["label_points"]
+__all__ = ["label_points", "label_points_batch", "PointsSummary"]
 
 
-def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=None):
+def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=None, keep_row=False):
     """Add the regions of each point to a coordinate table.
 
     Parameters
@@ -66,6 +68,7 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
     left = table.reset_index(drop=True)
     clash = {c: f"input:{c}" for c in left.columns if c in assigned.columns and c != "input structure"}
     left = left.rename(columns=clash)
+    left["_row"] = np.arange(len(left))  # the row's number in the table (dropped below unless asked for)
     right = assigned.drop(columns=["input structure", "centroid"])
     right.index = point
     order = np.argsort(point, kind="stable")  # the table's order; within a point, the assignment's
@@ -79,4 +82,110 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
         got = got.iloc[np.argsort(pos, kind="stable")].reset_index(drop=True)
     if "volume" in got:
         got["volume"] = got["volume"].astype("Int64")
-    return got
+    return got if keep_row else got.drop(columns="_row")
+
+
+@dataclass
+class PointsSummary:
+    """What a points run did: rows of the table, rows assigned now, rows already done (resume), output rows."""
+
+    points: int = 0
+    assigned: int = 0
+    skipped: int = 0
+    rows: int = 0
+    seconds: float = 0.0
+    out: str | None = None
+
+    def __str__(self):
+        if self.assigned == 0 and self.skipped:
+            return f"nothing to do: the dataset already holds all {self.skipped} points of the table"
+        rate = self.assigned / self.seconds if self.seconds else 0.0
+        s = (f"{self.points} points: {self.assigned} assigned, {self.rows} rows, {self.seconds:.1f} s "
+             f"({rate:.0f} points/s)")
+        if self.skipped:
+            s += f"; {self.skipped} were already done (resume)"
+        return s + (f"\nresults: {self.out}" if self.out else "")
+
+
+def _output_schema(table, smap, uncertain: bool):
+    """The Arrow schema of every part: the table's columns (types from the whole table), ``row``, then the
+    region columns (fixed types, so that a chunk with no region at all keeps them)."""
+    import pyarrow as pa
+
+    from ._assign import IMAGE_COLUMNS, POINT_COLUMNS
+
+    base = pa.Schema.from_pandas(table, preserve_index=False)
+    cols = [c for c in (IMAGE_COLUMNS if uncertain else POINT_COLUMNS) if c not in ("input structure", "centroid")]
+    types = {"volume": pa.int64(), "region": pa.string()}
+    fields = list(base) + [pa.field("row", pa.int64())] + [pa.field(c, types.get(c, pa.float64())) for c in cols]
+    return pa.schema(fields)
+
+
+def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.0, resume=False, chunk_rows=20000,
+                       progress=True, space=None) -> PointsSummary:
+    """:func:`label_points` for a table of any length, into a results dataset (as ``assign_batch`` writes).
+
+    The table is read whole and checked first (a bad row is an error naming its line, before anything is
+    written); its rows are then assigned ``chunk_rows`` at a time, each chunk one part file and one manifest
+    line of the dataset ``out`` (one writer at a time, ``resume`` continues a stopped run with the same
+    options and table, an unfinished chunk is assigned again). Every part holds the table's columns, ``row``
+    (the row's number in the table, from 0) and the region columns; ``pandas.read_parquet(out)`` reads it.
+
+    Returns
+    -------
+    PointsSummary
+    """
+    import time
+
+    import numpy as np
+    import pyarrow as pa
+    from tqdm.auto import tqdm
+
+    from .dataset import Dataset, atlas_identity, file_stamp, input_key
+    from .errors import OptionError
+    from .io.coordinates import points_of, read_table
+    from .maps import SparseMap, get_map
+
+    if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
+        raise OptionError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
+    from ._assign import COLUMNS
+
+    t0 = time.perf_counter()
+    path = os.fspath(table)
+    df = read_table(path)
+    df = df.rename(columns={c: f"input:{c}" for c in df.columns if c in set(COLUMNS) | {"row"}})
+    points = points_of(df, sigma_mm, space, where=path)  # every row checked before anything is written
+    smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
+    key = input_key(path)
+    settings = dict(kind="points", sigma_mm=None if sigma_mm is None else float(sigma_mm),
+                    lower_threshold=float(lower_threshold), chunk_rows=int(chunk_rows))
+    from nibabel.affines import voxel_sizes
+
+    scale = float(np.mean(voxel_sizes(smap.sparse_index.affine)))  # siibra's voxel scale, as _assign takes it
+    uncertain = bool(np.any(np.asarray(points.sigma_mm) / scale >= 3))
+    schema = _output_schema(df, smap, uncertain)
+    ds = Dataset(out, resume, settings, atlas_identity(smap))
+    summary = PointsSummary(points=len(df), out=ds.out)
+    try:
+        ds.check_inputs([key])
+        starts = [s for s in range(0, len(df), chunk_rows) if (key, s, "rows") not in ds.done]
+        summary.skipped = len(df) - sum(min(chunk_rows, len(df) - s) for s in starts)
+        bar = tqdm(total=len(df), initial=summary.skipped, unit="point", desc="assigning", disable=not progress,
+                   file=sys.stderr)
+        for s in starts:
+            part = df.iloc[s:s + chunk_rows]
+            got = label_points(part, smap, sigma_mm=sigma_mm, lower_threshold=lower_threshold, space=space,
+                               keep_row=True)
+            got.insert(len(df.columns), "row", np.asarray(got.pop("_row")) + s)
+            got = got.reindex(columns=schema.names)
+            ds.write(pa.Table.from_pandas(got, schema=schema, preserve_index=False), [(key, s, "rows")],
+                     {key: file_stamp(path)})
+            summary.assigned += len(part)
+            summary.rows += len(got)
+            bar.update(len(part))
+        bar.close()
+        summary.seconds = time.perf_counter() - t0
+        ds.finish({"seconds": round(summary.seconds, 3), "points": summary.assigned, "rows": summary.rows})
+    finally:
+        ds.close()
+    return summary

@@ -1,0 +1,104 @@
+"""Coordinate tables of any length into a results dataset (issue 21): the same rows as labelling the whole table,
+resumable after a stop, refused when the table changed; the CPU's Gaussian route against the kernel's."""
+import os
+
+import numpy as np
+import pandas as pd
+import pytest
+from nibabel.affines import apply_affine
+
+import cuda_emulator
+import gpusiibra
+from conftest import stop_writes_after
+from gpusiibra import DatasetError, PointsFileError, _kernels as kernels
+from gpusiibra.cli import main as cli
+from gpusiibra.tables import label_points, label_points_batch
+
+
+@pytest.fixture
+def table(julich, tmp_path):
+    """300 points, most in the brain, some outside the grid, a study column and a contrast column."""
+    ix = julich.sparse_index
+    rng = np.random.default_rng(21)
+    mapped = np.argwhere(ix.voxels >= 0)
+    xyz = np.round(apply_affine(ix.affine, mapped[rng.choice(len(mapped), 300, replace=False)]), 1)
+    xyz[::37] = [0, 0, 300]  # outside the grid
+    df = pd.DataFrame({"id": [f"{i // 3}-{i % 3}" for i in range(300)], "study_id": rng.integers(0, 40, 300),
+                       "x": xyz[:, 0], "y": xyz[:, 1], "z": xyz[:, 2], "contrast": ["a", "b", "c"] * 100})
+    path = tmp_path / "coordinates.tsv"
+    df.to_csv(path, sep="\t", index=False)
+    return path
+
+
+def _sorted(df):
+    return df.sort_values(["row", "volume"], na_position="last").reset_index(drop=True)
+
+
+@pytest.mark.parametrize("sigma", [0.0, 5.0])
+def test_a_points_dataset_holds_the_whole_tables_labels_and_resumes_after_a_stop(julich, table, tmp_path,
+                                                                                 monkeypatch, sigma):
+    with pytest.warns(RuntimeWarning, match="outside the atlas grid"):
+        whole = label_points(table, julich, sigma_mm=sigma, keep_row=True).rename(columns={"_row": "row"})
+    out = tmp_path / "full.parquet"
+    with pytest.warns(RuntimeWarning, match="outside the atlas grid"):
+        s = label_points_batch(table, out, julich, sigma_mm=sigma, chunk_rows=64, progress=False)
+    assert s.points == s.assigned == 300 and s.rows == len(whole)
+    got = pd.read_parquet(out)
+    assert list(got.columns[:7]) == ["id", "study_id", "x", "y", "z", "contrast", "row"]
+    pd.testing.assert_frame_equal(_sorted(got)[whole.columns], _sorted(whole), check_dtype=False)
+    # stopped after two chunks, then resumed: the same dataset
+    stopped = tmp_path / "stopped.parquet"
+    real = stop_writes_after(monkeypatch, 2)
+    with pytest.raises(KeyboardInterrupt), pytest.warns(RuntimeWarning):
+        label_points_batch(table, stopped, julich, sigma_mm=sigma, chunk_rows=64, progress=False)
+    monkeypatch.setattr(gpusiibra.dataset.Dataset, "write", real)
+    with pytest.warns(RuntimeWarning):
+        s = label_points_batch(table, stopped, julich, sigma_mm=sigma, chunk_rows=64, progress=False, resume=True)
+    assert s.skipped == 128 and s.assigned == 172
+    pd.testing.assert_frame_equal(_sorted(pd.read_parquet(stopped)), _sorted(got))
+
+
+def test_a_points_dataset_refuses_other_options_a_changed_table_and_bad_rows(julich, table, tmp_path, capsys):
+    out = tmp_path / "p.parquet"
+    with pytest.warns(RuntimeWarning):
+        label_points_batch(table, out, julich, sigma_mm=0.0, chunk_rows=100, progress=False)
+    with pytest.raises(DatasetError, match="sigma_mm 0.0 -> 5.0"):
+        label_points_batch(table, out, julich, sigma_mm=5.0, chunk_rows=100, progress=False, resume=True)
+    with open(table, "a") as f:
+        f.write("9-9\t1\t-40\t-20\t55\ta\n")
+    with pytest.raises(DatasetError, match="changed since"):
+        label_points_batch(table, out, julich, sigma_mm=0.0, chunk_rows=100, progress=False, resume=True)
+    with open(table, "a") as f:
+        f.write("9-9\t1\t-40\tnot-a-number\t55\ta\n")
+    bad_out = tmp_path / "bad.parquet"
+    with pytest.raises(PointsFileError, match="line 303: coordinate y 'not-a-number' is not a number"):
+        label_points_batch(table, bad_out, julich, progress=False)
+    assert not bad_out.exists()  # every row is checked before anything is written
+    # the command line: a dataset for a .parquet name, one line for a mistake
+    assert cli(["points", str(table), "--out", str(tmp_path / "cli.parquet"), "--quiet"]) == 2
+    assert "not-a-number" in capsys.readouterr().err
+
+
+def _random_points(julich, rng, n):
+    ix = julich.sparse_index
+    shape = np.array(ix.shape)
+    vox = np.concatenate([rng.integers(0, shape, (n - 4, 3)), [[0, 0, 0], shape - 1, [0, 100, 80], [150, 3, 160]]])
+    return apply_affine(ix.affine, vox)
+
+
+@pytest.mark.skipif(not cuda_emulator.available(), reason="no C++ compiler for the kernel emulator")
+@pytest.mark.parametrize("lower_threshold", [0.0, 0.3])
+def test_the_cpus_sparse_gaussian_route_equals_the_kernel(julich, rng, monkeypatch, lower_threshold):
+    """Cubes inside the grid and cut at its faces and corners, two sigmas, a lower threshold: the same pairs and
+    counts as the CUDA kernel (run on the host), sums to a few ulps."""
+    pts = _random_points(julich, rng, 60)
+    sig = np.where(np.arange(60) % 2, 5.0, 7.5)
+    cpu = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig), lower_threshold=lower_threshold)
+    cuda_emulator.install(monkeypatch)
+    assert kernels.raw_kernels()
+    emu = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig), lower_threshold=lower_threshold)
+    assert len(cpu) > 100
+    pd.testing.assert_frame_equal(cpu.drop(columns=["correlation", "map weighted mean", "input weighted mean"]),
+                                  emu.drop(columns=["correlation", "map weighted mean", "input weighted mean"]))
+    for c in ("correlation", "map weighted mean", "input weighted mean"):
+        np.testing.assert_allclose(cpu[c], emu[c], rtol=1e-12, atol=1e-15)
