@@ -114,6 +114,8 @@ def _parser():
     q.add_argument("--resume", action="store_true", help="continue an existing --out dataset, skipping finished rows")
     q.add_argument("--chunk-rows", type=_number(int, 1), default=20000,
                    help="rows of the table per part file of a dataset (default: 20000)")
+    q.add_argument("--space", help="the space of the coordinates, when a `space` column of the table says "
+                   "otherwise than MNI and you know better (e.g. --space MNI)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
 
@@ -204,14 +206,15 @@ def _cmd_points(args):
     if args.out and args.out.rstrip("/\\").endswith(".parquet"):  # a results dataset, in chunks, resumable
         summary = label_points_batch(args.table, args.out, get_map(args.atlas), sigma_mm=args.sigma,
                                      lower_threshold=args.lower_threshold, resume=args.resume,
-                                     chunk_rows=args.chunk_rows, progress=not args.quiet)
+                                     chunk_rows=args.chunk_rows, progress=not args.quiet, space=args.space)
         print(summary)
         return 0
     if args.resume:
         from .errors import OptionError
 
         raise OptionError("--resume continues a results dataset: give --out a folder name ending in .parquet")
-    df = label_points(args.table, get_map(args.atlas), sigma_mm=args.sigma, lower_threshold=args.lower_threshold)
+    df = label_points(args.table, get_map(args.atlas), sigma_mm=args.sigma, lower_threshold=args.lower_threshold,
+                      space=args.space)
     if args.out:
         df.to_csv(args.out, index=False)
     with pd.option_context("display.max_rows", 500, "display.width", 160):

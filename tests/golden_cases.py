@@ -1,4 +1,5 @@
-"""The inputs of ../shared/golden (copied to tests/golden), rebuilt exactly as its README defines them."""
+"""The inputs of ../shared/golden (copied to tests/golden), rebuilt exactly as its README defines them, and one case
+of our own computed by siibra 1.0.1a25 itself the same way (points_sigma_varied: a sigma per point)."""
 import ast
 import os
 
@@ -37,6 +38,9 @@ CASES = {
     "blobs_lt02": lambda m: m.assign(blobs(), lower_threshold=0.2),
     "points_exact": lambda m: m.assign(gpusiibra.PointCloud(POINTS, sigma_mm=0)),
     "points_sigma5": lambda m: m.assign(gpusiibra.PointCloud(POINTS[:4], sigma_mm=5)),
+    # made in session 7 by siibra 1.0.1a25 itself (tests/oracle.py's OracleMap over the embedded atlas), as the
+    # other cases: a sigma per point, every one at or above siibra's 3 voxels
+    "points_sigma_varied": lambda m: m.assign(gpusiibra.PointCloud(POINTS[:4], sigma_mm=[4.0, 6.0, 8.0, 10.0])),
 }
 
 

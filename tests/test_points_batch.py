@@ -102,3 +102,16 @@ def test_the_cpus_sparse_gaussian_route_equals_the_kernel(julich, rng, monkeypat
                                   emu.drop(columns=["correlation", "map weighted mean", "input weighted mean"]))
     for c in ("correlation", "map weighted mean", "input weighted mean"):
         np.testing.assert_allclose(cpu[c], emu[c], rtol=1e-12, atol=1e-15)
+
+
+def test_a_table_in_another_space_is_refused_unless_the_user_says_so(julich, tmp_path, capsys):
+    nimare = pd.DataFrame({"id": ["s1", "s2"], "x": [-40, 38], "y": [-20, -22], "z": [55, 58],
+                           "space": ["MNI", "TAL"]})
+    with pytest.raises(PointsFileError, match="1 rows say their coordinates are in 'TAL', not MNI152"):
+        label_points(nimare, julich)
+    assert len(label_points(nimare, julich, space="MNI")) > 0
+    assert len(label_points(nimare.assign(space=["mni152_2mm".replace("_2mm", ""), "ICBM"]), julich)) > 0
+    path = tmp_path / "t.csv"
+    nimare.to_csv(path, index=False)
+    assert cli(["points", str(path)]) == 2 and "--space MNI" in capsys.readouterr().err
+    assert cli(["points", str(path), "--space", "MNI"]) == 0

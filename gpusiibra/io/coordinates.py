@@ -12,7 +12,8 @@ import numpy as np
 
 from ..errors import PointsFileError
 
-__all__ = ["read_points", "read_table", "points_of", "coordinate_columns", "COORDINATE_SPELLINGS"]
+__all__ = ["read_points", "read_table", "points_of", "coordinate_columns", "check_space", "COORDINATE_SPELLINGS",
+           "MNI_SPACES"]
 
 _SIGMA_NAMES = ("sigma_mm", "sigma", "fwhm_sigma", "uncertainty")
 
@@ -111,11 +112,37 @@ def read_table(path):
     return df
 
 
+#: how tables name the space of the atlases gpusiibra ships (MNI152 variants), compared without case
+MNI_SPACES = ("mni", "mni152", "icbm", "icbm152", "mni152nlin2009casym", "mni152nlin2009asym", "mni152nlin6asym",
+              "mni152lin", "mni305", "spm", "fsl")
+
+
+def check_space(df, where=None, space=None):
+    """Refuse a table whose ``space`` column (NiMARE's and Neurosynth's exports have one) names another space
+    than MNI (Talairach, say): its coordinates would be read as MNI and land in other regions. ``space`` (the
+    user's word, ``--space``) takes the table as it is."""
+    if space is not None:
+        return
+    low = {str(n).strip().lower(): n for n in df.columns}
+    if "space" not in low:
+        return
+    values = df[low["space"]].astype(str).str.strip()
+    other = values[~values.str.lower().str.replace("[^a-z0-9]", "", regex=True).isin(
+        [m.replace("_", "") for m in MNI_SPACES])]
+    if len(other):
+        seen = ", ".join(repr(v) for v in other.unique()[:3])
+        raise PointsFileError(where, f"{len(other)} rows say their coordinates are in {seen}, not MNI152: convert "
+                                     "them to MNI first (e.g. Lancaster's tal2icbm), or say that they are with "
+                                     "--space MNI (space= in Python)")
+
+
 def points_of(df, sigma_mm=None, space=None, where=None):
     """The :class:`~gpusiibra.PointCloud` of a table's coordinate columns (and ``sigma_mm`` column, unless
-    ``sigma_mm`` is given)."""
+    ``sigma_mm`` is given); a ``space`` column naming another space than MNI is refused
+    (:func:`check_space`) unless ``space`` is given."""
     from ..points import PointCloud
 
+    check_space(df, where, space)
     cols = coordinate_columns(df.columns, where)
     lines = df.attrs.get("lines") or list(range(1, len(df) + 1))
     coords = np.empty((len(df), 3))
