@@ -114,6 +114,8 @@ def _parser():
     q.add_argument("--resume", action="store_true", help="continue an existing --out dataset, skipping finished rows")
     q.add_argument("--chunk-rows", type=_number(int, 1), default=20000,
                    help="rows of the table per part file of a dataset (default: 20000)")
+    q.add_argument("--by", help="with a dataset --out: the regions of each group's points, grouped by this "
+                   "column of the table (e.g. study_id), written into the dataset and shown")
     q.add_argument("--space", help="the space of the coordinates, when a `space` column of the table says "
                    "otherwise than MNI and you know better (e.g. --space MNI)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -206,8 +208,15 @@ def _cmd_points(args):
     if args.out and args.out.rstrip("/\\").endswith(".parquet"):  # a results dataset, in chunks, resumable
         summary = label_points_batch(args.table, args.out, get_map(args.atlas), sigma_mm=args.sigma,
                                      lower_threshold=args.lower_threshold, resume=args.resume,
-                                     chunk_rows=args.chunk_rows, progress=not args.quiet, space=args.space)
+                                     chunk_rows=args.chunk_rows, progress=not args.quiet, space=args.space,
+                                     by=args.by)
         print(summary)
+        if summary.by_group is not None:
+            top = summary.by_group.groupby(args.by, sort=False).head(3)
+            print(f"\nthe regions of each {args.by} (its points' best region; first 3 of each, all in "
+                  f"{os.path.join(summary.out, '_summary-by-' + args.by + '.csv')}):")
+            with pd.option_context("display.max_rows", 60, "display.width", 160):
+                print(top.head(60).to_string(index=False))
         return 0
     if args.resume:
         from .errors import OptionError

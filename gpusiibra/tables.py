@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["label_points", "label_points_batch", "PointsSummary"]
+__all__ = ["label_points", "label_points_batch", "region_summary", "PointsSummary"]
 
 
 def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=None, keep_row=False):
@@ -95,6 +95,7 @@ class PointsSummary:
     rows: int = 0
     seconds: float = 0.0
     out: str | None = None
+    by_group: object = None  # a DataFrame (region_summary) when a grouping column was given
 
     def __str__(self):
         if self.assigned == 0 and self.skipped:
@@ -122,7 +123,7 @@ def _output_schema(table, smap, uncertain: bool):
 
 
 def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.0, resume=False, chunk_rows=20000,
-                       progress=True, space=None) -> PointsSummary:
+                       progress=True, space=None, by=None) -> PointsSummary:
     """:func:`label_points` for a table of any length, into a results dataset (as ``assign_batch`` writes).
 
     The table is read whole and checked first (a bad row is an error naming its line, before anything is
@@ -130,6 +131,10 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
     line of the dataset ``out`` (one writer at a time, ``resume`` continues a stopped run with the same
     options and table, an unfinished chunk is assigned again). Every part holds the table's columns, ``row``
     (the row's number in the table, from 0) and the region columns; ``pandas.read_parquet(out)`` reads it.
+
+    With ``by`` (a column, e.g. ``study_id``), the regions each group's points fall into
+    (:func:`region_summary`) are written into the dataset as ``_summary-by-<column>.csv`` (a name that
+    ``pandas.read_parquet`` passes over) and returned as ``PointsSummary.by_group``.
 
     Returns
     -------
@@ -157,6 +162,8 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
     points = points_of(df, sigma_mm, space, where=path)  # every row checked before anything is written
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
     key = input_key(path)
+    if by is not None and by not in df.columns:
+        raise OptionError(f"--by {by}: the table has no such column (it has {', '.join(map(str, df.columns))})")
     settings = dict(kind="points", sigma_mm=None if sigma_mm is None else float(sigma_mm),
                     lower_threshold=float(lower_threshold), chunk_rows=int(chunk_rows))
     from nibabel.affines import voxel_sizes
@@ -184,8 +191,63 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
             summary.rows += len(got)
             bar.update(len(part))
         bar.close()
+        if by is not None:
+            summary.by_group = _write_group_summary(ds.out, by)
         summary.seconds = time.perf_counter() - t0
         ds.finish({"seconds": round(summary.seconds, 3), "points": summary.assigned, "rows": summary.rows})
     finally:
         ds.close()
     return summary
+
+
+def _write_group_summary(out, by):
+    """:func:`region_summary` of the dataset's intact recorded parts, written beside them (atomically)."""
+    import re
+
+    import pandas as pd
+    import pyarrow.parquet as pq
+
+    from .dataset import intact_chunks, read_manifest
+
+    chunks, _ = intact_chunks(out, read_manifest(out))
+    parts = [pq.read_table(os.path.join(out, r["part"])).to_pandas() for r in chunks if r.get("part")]
+    summary = region_summary(pd.concat(parts, ignore_index=True), by)
+    path = os.path.join(out, f"_summary-by-{re.sub(r'[^A-Za-z0-9_.-]+', '_', str(by))}.csv")
+    summary.to_csv(path + ".tmp", index=False)
+    os.replace(path + ".tmp", path)
+    return summary
+
+
+def region_summary(rows, by):
+    """Per group (a column of the table, e.g. ``study_id``): the regions its points fall into.
+
+    Each point counts once, for its best region (highest ``correlation`` for uncertain points, else highest
+    ``map value``); points in no region are counted as such.
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        What :func:`label_points` gives (with ``keep_row``) or a points dataset (``pandas.read_parquet``).
+    by : str
+        The grouping column.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``by``, ``region`` (empty for "no region"), ``points``, ``share`` (of the group's points), sorted by
+        group, then by points (most first).
+    """
+    import pandas as pd
+
+    from .errors import OptionError
+
+    if by not in rows.columns:
+        raise OptionError(f"no column {by!r} to summarise by; the table has {', '.join(map(str, rows.columns))}")
+    row = "row" if "row" in rows.columns else "_row"
+    measure = "correlation" if "correlation" in rows.columns and rows["correlation"].notna().any() else "map value"
+    best = (rows.sort_values([row, measure], ascending=[True, False], na_position="last", kind="stable")
+            .drop_duplicates(row))
+    counts = best.groupby([by, best["region"].fillna("")], dropna=False).size().rename("points").reset_index()
+    totals = best.groupby(by, dropna=False).size()
+    counts["share"] = counts["points"] / counts[by].map(totals).to_numpy()
+    return counts.sort_values([by, "points", "region"], ascending=[True, False, True]).reset_index(drop=True)

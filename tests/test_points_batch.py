@@ -115,3 +115,25 @@ def test_a_table_in_another_space_is_refused_unless_the_user_says_so(julich, tmp
     nimare.to_csv(path, index=False)
     assert cli(["points", str(path)]) == 2 and "--space MNI" in capsys.readouterr().err
     assert cli(["points", str(path), "--space", "MNI"]) == 0
+
+
+def test_the_regions_of_each_study(julich, table, tmp_path, capsys):
+    out = tmp_path / "s.parquet"
+    with pytest.warns(RuntimeWarning):
+        s = label_points_batch(table, out, julich, chunk_rows=100, progress=False, by="study_id")
+    got = s.by_group
+    df = pd.read_csv(table, sep="\t")
+    # every point counted once, in its group; shares sum to 1 per group
+    assert got.groupby("study_id")["points"].sum().to_dict() == df.groupby("study_id").size().to_dict()
+    np.testing.assert_allclose(got.groupby("study_id")["share"].sum(), 1.0)
+    rows = pd.read_parquet(out)  # the summary file does not disturb the dataset
+    best = rows.sort_values(["row", "map value"], ascending=[True, False]).drop_duplicates("row")
+    one = best[best["study_id"] == got["study_id"].iloc[0]]["region"].fillna("").value_counts()
+    assert one.iloc[0] == got["points"].iloc[0]
+    on_disk = pd.read_csv(out / "_summary-by-study_id.csv", keep_default_na=False)
+    assert list(on_disk["points"]) == list(got["points"])
+    with pytest.raises(gpusiibra.OptionError, match="no such column"):
+        label_points_batch(table, tmp_path / "x.parquet", julich, progress=False, by="nope")
+    assert cli(["points", str(table), "--out", str(tmp_path / "c.parquet"), "--by", "study_id", "--quiet"]) == 0
+    out_text, err_text = capsys.readouterr()
+    assert "the regions of each study_id" in out_text and "outside the atlas grid" in err_text
