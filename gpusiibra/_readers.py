@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ImageFileError
-from .io.nifti import image_data, read_image, read_raw
+from .io.nifti import image_data, read_image, read_raw, space_note
 from .points import PointCloud
 from ._resample import DENSE_FRACTION, SparseImage, sparse_entries, sparse_image
 
@@ -39,6 +39,7 @@ class MapInput:
     sign: str
     image: SparseImage
     peaks: np.ndarray | None = None
+    space: str | None = None  # why the file's header says it may not be in MNI152 space (io.nifti.space_note)
 
 
 def _signed(d, sign, threshold):
@@ -60,13 +61,15 @@ def _peaks(x, affine, peaks, mindist):
 
 def _read_with_nibabel(path, threshold, signs, peaks, mindist):
     """Every map of a file through nibabel's arrays (files the fast path does not take, e.g. scaled floats)."""
-    data, affine = image_data(read_image(path), path)
+    img = read_image(path)
+    data, affine = image_data(img, path)
+    note = space_note(img.header, affine, data.shape) if hasattr(img, "header") else None
     frames = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
     out = []
     for t, d in enumerate(frames):
         for sign in signs:
             x = _signed(d, sign, threshold)
-            out.append(MapInput(path, t, sign, sparse_image(x, affine), _peaks(x, affine, peaks, mindist)))
+            out.append(MapInput(path, t, sign, sparse_image(x, affine), _peaks(x, affine, peaks, mindist), note))
     return out
 
 
@@ -147,7 +150,7 @@ def read_map(path, threshold, two_sided, peaks=False, mindist=5):
             if img is None:
                 img = sparse_image(_dense_frame(raw, r, sign, threshold), raw.affine)
             pk = _peaks(img.dense(), raw.affine, peaks, mindist) if peaks else None
-            out.append(MapInput(path, t, sign, img, pk))
+            out.append(MapInput(path, t, sign, img, pk, raw.space))
     return out
 
 

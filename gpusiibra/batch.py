@@ -66,6 +66,7 @@ class BatchSummary:
     rows: int = 0
     failures: int = 0
     outside: int = 0
+    space: list = field(default_factory=list)  # (input, why its header says it may not be in MNI152 space)
     seconds: float = 0.0
     out: str | None = None
     errors_file: str | None = None
@@ -88,6 +89,10 @@ class BatchSummary:
                 s += f"; {self.skipped} maps were already done (resume)"
         if self.outside:
             s += f"\nwarning: {self.outside} maps lie entirely outside the atlas grid (no rows): check their affines"
+        if self.space:
+            more = f" and {len(self.space) - 1} more" if len(self.space) > 1 else ""
+            s += (f"\nwarning: {os.path.basename(self.space[0][0])}{more} may not be in MNI152 space "
+                  f"({self.space[0][1]}); say --space MNI if they are")
         if self.out:
             s += f"\nresults: {self.out}"
         if self.failures and self.errors_file:
@@ -213,13 +218,15 @@ def _assign_maps(smap, maps, lower_threshold, minsize):
 
 
 def _finish(smap, paths, results, kw, done):
-    """Assign the read maps of some files that are not done: (table, keys, errors, outside)."""
-    maps, errors = [], []
+    """Assign the read maps of some files that are not done: (table, keys, errors, outside, space notes)."""
+    maps, errors, spaces = [], [], []
     for path, result in zip(paths, results):
         if isinstance(result, Exception):
             errors.append((path, getattr(result, "reason", str(result))))
             continue
         maps.extend(m for m in result if (m.input, m.frame, m.sign) not in done)
+        if result and result[0].space:
+            spaces.append((path, result[0].space))
     try:
         table, keys, outside = _assign_maps(smap, maps, kw["lower_threshold"], kw["minsize"])
     except MemoryError as e:  # CuPy's OutOfMemoryError is one too
@@ -229,12 +236,13 @@ def _finish(smap, paths, results, kw, done):
         raise BackendError(f"out of {where} memory assigning a chunk of {len(paths)} files ({len(maps)} maps; "
                            f"{type(e).__name__}: {str(e)[:120]}): run again with a smaller --chunk-size "
                            "(chunk_size=) and --resume; the chunks written so far are kept") from None
-    return table, keys, errors, outside
+    return table, keys, errors, outside, spaces
 
 
 def assign_chunk(smap, paths, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
                  peaks=False, mindist=5, done=frozenset()):
-    """Read and assign the maps of some files: (Arrow table or None, finished map keys, errors, maps outside)."""
+    """Read and assign the maps of some files: (Arrow table or None, finished map keys, errors, maps outside,
+    (path, reason) of the files whose header says they may not be in MNI152 space)."""
     kw = dict(lower_threshold=lower_threshold, minsize=minsize)
     return _finish(smap, paths, [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths], kw, done)
 
@@ -270,7 +278,7 @@ def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, rea
 
 def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
                  peaks=False, mindist=5, resume=False, chunk_size=None, readers=None, workers=None, scheduler=None,
-                 progress=True):
+                 progress=True, space=None):
     """Assign many maps to every region of ``smap``.
 
     Parameters
@@ -305,7 +313,11 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
         ``workers`` processes, or the scheduler at ``scheduler`` (the atlas is
         sent to each worker once).
     progress : bool
-        Show a tqdm progress bar (one step per map).
+        Show a tqdm progress bar (one step per file assigned).
+    space : str, optional
+        The inputs' space when you know it (``"MNI"``): files whose header says scanner or Talairach
+        coordinates, or whose grid misses most of the MNI brain, are then not warned about (else they are,
+        once, and counted in the summary).
 
     Returns
     -------
@@ -351,7 +363,7 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
         if ds is not None:
             paths = ds.recorded_names(paths)
             ds.check_inputs(paths)
-        summary, tables = _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress, tqdm)
+        summary, tables = _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress, tqdm, space)
     except BaseException:
         if ds is not None:
             ds.discard_if_empty()
@@ -408,7 +420,7 @@ class _Writer:
             self.pool.shutdown(wait=True)
 
 
-def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress, tqdm):
+def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress, tqdm, space=None):
     done = frozenset(ds.done) if ds is not None else frozenset()
     summary = BatchSummary(signs=2 if settings["two_sided"] else 1, errors=errors)
     tables = []
@@ -423,8 +435,13 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
     bar = tqdm(total=len(todo), unit="file", desc="assigning", disable=not progress, file=sys.stderr)
     frames_seen = set()
 
-    def consume(chunk_paths, table, keys, errs, outside):
+    def consume(chunk_paths, table, keys, errs, outside, spaces):
         errors.extend(errs)
+        if space is None:  # the user did not say: warned once, at the first such file, and counted
+            if spaces and not summary.space:
+                tqdm.write(f"warning: {spaces[0][0]}: {spaces[0][1]}: is it in MNI152 space? The atlas is; if the "
+                           "file is too, say --space MNI (space='MNI')", file=sys.stderr)
+            summary.space.extend(spaces)
         for path, reason in errs:
             tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
         summary.maps += len(keys)

@@ -66,6 +66,9 @@ def _parser():
     a.add_argument("--chunk-size", type=_number(int, 1),
                    help="files per chunk (default: 256 on the GPU, 32 on the CPU)")
     a.add_argument("--readers", type=_number(int, 1), help="reader processes ahead of the engine (default: the cores)")
+    a.add_argument("--space", help="the inputs' space when you know it (e.g. --space MNI): files whose header says "
+                   "scanner or Talairach coordinates, or whose grid misses most of the MNI brain, are then not "
+                   "warned about")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
 
     t = sub.add_parser("atlas", help="list, describe, fetch and convert atlases (official ones: fetched once, cached)",
@@ -268,7 +271,7 @@ def _cmd_assign(args):
         smap, args.inputs, args.out, threshold=args.threshold, two_sided=args.two_sided,
         lower_threshold=args.lower_threshold, minsize=args.minsize, peaks=args.peaks, mindist=args.mindist,
         resume=args.resume, chunk_size=args.chunk_size, readers=args.readers, workers=args.workers,
-        scheduler=args.scheduler, progress=not args.quiet)
+        scheduler=args.scheduler, progress=not args.quiet, space=args.space)
     print(f"atlas: {smap.name} ({len(smap)} regions), backend: {backend.get_backend()}")
     print(summary)
     if summary.rows:

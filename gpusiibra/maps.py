@@ -213,7 +213,7 @@ class SparseMap:
 
     def assign_batch(self, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
                      peaks=False, mindist=5, resume=False, chunk_size=None, readers=None, workers=None, scheduler=None,
-                     progress=True):
+                     progress=True, space=None):
         """Assign many maps (files, folders, globs) to every region; see :func:`gpusiibra.batch.assign_batch`.
 
         Returns ``(DataFrame or None, BatchSummary)``: the rows when ``out`` is None, else they are
@@ -231,7 +231,7 @@ class SparseMap:
         return assign_batch(self, inputs, out, threshold=threshold, two_sided=two_sided,
                             lower_threshold=lower_threshold, minsize=minsize, peaks=peaks, mindist=mindist,
                             resume=resume, chunk_size=chunk_size, readers=readers, workers=workers,
-                            scheduler=scheduler, progress=progress)
+                            scheduler=scheduler, progress=progress, space=space)
 
     # ------------------------------------------------------------ save/load
     def save_sparseindex(self, destination, filename=None) -> str:

@@ -171,3 +171,24 @@ def test_out_of_memory_names_the_chunk_size_to_lower(julich, inputs, tmp_path, m
     err = capsys.readouterr().err
     assert "out of host memory assigning a chunk of 1 files" in err and "smaller --chunk-size" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_inputs_whose_header_says_another_space_are_warned_about_once(julich, tmp_path, capsys):
+    img = nib.load(EXAMPLES["example:motor"])
+    d = np.asarray(img.dataobj)
+    native = nib.Nifti1Image(d, img.affine)
+    native.header.set_sform(img.affine, 1)  # scanner coordinates: a subject's native space
+    native.header.set_qform(img.affine, 1)
+    native.to_filename(tmp_path / "native.nii.gz")
+    far = img.affine.copy()
+    far[:3, 3] += 200  # a grid that misses the MNI brain
+    nib.Nifti1Image(d, far).to_filename(tmp_path / "far.nii.gz")
+    _, s = batch.assign_batch(julich, [tmp_path / "native.nii.gz", tmp_path / "far.nii.gz", "example:motor"],
+                              threshold=3.0, progress=False)
+    err = capsys.readouterr().err
+    assert err.count("is it in MNI152 space?") == 1 and "scanner coordinates (sform_code 1" in err
+    assert [os.path.basename(p) for p, _ in s.space] == ["native.nii.gz", "far.nii.gz"]
+    assert "of the MNI152 brain's box" in dict(s.space)[str(tmp_path / "far.nii.gz")]
+    assert "native.nii.gz and 1 more may not be in MNI152 space" in str(s)
+    _, s = batch.assign_batch(julich, [tmp_path / "native.nii.gz"], threshold=3.0, progress=False, space="MNI")
+    assert s.space == [] and "MNI152" not in capsys.readouterr().err

@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import AtlasFileError, ImageFileError
 
-__all__ = ["load_image", "read_image", "read_raw", "RawVolume", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
+__all__ = ["load_image", "read_image", "read_raw", "RawVolume", "space_note", "MNI_BRAIN_BOX", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -185,6 +185,7 @@ class RawVolume:
     slope: np.ndarray
     inter: np.ndarray
     dtype: np.dtype
+    space: str | None = None  # :func:`space_note` of the header
 
     @property
     def scaled(self) -> bool:
@@ -254,7 +255,44 @@ def read_raw(path):
     from nibabel.volumeutils import apply_read_scaling
 
     dtype = apply_read_scaling(np.zeros(1, voxels.dtype), slope, inter).dtype
-    return RawVolume(shape, affine, voxels, slope, inter, np.dtype(dtype).newbyteorder("="))
+    return RawVolume(shape, affine, voxels, slope, inter, np.dtype(dtype).newbyteorder("="),
+                     space_note(img.header, affine, shape))
+
+
+#: the MNI152 brain's box in mm (x, y, z: low, high), as the 2 mm MNI grids of SPM and FSL hold it
+MNI_BRAIN_BOX = np.array([[-90.0, -126.0, -72.0], [90.0, 90.0, 108.0]])
+_CODES = {0: "unknown", 1: "scanner", 2: "aligned", 3: "Talairach", 4: "MNI152", 5: "template"}
+
+
+def space_note(header, affine, shape):
+    """Why an image's header says it is not in MNI152 space, or None.
+
+    Its sform code (else its qform code) says scanner (the subject's native space) or Talairach coordinates;
+    or its grid covers less than half of the MNI152 brain's box (:data:`MNI_BRAIN_BOX`), as no MNI template's
+    grid does. Codes "aligned" and "template" are taken as MNI (SPM writes "aligned" for normalised maps).
+    """
+    from nibabel.affines import apply_affine
+
+    codes = []
+    for field in ("sform_code", "qform_code"):
+        try:
+            codes.append(int(header[field]))
+        except (KeyError, TypeError, ValueError, IndexError):
+            codes.append(0)
+    code = codes[0] or codes[1]
+    if code in (1, 3):
+        return (f"its header says {_CODES[code]} coordinates (sform_code {codes[0]} {_CODES.get(codes[0], '?')}, "
+                f"qform_code {codes[1]} {_CODES.get(codes[1], '?')}), not MNI152")
+    n = np.asarray(shape[:3], np.float64)
+    corners = apply_affine(affine, np.array([[i, j, k] for i in (0, n[0] - 1) for j in (0, n[1] - 1)
+                                             for k in (0, n[2] - 1)]))
+    lo, hi = corners.min(axis=0), corners.max(axis=0)
+    overlap = np.clip(np.minimum(hi, MNI_BRAIN_BOX[1]) - np.maximum(lo, MNI_BRAIN_BOX[0]), 0, None)
+    share = float(np.prod(overlap) / np.prod(MNI_BRAIN_BOX[1] - MNI_BRAIN_BOX[0]))
+    if share < 0.5:
+        return (f"its grid covers {share:.0%} of the MNI152 brain's box (from {np.round(lo).astype(int).tolist()} to "
+                f"{np.round(hi).astype(int).tolist()} mm), as no MNI template's grid does")
+    return None
 
 
 def image_data(img, where=None):
