@@ -41,30 +41,26 @@ import json
 import os
 import re
 import shutil
-import sys
 import time
 import urllib.parse
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-import numpy as np
-
+from ._atlas_checks import CHECK_ENV, check_against_region_maps, check_hemispheres
+from ._download import (MIRROR_ENV, _Checksums, _fetch_sparse_index, _fetch_volumes, _file_sha256, _from_sparse_index,
+                        _NotThere, _read_parts, _say, mirrored)
 from ._lock import FileLock
-from .errors import AtlasFileError, AtlasNotFound, DownloadError, ImageFileError, OptionError
-from .io import native, nifti, siibra_v1
-from .sparse import SparseIndex, checked_probabilities
+from .errors import AtlasFileError, AtlasNotFound, DownloadError, OptionError
+from .io import native, siibra_v1
+from .sparse import checked_probabilities
 
 __all__ = ["AtlasEntry", "catalog", "find", "get_entry", "cache_dir", "cached_file", "is_cached", "cache_state", "fetch",
            "mirrored", "siibra_cache_dir", "siibra_cache_files", "describe", "check_hemispheres", "CACHE_ENV",
-           "MIRROR_ENV"]
+           "MIRROR_ENV", "CHECK_ENV"]
 
 CACHE_ENV = "GPUSIIBRA_CACHE"
-MIRROR_ENV = "GPUSIIBRA_ATLAS_MIRROR"
 _CATALOG = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data", "atlases.json")
 _CATALOG_FORMAT = "gpusiibra-atlas-catalog/1"
-_CHECKSUMS = "checksums.json"
-_CHUNK = 1 << 20
-_PARALLEL_DOWNLOADS = 6
 
 
 @dataclass(frozen=True)
@@ -223,18 +219,6 @@ def _native_problem(path):
     return None if bad is None else f"its member {bad} is damaged"
 
 
-def mirrored(url: str) -> str:
-    """``url`` with the scheme and host of ``$GPUSIIBRA_ATLAS_MIRROR`` (and its path as a prefix), if set."""
-    mirror = os.environ.get(MIRROR_ENV, "").strip()
-    if not mirror:
-        return url
-    m = urllib.parse.urlsplit(mirror)
-    if m.scheme not in ("http", "https") or not m.netloc:
-        raise OptionError(f"{MIRROR_ENV}={mirror!r} is not an http(s) URL such as https://mirror.example.org")
-    u = urllib.parse.urlsplit(url)
-    return urllib.parse.urlunsplit((m.scheme, m.netloc, m.path.rstrip("/") + u.path, u.query, ""))
-
-
 # ------------------------------------------------------------ siibra's cache
 def siibra_cache_dir() -> str:
     """siibra's cache folder: ``$SIIBRA_CACHEDIR``, else the platform's user cache for siibra."""
@@ -266,220 +250,6 @@ def siibra_cache_files(name, folder=None) -> list:
 
 
 # ------------------------------------------------------------------ fetch
-def _say(text):
-    print(f"gpusiibra: {text}", file=sys.stderr, flush=True)
-
-
-def _file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(_CHUNK), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-class _Checksums:
-    """Size and SHA-256 of each source file, recorded at its first complete download (``checksums.json``)."""
-
-    def __init__(self, folder):
-        self.path = os.path.join(folder, _CHECKSUMS)
-        try:
-            with open(self.path) as f:
-                self.known = json.load(f)
-        except FileNotFoundError:
-            self.known = {}
-        except (OSError, ValueError) as e:
-            raise AtlasFileError(self.path, f"damaged checksum record ({e}); remove it to record new ones") from None
-
-    def expected(self, name):
-        return self.known.get(name)
-
-    def verify(self, name, path, where, digest=None):
-        """Raise when ``path`` differs from the record of ``name``; return its (size, sha256). ``digest``: the
-        file's SHA-256 when already known (pooch checked it), so that each file is hashed once."""
-        size, digest = os.path.getsize(path), digest or _file_sha256(path)
-        rec = self.known.get(name)
-        if rec and (rec["size"] != size or rec["sha256"] != digest):
-            raise DownloadError(where, f"it differs from the copy recorded at the first download ({size} bytes, "
-                                       f"SHA-256 {digest[:12]}..., recorded {rec['size']} bytes, "
-                                       f"{rec['sha256'][:12]}...): the source changed or the transfer was damaged")
-        return size, digest
-
-    def record(self, files: dict):
-        for name, (url, size, digest) in files.items():
-            self.known.setdefault(name, {"url": url, "size": size, "sha256": digest})
-        tmp = f"{self.path}.{os.getpid()}.tmp"
-        with open(tmp, "w") as f:
-            json.dump(self.known, f, indent=1, sort_keys=True)
-        os.replace(tmp, self.path)
-
-
-class _NotThere(Exception):
-    """The server has no such file (404): the next source is tried."""
-
-
-#: seconds a download may wait for the server (to connect, or between two pieces of data)
-TIMEOUT = 60.0
-
-
-def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_folder):
-    """One file into ``folder/fname`` with pooch, checked against the record when there is one (pooch hashes
-    it then); returns ``(path, (url, size, sha256))``."""
-    import pooch
-    import requests
-
-    pooch.get_logger().setLevel("WARNING")
-    rec = checks.expected(fname)
-    known = f"sha256:{rec['sha256']}" if rec else None
-    source = mirrored(url)
-    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=_CHUNK, timeout=TIMEOUT)
-    try:
-        path = pooch.retrieve(source, known_hash=known, fname=fname, path=folder, downloader=downloader)
-    except requests.exceptions.HTTPError as e:
-        code = e.response.status_code if e.response is not None else None
-        if code == 404:
-            raise _NotThere(source) from None
-        raise DownloadError(source, f"the server answered {code} {getattr(e.response, 'reason', '')}".rstrip()
-                                    + " (try again later)", cache_folder) from None
-    except (requests.exceptions.ChunkedEncodingError, requests.exceptions.ContentDecodingError) as e:
-        raise DownloadError(source, f"the transfer was cut short ({type(e).__name__}); run the same command "
-                                    "again to retry", cache_folder) from None
-    except (requests.exceptions.ReadTimeout, requests.exceptions.ConnectionError) as e:
-        inner = e.args[0] if e.args else e
-        if isinstance(e, requests.exceptions.ReadTimeout) or "Read timed out" in str(inner):
-            raise DownloadError(source, f"the server stopped sending (nothing for {TIMEOUT:g} s; the connection "
-                                        "was made): try again later, or another mirror", cache_folder) from None
-        reason = re.sub(r"<[^>]*>: ", "", str(getattr(inner, "reason", inner)))
-        raise DownloadError(source, f"cannot connect ({reason[:200]}): offline? Connect, or set {MIRROR_ENV} to "
-                                    "a mirror, or copy a filled cache", cache_folder) from None
-    except requests.exceptions.RequestException as e:
-        raise DownloadError(source, f"{type(e).__name__}: {e}", cache_folder) from None
-    except ValueError as e:  # pooch: the hash differs from the known one
-        raise DownloadError(source, f"its SHA-256 differs from the one recorded at the first download ({e})",
-                            cache_folder) from None
-    return path, (url,) + checks.verify(fname, path, source, digest=rec["sha256"] if rec else None)
-
-
-def check_hemispheres(index: SparseIndex, regions, where) -> None:
-    """Refuse an index whose volume order is not that of ``regions``, where the names tell the side.
-
-    The v1 files carry no region names: volume ``v`` is named by the catalog. A region named "... left"
-    must lie left of the midline (x < 0 mm: RAS, as MNI space), "... right" right of it, judged by its
-    weighted centroid; more than a few exceptions (small midline structures) mean the file's order is not
-    the catalog's, and the atlas is refused rather than mislabelled.
-    """
-    from nibabel.affines import apply_affine
-
-    side = np.array([1 if r.endswith(" right") else -1 if r.endswith(" left") else 0 for r in regions])
-    counts = np.diff(index.region_ptr)
-    named = (side != 0) & (counts > 0)
-    if not named.any():
-        return
-    region = np.repeat(np.arange(len(counts)), counts)
-    w = index.region_value.astype(np.float64)
-    total = np.bincount(region, w, minlength=len(counts))
-    ijk = np.unravel_index(index.region_voxel, index.shape)
-    centre = np.stack([np.bincount(region, w * c, minlength=len(counts)) for c in ijk], axis=1)
-    centre = centre / np.maximum(total, 1e-300)[:, None]
-    x = apply_affine(index.affine, centre)[:, 0]
-    wrong = np.flatnonzero(named & (np.sign(x) != side))
-    if len(wrong) > max(1, 0.05 * named.sum()):
-        r = int(wrong[0])
-        raise AtlasFileError(where, f"{len(wrong)} of {int(named.sum())} regions named left or right lie on the other "
-                                    f"side of the midline (first: volume {r}, {regions[r]!r}, centroid x = "
-                                    f"{x[r]:+.0f} mm): the file's volume order is not the catalog's, so it is "
-                                    "refused rather than mislabelled")
-
-
-def _from_sparse_index(entry, raw: dict, where) -> SparseIndex:
-    return siibra_v1.decode(raw["voxels"], raw["probs"], raw["bboxes"], where, n_regions=len(entry.regions))
-
-
-#: regions of a downloaded sparse index checked against their own NIfTI maps (a second source); the
-#: environment variable GPUSIIBRA_CHECK_REGIONS sets another number (0: no check, for a mirror of the index alone)
-SECOND_SOURCE_SAMPLE = 4
-CHECK_ENV = "GPUSIIBRA_CHECK_REGIONS"
-
-
-def _second_source_sample() -> int:
-    value = os.environ.get(CHECK_ENV)
-    if value is None:
-        return SECOND_SOURCE_SAMPLE
-    try:
-        return max(0, int(value))
-    except ValueError:
-        raise OptionError(f"{CHECK_ENV} must be a number of regions (0 turns the check off), not {value!r}") from None
-
-
-def _sample_regions(n_regions: int, k: int) -> list:
-    """Which regions to check against their own maps: a fresh random sample at each fetch."""
-    import random
-
-    return sorted(random.SystemRandom().sample(range(n_regions), min(k, n_regions)))
-
-
-def check_against_region_maps(entry, index, downloads, checks, cache_folder) -> dict:
-    """Refuse a sparse index whose sampled regions do not match their own NIfTI maps (a second source).
-
-    For each sampled region, its map is downloaded and compared (cosine of the values) with every region of
-    the index: it must match its own volume best, and closely (cosine >= 0.9; siibra built the index from
-    these maps). A mirror that serves a well-formed index with regions in another order is refused rather
-    than cached. Maps that cannot be had are said in a warning (the index's own checks still hold).
-    Returns the downloaded files, ``name -> (url, size, sha256)``, for the checksum record.
-    """
-    import warnings
-
-    from .io.nifti import image_data, load_image
-
-    k = _second_source_sample()
-    if len(entry.volumes) != len(entry.regions) or k <= 0:
-        return {}
-    R = len(entry.regions)
-    counts = np.diff(index.region_ptr)
-    region_of_entry = np.repeat(np.arange(R), counts)
-    norm = np.sqrt(np.bincount(region_of_entry, index.region_value.astype(np.float64) ** 2, minlength=R))
-    files = {}
-    for r in _sample_regions(R, k):
-        url = entry.volumes[r]
-        fname = f"{r:04d}_" + url.rsplit("/", 1)[1]
-        try:
-            path, files[fname] = _download(url, downloads, fname, checks, False, cache_folder)
-            q, affine = image_data(load_image(path), path)
-        except (_NotThere, DownloadError, ImageFileError) as e:
-            warnings.warn(f"{entry.id}: the sparse index could not be checked against the map of {entry.regions[r]!r} "
-                          f"({getattr(e, 'reason', e)}); its volume order was checked by the hemispheres only",
-                          RuntimeWarning, stacklevel=3)
-            continue
-        if q.shape != tuple(index.shape) or not np.allclose(affine, index.affine, atol=1e-4):
-            warnings.warn(f"{entry.id}: the map of {entry.regions[r]!r} is on another grid than the sparse index; "
-                          "it was not compared", RuntimeWarning, stacklevel=3)
-            continue
-        flat = np.asarray(q, np.float64).ravel()
-        lin = np.flatnonzero(flat > 0)
-        rows = index.voxels.ravel()[lin]
-        inside = rows >= 0
-        start, stop = index.row_ptr[rows[inside]], index.row_ptr[rows[inside] + 1]
-        cnt = stop - start
-        entries = np.repeat(start - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
-        dots = np.bincount(index.entry_region[entries].astype(np.int64),
-                           index.entry_value[entries] * np.repeat(flat[lin[inside]], cnt), minlength=R)
-        cosine = dots / np.maximum(norm * np.sqrt((flat[lin] ** 2).sum()), 1e-300)
-        best = int(np.argmax(cosine))
-        if best != r or cosine[r] < 0.9:
-            raise AtlasFileError(mirrored(entry.sparse_index),
-                                 f"volume {r} of the sparse index ({entry.regions[r]!r}) does not match that region's "
-                                 f"own map {mirrored(url)} (cosine {cosine[r]:.3f}; it matches volume {best}, "
-                                 f"{entry.regions[best]!r}, best, cosine {cosine[best]:.3f}): the index's regions are "
-                                 "in another order or damaged, so it is refused rather than cached")
-    return files
-
-
-def _read_parts(paths: dict) -> dict:
-    raw = {}
-    for part, p in paths.items():
-        with open(p, "rb") as f:
-            raw[part] = f.read()
-    return raw
 
 
 def _from_siibra_cache(entry, folder):
@@ -491,60 +261,6 @@ def _from_siibra_cache(entry, folder):
             urls = entry.sparse_index_urls()
             return index, ({urls[k]: p for k, p in paths.items()} if n == 0 else {})
     return None
-
-
-def _fetch_sparse_index(entry, downloads, checks, progress, cache_folder):
-    paths, files = {}, {}
-    for part, url in entry.sparse_index_urls().items():
-        fname = url.rsplit("/", 1)[1]
-        paths[part], files[fname] = _download(url, downloads, fname, checks, progress, cache_folder)
-    try:
-        index = _from_sparse_index(entry, _read_parts(paths), mirrored(entry.sparse_index))
-    except AtlasFileError as e:
-        raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
-                                     "(a damaged transfer or a changed source; run again to retry)") from None
-    return index, files
-
-
-def _fetch_volumes(entry, downloads, checks, progress, cache_folder):
-    """Every region map, a few downloads at a time (after a failed download, the complete files are kept for
-    the next try)."""
-    from concurrent.futures import ThreadPoolExecutor
-
-    from tqdm.auto import tqdm
-
-    fnames = [f"{v:04d}_" + url.rsplit("/", 1)[1] for v, url in enumerate(entry.volumes)]
-
-    def one(v):
-        try:
-            return _download(entry.volumes[v], downloads, fnames[v], checks, False, cache_folder)
-        except _NotThere as e:
-            raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", cache_folder) from None
-
-    pool = ThreadPoolExecutor(max_workers=_PARALLEL_DOWNLOADS)
-    paths, files = [], {}
-    try:
-        with tqdm(total=len(fnames), unit="map", desc=f"{entry.id}: region maps", disable=not progress,
-                  file=sys.stderr) as bar:
-            for fname, (path, record) in zip(fnames, pool.map(one, range(len(fnames)))):  # the first error is raised
-                paths.append(path)
-                files[fname] = record
-                bar.update()
-    except BaseException:
-        pool.shutdown(wait=True, cancel_futures=True)  # no further downloads after an error or Ctrl-C
-        raise
-    pool.shutdown()
-    try:
-        entries = nifti.read_region_maps(paths)
-    except AtlasFileError as e:
-        raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
-                                     "(run again to retry)") from None
-    if len(entries["names"]) != len(entry.regions):
-        raise AtlasFileError(mirrored(entry.volumes[0]), f"holds {len(entries['names'])} region maps, the catalog "
-                                                         f"names {len(entry.regions)} regions for {entry.id}")
-    index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
-                                     entries["value"], n_regions=len(entry.regions))
-    return index, files
 
 
 def _remove(path):

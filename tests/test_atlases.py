@@ -205,7 +205,9 @@ def test_a_mirror_that_stalls_mid_transfer_is_said_so(server, small, tmp_path, m
     server.files[probs] = big
     server.modes[probs] = "stall"
     server.stall = 3.0
-    monkeypatch.setattr(atlases, "TIMEOUT", 0.5)
+    from gpusiibra import _download
+
+    monkeypatch.setattr(_download, "TIMEOUT", 0.5)
     with pytest.raises(DownloadError, match="the server stopped sending") as e:
         atlases.fetch(entry, tmp_path, progress=False)
     assert "offline" not in str(e.value) and not atlases.is_cached(entry, tmp_path)
@@ -622,7 +624,9 @@ def test_a_sparse_index_is_checked_against_its_regions_own_maps(server, julich_i
     for v in (a, 200):
         _serve_region_map(server, entry, index, v, v)  # the true maps
     monkeypatch.delenv(atlases.CHECK_ENV)
-    monkeypatch.setattr(atlases, "_sample_regions", lambda n, k: [a, 200])
+    from gpusiibra import _atlas_checks
+
+    monkeypatch.setattr(_atlas_checks, "_sample_regions", lambda n, k: [a, 200])
     with pytest.raises(gpusiibra.AtlasFileError, match=r"volume 10 of the sparse index .* does not match"):
         atlases.fetch(entry, tmp_path / "bad", progress=False)
     assert not atlases.is_cached(entry, tmp_path / "bad")
