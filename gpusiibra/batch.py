@@ -14,23 +14,21 @@ recorded name on ``--resume``.
 """
 from __future__ import annotations
 
-import glob
-import itertools
 import math
 import os
 import sys
 import time
-import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from . import _assign, _engine, backend
+from ._dask import _close_dask, _dask_client, _run_dask
+from ._inputs import expand_inputs
 from ._readers import Readers, safe_read
-from .data import EXAMPLES
-from .dataset import Dataset, atlas_identity, errors_path, file_stamp, input_key, same_file_key, write_errors
-from .errors import DependencyError, ImageFileError, OptionError
-from .io.nifti import is_nifti_path, load_image
+from .dataset import Dataset, atlas_identity, errors_path, file_stamp, write_errors
+from .errors import ImageFileError, OptionError
+from .io.nifti import load_image
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "batch_schema"]
 
@@ -98,73 +96,6 @@ class BatchSummary:
         if self.failures and self.errors_file:
             s += f"\nerrors:  {self.errors_file}"
         return s
-
-
-def _walk(folder):
-    """Every file under ``folder``, following links to folders but entering each folder once (a link that
-    points back up would otherwise be walked for ever)."""
-    seen = set()
-    for root, dirs, files in os.walk(folder, followlinks=True):
-        try:
-            st = os.stat(root)
-        except OSError:
-            dirs[:] = []
-            continue
-        if (st.st_dev, st.st_ino) in seen:
-            dirs[:] = []
-            continue
-        seen.add((st.st_dev, st.st_ino))
-        dirs.sort()
-        for f in files:
-            yield os.path.join(root, f)
-
-
-def _glob(pattern):
-    """glob's matches; a ``**`` pattern walks its folder once per folder (:func:`_walk`) instead of
-    glob's recursion, which loops on links that point back up."""
-    if "**" not in pattern:
-        return glob.glob(pattern)
-    import fnmatch
-
-    head = pattern.split("**", 1)[0]
-    root = os.path.dirname(head) if not head.endswith(os.sep) else head.rstrip(os.sep) or os.sep
-    root = root or "."
-    if not os.path.isdir(root):
-        return []
-    rx = fnmatch.translate(pattern.replace(f"**{os.sep}", "**"))
-    import re
-
-    match = re.compile(rx).match
-    return [f for f in _walk(root) if match(f if root != "." or pattern.startswith(".") else os.path.relpath(f))]
-
-
-def expand_inputs(inputs) -> tuple[list, list]:
-    """Files, folders and globs -> NIfTI paths (sorted within each argument, each file once), and the
-    arguments that matched nothing with the reason."""
-    paths, missing, seen = [], [], {}
-    for item in ([inputs] if isinstance(inputs, (str, os.PathLike)) else inputs):
-        item = os.fspath(item)
-        if item in EXAMPLES:
-            found = [EXAMPLES[item]]
-        elif os.path.isdir(item):
-            found = sorted(f for f in _walk(item) if is_nifti_path(f))
-            if not found:
-                missing.append((item, "folder holds no .nii or .nii.gz file"))
-        elif any(ch in item for ch in "*?["):
-            found = sorted(f for f in _glob(item) if is_nifti_path(f))
-            if not found:
-                missing.append((item, "pattern matches no .nii or .nii.gz file"))
-        else:
-            found = [item]
-        for f in found:
-            key, real = input_key(f), same_file_key(f)
-            if real not in seen:
-                seen[real] = key
-                paths.append(key)
-            elif seen[real] != key:
-                warnings.warn(f"{key} is the same file as {seen[real]}: its maps are assigned once, as "
-                              f"{seen[real]}", RuntimeWarning, stacklevel=2)
-    return paths, missing
 
 
 def _rows_table(maps, kind, columns, row_map, regions):
@@ -459,7 +390,7 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
     writer = _Writer(ds) if ds is not None else None
     try:
         if dask is not None:
-            for ch, result in _run_dask(dask[0], smap, chunks, dict(kw, **read_kw), done):
+            for ch, result in _run_dask(dask[0], _dask_task, smap, chunks, dict(kw, **read_kw), done):
                 consume(ch, *result)
                 bar.update(len(ch))
         else:
@@ -542,73 +473,3 @@ def _dask_task(smap, paths, kw, done, backend_name):
     return paths, assign_chunk(smap, paths, done=done, **kw)
 
 
-def _local_cluster(workers, backend_name):
-    """A local dask cluster: dask-cuda's (one worker per GPU) for the GPU backend where installed, else processes."""
-    from dask.distributed import LocalCluster
-
-    if backend_name == "gpu":
-        try:
-            from dask_cuda import LocalCUDACluster
-        except ImportError:
-            warnings.warn("dask-cuda is not installed: the local workers share the GPU as plain processes "
-                          "(pip install dask-cuda for one worker per GPU)", RuntimeWarning, stacklevel=4)
-        else:
-            return LocalCUDACluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
-
-
-def _dask_client(workers, scheduler):
-    """(client, local cluster or None): the dask scheduler reached, or a local cluster started, before
-    anything is read or written (a missing dask or an unreachable scheduler is one line, and leaves nothing)."""
-    try:
-        from dask.distributed import Client
-    except ImportError:
-        raise DependencyError("--workers/--scheduler need dask.distributed: pip install 'gpusiibra[dask]'") from None
-    if scheduler:
-        return _connect(Client, scheduler), None
-    cluster = _local_cluster(int(workers), backend.get_backend())
-    return Client(cluster), cluster
-
-
-def _close_dask(dask):
-    if dask is not None:
-        client, cluster = dask
-        client.close()
-        if cluster is not None:
-            cluster.close()
-
-
-def _run_dask(client, smap, chunks, kw, done):
-    """Yield (paths, result) of the chunks from dask workers, keeping a bounded number of chunks in flight.
-
-    The atlas is sent to every worker once (``Client.scatter`` with ``broadcast``); each task refers to it.
-    """
-    from dask.distributed import as_completed
-
-    atlas = client.scatter(smap, broadcast=True, hash=False)
-    done = frozenset(done)
-    slots = 2 * max(1, sum(client.nthreads().values()))  # two chunks per worker thread: busy, bounded memory
-    pending = iter(chunks)
-
-    def submit(ch):
-        return client.submit(_dask_task, atlas, ch, kw, done, backend.get_backend(), pure=False)
-
-    running = as_completed([submit(ch) for ch in itertools.islice(pending, slots)])
-    for fut in running:
-        result = fut.result()
-        fut.release()
-        nxt = next(pending, None)
-        if nxt is not None:
-            running.add(submit(nxt))
-        yield result
-
-
-def _connect(Client, scheduler, timeout=10):
-    """A dask client of the scheduler at ``scheduler``, or an OptionError that names it."""
-    from .errors import BackendError
-
-    try:
-        return Client(scheduler, timeout=timeout)
-    except (OSError, TimeoutError) as e:
-        raise BackendError(f"cannot reach the dask scheduler at {scheduler} within {timeout} s "
-                           f"({type(e).__name__}: {e})") from None

@@ -237,8 +237,6 @@ def region_summary(rows, by):
         ``by``, ``region`` (empty for "no region"), ``points``, ``share`` (of the group's points), sorted by
         group, then by points (most first).
     """
-    import pandas as pd
-
     from .errors import OptionError
 
     if by not in rows.columns:
