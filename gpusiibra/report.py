@@ -135,7 +135,7 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
     >>> out = os.path.join(tempfile.mkdtemp(), "motor.parquet")
     >>> _ = gpusiibra.get_map().assign_batch(["example:motor"], out, threshold=3.1, progress=False)
     >>> rep = study_report(out, out + ".html", figures=False)
-    >>> rep.maps, rep.frequency["share"].max() <= 1
+    >>> rep.maps, bool(rep.frequency["share"].max() <= 1)
     (1, True)
     """
     from .errors import OptionError
