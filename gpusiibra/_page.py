@@ -129,8 +129,8 @@ class Page:
         """A sortable, filterable, paged table of ``df`` (its rows embedded as JSON)."""
         self._tables += 1
         data_id = f"{table_id}-data"
-        rows = [[None if (isinstance(v, float) and not np.isfinite(v)) else
-                 (v.item() if isinstance(v, np.generic) else v) for v in rec] for rec in df.itertuples(index=False)]
+        rows = [[None if (v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and not np.isfinite(v)))
+                 else (v.item() if isinstance(v, np.generic) else v) for v in rec] for rec in df.itertuples(index=False)]
         payload = json.dumps({"columns": [str(c) for c in df.columns], "rows": rows}, separators=(",", ":"))
         payload = payload.replace("</", "<\\/")  # no "</script>" inside the script element
         head = "".join(f'<th class="sortable">{html.escape(str(c))}</th>' for c in df.columns)

@@ -173,8 +173,12 @@ def _cmd_report(args):
                        max_rows=args.max_rows, figures=figures)
     for note in rep.notes:
         print(f"warning: {note}", file=sys.stderr)
-    print(f"{rep.maps} maps, {len(rep.failed)} failed inputs, {len(rep.frequency)} regions reached "
-          f"({rep.measure} >= {rep.cut:g})")
+    if rep.settings.get("kind") == "points":
+        print(f"{rep.maps} points; {len(rep.frequency)} regions are the best region of some point "
+              f"(highest {rep.measure})")
+    else:
+        print(f"{rep.maps} maps, {len(rep.failed)} failed inputs, {len(rep.frequency)} regions reached "
+              f"({rep.measure} >= {rep.cut:g})")
     print("report:", os.path.abspath(out))
     return 0
 

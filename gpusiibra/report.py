@@ -145,6 +145,8 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
     records, maps, failed, rows, notes = _load(dataset)
     run = records[0]
     ends = [r for r in records if r["type"] == "end"]
+    if run["settings"].get("kind") == "points":  # a coordinate table's dataset (`gpusiibra points --out`)
+        return _points_report(dataset, out, records, rows, notes, top, max_rows, figures, atlas)
     n_maps = len(maps)
     comp = rows[rows["kind"] == "component"]
     # region frequency: the share of maps with a component that reaches the cut
@@ -171,6 +173,63 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
                       frequency=freq, components_per_map=components, per_map=per_map,
                       rows_shown=min(len(per_map), max_rows), notes=notes)
     page = _study_page(rep, rows, top, max_rows, figures, atlas)
+    page.write(out)
+    return rep
+
+
+def _points_report(dataset, out, records, rows, notes, top, max_rows, figures, atlas) -> StudyReport:
+    """The page of a points dataset: the run, each region's share of the points (their best region: highest
+    correlation for uncertain points, else map value), the groups' summaries written with ``--by``, and the
+    points with their best region."""
+    from .tables import region_summary
+
+    run = records[0]
+    ends = [r for r in records if r["type"] == "end"]
+    measure = "correlation" if "correlation" in rows and rows["correlation"].notna().any() else "map value"
+    rows = rows.assign(_all="all points")
+    by_all = region_summary(rows, "_all")
+    n_points = int(by_all["points"].sum())
+    freq = by_all[by_all["region"] != ""].drop(columns="_all").reset_index(drop=True)
+    best = (rows.sort_values(["row", measure], ascending=[True, False], na_position="last", kind="stable")
+            .drop_duplicates("row").drop(columns="_all"))
+    rep = StudyReport(path=os.fspath(dataset), maps=n_points, inputs=len({r["maps"][0][0] for r in records
+                                                                         if r["type"] == "chunk"}),
+                      failed=pd.DataFrame(columns=["input", "reason"]), settings=run["settings"], atlas=run["atlas"],
+                      versions=run["versions"], seconds=float(sum(r.get("seconds", 0.0) for r in ends)),
+                      runs=sum(r["type"] == "session" for r in records), measure=measure, cut=0.0, frequency=freq,
+                      components_per_map=pd.Series(dtype=float), per_map=best.reset_index(drop=True),
+                      rows_shown=min(len(best), max_rows), notes=notes)
+    page = Page(f"gpusiibra points report: {os.path.basename(rep.path.rstrip('/'))}")
+    page.heading("The run")
+    for note in notes:
+        page.paragraph(f"Warning: {note}", cls="warning")
+    opts = ", ".join(f"{k} = {v}" for k, v in run["settings"].items() if v is not None and k != "kind")
+    page.raw(f'<table id="run"><tbody><tr><td>points</td><td id="n-points">{n_points}</td></tr>'
+             f"<tr><td>options</td><td>{html.escape(opts)}</td></tr>"
+             f"<tr><td>atlas</td><td>{html.escape(str(rep.atlas.get('name')))} ({rep.atlas.get('regions')} "
+             f"regions)</td></tr><tr><td>software</td><td>"
+             f"{html.escape(', '.join(f'{k} {v}' for k, v in rep.versions.items()))}</td></tr>"
+             f"<tr><td>wall time</td><td>{rep.seconds:.1f} s</td></tr></tbody></table>")
+    page.heading("Regions")
+    page.paragraph(f"The share of the {n_points} points whose best region (highest {measure}) is each region; "
+                   f"{int(by_all.loc[by_all['region'] == '', 'points'].sum())} points fall in no region.")
+    shown = freq.head(top)
+    if figures and len(shown):
+        page.figure(_bar_png(list(shown["region"]), list(shown["share"]), "share of points",
+                             f"top {len(shown)} regions"), "Regions by share of points", "fig-frequency")
+    page.table(freq.head(max(top, 50)).assign(share=lambda d: d["share"].round(4)), "frequency")
+    for f in sorted(os.listdir(dataset)):
+        if f.startswith("_summary-by-") and f.endswith(".csv"):
+            col = f[len("_summary-by-"):-4]
+            page.heading(f"Regions of each {col}", 3)
+            table = pd.read_csv(os.path.join(dataset, f), keep_default_na=False)
+            page.data_table(table.head(max_rows), f"by-{col}")
+    page.heading("Points")
+    page.paragraph(f"Each point with its best region (highest {measure}); click a column to sort, type to filter.")
+    if rep.rows_shown < len(best):
+        page.paragraph(f"The table holds the first {rep.rows_shown} points of {len(best)}; the dataset has them all.",
+                       "note")
+    page.data_table(best.head(rep.rows_shown), "points")
     page.write(out)
     return rep
 

@@ -137,3 +137,23 @@ def test_the_regions_of_each_study(julich, table, tmp_path, capsys):
     assert cli(["points", str(table), "--out", str(tmp_path / "c.parquet"), "--by", "study_id", "--quiet"]) == 0
     out_text, err_text = capsys.readouterr()
     assert "the regions of each study_id" in out_text and "outside the atlas grid" in err_text
+
+
+def test_the_report_of_a_points_dataset(julich, table, tmp_path, capsys):
+    """`gpusiibra report` on what `gpusiibra points --out` wrote: the points' best regions (not a traceback)."""
+    from gpusiibra.report import study_report
+
+    out = tmp_path / "p.parquet"
+    with pytest.warns(RuntimeWarning):
+        label_points_batch(table, out, julich, chunk_rows=100, progress=False, by="study_id")
+    rep = study_report(out, tmp_path / "p.html", figures=False)
+    rows = pd.read_parquet(out)
+    best = rows.sort_values(["row", "map value"], ascending=[True, False]).drop_duplicates("row")
+    assert rep.maps == 300 and rep.measure == "map value" and rep.notes == []
+    assert rep.frequency.set_index("region")["points"].to_dict() == best["region"].value_counts().to_dict()
+    page = (tmp_path / "p.html").read_text()
+    assert 'id="n-points">300<' in page and "Regions of each study_id" in page
+    os.remove(out / "part-00001.parquet")
+    assert cli(["report", str(out), "--out", str(tmp_path / "q.html")]) == 0
+    text = capsys.readouterr()
+    assert "200 points" in text.out and "part-00001.parquet: the part file is missing" in text.err
