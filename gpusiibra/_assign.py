@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 import pandas as pd
 from nibabel.affines import apply_affine, voxel_sizes
-from . import _engine, _kernels, backend
+from . import _engine, _point_kernels, backend
 from ._statistics import Components, pair_statistics
 
 __all__ = [
@@ -182,7 +182,7 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     ex = np.flatnonzero(exact)
     if len(ex):
         lin = np.where(inside[ex], np.ravel_multi_index(tuple(np.where(inside[ex, None], vox[ex], 0).T), index.shape), -1)
-        p, r, v = (backend.to_host(a) for a in _kernels.lookup_points(index, lin, lower_threshold))
+        p, r, v = (backend.to_host(a) for a in _point_kernels.lookup_points(index, lin, lower_threshold))
         parts.append(dict(point=ex[p], volume=r, stats={"map value": v.astype(np.float64)}))
     # Gaussian kernels
     gk = np.flatnonzero(~exact)
@@ -230,7 +230,7 @@ def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold):
     comps = Components(map=np.zeros(len(keep), np.int64), label=np.asarray(which)[keep], count=n_vox[keep],
                        nc=n_vox[keep], Sx=Sx[keep], Sxx=Sxx[keep], lo=lo[keep], hi=hi[keep],
                        centroid=coords[np.asarray(which)[keep]], unit=np.ones(len(keep)))
-    pc, pr, spx, inter = _kernels.accumulate_gaussian_points(index, corner[keep], lo[keep], hi[keep], prof_of[keep],
+    pc, pr, spx, inter = _point_kernels.accumulate_gaussian_points(index, corner[keep], lo[keep], hi[keep], prof_of[keep],
                                                             profiles, lower_threshold)
     pc, pr, spx, inter = (backend.to_host(a) for a in (pc, pr, spx, inter))
     stats = pair_statistics(comps, index.region_stats(lower_threshold), pc, pr, spx, inter)

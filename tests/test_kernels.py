@@ -12,6 +12,7 @@ import gpusiibra
 from conftest import atlas_from_dense, random_atlas
 from golden_cases import CASES, compare_with_golden
 from gpusiibra import _kernels as kernels
+from gpusiibra import _point_kernels as point_kernels
 
 pytestmark = pytest.mark.skipif(not cuda_emulator.available(), reason="no C++ compiler for the kernel emulator")
 
@@ -115,7 +116,7 @@ def test_kernels_cover_their_range_whatever_the_grid(monkeypatch, rng, julich):
     ix = julich.sparse_index
     lin = rng.integers(0, int(np.prod(ix.shape)), 3000)
     lin[::7] = -1
-    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: kernels.lookup_points(ix, lin, 0.1))
+    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: point_kernels.lookup_points(ix, lin, 0.1))
     assert len(cpu[0]) > 300
     for a, b in zip(cpu, emu_out):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
