@@ -146,3 +146,20 @@ def test_pairs_too_many_for_the_devices_memory_take_the_sparse_route(julich, emu
     monkeypatch.setattr(kernels, "_EMULATED_FREE_BYTES", 1 << 34)
     compare_with_golden(CASES["motor_t4"](julich), "motor_t4")
     assert accumulations() > 0
+
+
+def test_the_kernels_warmed_ahead_are_those_of_the_sources(emulated):
+    """`warm` compiles every kernel named in KERNELS on the GPU before the first chunk: each name must be a
+    kernel of its source file (checked here by the host compilation of the same sources)."""
+    for module, names in kernels.KERNELS.items():
+        for name in names:
+            emulated.module(module).get_function(name)
+    import glob
+    import os
+    import re
+
+    launched = set()
+    for path in glob.glob(os.path.join(kernels.kernel_source_dir(), "*.cu")):
+        names = re.findall(r'extern "C" __global__ void (\w+)\(', open(path).read())
+        launched |= {(os.path.basename(path)[:-3], n) for n in names}
+    assert launched == {(m, n) for m, ns in kernels.KERNELS.items() for n in ns}
