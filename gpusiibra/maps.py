@@ -209,6 +209,10 @@ class SparseMap:
             raise TypeError(f"cannot assign an object of type {type(item).__name__}: "
                             "give a NIfTI image, a Volume, a path, a Point or a PointCloud")
         data, affine = nifti.image_data(item, where)
+        note = nifti.space_note(item.header, affine, data.shape, check_grid=False) if hasattr(item, "header") \
+            else None
+        if note:  # a subject's native space or Talairach: the regions would be those of other places
+            warnings.warn(f"{where}: {note}: is it in MNI152 space? The atlas is", RuntimeWarning, stacklevel=4)
         return data, affine, where
 
     def assign_batch(self, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,

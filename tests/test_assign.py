@@ -226,3 +226,13 @@ def test_difference_4_a_cloud_of_varying_sigmas_with_exact_points(rng):
     exact = got[got["input structure"] != 1].dropna(axis=1, how="all")
     exact = exact.assign(**{"input structure": exact["input structure"].map({0: 0, 2: 1})})
     _compare(exact, theirs.assign_points(pts[[0, 2]], sigma_mm=0.0))
+
+
+def test_an_image_whose_header_says_scanner_coordinates_is_warned_about(julich):
+    img = motor_t4()
+    native = nib.Nifti1Image(np.asarray(img.dataobj), img.affine)
+    native.header.set_sform(img.affine, 1)
+    native.header.set_qform(img.affine, 1)
+    with pytest.warns(RuntimeWarning, match="scanner coordinates .* is it in MNI152 space"):
+        df = julich.assign(native)
+    assert len(df) > 0  # still assigned: the user may know better

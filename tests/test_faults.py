@@ -410,7 +410,7 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume(study, reference, tmp_path)
             time.sleep(0.05)
     _, err = p.communicate(timeout=120)
     assert p.returncode == 130 and "Traceback" not in err, err
-    assert "finished maps are kept" in err and "--resume" in err
+    assert "finished maps are kept" in err and "--resume" in err, err
     os.remove(fifo)
     p = _cli(["assign", folder, "--out", out, "--quiet", "--chunk-size", "1", "--resume"])
     _, err = p.communicate(timeout=300)

@@ -264,7 +264,7 @@ MNI_BRAIN_BOX = np.array([[-90.0, -126.0, -72.0], [90.0, 90.0, 108.0]])
 _CODES = {0: "unknown", 1: "scanner", 2: "aligned", 3: "Talairach", 4: "MNI152", 5: "template"}
 
 
-def space_note(header, affine, shape):
+def space_note(header, affine, shape, check_grid=True):
     """Why an image's header says it is not in MNI152 space, or None.
 
     Its sform code (else its qform code) says scanner (the subject's native space) or Talairach coordinates;
@@ -283,6 +283,8 @@ def space_note(header, affine, shape):
     if code in (1, 3):
         return (f"its header says {_CODES[code]} coordinates (sform_code {codes[0]} {_CODES.get(codes[0], '?')}, "
                 f"qform_code {codes[1]} {_CODES.get(codes[1], '?')}), not MNI152")
+    if not check_grid:
+        return None
     n = np.asarray(shape[:3], np.float64)
     corners = apply_affine(affine, np.array([[i, j, k] for i in (0, n[0] - 1) for j in (0, n[1] - 1)
                                              for k in (0, n[2] - 1)]))
