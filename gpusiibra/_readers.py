@@ -20,14 +20,17 @@ from ._resample import DENSE_FRACTION, SparseImage, sparse_entries, sparse_image
 __all__ = ["MapInput", "read_map", "read_many", "safe_read", "Readers"]
 
 
+def _negated_type(x) -> np.dtype:
+    """The type that holds -x: unsigned integers, and signed ones holding their most negative value, widened."""
+    dtype = np.dtype(np.int8) if x.dtype == bool else x.dtype
+    if dtype.kind == "u" or (dtype.kind == "i" and x.size and x.min() == np.iinfo(dtype).min):
+        return np.dtype({1: np.int16, 2: np.int32, 4: np.int64}.get(dtype.itemsize, np.float64))
+    return dtype
+
+
 def _negate(x):
-    """-x in a type that holds it (unsigned and most-negative integers are widened)."""
-    if x.dtype == bool:
-        x = x.astype(np.int8)
-    if x.dtype.kind == "u" or (x.dtype.kind == "i" and x.size and x.min() == np.iinfo(x.dtype).min):
-        wider = {1: np.int16, 2: np.int32, 4: np.int64}.get(x.dtype.itemsize, np.float64)
-        x = x.astype(wider)
-    return -x
+    """-x in a type that holds it (:func:`_negated_type`)."""
+    return -x.astype(_negated_type(x), copy=False)
 
 
 @dataclass
@@ -102,8 +105,8 @@ def _sparse_frame(raw, r, sign, threshold):
     v = raw.scale(r[f]) if raw.scaled else r[f]
     dtype = raw.dtype
     if sign == "-":
-        if dtype.kind in "iu" and (dtype.kind == "u" or (r.size and r.min() == np.iinfo(dtype).min)):
-            dtype = np.dtype({1: np.int16, 2: np.int32, 4: np.int64}.get(dtype.itemsize, np.float64))
+        if dtype.kind in "iu":  # unscaled integers: r holds the frame's values (scaled ones are floats)
+            dtype = _negated_type(r)
         v = -v.astype(dtype, copy=False)
     keep = v != 0
     if dtype.kind == "f":

@@ -274,6 +274,10 @@ class Dataset:
         recorded, records = set(), []
         if entries and not resume:
             raise DatasetError(self.out, "exists; use --resume to continue it, or choose another --out")
+        if entries == [MANIFEST] and b"\n" not in open(self.manifest, "rb").read():
+            # a run killed while it wrote its very first line: nothing was recorded, start afresh
+            os.remove(self.manifest)
+            entries = []
         if entries:
             records = read_manifest(self.out, repair=True)
             self._check_same_run(records[0], settings, atlas, versions)

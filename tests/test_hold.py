@@ -189,3 +189,11 @@ def test_an_unreadable_file_is_called_unreadable_not_damaged(julich, study, tmp_
     rows, s = batch.assign_batch(julich, [target], progress=False)
     (path, reason), = rows.attrs["errors"]
     assert path == str(target) and reason == "cannot read the file (Permission denied)"
+
+
+def test_a_dataset_killed_while_writing_its_first_line_resumes_as_new(julich, study, tmp_path):
+    out = tmp_path / "first.parquet"
+    out.mkdir()
+    (out / dataset.MANIFEST).write_bytes(b'1234abcd {"type":"ru')  # the torn first line of a killed run
+    _, s = batch.assign_batch(julich, [study], out, chunk_size=2, progress=False, resume=True)
+    assert s.maps == 6 and len(pd.read_parquet(out)) > 0
