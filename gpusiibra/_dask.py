@@ -3,12 +3,17 @@ before anything is read or written; the atlas sent to each worker once; a bounde
 from __future__ import annotations
 
 import itertools
+import logging
 import warnings
 
 from . import backend
 from .errors import DependencyError
 
 __all__ = []
+
+#: the log level of our own local cluster's workers: a failure reaches the run as the task's exception, and
+#: the workers' shutdown chatter (a heartbeat to a scheduler that has just closed) would print tracebacks
+_QUIET = logging.CRITICAL
 
 
 def _local_cluster(workers, backend_name):
@@ -22,8 +27,10 @@ def _local_cluster(workers, backend_name):
             warnings.warn("dask-cuda is not installed: the local workers share the GPU as plain processes "
                           "(pip install dask-cuda for one worker per GPU)", RuntimeWarning, stacklevel=4)
         else:
-            return LocalCUDACluster(n_workers=workers, threads_per_worker=1, dashboard_address=None)
-    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+            return LocalCUDACluster(n_workers=workers, threads_per_worker=1, dashboard_address=None,
+                                    silence_logs=_QUIET)
+    return LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None,
+                        silence_logs=_QUIET)
 
 
 def _dask_client(workers, scheduler):

@@ -397,7 +397,13 @@ def test_ctrl_c_says_what_was_kept_and_how_to_resume(study, reference, tmp_path)
     fifo = folder / "zz-held.nii.gz"
     os.mkfifo(fifo)
     out = tmp_path / "int.parquet"
-    p = _cli(["assign", folder, "--out", out, "--quiet", "--chunk-size", "1"])
+
+    def ctrl_c_as_at_a_terminal():
+        # a test run started in the background (`pytest &`, some CI runners) ignores SIGINT, and a Python started
+        # with SIGINT ignored never turns it into KeyboardInterrupt: give the command a terminal's disposition
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+    p = _cli(["assign", folder, "--out", out, "--quiet", "--chunk-size", "1"], preexec_fn=ctrl_c_as_at_a_terminal)
     man, deadline = out / dataset.MANIFEST, time.time() + 300
     while time.time() < deadline and not (man.exists() and b'"type":"chunk"' in man.read_bytes()):
         time.sleep(0.05)
