@@ -23,7 +23,8 @@ __version__ = "0.1.0"
 _LAZY = {
     "DEFAULT_ATLAS": "maps", "SparseMap": "maps", "available_maps": "maps", "from_arrays": "maps",
     "get_map": "maps", "load_map": "maps", "Point": "points", "PointCloud": "points", "SparseIndex": "sparse",
-    "volumes": None, "atlases": None, "label_points": "tables",
+    "volumes": None, "atlases": None, "label_points": "tables", "LabelledMap": "labelled",
+    "from_label_image": "labelled", "assign_batch": "maps", "get_maps": "maps",
 }
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "DownloadError",
     "GpusiibraError",
     "DEFAULT_ATLAS",
+    "LabelledMap",
     "ImageFileError",
     "OptionError",
     "PointsFileError",
@@ -43,11 +45,14 @@ __all__ = [
     "RegionNotFound",
     "SparseIndex",
     "SparseMap",
+    "assign_batch",
     "atlases",
     "available_maps",
     "from_arrays",
+    "from_label_image",
     "get_backend",
     "get_map",
+    "get_maps",
     "gpu_available",
     "label_points",
     "load_map",

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 from nibabel.affines import apply_affine, voxel_sizes
 from . import _engine, _point_kernels, backend
-from ._statistics import Components, pair_statistics
+from ._statistics import Components, labelled_pair_statistics, pair_statistics
 
 __all__ = [
     "COLUMNS",
@@ -44,11 +44,12 @@ STRUCTURE_18 = np.abs(np.indices((3, 3, 3)) - 1).sum(axis=0) <= 2  # scipy's gen
 
 
 # -------------------------------------------------------------- tables
-def make_table(columns: dict, names, kind="image") -> pd.DataFrame:
+def make_table(columns: dict, smap, kind="image") -> pd.DataFrame:
     """The assignment DataFrame: siibra's columns in siibra's order, all-empty ones dropped.
 
     ``columns`` holds ``input structure``, ``centroid`` (list of tuples),
-    ``volume`` and any statistics; ``region`` is filled from ``names``.
+    ``volume`` (the region's index in ``smap``) and any statistics; ``volume``, ``fragment`` and
+    ``region`` are filled from the map (:meth:`SparseMap.region_fields`).
     An empty result keeps the columns of its kind (image or point rows).
     """
     n = len(columns.get("volume", ()))
@@ -58,9 +59,7 @@ def make_table(columns: dict, names, kind="image") -> pd.DataFrame:
             cols = cols[:1] + ["time"] + cols[1:]
         return pd.DataFrame({c: pd.Series(dtype=_dtype(c)) for c in cols})
     data = dict(columns)
-    vol = np.asarray(data["volume"], np.int64)
-    data["volume"] = vol
-    data["region"] = np.asarray(names, dtype=object)[vol]
+    data.update(smap.region_fields(np.asarray(data["volume"], np.int64)))
     df = pd.DataFrame({c: data[c] for c in COLUMNS if c in data})
     return df.dropna(axis="columns", how="all").reset_index(drop=True)
 
@@ -178,16 +177,21 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
         warnings.warn(f"{len(outside)} point(s) lie outside the atlas grid and get no assignment "
                       f"(first: ({', '.join(f'{c:g}' for c in coords[outside[0]])}) mm)", RuntimeWarning, stacklevel=3)
     parts = []
+    labels = smap.label_values() if _engine.is_labelled(smap) else None
     # exact lookups
     ex = np.flatnonzero(exact)
     if len(ex):
         lin = np.where(inside[ex], np.ravel_multi_index(tuple(np.where(inside[ex, None], vox[ex], 0).T), index.shape), -1)
-        p, r, v = (backend.to_host(a) for a in _point_kernels.lookup_points(index, lin, lower_threshold))
+        p, r, v = (backend.to_host(a) for a in _point_kernels.lookup_points(index, lin, 0.0 if labels is not None
+                                                                            else lower_threshold))
+        if labels is not None:  # siibra reads the label under the point and keeps it when above the threshold
+            v = labels[r]
+            p, r, v = p[v > lower_threshold], r[v > lower_threshold], v[v > lower_threshold]
         parts.append(dict(point=ex[p], volume=r, stats={"map value": v.astype(np.float64)}))
     # Gaussian kernels
     gk = np.flatnonzero(~exact)
     if len(gk):
-        parts.append(_gaussian_point_rows(index, coords, vox, sigma_vox, gk, lower_threshold))
+        parts.append(_gaussian_point_rows(index, coords, vox, sigma_vox, gk, lower_threshold, labels))
     if not parts:
         return {"input structure": [], "centroid": [], "volume": []}
     point = np.concatenate([q["point"] for q in parts])
@@ -205,7 +209,7 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     return out
 
 
-def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold):
+def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold, labels=None):
     shape = np.array(index.shape)
     sig, prof_of = np.unique(sigma_vox[which], return_inverse=True)
     profiles = [gaussian_profile(float(s)) for s in sig]
@@ -214,7 +218,7 @@ def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold):
     lo = np.maximum(corner, 0)
     hi = np.minimum(corner + (2 * rads[prof_of] + 1)[:, None], shape)  # exclusive: the cube cut at the grid's edges
     n_vox = np.prod(np.maximum(hi - lo, 0), axis=1)
-    usable = n_vox > 1  # siibra drops structures of <= minsize_voxel (1) voxels
+    usable = n_vox > (1 if labels is None else 0)  # siibra's sparse maps drop structures of <= 1 voxel
     if (n_vox == 0).any():
         warnings.warn(f"{int((n_vox == 0).sum())} uncertain point(s) lie outside the atlas grid and get no assignment",
                       RuntimeWarning, stacklevel=4)
@@ -230,9 +234,16 @@ def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold):
     comps = Components(map=np.zeros(len(keep), np.int64), label=np.asarray(which)[keep], count=n_vox[keep],
                        nc=n_vox[keep], Sx=Sx[keep], Sxx=Sxx[keep], lo=lo[keep], hi=hi[keep],
                        centroid=coords[np.asarray(which)[keep]], unit=np.ones(len(keep)))
+    region_threshold = lower_threshold if labels is None else 0.0  # a labelled map's threshold applies to the IoU
     pc, pr, spx, inter = _point_kernels.accumulate_gaussian_points(index, corner[keep], lo[keep], hi[keep], prof_of[keep],
-                                                            profiles, lower_threshold)
+                                                                   profiles, region_threshold)
     pc, pr, spx, inter = (backend.to_host(a) for a in (pc, pr, spx, inter))
-    stats = pair_statistics(comps, index.region_stats(lower_threshold), pc, pr, spx, inter)
+    rstats = index.region_stats(region_threshold)
+    if labels is None:
+        stats = pair_statistics(comps, rstats, pc, pr, spx, inter)
+    else:
+        stats = labelled_pair_statistics(comps, rstats, pc, pr, spx, inter, int(np.prod(index.shape)), False,
+                                         lower_threshold)
+        stats["map value"] = labels[stats["pair_region"]]
     pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
     return dict(point=comps.label[pc], volume=pr, stats=stats)

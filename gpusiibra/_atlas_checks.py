@@ -17,13 +17,14 @@ def check_hemispheres(index: SparseIndex, regions, where) -> None:
     """Refuse an index whose volume order is not that of ``regions``, where the names tell the side.
 
     The v1 files carry no region names: volume ``v`` is named by the catalog. A region named "... left"
-    must lie left of the midline (x < 0 mm: RAS, as MNI space), "... right" right of it, judged by its
+    (or "Left ...", as Harvard-Oxford names them) must lie left of the midline (x < 0 mm: RAS, as MNI space), "... right" right of it, judged by its
     weighted centroid; more than a few exceptions (small midline structures) mean the file's order is not
     the catalog's, and the atlas is refused rather than mislabelled.
     """
     from nibabel.affines import apply_affine
 
-    side = np.array([1 if r.endswith(" right") else -1 if r.endswith(" left") else 0 for r in regions])
+    side = np.array([1 if r.endswith(" right") or r.startswith("Right ") else
+                     -1 if r.endswith(" left") or r.startswith("Left ") else 0 for r in regions])
     counts = np.diff(index.region_ptr)
     named = (side != 0) & (counts > 0)
     if not named.any():

@@ -9,6 +9,8 @@ import re
 import sys
 import urllib.parse
 
+import numpy as np
+
 from .errors import AtlasFileError, DownloadError, OptionError
 from .io import nifti, siibra_v1
 from .sparse import SparseIndex
@@ -190,4 +192,28 @@ def _fetch_volumes(entry, downloads, checks, progress, cache_folder):
                                                          f"names {len(entry.regions)} regions for {entry.id}")
     index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
                                      entries["value"], n_regions=len(entry.regions))
+    return index, files
+
+
+def _fetch_label_volumes(entry, downloads, checks, progress, cache_folder):
+    """A labelled map's label volume(s) (one per fragment), and the (region, voxel) entries of its regions."""
+    from .io.labels import label_entries
+
+    paths, files = {}, {}
+    frags = list(entry.volume_fragments) if entry.volume_fragments else [None]
+    for frag, url in zip(frags, entry.volumes):
+        fname = url.rsplit("/", 1)[1]
+        try:
+            paths[frag], files[fname] = _download(url, downloads, fname, checks, progress, cache_folder)
+        except _NotThere as e:
+            raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", cache_folder) from None
+    regions = {name: (label, frag) for name, label, frag in zip(entry.regions, entry.labels, entry.fragments
+                                                               or [None] * len(entry.regions))}
+    try:
+        got = label_entries(paths if entry.volume_fragments else paths[None], regions)
+    except AtlasFileError as e:
+        raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
+                                     "(run again to retry)") from None
+    index = SparseIndex.from_entries(got["shape"], got["affine"], got["region"], got["voxel"],
+                                     np.ones(len(got["region"]), np.float32), n_regions=len(entry.regions))
     return index, files

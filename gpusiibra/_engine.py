@@ -29,12 +29,12 @@ import numpy as np
 from nibabel.affines import apply_affine
 
 from . import _kernels, backend
-from ._statistics import Components, pair_statistics
+from ._statistics import Components, labelled_pair_statistics, pair_statistics
 from ._kernels import repeat_index
 from ._resample import (SparseImage, on_grid, resample_dense, resample_sparse, resample_to_grid,
                         separable_is_exact, sparse_image, zoom_shift)
 
-__all__ = ["ChunkResult", "assign_chunk", "support_entries", "label_support"]
+__all__ = ["ChunkResult", "assign_chunk", "support_entries", "label_support", "is_labelled"]
 
 #: forward neighbour lines of a run (dx, dy) and the slack along z: faces and edges (18-connectivity)
 _FORWARD = ((0, 1, 1), (1, -1, 0), (1, 0, 1), (1, 1, 0))
@@ -226,7 +226,7 @@ def components(key, x, shape, grid_affine, split_components=True):
     centroid = np.round(apply_affine(grid_affine, mean_ijk), 2)
     comps = Components(map=cmap, label=label, count=count, nc=t[:, 3].astype(np.int64), Sx=t[:, 1], Sxx=t[:, 2],
                        lo=t[:, 8:11].astype(np.int64), hi=t[:, 11:14].astype(np.int64) + 1, centroid=centroid,
-                       unit=np.ldexp(1.0, t[:, 14].astype(np.int64)))
+                       unit=np.ldexp(1.0, t[:, 14].astype(np.int64)), mean_voxel=mean_ijk)
     return comps, comp, x
 
 
@@ -235,20 +235,24 @@ def components(key, x, shape, grid_affine, split_components=True):
 PASS_VOXELS = 4_000_000
 
 
-def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_components=True) -> ChunkResult:
-    """Assign a chunk of maps to every region of ``smap``.
+def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_components=True):
+    """Assign a chunk of maps to every region of ``smap`` (or of each of several atlases).
 
     Parameters
     ----------
-    smap : SparseMap
+    smap : SparseMap or list of SparseMap
+        The atlas, or several: each map is then resampled and labelled once per grid, and its components
+        scored against each atlas on that grid.
     images : list of SparseImage or (data, affine)
     minsize_voxel, lower_threshold, split_components :
         siibra's parameters.
 
     Returns
     -------
-    ChunkResult
+    ChunkResult, or a list of them (one per atlas) when ``smap`` is a list
     """
+    many = isinstance(smap, (list, tuple))
+    smaps = list(smap) if many else [smap]
     images = [im if isinstance(im, SparseImage) else sparse_image(*im) for im in images]
     ends = np.cumsum([im.nnz for im in images])
     if len(images) > 1 and ends[-1] > PASS_VOXELS:
@@ -257,29 +261,65 @@ def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compo
         while cut[-1] < len(images):
             base = ends[cut[-1] - 1] if cut[-1] else 0
             cut.append(max(cut[-1] + 1, int(np.searchsorted(ends, base + PASS_VOXELS, side="right"))))
-        parts = [_assign_pass(smap, images[a:b], minsize_voxel, lower_threshold, split_components)
-                 for a, b in zip(cut[:-1], cut[1:])]
-        return ChunkResult(np.concatenate([p.row_map + a for p, a in zip(parts, cut[:-1])]),
-                           {k: np.concatenate([p.columns[k] for p in parts]) for k in parts[0].columns},
-                           [st for p in parts for st in p.status])
-    return _assign_pass(smap, images, minsize_voxel, lower_threshold, split_components)
+        passes = [_assign_pass(smaps, images[a:b], minsize_voxel, lower_threshold, split_components)
+                  for a, b in zip(cut[:-1], cut[1:])]
+        out = []
+        for k in range(len(smaps)):
+            parts = [p[k] for p in passes]
+            out.append(ChunkResult(np.concatenate([p.row_map + a for p, a in zip(parts, cut[:-1])]),
+                                   {c: np.concatenate([p.columns[c] for p in parts]) for c in parts[0].columns},
+                                   [st for p in parts for st in p.status]))
+    else:
+        out = _assign_pass(smaps, images, minsize_voxel, lower_threshold, split_components)
+    return out if many else out[0]
 
 
-def _assign_pass(smap, images, minsize_voxel, lower_threshold, split_components) -> ChunkResult:
+def _assign_pass(smaps, images, minsize_voxel, lower_threshold, split_components) -> list:
+    """One ChunkResult per atlas; the resampling and labelling are done once per atlas grid."""
+    prepared = {}
+    out = []
+    for smap in smaps:
+        index = smap.sparse_index
+        grid = (tuple(index.shape), np.asarray(index.affine, np.float64).tobytes())
+        if grid not in prepared:
+            prepared[grid] = _prepare(images, tuple(index.shape), index.affine, split_components)
+        out.append(_score(smap, prepared[grid], minsize_voxel, lower_threshold, split_components))
+    return out
+
+
+def _prepare(images, shape, grid_affine, split_components):
+    """The maps on one grid: (status, and the support's keys, values, components and component of each entry, or
+    None when nothing lies on the grid)."""
     xp = backend.xp()
-    index = smap.sparse_index
-    shape = tuple(index.shape)
     G = int(np.prod(shape))
     M = len(images)
-    key, x = support_entries(images, shape, index.affine)
+    key, x = support_entries(images, shape, grid_affine)
     reached = backend.to_host(xp.bincount(key // G, minlength=M)) if key.size else np.zeros(M, np.int64)
     status = ["empty" if im.nnz == 0 else "outside" if reached[i] == 0 else "ok" for i, im in enumerate(images)]
     keep = x > 0 if split_components else x != 0
     key, x = key[keep], x[keep]
     if key.size == 0:
+        return status, None
+    comps, comp, x = components(key, x, shape, grid_affine, split_components)
+    return status, (key, x, comps, comp)
+
+
+def _score(smap, prepared, minsize_voxel, lower_threshold, split_components) -> ChunkResult:
+    """The components of a prepared chunk against every region of one atlas, by its rules."""
+    xp = backend.xp()
+    status, support = prepared
+    if support is None:
         return ChunkResult(np.zeros(0, np.int64), _empty_columns(), status)
-    comps, comp, x = components(key, x, shape, index.affine, split_components)
-    big = comps.count > minsize_voxel
+    key, x, comps, comp = support
+    index = smap.sparse_index
+    G = int(np.prod(index.shape))
+    labelled = is_labelled(smap)
+    if labelled and not split_components and bool((x < 0).any()):
+        from .errors import OptionError
+
+        raise OptionError("a labelled map takes split_components=False only for images without negative values "
+                          "(siibra's comparison of masks is not defined for them)")
+    big = comps.count > (0 if labelled else minsize_voxel)  # siibra's labelled maps skip no small component
     if not big.any():
         return ChunkResult(np.zeros(0, np.int64), _empty_columns(), status)
     if not big.all():
@@ -289,13 +329,32 @@ def _assign_pass(smap, images, minsize_voxel, lower_threshold, split_components)
         sel = nid >= 0
         key, x, comp = key[sel], x[sel], nid[sel]
         comps = comps.take(np.flatnonzero(big))
-    pairs = _kernels.accumulate(index, key % G, comp, x, len(comps), lower_threshold)
+    region_threshold = 0.0 if labelled else lower_threshold  # a labelled map's threshold applies to the IoU
+    pairs = _kernels.accumulate(index, key % G, comp, x, len(comps), region_threshold)
     packed = backend.to_host(xp.stack([p.astype(xp.float64) for p in pairs], axis=1)) if pairs[0].size else \
         np.zeros((0, 4))
     pc, pr = packed[:, 0].astype(np.int64), packed[:, 1].astype(np.int64)
-    stats = pair_statistics(comps, index.region_stats(lower_threshold), pc, pr, packed[:, 2], packed[:, 3])
-    pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
-    columns = {"input structure": comps.label[pc], "centroid": comps.centroid[pc], "volume": pr,
+    rstats = index.region_stats(region_threshold)
+    if labelled:
+        stats = labelled_pair_statistics(comps, rstats, pc, pr, packed[:, 2], packed[:, 3], G, split_components,
+                                         lower_threshold)
+        pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
+        order = np.lexsort((comps.label[pc], pr, comps.map[pc]))  # siibra's order: region by region
+        pc, pr = pc[order], pr[order]
+        stats = {k: v[order] for k, v in stats.items()}
+        stats["map value"] = smap.label_values()[pr]
+        centroid = np.round(comps.mean_voxel[pc], 2)  # siibra's labelled route: voxel indices, not mm
+    else:
+        stats = pair_statistics(comps, rstats, pc, pr, packed[:, 2], packed[:, 3])
+        pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
+        centroid = comps.centroid[pc]
+    structure = comps.label[pc] if split_components or not labelled else np.zeros(len(pc), np.int64)  # siibra's 0
+    columns = {"input structure": structure, "centroid": centroid, "volume": pr,
                "component voxels": comps.count[pc]}
     columns.update(stats)
     return ChunkResult(comps.map[pc], columns, status)
+
+
+def is_labelled(smap) -> bool:
+    """True for a labelled map (siibra's ``MapType.LABELLED``: one label per voxel, siibra's ``Map.assign`` rules)."""
+    return getattr(smap, "maptype", "statistical") == "labelled"

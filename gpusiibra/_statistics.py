@@ -7,6 +7,9 @@ instead of dense boxes:
   ``Sp``, ``Spp``, ``nr``, the maximum, the bounding box;
 - per component (:class:`Components`): ``Sx``, ``Sxx``, ``nc``, its box and centroid;
 - per (component, region) pair: ``Spx`` and the intersection ``I``.
+
+A labelled map (siibra's ``Map._assign_volume``) scores each region's binary mask against each
+component with siibra's ``compare_arrays``: :func:`labelled_pair_statistics`, from the same sums.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Components", "pair_statistics", "siibra_boxes_intersect"]
+__all__ = ["Components", "pair_statistics", "labelled_pair_statistics", "siibra_boxes_intersect"]
 
 
 @dataclass
@@ -37,6 +40,8 @@ class Components:
         mm, rounded to 2 decimals (siibra's); for points, the point.
     unit : ndarray of float64
         The power of two the image's values were divided by before summing (1 for ordinary values).
+    mean_voxel : ndarray (K, 3), optional
+        The mean voxel index (siibra's centroid of a component for a labelled map, rounded there).
     """
 
     map: np.ndarray
@@ -49,13 +54,14 @@ class Components:
     hi: np.ndarray
     centroid: np.ndarray
     unit: np.ndarray
+    mean_voxel: np.ndarray | None = None
 
     def __len__(self):
         return len(self.label)
 
     def take(self, which) -> "Components":
         """The components at positions ``which``."""
-        return Components(**{k: v[which] for k, v in self.__dict__.items()})
+        return Components(**{k: None if v is None else v[which] for k, v in self.__dict__.items()})
 
 
 def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> dict:
@@ -101,6 +107,53 @@ def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> 
             "input weighted mean": spx / Sp * comps.unit[c],
             "input containedness": inter / nc,
         }
+
+
+def labelled_pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter, grid_size: int,
+                             binary: bool, lower_threshold: float = 0.0) -> dict:
+    """siibra's statistics of a labelled map (``Map._assign_volume`` and ``compare_arrays``), from sums.
+
+    siibra compares the input structure ``x`` (a component's binary mask when ``binary``, else the
+    image's values, which must be >= 0) with a region's binary mask ``y`` over the union ``U`` of
+    their nonzero voxels, with the means taken over the whole grid of ``grid_size`` voxels:
+    ``r = sum_U (x - mx)(y - my) / sqrt(sum_U (x - mx)^2 sum_U (y - my)^2)``, ``mx = Sx / size``,
+    ``my = nr / size``; ``intersection over union = I / |U|``; ``map weighted mean = Sxy / nr`` and
+    ``input weighted mean = Sxy / Sx``; ``map containedness = I / nc`` (its "first" array is the
+    input's) and ``input containedness = I / nr``. A pair is kept when its intersection over
+    union exceeds ``lower_threshold``; there are no box rule and no minimum size.
+
+    Returns
+    -------
+    dict of ndarray
+        As :func:`pair_statistics`, without ``map value`` (the region's label, which the map knows).
+    """
+    c, r = np.asarray(pair_comp, np.int64), np.asarray(pair_region, np.int64)
+    inter = np.asarray(inter, np.float64)
+    nr = rstats["nr"][r].astype(np.float64)
+    if binary:
+        Sx = Sxx = nc = comps.count[c].astype(np.float64)
+        sxy = inter
+    else:
+        unit = comps.unit[c]
+        Sx, Sxx, nc = comps.Sx[c] * unit, comps.Sxx[c] * unit * unit, comps.nc[c].astype(np.float64)
+        sxy = np.asarray(spx, np.float64) * unit
+    union = nc + nr - inter
+    size = float(grid_size)
+    mx, my = Sx / size, nr / size
+    cov = sxy - my * Sx - mx * nr + union * mx * my
+    vx = Sxx - 2 * mx * Sx + union * mx * mx
+    vy = nr - 2 * my * nr + union * my * my
+    dem = np.sqrt(vx * vy)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        corr = np.where(dem == 0, 0.0, cov / np.where(dem == 0, 1.0, dem))
+        iou = inter / union
+        keep = iou > lower_threshold
+        out = {
+            "pair_comp": c, "pair_region": r, "correlation": corr, "intersection over union": iou,
+            "map weighted mean": sxy / nr, "map containedness": inter / nc,
+            "input weighted mean": sxy / Sx, "input containedness": inter / nr,
+        }
+    return {k: v[keep] for k, v in out.items()}
 
 
 def siibra_boxes_intersect(r_lo, r_hi, c_lo, c_hi) -> np.ndarray:

@@ -47,8 +47,8 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ._atlas_checks import CHECK_ENV, check_against_region_maps, check_hemispheres
-from ._download import (MIRROR_ENV, _Checksums, _fetch_sparse_index, _fetch_volumes, _file_sha256, _from_sparse_index,
-                        _NotThere, _read_parts, _say, mirrored)
+from ._download import (MIRROR_ENV, _Checksums, _fetch_label_volumes, _fetch_sparse_index, _fetch_volumes, _file_sha256,
+                        _from_sparse_index, _NotThere, _read_parts, _say, mirrored)
 from ._lock import FileLock
 from .errors import AtlasFileError, AtlasNotFound, DownloadError, OptionError
 from .io import native, siibra_v1
@@ -82,6 +82,10 @@ class AtlasEntry:
         ``"probabilities"`` (checked to lie in [0, 1]) or ``"weights"`` (non-negative, no upper bound).
     source : dict
         ``repository``, ``file`` and ``commit`` of the configuration these facts were read from.
+    maptype : str
+        ``statistical`` (probability maps: siibra's ``SparseMap``) or ``labelled`` (one label per voxel:
+        siibra's ``Map``; ``volumes`` are the label volumes, one per fragment, ``labels`` and ``fragments``
+        each region's label and fragment).
     """
 
     id: str
@@ -102,10 +106,20 @@ class AtlasEntry:
     citation: str
     source: dict = field(compare=False)
     values: str = "probabilities"
+    labels: tuple = ()
+    fragments: tuple = ()
+    volume_fragments: tuple = ()
+
+    @property
+    def labelled(self) -> bool:
+        return self.maptype == "labelled"
 
     @property
     def key(self) -> str:
-        """siibra's key of the map in lower case: the file name of its precomputed sparse index."""
+        """siibra's key of the map in lower case: the file name of its precomputed sparse index (for a labelled
+        map, which has none, the stem of its configuration file)."""
+        if not self.sparse_index:
+            return os.path.splitext(os.path.basename(self.source.get("file", self.id)))[0]
         return self.sparse_index.rsplit("/", 1)[1]
 
     def sparse_index_urls(self) -> dict:
@@ -125,8 +139,8 @@ def _read_catalog(path):
     out = []
     for e in doc["atlases"]:
         e = dict(e)
-        for k in ("aliases", "volumes", "configured_names", "regions"):
-            e[k] = tuple(e[k])
+        for k in ("aliases", "volumes", "configured_names", "regions", "labels", "fragments", "volume_fragments"):
+            e[k] = tuple(e.get(k, ()))
         out.append(AtlasEntry(**e))
     return tuple(out)
 
@@ -312,6 +326,9 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
     if sources not in ("auto", "sparse-index", "volumes"):
         raise OptionError(f"sources must be 'auto', 'sparse-index' or 'volumes', got {sources!r}")
     entry = get_entry(name)
+    if entry.labelled and (sources == "sparse-index" or from_siibra_cache):
+        raise OptionError(f"{entry.id} is a labelled map: it comes from its label volume(s), not from a sparse index "
+                          "(nor from siibra's cache)")
     if sources == "volumes" and not entry.volumes:
         raise OptionError(f"the catalog lists no region maps of {entry.id}: it comes from siibra's sparse index only")
     root = cache_dir(cache)
@@ -348,8 +365,9 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         try:
             index, files, origin = _acquire(entry, checks, folder, downloads, progress, from_siibra_cache,
                                             siibra_cache or siibra_cache_dir(), sources)
-            index = checked_probabilities(index, origin, list(entry.regions),
-                                          upper=1.0 if entry.values == "probabilities" else None)
+            if not entry.labelled:
+                index = checked_probabilities(index, origin, list(entry.regions),
+                                              upper=1.0 if entry.values == "probabilities" else None)
             check_hemispheres(index, entry.regions, origin)
         except AtlasFileError:
             _remove(downloads)  # a file that does not parse, or wrong values: never reused
@@ -359,6 +377,8 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
                 "citation": entry.citation, "space": entry.space, "catalog_id": entry.id,
                 "fetched_from": origin, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "files": {k: {"url": url, "sha256": digest} for k, (url, _, digest) in files.items()}}
+        if entry.labelled:
+            meta.update(maptype="labelled", labels=list(entry.labels), fragments=list(entry.fragments) or None)
         tmp = f"{target}.{os.getpid()}.tmp.npz"
         record = os.path.join(folder, _NATIVE_RECORD)
         try:
@@ -382,6 +402,12 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
 def _acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfolder, sources):
     """``(index, files, origin)``: the map from siibra's cache, else downloaded; ``files`` maps each source
     file's name to ``(url, size, sha256)``."""
+    if entry.labelled:  # label volumes: siibra keeps no sparse index of them
+        host = urllib.parse.urlsplit(mirrored(entry.volumes[0])).netloc
+        _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
+             f"({len(entry.volumes)} label volume(s); {entry.licence}); later loads read it from there")
+        index, files = _fetch_label_volumes(entry, downloads, checks, progress, folder)
+        return index, files, mirrored(entry.volumes[0]) if len(entry.volumes) == 1 else host + " (label volumes)"
     found = _from_siibra_cache(entry, sfolder) if sources != "volumes" else None
     if found is not None:
         index, used = found
@@ -429,7 +455,8 @@ def describe(name, cache=None, sources=False) -> str:
         f"space        {e.space}",
         f"parcellation {e.parcellation}",
         f"regions      {len(e.regions)} (siibra's names, in volume order: {e.regions[0]!r} ... {e.regions[-1]!r})",
-        f"values       {'probabilities in [0, 1]' if e.values == 'probabilities' else 'non-negative weights'}",
+        f"kind         {'labelled (one label per voxel; siibra Map.assign rules)' if e.labelled else 'probabilistic'}",
+        f"values       {'labels ' + str(e.labels[0]) + ' ... ' + str(e.labels[-1]) if e.labelled else 'probabilities in [0, 1]' if e.values == 'probabilities' else 'non-negative weights'}",
         f"licence      {e.licence}",
         f"citation     {e.citation}",
         f"source       {e.source['repository']} {e.source['file']} at commit {e.source['commit']}",
@@ -438,6 +465,11 @@ def describe(name, cache=None, sources=False) -> str:
     ]
     if os.environ.get(MIRROR_ENV):
         lines.append(f"mirror       {os.environ[MIRROR_ENV]} ({MIRROR_ENV}) replaces the scheme and host below")
+    if e.labelled:
+        lines.append("label volumes:")
+        frags = e.volume_fragments or ("",) * len(e.volumes)
+        lines += [f"  {url}" + (f"  ({f})" if f else "") for url, f in zip(e.volumes, frags)]
+        return "\n".join(lines)
     lines.append("sparse index (siibra's precomputed v1 files):")
     lines += [f"  {url}" for url in e.sparse_index_urls().values()]
     if e.volumes:

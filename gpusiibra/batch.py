@@ -18,6 +18,7 @@ import math
 import os
 import sys
 import time
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,25 +27,24 @@ from . import _assign, _engine, backend
 from ._dask import _close_dask, _dask_client, _run_dask
 from ._inputs import expand_inputs
 from ._readers import Readers, safe_read
-from .dataset import Dataset, atlas_identity, errors_path, file_stamp, write_errors
+from .dataset import Dataset, atlas_identity, atlas_label, errors_path, file_stamp, write_errors
 from .errors import ImageFileError, OptionError
 from .io.nifti import load_image
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "batch_schema"]
 
-#: columns of a batch dataset: the input, the frame of a 4D file, the sign, the kind of structure, the
-#: component's size in atlas-grid voxels, then siibra's
-BATCH_COLUMNS = ["input", "frame", "sign", "kind", "voxels"] + \
-    [c for c in _assign.COLUMNS if c not in ("time", "fragment")]
+#: columns of a batch dataset: the input, the atlas, the frame of a 4D file, the sign, the kind of structure, the
+#: component's size in atlas-grid voxels, then siibra's (``fragment`` is empty but for labelled maps in fragments)
+BATCH_COLUMNS = ["input", "atlas", "frame", "sign", "kind", "voxels"] + [c for c in _assign.COLUMNS if c != "time"]
 
 
 def batch_schema():
     """The Arrow schema of a batch dataset's part files."""
     import pyarrow as pa
 
-    types = {"input": pa.string(), "frame": pa.int64(), "sign": pa.string(), "kind": pa.string(),
-             "voxels": pa.int64(), "input structure": pa.int64(), "centroid": pa.list_(pa.float64()),
-             "volume": pa.int64(), "region": pa.string()}
+    types = {"input": pa.string(), "atlas": pa.string(), "frame": pa.int64(), "sign": pa.string(),
+             "kind": pa.string(), "voxels": pa.int64(), "input structure": pa.int64(),
+             "centroid": pa.list_(pa.float64()), "volume": pa.int64(), "fragment": pa.string(), "region": pa.string()}
     return pa.schema([(c, types.get(c, pa.float64())) for c in BATCH_COLUMNS])
 
 
@@ -98,26 +98,29 @@ class BatchSummary:
         return s
 
 
-def _rows_table(maps, kind, columns, row_map, regions):
+def _rows_table(maps, kind, columns, row_map, smap):
     """Arrow table of rows from chunk-level columns (``row_map``: each row's map, a :class:`MapInput`)."""
     import pyarrow as pa
 
     n = len(row_map)
     keys = np.array([(m.input, m.frame, m.sign) for m in maps], dtype=object).reshape(-1, 3)[row_map]
-    volume = np.asarray(columns["volume"], np.int64)
+    fields = smap.region_fields(np.asarray(columns["volume"], np.int64))
+    fragment = fields.get("fragment")
     voxels = np.asarray(columns["component voxels"], np.int64) if "component voxels" in columns \
         else np.full(n, -1, np.int64)
     cent = np.asarray(columns["centroid"], np.float64).reshape(-1, 3)
     arrays = {
         "input": pa.array(keys[:, 0], pa.string()),
+        "atlas": pa.array(np.full(n, atlas_label(smap), dtype=object), pa.string()),
         "frame": pa.array(keys[:, 1].astype(np.int64)),
         "sign": pa.array(keys[:, 2], pa.string()),
         "kind": pa.array(np.full(n, kind, dtype=object), pa.string()),
         "voxels": pa.array(voxels, mask=voxels < 0),
         "input structure": pa.array(np.asarray(columns["input structure"], np.int64)),
         "centroid": pa.ListArray.from_arrays(np.arange(0, 3 * n + 1, 3, dtype=np.int32), pa.array(cent.ravel())),
-        "volume": pa.array(volume),
-        "region": pa.array(np.asarray(regions, dtype=object)[volume], pa.string()),
+        "volume": pa.array(fields["volume"]),
+        "fragment": pa.array(fragment if fragment is not None else np.full(n, None, dtype=object), pa.string()),
+        "region": pa.array(fields["region"], pa.string()),
     }
     for c in BATCH_COLUMNS[len(arrays):]:
         v = np.asarray(columns[c], np.float64) if c in columns else np.full(n, np.nan)
@@ -125,25 +128,29 @@ def _rows_table(maps, kind, columns, row_map, regions):
     return pa.table([arrays[c] for c in BATCH_COLUMNS], schema=batch_schema())
 
 
-def _assign_maps(smap, maps, lower_threshold, minsize):
-    """Assign a chunk of read maps in one engine pass: (Arrow table or None, keys, maps outside the grid)."""
+def _assign_maps(smaps, maps, lower_threshold, minsize):
+    """Assign a chunk of read maps in one engine pass to each atlas: (Arrow table or None, keys, maps outside the
+    grid of the first atlas)."""
     import pyarrow as pa
 
     if not maps:
         return None, [], 0
-    res = _engine.assign_chunk(smap, [m.image for m in maps], minsize, lower_threshold)
-    tables = [_rows_table(maps, "component", res.columns, res.row_map, smap.regions)] if len(res.row_map) else []
+    results = _engine.assign_chunk(list(smaps), [m.image for m in maps], minsize, lower_threshold)
+    tables = []
     with_peaks = [i for i, m in enumerate(maps) if m.peaks is not None and len(m.peaks)]
-    if with_peaks:  # every peak of the chunk in one point assignment
-        counts = np.array([len(maps[i].peaks) for i in with_peaks])
-        owner = np.repeat(np.asarray(with_peaks), counts)
-        first = np.repeat(np.cumsum(counts) - counts, counts)
-        cols = _assign.assign_points(smap, np.concatenate([maps[i].peaks for i in with_peaks]), 0.0)
-        point = np.asarray(cols["input structure"], np.int64)
-        if len(point):
-            cols["input structure"] = point - first[point]  # the peak's number in its map
-            tables.append(_rows_table(maps, "peak", cols, owner[point], smap.regions))
-    outside = sum(st == "outside" for st in res.status)
+    for smap, res in zip(smaps, results):
+        if len(res.row_map):
+            tables.append(_rows_table(maps, "component", res.columns, res.row_map, smap))
+        if with_peaks:  # every peak of the chunk in one point assignment per atlas
+            counts = np.array([len(maps[i].peaks) for i in with_peaks])
+            owner = np.repeat(np.asarray(with_peaks), counts)
+            first = np.repeat(np.cumsum(counts) - counts, counts)
+            cols = _assign.assign_points(smap, np.concatenate([maps[i].peaks for i in with_peaks]), 0.0)
+            point = np.asarray(cols["input structure"], np.int64)
+            if len(point):
+                cols["input structure"] = point - first[point]  # the peak's number in its map
+                tables.append(_rows_table(maps, "peak", cols, owner[point], smap))
+    outside = sum(st == "outside" for st in results[0].status)
     keys = [(m.input, m.frame, m.sign) for m in maps]
     return (pa.concat_tables(tables) if tables else None), keys, outside
 
@@ -207,14 +214,17 @@ def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, rea
     integer("workers", workers, 1)
 
 
-def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
+def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
                  peaks=False, mindist=5, resume=False, chunk_size=None, readers=None, workers=None, scheduler=None,
                  progress=True, space=None):
-    """Assign many maps to every region of ``smap``.
+    """Assign many maps to every region of an atlas, or of several atlases in one pass.
 
     Parameters
     ----------
-    smap : SparseMap
+    atlas : SparseMap or list of SparseMap
+        The atlas, or several (:func:`gpusiibra.assign_batch` takes their names): each input is read once,
+        resampled and labelled once per atlas grid, and assigned to each atlas by that atlas's rules
+        (probabilistic or labelled); the rows say which in the ``atlas`` column.
     inputs : list of paths, folders or globs
         NIfTI files (.nii, .nii.gz); every volume of a 4D file is one map.
     out : path, optional
@@ -273,6 +283,10 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
     from tqdm.auto import tqdm
 
     _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, readers, workers)
+    smap = atlas_list(atlas)
+    if minsize != 1 and any(_engine.is_labelled(a) for a in smap):
+        warnings.warn(f"labelled atlases keep components of every size (siibra's Map.assign does not apply "
+                      f"minsize={minsize}); it applies to the probabilistic ones", RuntimeWarning, stacklevel=2)
     readers = readers or os.cpu_count() or 1
     if chunk_size is None:
         chunk_size = 256 if backend.get_backend() == "gpu" else 32
@@ -322,6 +336,8 @@ def assign_batch(smap, inputs, out=None, *, threshold=None, two_sided=False, low
             result = pa.concat_tables(tables).to_pandas()
         else:
             result = batch_schema().empty_table().to_pandas()
+        if result["fragment"].isna().all():  # as siibra drops its empty columns (a dataset keeps its schema)
+            result = result.drop(columns="fragment")
         result.attrs["errors"] = errors
     return result, summary
 
@@ -466,6 +482,21 @@ def _n_frames(path):
     except ImageFileError:
         return -1
     return shape[3] if len(shape) > 3 and shape[3] > 1 else 1
+
+
+def atlas_list(atlas) -> tuple:
+    """The atlases of a batch as a tuple: a map or a list of maps; two of the same name are refused."""
+    maps = list(atlas) if isinstance(atlas, (list, tuple)) else [atlas]
+    if not maps:
+        raise OptionError("no atlas given")
+    for a in maps:
+        if not hasattr(a, "sparse_index"):
+            raise OptionError(f"not an atlas: {a!r} (gpusiibra.assign_batch takes atlas names)")
+    names = [atlas_label(m) for m in maps]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise OptionError(f"the atlas {twice[0]!r} is given twice")
+    return tuple(maps)
 
 
 def _dask_task(smap, paths, kw, done, backend_name):

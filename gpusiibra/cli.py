@@ -1,4 +1,4 @@
-"""Command line: ``gpusiibra assign | points | atlas | demo | example | report``. Argument parsing only; the work is the Python API's."""
+"""Command line: ``gpusiibra assign | points | atlas | demo | example | report | compare``. Argument parsing only; the work is the Python API's."""
 from __future__ import annotations
 
 import argparse
@@ -48,14 +48,17 @@ def _parser():
                                    "'example:motor' names the bundled SPM motor t-map.")
     a.add_argument("inputs", nargs="+", help="NIfTI files, folders or globs; each volume of a 4D file is one map")
     a.add_argument("--out", required=True, help="output Parquet dataset (a folder)")
-    a.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
+    a.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP + "; several, comma-separated "
+                   "(julich-3.1,harvard-oxford-cort-25), are assigned in one pass, each by its own rules")
     a.add_argument("--threshold", type=_number(float), help="set values below T to 0 first (default: none, every "
                    "nonzero value counts)")
     a.add_argument("--two-sided", action="store_true", help="also assign the negated map")
     a.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
-                   help="atlas values below L count as 0 (siibra's; default: 0)")
+                   help="atlas values below L count as 0 (siibra's; default: 0); for a labelled atlas, the "
+                   "intersection over union a row must exceed")
     a.add_argument("--minsize", type=_number(int, 0), default=1,
-                   help="skip components of at most N voxels (siibra's minsize_voxel; default: 1)")
+                   help="skip components of at most N voxels (siibra's minsize_voxel; default: 1; labelled atlases "
+                   "keep every component, as siibra's Map.assign does)")
     a.add_argument("--peaks", action="store_true", help="also assign each map's local maxima as points")
     a.add_argument("--mindist", type=_number(int, 1), default=5, help="minimal distance between peaks, voxels (default: 5)")
     a.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
@@ -152,6 +155,18 @@ def _parser():
     r.add_argument("--top", type=_number(int, 1), default=30, help="regions in the bar chart (default: 30)")
     r.add_argument("--max-rows", type=_number(int, 1), default=5000,
                    help="rows of the per-map table put in the page (default: 5000)")
+    c = sub.add_parser("compare", help="two atlases (or releases) side by side on one dataset: best regions, changes",
+                       description="For a dataset written with `gpusiibra assign --atlas A,B`: each component's best "
+                                   "region under A and under B, whether it changed, and the statistics side by "
+                                   "side; a summary of how many changed.")
+    c.add_argument("dataset", help="the results dataset (written with two atlases or more)")
+    c.add_argument("--atlas", action="append", default=[], help="an atlas of the dataset (give two; default: its "
+                   "two atlases)")
+    c.add_argument("--measure", default="correlation", choices=["correlation", "intersection over union",
+                                                                "map containedness", "input containedness"],
+                   help="the statistic whose highest value is a component's best region (default: correlation)")
+    c.add_argument("--out", help="also write the whole table as CSV")
+    c.add_argument("--changed", action="store_true", help="print only the components whose best region changed")
     e = sub.add_parser("example", help="write a small example study (t-maps made from the bundled motor map)",
                        description="Write N t-maps (.nii.gz) made from the bundled SPM motor t-map into FOLDER, to try "
                                    "`gpusiibra assign` with; the last one is a 4D file of two volumes.")
@@ -193,6 +208,40 @@ def _check_report_out(out, dataset):
                           f"{dataset.rstrip('/')}.html")
     if os.path.isdir(out):
         raise OptionError(f"--out {out} is a folder: give the HTML file to write, e.g. {os.path.join(out, 'study.html')}")
+
+
+def _cmd_compare(args):
+    import pandas as pd
+
+    from .compare import compare_atlases
+    from .errors import OptionError
+
+    atlases = args.atlas
+    if not atlases:
+        import pyarrow.parquet as pq
+
+        found = list(dict.fromkeys(pq.read_table(args.dataset, columns=["atlas"]).column("atlas").to_pylist())) \
+            if os.path.isdir(args.dataset) else []
+        if len(found) != 2:
+            raise OptionError(f"give the two atlases to compare with --atlas A --atlas B (the dataset has "
+                              f"{', '.join(map(repr, found)) or 'none'})")
+        atlases = found
+    if len(atlases) != 2:
+        raise OptionError(f"give exactly two atlases to compare (--atlas A --atlas B), not {len(atlases)}")
+    result = compare_atlases(args.dataset, atlases[0], atlases[1], measure=args.measure)
+    print(result)
+    if args.out:
+        result.table.to_csv(args.out, index=False)
+        print("table:", os.path.abspath(args.out))
+    shown = result.table[result.table["changed"]] if args.changed else result.table
+    cols = [c for c in ("input", "frame", "sign", "component", "voxels") if c in shown] + \
+        [f"region [{a}]" for a in atlases] + [f"{args.measure} [{a}]" for a in atlases] + ["changed"]
+    shown = shown[cols].assign(input=shown["input"].map(os.path.basename))
+    with pd.option_context("display.max_rows", 60, "display.width", 200, "display.max_colwidth", 40):
+        print(shown.head(60).to_string(index=False))
+    if len(shown) > 60:
+        print(f"... {len(shown) - 60} more rows" + (" (--out writes them all)" if not args.out else ""))
+    return 0
 
 
 def _cmd_example(args):
@@ -266,24 +315,28 @@ def _cmd_demo(args):
 def _cmd_assign(args):
     from . import backend
     from .batch import assign_batch
-    from .maps import get_map
+    from .maps import get_maps
 
     if args.backend:
         backend.set_backend(args.backend)
-    smap = get_map(args.atlas)
+    smaps = get_maps(args.atlas)
     _, summary = assign_batch(
-        smap, args.inputs, args.out, threshold=args.threshold, two_sided=args.two_sided,
+        smaps, args.inputs, args.out, threshold=args.threshold, two_sided=args.two_sided,
         lower_threshold=args.lower_threshold, minsize=args.minsize, peaks=args.peaks, mindist=args.mindist,
         resume=args.resume, chunk_size=args.chunk_size, readers=args.readers, workers=args.workers,
         scheduler=args.scheduler, progress=not args.quiet, space=args.space)
-    print(f"atlas: {smap.name} ({len(smap)} regions), backend: {backend.get_backend()}")
+    for smap in smaps:
+        print(f"atlas: {smap.name} ({len(smap)} {smap.maptype} regions{', ' + smap.space if smap.space else ''}), "
+              f"backend: {backend.get_backend()}")
     print(summary)
     if summary.rows:
         import pandas as pd
 
-        df = pd.read_parquet(args.out, columns=["input", "frame", "sign", "kind", "voxels", "input structure",
-                                                "region", "correlation", "map value"])
+        df = pd.read_parquet(args.out, columns=["input", "atlas", "frame", "sign", "kind", "voxels",
+                                                "input structure", "region", "correlation", "map value"])
         df = df[df["kind"] == "component"]
+        if df["atlas"].nunique() == 1:
+            df = df.drop(columns="atlas")
         top = df.sort_values("correlation", ascending=False, na_position="last").head(10)
         top = top.assign(input=top["input"].map(os.path.basename)).drop(columns="kind")
         if top["frame"].max() == 0:
@@ -292,8 +345,8 @@ def _cmd_assign(args):
             top = top.drop(columns="sign")
         top = top.assign(voxels=top["voxels"].astype("Int64"))  # sizes are counts (no float from peak rows)
         top = top.rename(columns={"input structure": "component", "voxels": "component voxels"})
-        top = top[[c for c in ("input", "frame", "sign", "component", "component voxels", "region", "correlation",
-                               "map value") if c in top]]
+        top = top[[c for c in ("input", "atlas", "frame", "sign", "component", "component voxels", "region",
+                               "correlation", "map value") if c in top]]
         print("\nhighest correlations (component voxels: its size on the atlas grid):")
         print(top.to_string(index=False))
     return 1 if summary.failures else 0
@@ -386,7 +439,7 @@ def main(argv=None) -> int:
 
     _one_line_warnings()
     commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
-                "example": _cmd_example, "report": _cmd_report}
+                "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -1,286 +1,25 @@
-"""``SparseMap``: named region maps on one grid, and the ways to open one.
+"""Opening atlases: :func:`get_map` (embedded, official, or a file), :func:`load_map`, :func:`from_arrays`.
 
-Mirrors siibra's ``siibra.volumes.sparsemap.SparseMap``: ``regions``,
-``fetch``, ``assign``, ``save_sparseindex`` / ``load_zipped_sparseindex``;
-:func:`load_map`, :func:`from_arrays` and :func:`get_map` open atlases.
+The map classes live in :mod:`gpusiibra._sparsemap` (``SparseMap``, probability maps) and
+:mod:`gpusiibra.labelled` (``LabelledMap``, one label per voxel); both are re-exported here.
 """
 from __future__ import annotations
 
 import difflib
 import os
 import re
-import warnings
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 
-from . import _assign
 from .io import native, nifti, paqd, siibra_v1
-from .errors import AtlasFileError, AtlasNotFound, ImageFileError, OptionError, RegionNotFound
-from .points import Point, PointCloud
+from .errors import AtlasFileError, AtlasNotFound, ImageFileError, RegionNotFound
+from ._sparsemap import SparseMap
+from .labelled import LabelledMap, from_label_image
 from .sparse import SparseIndex, checked_probabilities
-from .volumes import Volume
 
-__all__ = ["SparseMap", "RegionNotFound", "load_map", "from_arrays", "get_map", "DEFAULT_ATLAS", "available_maps"]
-
-
-class SparseMap:
-    """Probabilistic region maps held sparsely (siibra's ``SparseMap``).
-
-    Parameters
-    ----------
-    index : SparseIndex
-        The maps.
-    regions : list of str
-        Region names in index order (``len(regions) == index.num_volumes``).
-    name : str
-        The atlas name.
-    space : str, optional
-        Name of the reference space of the grid.
-    meta : dict, optional
-        Description, licence and the like.
-    """
-
-    def __init__(self, index: SparseIndex, regions, name="", space=None, meta=None):
-        regions = [str(r) for r in regions]
-        if len(regions) != index.num_volumes:
-            raise OptionError(f"{len(regions)} region names for {index.num_volumes} region maps")
-        self._index = index
-        self.regions = regions
-        self.name = name
-        self.space = space
-        self.meta = dict(meta or {})
-
-    def copy(self) -> "SparseMap":
-        """A map of its own over the same (read-only) index: names and metadata copied."""
-        return SparseMap(self._index, list(self.regions), self.name, self.space, dict(self.meta))
-
-    # ------------------------------------------------------------ properties
-    @property
-    def sparse_index(self) -> SparseIndex:
-        return self._index
-
-    @property
-    def affine(self) -> np.ndarray:
-        return self._index.affine
-
-    @property
-    def shape(self):
-        return self._index.shape
-
-    def __len__(self):
-        return len(self.regions)
-
-    def __repr__(self):
-        return f"SparseMap({self.name!r}: {len(self)} regions on grid {self.shape}, {self._index.n_entries} entries)"
-
-    def summary(self) -> str:
-        """A few lines describing the atlas."""
-        ix = self._index
-        from nibabel.affines import voxel_sizes
-
-        vs = voxel_sizes(self.affine)
-        lines = [
-            f"atlas    {self.name}",
-            f"space    {self.space or '-'}",
-            f"regions  {len(self)}",
-            f"grid     {' x '.join(map(str, self.shape))} voxels of {' x '.join(f'{v:g}' for v in vs)} mm",
-            f"entries  {ix.n_entries:,} nonzero (voxel, region) values over {ix.n_rows:,} voxels",
-        ]
-        for key in ("description", "licence"):
-            if self.meta.get(key):
-                lines.append(f"{key:<8} {self.meta[key]}")
-        return "\n".join(lines)
-
-    # ---------------------------------------------------------------- lookup
-    def get_index(self, region) -> int:
-        """Index of a region: by exact name, else a case-insensitive substring that must be unique.
-
-        Raises
-        ------
-        RegionNotFound
-            When nothing or more than one region matches; the message lists close matches.
-        """
-        if isinstance(region, (int, np.integer)):
-            if not 0 <= int(region) < len(self):
-                raise RegionNotFound(f"region index {region} is not in 0..{len(self) - 1}")
-            return int(region)
-        vol = getattr(region, "volume", None)
-        if vol is not None:
-            return self.get_index(int(vol))
-        name = str(getattr(region, "name", region))
-        if name in self.regions:
-            return self.regions.index(name)
-        low = name.lower()
-        hits = [i for i, r in enumerate(self.regions) if low in r.lower()]
-        if len(hits) == 1:
-            return hits[0]
-        if len(hits) > 1:
-            shown = ", ".join(repr(self.regions[i]) for i in hits[:8])
-            more = f" and {len(hits) - 8} more" if len(hits) > 8 else ""
-            raise RegionNotFound(f"{name!r} matches {len(hits)} regions of {self.name!r}: {shown}{more}")
-        close = difflib.get_close_matches(name, self.regions, n=5, cutoff=0.4)
-        hint = f"; close matches: {', '.join(map(repr, close))}" if close else ""
-        raise RegionNotFound(f"no region {name!r} in {self.name!r}{hint}")
-
-    def fetch(self, region_or_index=None, *, index=None, region=None):
-        """The dense map of one region as a float32 NIfTI image on the atlas grid (siibra's ``fetch``).
-
-        Parameters
-        ----------
-        region_or_index : str, int or MapIndex-like
-            A region name (matched as :meth:`get_index` does) or an index.
-        index : int, optional
-            The region's index.
-        region : str, optional
-            The region's name.
-        """
-        import nibabel as nib
-
-        spec = next((s for s in (region_or_index, index, region) if s is not None), None)
-        if spec is None:
-            raise OptionError("fetch needs a region name or an index")
-        i = self.get_index(spec)
-        img = nib.Nifti1Image(self._index.dense(i), self.affine)
-        img.header.set_xyzt_units("mm")
-        return img
-
-    # ------------------------------------------------------------ assignment
-    def assign(self, item, minsize_voxel=1, lower_threshold=0.0, **kwargs):
-        """Assign an image, a point or a point cloud to every region (siibra's ``Map.assign``).
-
-        Parameters
-        ----------
-        item : nibabel image, Volume, path, Point or PointCloud
-            The input, in the atlas space (coordinates in mm). A 4D image is
-            assigned volume by volume, with a ``time`` column.
-        minsize_voxel : int
-            Image components with at most this many voxels are skipped.
-        lower_threshold : float
-            Atlas values below it count as 0 (for points: only values above it
-            are reported).
-        split_components : bool, keyword
-            Images only: split into 18-connected components (default True).
-
-        Returns
-        -------
-        pandas.DataFrame
-            siibra's columns (``input structure``, ``centroid``, ``volume``,
-            ``region``, ``correlation``, ``intersection over union``, ``map
-            value``, ``map weighted mean``, ``map containedness``, ``input
-            weighted mean``, ``input containedness``), empty ones dropped.
-        """
-        split = kwargs.pop("split_components", True)
-        if kwargs:
-            raise TypeError(f"assign() got unexpected keyword(s): {', '.join(kwargs)}")
-        if isinstance(item, Point):
-            item = PointCloud([item.coordinate], item.space, item.sigma)
-        if isinstance(item, PointCloud):
-            cols = _assign.assign_points(self, item.coordinates, item.sigma, lower_threshold)
-            kind = "point" if "correlation" not in cols else "image"
-            return _assign.make_table(cols, self.regions, kind=kind if len(cols["volume"]) else "point")
-        data, affine, where = self._image_input(item)
-        if data.ndim == 4:
-            frames = []
-            for t in range(data.shape[3]):
-                cols = _assign.assign_image_data(self, data[..., t], affine, minsize_voxel, lower_threshold, split)
-                _warn_outside(cols, f"{where} (volume {t})")
-                if len(cols["volume"]):
-                    cols["time"] = np.full(len(cols["volume"]), t, np.int64)
-                    frames.append(_assign.make_table(cols, self.regions))
-            if not frames:
-                return _assign.make_table({"time": []}, self.regions)
-            return pd.concat(frames, ignore_index=True)
-        cols = _assign.assign_image_data(self, data, affine, minsize_voxel, lower_threshold, split)
-        _warn_outside(cols, where)
-        return _assign.make_table(cols, self.regions)
-
-    @staticmethod
-    def _image_input(item):
-        if isinstance(item, Volume):
-            item = item.fetch()
-        if isinstance(item, (str, os.PathLike)):
-            where = os.fspath(item)
-            item = nifti.load_image(where)
-        else:
-            where = getattr(item, "get_filename", lambda: None)() or "<in-memory image>"
-        if not hasattr(item, "dataobj"):
-            raise TypeError(f"cannot assign an object of type {type(item).__name__}: "
-                            "give a NIfTI image, a Volume, a path, a Point or a PointCloud")
-        data, affine = nifti.image_data(item, where)
-        note = nifti.space_note(item.header, affine, data.shape, check_grid=False) if hasattr(item, "header") \
-            else None
-        if note:  # a subject's native space or Talairach: the regions would be those of other places
-            warnings.warn(f"{where}: {note}: is it in MNI152 space? The atlas is", RuntimeWarning, stacklevel=4)
-        return data, affine, where
-
-    def assign_batch(self, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
-                     peaks=False, mindist=5, resume=False, chunk_size=None, readers=None, workers=None, scheduler=None,
-                     progress=True, space=None):
-        """Assign many maps (files, folders, globs) to every region; see :func:`gpusiibra.batch.assign_batch`.
-
-        Returns ``(DataFrame or None, BatchSummary)``: the rows when ``out`` is None, else they are
-        written to the Parquet dataset ``out``.
-
-        Examples
-        --------
-        >>> import gpusiibra
-        >>> rows, summary = gpusiibra.get_map().assign_batch(["example:motor"], threshold=3.1, progress=False)
-        >>> summary.maps, len(rows) > 0
-        (1, True)
-        """
-        from .batch import assign_batch
-
-        return assign_batch(self, inputs, out, threshold=threshold, two_sided=two_sided,
-                            lower_threshold=lower_threshold, minsize=minsize, peaks=peaks, mindist=mindist,
-                            resume=resume, chunk_size=chunk_size, readers=readers, workers=workers,
-                            scheduler=scheduler, progress=progress, space=space)
-
-    # ------------------------------------------------------------ save/load
-    def save_sparseindex(self, destination, filename=None) -> str:
-        """Save the index as a zip that siibra's reader accepts (siibra's ``save_sparseindex``).
-
-        Parameters
-        ----------
-        destination : path
-            Folder for the zip.
-        filename : str, optional
-            Name of the zip and prefix of its members (default: the atlas name).
-
-        Returns
-        -------
-        str
-            The zip's path.
-        """
-        name = filename or _safe_name(self.name or "sparsemap")
-        os.makedirs(destination, exist_ok=True)
-        return siibra_v1.write_zip(self._index, os.path.join(os.fspath(destination), name + ".zip"), name)
-
-    def load_zipped_sparseindex(self, zipfname) -> SparseIndex:
-        """Load a zipped sparse index into this map (siibra's ``load_zipped_sparseindex``).
-
-        The index must hold as many regions as this map has names.
-        """
-        index = siibra_v1.read_zip(zipfname, n_regions=len(self))
-        self._index = index
-        return index
-
-    def save(self, path) -> str:
-        """Save in gpusiibra's native format (``.npz``), the fastest to load."""
-        return native.write(path, self._index, self.regions,
-                            dict(self.meta, name=self.name, space=self.space))
-
-
-def _warn_outside(cols, where):
-    if cols.get("_status") == "outside":
-        warnings.warn(f"{where}: the image lies entirely outside the atlas grid, so it has no assignment "
-                      "(check its affine: is it in the atlas's space, in mm?)", RuntimeWarning, stacklevel=3)
-
-
-def _safe_name(name):
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
-
+__all__ = ["SparseMap", "LabelledMap", "RegionNotFound", "load_map", "from_arrays", "from_label_image", "get_map",
+           "get_maps", "assign_batch", "DEFAULT_ATLAS", "available_maps"]
 
 def from_arrays(shape, affine, region, voxel, value, names=None, name="", space=None, meta=None) -> SparseMap:
     """A :class:`SparseMap` from flat (region, voxel, value) entries.
@@ -303,7 +42,7 @@ def from_arrays(shape, affine, region, voxel, value, names=None, name="", space=
     return SparseMap(checked_probabilities(index, None, names), names, name=name, space=space, meta=meta)
 
 
-def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwargs) -> SparseMap:
+def load_map(path, labels=None, name=None, space=None, value_scale=None, labelled=False, **kwargs) -> SparseMap:
     """Open an atlas from any supported format.
 
     Region maps must hold probabilities: values in [0, 1]. A file with
@@ -328,6 +67,10 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwarg
         Atlas name and space (defaults from the file).
     value_scale : float, optional
         Multiply every value by this factor (e.g. 0.01 for maps in percent).
+    labelled : bool
+        ``path`` is a label volume (AAL, Harvard-Oxford's maximum probability map...) and ``labels`` its
+        regions: a lookup table's path (``<label> <name>`` lines), ``{name: label}``, or names for labels
+        1, 2, ...: a :class:`LabelledMap`, assigned by siibra's rules for labelled maps.
     **kwargs
         Passed to the format's reader (PAQD: ``grid=(shape, affine)``, ``suffixes``).
 
@@ -351,6 +94,13 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwarg
         raise AtlasFileError(None, "no atlas file given")
     first = os.fspath(paths[0])
     default_name = os.path.basename(first.rstrip("/"))
+    if labelled:
+        if labels is None:
+            raise AtlasFileError(first, "a labelled map needs its regions: labels=<lookup table, dict or names>")
+        if len(paths) != 1 or not os.path.isfile(first):
+            raise AtlasFileError(first, nifti.missing_reason(first) if not os.path.exists(first) else
+                                 "a labelled map is one label volume (a NIfTI file)")
+        return from_label_image(first, labels, name=name or default_name, space=space)
     label_names = paqd.read_labels(labels) if labels is not None else None
     labels_where = labels if isinstance(labels, (str, os.PathLike)) else first
     n_expected = len(label_names) if label_names is not None else None
@@ -375,6 +125,12 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, **kwarg
 
     if len(paths) == 1 and first.endswith(".npz"):
         index, names, meta = native.read(first)
+        if meta.get("maptype") == "labelled":
+            from .labelled import from_native
+
+            smap = from_native(index, names, dict(meta, source=os.path.abspath(first)))
+            smap.name, smap.space = name or smap.name or default_name, space or smap.space
+            return smap
         return _named(index, names, dict(meta, source=os.path.abspath(first)))
     if len(paths) == 1 and first.endswith(".zip"):
         return _named(_v1(siibra_v1.read_zip, first))
@@ -433,7 +189,7 @@ def _normal(name) -> str:
 
 def available_maps():
     """Names of the atlases embedded in the package (the official ones: :func:`gpusiibra.atlases.catalog`)."""
-    return ["julich-3.1-top2"]
+    return ["julich-3.1-top2", "julich-3.1-top2-mpm"]
 
 
 @lru_cache(maxsize=None)
@@ -444,16 +200,27 @@ def _load_embedded(key):
     return smap
 
 
+@lru_cache(maxsize=None)
+def _embedded_mpm(key):
+    from .labelled import maximum_probability_map
+
+    return maximum_probability_map(_load_embedded(key), name="Julich-Brain 3.1 top-2 maximum probability map")
+
+
 @lru_cache(maxsize=4)
 def _load_official(entry_id, path, mtime):
     from . import atlases
 
     entry = atlases.get_entry(entry_id)
     index, names, meta = native.read(path)
-    if names != list(entry.regions):
+    if names != list(entry.regions) or (meta.get("maptype") == "labelled") != entry.labelled:
         raise AtlasFileError(path, f"its region names are not those of this gpusiibra's catalog for {entry.id} (a "
                                    "cache written by another version): run `gpusiibra atlas fetch "
                                    f"{entry.id} --force`")
+    if entry.labelled:
+        from .labelled import from_native
+
+        return from_native(index, names, dict(meta, source=entry.id, name=entry.name, space=entry.space))
     return SparseMap(index, names, name=entry.name, space=entry.space, meta=dict(meta, source=entry.id))
 
 
@@ -501,6 +268,8 @@ def get_map(name: str = DEFAULT_ATLAS, *, cache=None, progress: bool = True) -> 
     key = _ALIASES.get(key, key)
     if key in _EMBEDDED:
         return _load_embedded(key).copy()
+    if key.endswith(" mpm") and _ALIASES.get(key[:-4], key[:-4]) in _EMBEDDED:
+        return _embedded_mpm(_ALIASES.get(key[:-4], key[:-4])).copy()
     entry = atlases.find(name)
     if entry is not None:
         path = atlases.fetch(entry, cache, progress=progress)
@@ -515,3 +284,30 @@ def get_map(name: str = DEFAULT_ATLAS, *, cache=None, progress: bool = True) -> 
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     raise AtlasNotFound(f"no atlas named {name!r} and no such file (known atlases: {', '.join(known)}; "
                         f"`gpusiibra atlas list` describes them){hint}")
+
+
+def get_maps(atlas) -> list:
+    """Several atlases at once: a comma-separated string of names (``"julich-3.1,harvard-oxford-cort-25"``), or a
+    list of names, paths and maps; each as :func:`get_map` gives it."""
+    items = [a.strip() for a in atlas.split(",") if a.strip()] if isinstance(atlas, str) else \
+        list(atlas) if isinstance(atlas, (list, tuple)) else [atlas]
+    return [a if isinstance(a, SparseMap) else get_map(a) for a in items]
+
+
+def assign_batch(inputs, out=None, *, atlas=DEFAULT_ATLAS, **kwargs):
+    """Assign many maps (files, folders, globs) to one atlas or several in one pass.
+
+    ``atlas``: a name, a map, or a list of them (or ``"a,b"``); each input is read once and assigned to each
+    atlas by that atlas's rules, rows telling them apart in the ``atlas`` column. The other arguments are
+    those of :func:`gpusiibra.batch.assign_batch`.
+
+    Examples
+    --------
+    >>> import gpusiibra
+    >>> rows, summary = gpusiibra.assign_batch(["example:motor"], threshold=3.1, progress=False)
+    >>> rows["atlas"].unique().tolist()
+    ['julich-3.1-top2']
+    """
+    from .batch import assign_batch as _assign_batch
+
+    return _assign_batch(get_maps(atlas), inputs, out, **kwargs)

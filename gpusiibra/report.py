@@ -138,6 +138,7 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
     >>> rep.maps, bool(rep.frequency["share"].max() <= 1)
     (1, True)
     """
+    from .dataset import atlas_identities
     from .errors import OptionError
 
     if measure not in MEASURES:
@@ -149,23 +150,32 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
         return _points_report(dataset, out, records, rows, notes, top, max_rows, figures, atlas)
     n_maps = len(maps)
     comp = rows[rows["kind"] == "component"]
-    # region frequency: the share of maps with a component that reaches the cut
+    labels = [a.get("label", a.get("name")) for a in atlas_identities(run["atlas"])]
+    # region frequency, per atlas: the share of maps with a component that reaches the cut
     passing = comp[comp[measure] >= min_value]
-    freq = (passing.drop_duplicates(["region"] + _MAP_KEY).groupby("region").size()
+    freq = (passing.drop_duplicates(["atlas", "region"] + _MAP_KEY).groupby(["atlas", "region"]).size()
             .rename("maps").reset_index())
     freq["share"] = freq["maps"] / n_maps
-    freq = freq.sort_values(["maps", "region"], ascending=[False, True]).reset_index(drop=True)
-    per_map_counts = (comp.drop_duplicates(_MAP_KEY + ["input structure"]).groupby(_MAP_KEY).size())
+    freq["_order"] = freq["atlas"].map({a: i for i, a in enumerate(labels)})
+    freq = (freq.sort_values(["_order", "maps", "region"], ascending=[True, False, True]).drop(columns="_order")
+            .reset_index(drop=True))
+    if len(labels) == 1:
+        freq = freq.drop(columns="atlas")
+    first = comp[comp["atlas"] == labels[0]] if len(labels) > 1 else comp
+    per_map_counts = (first.drop_duplicates(_MAP_KEY + ["input structure"]).groupby(_MAP_KEY).size())
     components = per_map_counts.reindex(pd.MultiIndex.from_frame(maps), fill_value=0)
-    # the per-map table: the top region of each component
+    # the per-map table: the top region of each component (under each atlas)
     best = (comp.sort_values(measure, ascending=False, kind="stable")
-            .drop_duplicates(_MAP_KEY + ["input structure"]))
+            .drop_duplicates(_MAP_KEY + ["atlas", "input structure"]))
     per_map = pd.DataFrame({
-        "input": best["input"].map(os.path.basename), "frame": best["frame"], "sign": best["sign"],
+        "input": best["input"].map(os.path.basename), "atlas": best["atlas"], "frame": best["frame"],
+        "sign": best["sign"],
         "component": best["input structure"], "voxels": best["voxels"], "top region": best["region"],
         "correlation": best["correlation"], "IoU": best["intersection over union"],
         "map containedness": best["map containedness"], "input containedness": best["input containedness"],
     }).reset_index(drop=True)
+    if len(labels) == 1:
+        per_map = per_map.drop(columns="atlas")
     rep = StudyReport(path=os.fspath(dataset), maps=n_maps, inputs=maps["input"].nunique(), failed=failed,
                       settings=run["settings"], atlas=run["atlas"], versions=run["versions"],
                       seconds=float(sum(r.get("seconds", 0.0) for r in ends)),
@@ -235,6 +245,8 @@ def _points_report(dataset, out, records, rows, notes, top, max_rows, figures, a
 
 
 def _study_page(rep, rows, top, max_rows, figures, atlas):
+    from .dataset import atlas_identities
+
     s = rep.settings
     page = Page(f"gpusiibra study report: {os.path.basename(rep.path.rstrip('/'))}")
     page.heading("The run")
@@ -255,27 +267,13 @@ def _study_page(rep, rows, top, max_rows, figures, atlas):
         page.heading("Failed inputs", 3)
         page.table(rep.failed.assign(input=rep.failed["input"].map(lambda p: os.path.basename(str(p)))),
                    "failed")
-    page.heading("Regions")
-    page.paragraph(f"The share of the {rep.maps} maps with a component whose {rep.measure} is at least "
-                   f"{rep.cut:g}, per region.")
-    shown = rep.frequency.head(top)
-    if figures:
-        if len(shown):
-            page.figure(_bar_png(list(shown["region"]), list(shown["share"]), f"share of maps ({rep.measure} >= "
-                                 f"{rep.cut:g})", f"top {len(shown)} regions"), "Regions by share of maps",
-                        "fig-frequency")
-        brain = _frequency_image(rep, atlas)
-        if brain is not None:
-            img, template = brain
-            page.figure(glass_brain(img, colorbar=True, cmap="hot", title="share of maps"),
-                        "The share painted on each voxel's most probable region (glass brain)", "fig-glass")
-            page.figure(_slices(img, "share of maps", template, cmap="hot", colorbar=True),
-                        "The same on axial slices of the ICBM 2009c template", "fig-slices")
-        else:
-            page.paragraph("No brain figure: the atlas the run used could not be loaded here.", "note")
-    page.table(rep.frequency.head(max(top, 50)).assign(share=lambda d: d["share"].round(4)), "frequency")
-    if len(rep.frequency) > max(top, 50):
-        page.paragraph(f"{len(rep.frequency) - max(top, 50)} more regions not listed.", "note")
+    idents = atlas_identities(rep.atlas)
+    for ident in idents:
+        label = ident.get("label", ident.get("name"))
+        freq = rep.frequency if len(idents) == 1 else \
+            rep.frequency[rep.frequency["atlas"] == label].drop(columns="atlas").reset_index(drop=True)
+        _regions_section(page, rep, ident, freq, top, figures, atlas if len(idents) == 1 else None,
+                         title="Regions" if len(idents) == 1 else f"Regions: {label}")
     comp = rows[rows["kind"] == "component"]
     if figures and len(comp):
         page.heading("Distributions")
@@ -301,7 +299,35 @@ def _study_page(rep, rows, top, max_rows, figures, atlas):
     return page
 
 
-def _frequency_image(rep, atlas):
+def _regions_section(page, rep, ident, freq, top, figures, atlas, title):
+    """One atlas's region frequencies: the bar chart, the brain figures, the table."""
+    kind = ident.get("kind", "statistical")
+    page.heading(title)
+    page.paragraph(f"{ident.get('name')} ({ident.get('regions')} {kind} regions"
+                   f"{', ' + str(ident['space']) if ident.get('space') else ''}): the share of the {rep.maps} maps "
+                   f"with a component whose {rep.measure} is at least {rep.cut:g}, per region.")
+    slug = "" if title == "Regions" else "-" + "".join(c if c.isalnum() else "-" for c in str(ident.get("label")))
+    shown = freq.head(top)
+    if figures:
+        if len(shown):
+            page.figure(_bar_png(list(shown["region"]), list(shown["share"]), f"share of maps ({rep.measure} >= "
+                                 f"{rep.cut:g})", f"top {len(shown)} regions"), "Regions by share of maps",
+                        "fig-frequency" + slug)
+        brain = _frequency_image(ident, freq, atlas)
+        if brain is not None:
+            img, template = brain
+            page.figure(glass_brain(img, colorbar=True, cmap="hot", title="share of maps"),
+                        "The share painted on each voxel's most probable region (glass brain)", "fig-glass" + slug)
+            page.figure(_slices(img, "share of maps", template, cmap="hot", colorbar=True),
+                        "The same on axial slices of the ICBM 2009c template", "fig-slices" + slug)
+        else:
+            page.paragraph("No brain figure: the atlas the run used could not be loaded here.", "note")
+    page.table(freq.head(max(top, 50)).assign(share=lambda d: d["share"].round(4)), "frequency" + slug)
+    if len(freq) > max(top, 50):
+        page.paragraph(f"{len(freq) - max(top, 50)} more regions not listed.", "note")
+
+
+def _frequency_image(ident, frequency, atlas):
     """The region shares painted on each voxel's most probable region, and the template; None without the atlas."""
     import nibabel as nib
 
@@ -314,25 +340,25 @@ def _frequency_image(rep, atlas):
 
         from . import atlases
 
-        source = rep.atlas.get("source") or rep.atlas.get("name")
+        source = ident.get("source") or ident.get("name")
         if isinstance(source, str) and atlases.find(source) is not None and not atlases.is_cached(source):
             return None  # an official atlas that is not in this machine's cache: a report downloads nothing
         try:
             atlas = get_map(source) if isinstance(source, str) else None
         except GpusiibraError:
             atlas = None
-        if atlas is None or atlas_identity(atlas)["fingerprint"] != rep.atlas.get("fingerprint"):
+        if atlas is None or atlas_identity(atlas)["fingerprint"] != ident.get("fingerprint"):
             return None
     ix = atlas.sparse_index
     counts = np.diff(ix.row_ptr)
-    if not counts.size or len(rep.frequency) == 0:
+    if not counts.size or len(frequency) == 0:
         return None
     row_max = np.maximum.reduceat(ix.entry_value, ix.row_ptr[:-1][counts > 0])
     rows = np.repeat(np.arange(len(counts)), counts)
     is_max = ix.entry_value == np.repeat(row_max, counts[counts > 0])
     first = np.flatnonzero(is_max)
     first = first[np.r_[True, rows[first][1:] != rows[first][:-1]]]
-    share = pd.Series(rep.frequency["share"].to_numpy(), index=rep.frequency["region"])
+    share = pd.Series(frequency["share"].to_numpy(), index=frequency["region"]).groupby(level=0).max()
     by_region = share.reindex(atlas.regions).fillna(0).to_numpy()
     vol = np.zeros(int(np.prod(ix.shape)), np.float32)
     vol[ix.row_voxel[rows[first]]] = by_region[ix.entry_region[first]]

@@ -46,6 +46,10 @@ class _Volume(_siibra_volume.Volume):
         return self
 
     _providers = {"nii": None}  # an image volume, for siibra's provides_image
+    _name = "oracle volume"
+
+    def __str__(self):
+        return "oracle volume"
 
     def __init__(self, img):
         pass
@@ -183,4 +187,79 @@ def _rows(results):
                 "input containedness": float(a.intersection_over_second),
             })
         rows.append(row)
+    return rows
+
+
+# ------------------------------------------------------------------ labelled maps
+from siibra.commons import MapIndex  # noqa: E402
+from siibra.volumes.parcellationmap import Map as _SiibraMap  # noqa: E402
+
+
+class OracleLabelledMap(_SiibraMap):
+    """siibra's ``Map`` (``MapType.LABELLED``) over label volumes given as arrays, one per fragment.
+
+    ``volumes``: ``{fragment or None: label array}`` on one grid; ``indices``: ``{name: (label, fragment)}``
+    in siibra's order. siibra's own ``_assign_volume`` and ``_assign_points`` run on it; only the fetching of
+    volumes (a provider) and the space are replaced.
+    """
+
+    def __init__(self, volumes, affine, indices):
+        self._arrays = dict(volumes)
+        self._affine_ = np.asarray(affine, np.float64)
+        self._indices = {name: [MapIndex(volume=0, label=int(lab), fragment=frag)]
+                         for name, (lab, frag) in indices.items()}
+
+    @property
+    def space(self):
+        return SPACE
+
+    @property
+    def affine(self):
+        return self._affine_
+
+    @property
+    def maptype(self):
+        return siibra.commons.MapType.LABELLED
+
+    @property
+    def fragments(self):
+        return {f for f in self._arrays if f is not None}
+
+    def __len__(self):
+        return 1
+
+    def __str__(self):
+        return "oracle labelled map"
+
+    def fetch(self, region=None, *, index=None, **kwargs):
+        data = self._arrays[index.fragment]
+        return nib.Nifti1Image((data == index.label).astype("uint8"), self._affine_)
+
+    def fetch_iter(self, fragment=None, **kwargs):
+        return iter([nib.Nifti1Image(self._arrays[fragment], self._affine_)])
+
+    def assign_image(self, data, affine, lower_threshold=0.0, split_components=True):
+        with _offline():
+            res = self._assign_volume(_Volume(nib.Nifti1Image(data, affine)), lower_threshold=lower_threshold,
+                                      split_components=split_components)
+        return _labelled_rows(res, self._indices)
+
+    def assign_points(self, coords, sigma_mm, lower_threshold=0.0):
+        pc = _PointCloud(np.asarray(coords, dtype=float).tolist(), space=None, sigma_mm=sigma_mm)
+
+        def from_array(data, affine, space=None, name=None, cache=True, **kw):
+            return _Volume(nib.Nifti1Image(data, affine))
+
+        with _offline() as mp:
+            mp.setattr(_siibra_volume, "from_array", from_array)
+            res = self._assign_points(pc, lower_threshold)
+        return _labelled_rows(res, self._indices)
+
+
+def _labelled_rows(results, indices):
+    by_label = {(int(i.label), i.fragment): name for name, ix in indices.items() for i in ix}
+    rows = _rows(results)
+    for row, a in zip(rows, results):
+        row["region"] = by_label[(int(a.map_value), a.fragment)]
+        row["fragment"] = a.fragment
     return rows

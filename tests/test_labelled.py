@@ -1,0 +1,176 @@
+"""Labelled maps: siibra's own ``Map.assign`` rules (its code, run offline, as the oracle), on images and points."""
+import nibabel as nib
+import numpy as np
+import pandas as pd
+import pytest
+
+import gpusiibra
+from conftest import random_atlas
+from gpusiibra.labelled import LabelledMap, from_label_image, read_lookup_table
+
+
+def _mpm(maps):
+    """The maximum-probability labelling of dense maps: label i + 1 where map i is largest, 0 where none is."""
+    stack = np.stack(maps)
+    return np.where(stack.max(0) > 0, stack.argmax(0) + 1, 0).astype(np.int16)
+
+
+def _compare(ours: pd.DataFrame, theirs: list, tol=1e-9):
+    """The same rows (in the same order where siibra's order is defined) and numbers."""
+    t = pd.DataFrame(theirs)
+    assert len(ours) == len(t), (len(ours), len(t))
+    if len(t) == 0:
+        return
+    assert ours["input structure"].tolist() == t["input structure"].tolist()
+    assert ours["region"].tolist() == t["region"].tolist()
+    assert ours["volume"].tolist() == t["volume"].tolist()
+    if "fragment" in t and t["fragment"].notna().any():
+        assert ours["fragment"].tolist() == t["fragment"].tolist()
+    else:
+        assert "fragment" not in ours
+    np.testing.assert_allclose(np.array(ours["centroid"].tolist()), np.array(t["centroid"].tolist()), atol=1e-9)
+    for c in t.columns:
+        if c not in ("input structure", "region", "volume", "fragment", "centroid"):
+            np.testing.assert_allclose(ours[c].to_numpy(float), t[c].to_numpy(float), rtol=tol, atol=tol, err_msg=c)
+
+
+def _random_labelled(rng, fragments=False):
+    maps, A = random_atlas(rng, shape=(14, 15, 16), n_regions=7)
+    labels = _mpm(maps)
+    codes = [3 + 4 * i for i in range(7)]  # labels that are not 1..n, one never present
+    lab = np.zeros_like(labels)
+    for i, c in enumerate(codes):
+        lab[labels == i + 1] = c
+    names = [f"area {i}" for i in range(7)] + ["absent area"]
+    codes = codes + [99]
+    if not fragments:
+        return lab, A, {n: (c, None) for n, c in zip(names, codes)}, {None: lab}
+    left, right = lab.copy(), lab.copy()
+    left[7:] = 0
+    right[:7] = 0
+    indices = {}
+    for n, c in zip(names, codes):
+        indices[n + " left"] = (c, "left hemisphere")
+        indices[n + " right"] = (c, "right hemisphere")
+    return lab, A, indices, {"left hemisphere": left, "right hemisphere": right}
+
+
+def _ours(volumes, A, indices):
+    imgs = {f: nib.Nifti1Image(v, A) for f, v in volumes.items()}
+    regions = {n: (lab, f) for n, (lab, f) in indices.items()}
+    return from_label_image(imgs if list(imgs) != [None] else imgs[None], regions, name="random")
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("fragments", [False, True])
+@pytest.mark.parametrize("kind", ["same", "flipped", "oblique"])
+def test_images_match_siibras_map_assign(rng, fragments, kind):
+    from oracle import OracleLabelledMap
+    from test_assign import _random_affine
+
+    lab, A, indices, volumes = _random_labelled(rng, fragments)
+    ours = _ours(volumes, A, indices)
+    theirs = OracleLabelledMap(volumes, A, indices)
+    Aq = _random_affine(rng, kind)
+    shape = lab.shape if Aq is None else (11, 12, 10)
+    Aq = A if Aq is None else Aq
+    q = rng.normal(size=shape).astype(np.float32)
+    q[np.abs(q) < 1.1] = 0  # components of one voxel too: siibra's labelled route keeps them
+    for lt in (0.0, 0.05):
+        _compare(ours.assign(nib.Nifti1Image(q, Aq), lower_threshold=lt), theirs.assign_image(q, Aq, lower_threshold=lt))
+    qq = np.abs(q)  # one structure of the image's values: siibra sums them in float32 (np.float32 sums), so 1e-6
+    _compare(ours.assign(nib.Nifti1Image(qq, Aq), split_components=False),
+             theirs.assign_image(qq, Aq, split_components=False), tol=1e-6)
+
+
+@pytest.mark.oracle
+@pytest.mark.parametrize("sigma", [0.0, 6.5])
+@pytest.mark.parametrize("fragments", [False, True])
+def test_points_match_siibras_map_assign(rng, sigma, fragments):
+    from oracle import OracleLabelledMap
+
+    lab, A, indices, volumes = _random_labelled(rng, fragments)
+    ours = _ours(volumes, A, indices)
+    theirs = OracleLabelledMap(volumes, A, indices)
+    labelled = np.argwhere(lab > 0)
+    pick = labelled[rng.choice(len(labelled), 8, replace=False)] + rng.uniform(-0.4, 0.4, (8, 3))
+    pts = (A @ np.c_[pick, np.ones(8)].T)[:3].T
+    for lt in (0.0, 10.0):
+        got = ours.assign(gpusiibra.PointCloud(pts, sigma_mm=sigma), lower_threshold=lt)
+        want = theirs.assign_points(pts, sigma_mm=sigma, lower_threshold=lt)
+        if sigma == 0 and fragments:  # siibra reads fragment by fragment (a set's order): compare as sets
+            got = got.sort_values(["input structure", "region"]).reset_index(drop=True)
+            want = sorted(want, key=lambda r: (r["input structure"], r["region"]))
+        _compare(got, want)
+
+
+@pytest.mark.oracle
+def test_the_embedded_atlas_maximum_probability_labelling_matches_siibra(julich):
+    """A labelled map from bundled data: the maximum-probability labelling of a block of the embedded atlas,
+    against the motor t-map resampled there, its uncertain peaks and exact points."""
+    from golden_cases import motor_t4
+    from oracle import OracleLabelledMap
+
+    ix = julich.sparse_index
+    lo, hi = np.array([106, 81, 114]), np.array([146, 121, 154])  # right pre/postcentral gyrus, 40x40x40 voxels
+    regions = [r for r in range(len(julich)) if len(ix.coords(r).T) and
+               np.all((ix.coords(r).T >= lo) & (ix.coords(r).T < hi), axis=1).any()]
+    maps = [ix.dense(r)[lo[0]:hi[0], lo[1]:hi[1], lo[2]:hi[2]] for r in regions]
+    A = julich.affine.copy()
+    A[:3, 3] = A[:3, :3] @ lo + A[:3, 3]
+    lab = _mpm(maps)
+    indices = {julich.regions[r]: (i + 1, None) for i, r in enumerate(regions)}
+    ours = _ours({None: lab}, A, indices)
+    theirs = OracleLabelledMap({None: lab}, A, indices)
+    motor = motor_t4()
+    data = np.asanyarray(motor.dataobj).astype(np.float32)
+    data[data < 3.1] = 0
+    got = ours.assign(nib.Nifti1Image(data, motor.affine))
+    assert len(got) >= 10 and got["input structure"].nunique() >= 2
+    _compare(got, theirs.assign_image(data, motor.affine))
+    peaks = (A @ np.c_[np.argwhere(lab > 0)[::997], np.ones(len(np.argwhere(lab > 0)[::997]))].T)[:3].T
+    _compare(ours.assign(gpusiibra.PointCloud(peaks, sigma_mm=0)), theirs.assign_points(peaks, sigma_mm=0))
+    _compare(ours.assign(gpusiibra.PointCloud(peaks[:5], sigma_mm=4.0)), theirs.assign_points(peaks[:5], sigma_mm=4.0))
+
+
+def test_a_labelled_map_saves_and_loads_with_its_labels_and_fragments(rng, tmp_path):
+    lab, A, indices, volumes = _random_labelled(rng, fragments=True)
+    ours = _ours(volumes, A, indices)
+    path = ours.save(str(tmp_path / "lab.npz"))
+    back = gpusiibra.load_map(path)
+    assert isinstance(back, LabelledMap)
+    assert back.regions == ours.regions and back.labels == ours.labels and back.fragments == ours.fragments
+    q = np.zeros(lab.shape, np.float32)
+    q[3:9, 3:9, 3:9] = 1.0
+    img = nib.Nifti1Image(q, A)
+    pd.testing.assert_frame_equal(back.assign(img), ours.assign(img))
+    mask = back.fetch(back.regions[0])
+    assert mask.get_data_dtype() == np.uint8
+    assert set(np.unique(np.asanyarray(mask.dataobj))) <= {0, 1}
+
+
+def test_a_label_volume_and_its_lookup_table_load_as_a_labelled_map(rng, tmp_path):
+    lab, A, indices, _ = _random_labelled(rng)
+    nib.save(nib.Nifti1Image(lab, A), str(tmp_path / "atlas.nii.gz"))
+    lut = tmp_path / "atlas.txt"
+    lut.write_text("# label name\n" + "".join(f"{c} {n}\n" for n, (c, _) in indices.items()))
+    atlas = gpusiibra.load_map(str(tmp_path / "atlas.nii.gz"), labels=str(lut), labelled=True)
+    assert isinstance(atlas, LabelledMap) and atlas.regions == list(indices)
+    assert read_lookup_table(str(lut)) == {n: c for n, (c, _) in indices.items()}
+    # a label the table does not name is left out, with a warning naming it
+    lab2 = lab.copy()
+    lab2[0, 0, 0] = 55
+    with pytest.warns(RuntimeWarning, match="label.s. 55 name no region"):
+        from_label_image(nib.Nifti1Image(lab2, A), str(lut))
+
+
+def test_labelled_options_siibra_would_misuse_are_refused_or_warned(rng):
+    lab, A, indices, volumes = _random_labelled(rng)
+    ours = _ours(volumes, A, indices)
+    img = nib.Nifti1Image((lab > 0).astype(np.float32), A)
+    with pytest.raises(gpusiibra.OptionError, match="negative"):
+        ours.assign(img, lower_threshold=-0.1)
+    with pytest.warns(RuntimeWarning, match="minsize_voxel=5"):
+        ours.assign(img, minsize_voxel=5)
+    with pytest.raises(gpusiibra.AtlasFileError, match="both"):
+        from_label_image(nib.Nifti1Image(lab, A), {"a": 3, "b": 3})
