@@ -201,19 +201,41 @@ def _fetch_label_volumes(entry, downloads, checks, progress, cache_folder):
 
     paths, files = {}, {}
     frags = list(entry.volume_fragments) if entry.volume_fragments else [None]
-    for frag, url in zip(frags, entry.volumes):
+    for frag, source in zip(frags, entry.volumes):
+        url, _, member = source.partition(" ")  # siibra's "zip/nii" provider: "<zip URL> <member>"
         fname = url.rsplit("/", 1)[1]
         try:
-            paths[frag], files[fname] = _download(url, downloads, fname, checks, progress, cache_folder)
+            path, files[fname] = _download(url, downloads, fname, checks, progress, cache_folder)
         except _NotThere as e:
             raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", cache_folder) from None
+        paths[frag] = _zip_member(path, member, downloads, mirrored(url)) if member else path
     regions = {name: (label, frag) for name, label, frag in zip(entry.regions, entry.labels, entry.fragments
                                                                or [None] * len(entry.regions))}
     try:
-        got = label_entries(paths if entry.volume_fragments else paths[None], regions)
+        got = label_entries(paths if entry.volume_fragments else paths[None], regions, entry.unmapped_labels)
     except AtlasFileError as e:
         raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
                                      "(run again to retry)") from None
     index = SparseIndex.from_entries(got["shape"], got["affine"], got["region"], got["voxel"],
                                      np.ones(len(got["region"]), np.float32), n_regions=len(entry.regions))
     return index, files
+
+
+def _zip_member(path, member, folder, where):
+    """Extract ``member`` of the zip at ``path`` into ``folder``; its path."""
+    import zipfile
+
+    out = os.path.join(folder, "member-" + member.replace("/", "_"))
+    try:
+        with zipfile.ZipFile(path) as z, z.open(member) as src, open(out + ".tmp", "wb") as dst:
+            while True:
+                block = src.read(1 << 20)
+                if not block:
+                    break
+                dst.write(block)
+    except KeyError:
+        raise AtlasFileError(where, f"the archive holds no {member!r}, so nothing was cached") from None
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise AtlasFileError(where, f"a damaged archive ({e}), so nothing was cached (run again to retry)") from None
+    os.replace(out + ".tmp", out)
+    return out

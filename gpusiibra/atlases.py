@@ -109,6 +109,7 @@ class AtlasEntry:
     labels: tuple = ()
     fragments: tuple = ()
     volume_fragments: tuple = ()
+    unmapped_labels: tuple = ()
 
     @property
     def labelled(self) -> bool:
@@ -139,7 +140,8 @@ def _read_catalog(path):
     out = []
     for e in doc["atlases"]:
         e = dict(e)
-        for k in ("aliases", "volumes", "configured_names", "regions", "labels", "fragments", "volume_fragments"):
+        for k in ("aliases", "volumes", "configured_names", "regions", "labels", "fragments", "volume_fragments",
+                  "unmapped_labels"):
             e[k] = tuple(e.get(k, ()))
         out.append(AtlasEntry(**e))
     return tuple(out)

@@ -358,15 +358,24 @@ def _cmd_atlas(args):
 
     action = args.action or "list"
     if action == "list":
-        print(f"{'name':<18}{'regions':>8}  {'space':<42}cached  atlas")
-        for name in available_maps():
-            smap = get_map(name)
-            print(f"{name:<18}{len(smap):>8}  {smap.space or 'MNI 152 ICBM 2009c Nonlinear Asymmetric':<42}"
-                  f"{'bundled':<8}{smap.name}")
-        for e in atlases.catalog():
-            cached = atlases.cache_state(e)
-            print(f"{e.id:<18}{len(e.regions):>8}  {e.space:<42}{cached:<8}{e.name}")
-        print(f"\ncache: {atlases.cache_dir()}  (`gpusiibra atlas info NAME` for sources, licence and citation)")
+        rows = [(name, smap.maptype, len(smap), smap.space, "bundled", "CC BY-NC-SA 4.0", smap.name)
+                for name, smap in ((n, get_map(n)) for n in available_maps())]
+        rows += [(e.id, e.maptype, len(e.regions), e.space, atlases.cache_state(e), e.licence, e.name)
+                 for e in atlases.catalog()]
+        spaces = sorted({r[3] for r in rows if r[3]})
+        short = {sp: "MNI152" if "2009c" in sp and "152" in sp else sp[:12] for sp in spaces}
+        print(f"{'name':<24}{'kind':<10}{'regions':>7}  {'space':<8}{'cached':<9}{'licence':<22}atlas")
+        for name, kind, n, space, cached, licence, title in rows:
+            lic = licence.split(":")[0].split(" (")[0]
+            lic = lic if len(lic) <= 20 else lic[:19] + "~"
+            print(f"{name:<24}{'labelled' if kind == 'labelled' else 'prob.':<10}{n:>7}  {short.get(space, '-'):<8}"
+                  f"{cached:<9}{lic:<22}{title}")
+        print()
+        for abbrev in sorted(set(short.values())):
+            print(f"space {abbrev}: {' = '.join(sp for sp in spaces if short[sp] == abbrev)} (as siibra names it)")
+        print(f"cache: {atlases.cache_dir()}  (`gpusiibra atlas info NAME`: sources, licence and citation in full; "
+              "prob. = probability maps, siibra's SparseMap rules; labelled = one label per voxel, siibra's "
+              "Map rules)")
         return 0
     if action == "fetch":
         path = atlases.fetch(args.atlas, args.cache, progress=not args.quiet, from_siibra_cache=args.from_siibra_cache,

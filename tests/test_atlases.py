@@ -127,6 +127,9 @@ def test_catalog_matches_siibras_own_rules():
 
     for e in atlases.catalog():
         assert [clear_name(n) for n in e.configured_names] == list(e.regions)
+        if e.labelled:  # label volumes: no sparse index, nothing of it in siibra's cache
+            assert not e.sparse_index and len(e.labels) == len(e.regions)
+            continue
 
         class Stub(SiibraSparseMap):  # siibra's key and cache prefix, without its configuration lookups
             parcellation = type("P", (), {"id": e.parcellation_id})()
@@ -636,3 +639,21 @@ def test_a_sparse_index_is_checked_against_its_regions_own_maps(server, julich_i
     rec = json.loads((tmp_path / "good" / "julich-3.1" / "checksums.json").read_text())
     assert sum(name.startswith(("0010_", "0200_")) for name in rec) == 2
     assert gpusiibra.load_map(path).sparse_index.n_entries == index.n_entries
+
+
+def test_catalog_labelled_maps_facts():
+    """The labelled maps transcribed from siibra's configuration agree with each other and with the names' sides."""
+    mpm, cont = atlases.get_entry("julich-3.1-mpm"), atlases.get_entry("julich-3.1")
+    assert mpm.labelled and len(mpm.regions) == 410 and mpm.volume_fragments == ("left hemisphere", "right hemisphere")
+    assert len(set(mpm.regions) & set(cont.regions)) == 398  # the rest: the configuration's own spellings
+    for side in ("left", "right"):
+        labs = [lab for lab, f in zip(mpm.labels, mpm.fragments) if f == f"{side} hemisphere"]
+        assert sorted(labs) == [k for k in range(1, 207) if k != 68] and mpm.unmapped_labels == (68,)
+    assert all(r.endswith(f.split()[0]) for r, f in zip(mpm.regions, mpm.fragments))
+    ho0, ho25 = atlases.get_entry("harvard-oxford-cort-0"), atlases.get_entry("harvard-oxford-cort-25")
+    assert ho0.regions == ho25.regions and ho0.labels == tuple(range(1, 97)) and ho0.volumes != ho25.volumes
+    dk = atlases.get_entry("desikan-killiany")
+    assert all((lab // 1000 == 1) == r.startswith("left") for r, lab in zip(dk.regions, dk.labels))
+    assert len({e.id for e in atlases.catalog() if e.labelled}) >= 7
+    for e in atlases.catalog():
+        assert e.space == "MNI 152 ICBM 2009c Nonlinear Asymmetric" and e.licence and e.citation

@@ -174,3 +174,110 @@ def test_labelled_options_siibra_would_misuse_are_refused_or_warned(rng):
         ours.assign(img, minsize_voxel=5)
     with pytest.raises(gpusiibra.AtlasFileError, match="both"):
         from_label_image(nib.Nifti1Image(lab, A), {"a": 3, "b": 3})
+
+
+# ------------------------------------------------------------------ the catalog's labelled maps
+def _synthetic_label_volume(entry, rng):
+    """Label volumes (one per fragment) on a 2 mm grid centred on x = 0: each region a few voxels, on its named
+    side. Returns ``({fragment: volume}, affine)``."""
+    shape = (36, 30, 30)
+    A = np.diag([2.0, 2.0, 2.0, 1.0])
+    A[:3, 3] = [-36.0, -30.0, -30.0]
+    frags = entry.fragments or (None,) * len(entry.regions)
+    data = {f: np.zeros(shape, np.int32) for f in (entry.volume_fragments or (None,))}
+    free = {side: [tuple(v) for v in rng.permutation(np.argwhere(np.ones(shape, bool)))
+                   if (v[0] < 17 if side < 0 else v[0] > 18 if side > 0 else True)] for side in (-1, 0, 1)}
+    used = set()
+    for name, label, frag in zip(entry.regions, entry.labels, frags):
+        low = name.lower()
+        side = -1 if low.endswith(" left") or low.startswith("left") else \
+            1 if low.endswith(" right") or low.startswith("right") else 0
+        placed = 0
+        while placed < 6:
+            v = free[side].pop()
+            if v in used:
+                continue
+            used.add(v)
+            data[frag][v] = label
+            placed += 1
+    return data, A
+
+
+def _serve_labelled(server, entry, volumes, A):
+    import gzip
+    import io
+    import zipfile
+
+    for source, frag in zip(entry.volumes, entry.volume_fragments or (None,)):
+        data = volumes[frag]
+        raw = gzip.compress(nib.Nifti1Image(data, A).to_bytes())
+        url, _, member = source.partition(" ")
+        if member:
+            buf = io.BytesIO()
+            with zipfile.ZipFile(buf, "w") as z:
+                z.writestr("README.txt", "other member")
+                z.writestr(member, raw)
+            server.put(url, buf.getvalue())
+        else:
+            server.put(url, raw if url.endswith(".gz") else nib.Nifti1Image(data, A).to_bytes())
+
+
+@pytest.fixture
+def server(monkeypatch):
+    from atlas_server import AtlasServer
+
+    s = AtlasServer()
+    monkeypatch.setenv(gpusiibra.atlases.MIRROR_ENV, s.url)
+    yield s
+    s.stop()
+
+
+def test_every_labelled_catalog_map_is_fetched_through_a_mirror_and_assigned(server, rng, tmp_path):
+    """Each labelled map of the catalog, served from a loopback mirror (zip members too): cached as a LabelledMap
+    with siibra's names and labels; a point on each of a few regions' voxels is assigned to that region."""
+    from gpusiibra import atlases
+
+    entries = [e for e in atlases.catalog() if e.labelled]
+    assert len(entries) >= 7 and any(e.volume_fragments for e in entries)
+    for entry in entries:
+        data, A = _synthetic_label_volume(entry, rng)
+        _serve_labelled(server, entry, data, A)
+        smap = gpusiibra.get_map(entry.id, cache=tmp_path, progress=False)
+        assert isinstance(smap, LabelledMap) and smap.regions == list(entry.regions)
+        assert smap.labels == list(entry.labels) and smap.space == entry.space
+        for r in rng.choice(len(entry.regions), 3, replace=False):
+            frag = entry.fragments[r] if entry.fragments else None
+            vox = np.argwhere(data[frag] == entry.labels[r])[0]
+            got = smap.assign(gpusiibra.Point(tuple(A[:3, :3] @ vox + A[:3, 3])))
+            assert got["region"].tolist() == [entry.regions[r]] and got["map value"].tolist() == [entry.labels[r]]
+            if frag is not None:
+                assert got["fragment"].tolist() == [frag]
+        assert atlases.is_cached(entry.id, tmp_path)
+        assert "labelled" in atlases.describe(entry.id, tmp_path)
+
+
+def test_a_labelled_map_whose_archive_lacks_its_member_is_refused_and_not_cached(server, rng, tmp_path):
+    import zipfile
+    import io
+
+    from gpusiibra import atlases
+
+    entry = atlases.get_entry("visfatlas")
+    url = entry.volumes[0].partition(" ")[0]
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("nifti_volume/other.nii.gz", b"not it")
+    server.put(url, buf.getvalue())
+    with pytest.raises(gpusiibra.AtlasFileError, match="holds no 'nifti_volume/visfAtlas_MNI152_volume.nii.gz'"):
+        gpusiibra.get_map("visfatlas", cache=tmp_path, progress=False)
+    assert not atlases.is_cached("visfatlas", tmp_path)
+
+
+@pytest.mark.online
+def test_online_fetch_of_harvard_oxford_25(tmp_path, monkeypatch):
+    """The real thing: Harvard-Oxford cortical (threshold 25%) from NeuroVault (run with --online)."""
+    monkeypatch.delenv(gpusiibra.atlases.MIRROR_ENV, raising=False)
+    m = gpusiibra.get_map("harvard-oxford-cort-25", cache=tmp_path)
+    assert isinstance(m, LabelledMap) and len(m) == 96
+    df = m.assign(gpusiibra.Point((-40, -20, 55)))
+    assert df["region"].tolist() in (["Left Precentral Gyrus"], ["Left Postcentral Gyrus"])

@@ -300,9 +300,12 @@ def jba31_folder(area):
 
 
 def clear_name(name):
-    """siibra's clear_name for these names: drop 'hemisphere' and ' -', collapse spaces."""
+    """siibra's clear_name: drop 'hemisphere', ' -', '-brain', 'both', 'Both'; 'ctx-lh-' -> 'left ', 'ctx-rh-' ->
+    'right '; collapse spaces."""
     for word in ("hemisphere", " -", "-brain", "both", "Both"):
         name = name.replace(word, "")
+    for search, repl in (("ctx-lh-", "left "), ("ctx-rh-", "right ")):
+        name = name.replace(search, repl)
     return " ".join(w for w in name.split(" ") if w)
 
 
@@ -421,13 +424,340 @@ def difumo(n):
     }
 
 
+# ------------------------------------------------------------------ labelled maps
+# Each from maps/mni152-*-labelled.json: the "indices" (region name -> volume 0 and its label), in the file's
+# order, and the volume's "nii" provider (or "zip/nii": "<zip URL> <member>", kept as siibra writes it).
+
+# Harvard-Oxford cortical, maps/mni152-cort_thr0-labelled.json and mni152-cort_thr25-labelled.json: the same
+# 96 regions, "Left <area>" label 2k + 1 and "Right <area>" label 2k + 2 for the k-th area below.
+HARVARD_OXFORD_CORTICAL = """
+Frontal Pole|Insular Cortex|Superior Frontal Gyrus|Middle Frontal Gyrus|Inferior Frontal Gyrus, pars triangularis
+Inferior Frontal Gyrus, pars opercularis|Precentral Gyrus|Temporal Pole|Superior Temporal Gyrus, anterior division
+Superior Temporal Gyrus, posterior division|Middle Temporal Gyrus, anterior division
+Middle Temporal Gyrus, posterior division|Middle Temporal Gyrus, temporooccipital part
+Inferior Temporal Gyrus, anterior division|Inferior Temporal Gyrus, posterior division
+Inferior Temporal Gyrus, temporooccipital part|Postcentral Gyrus|Superior Parietal Lobule
+Supramarginal Gyrus, anterior division|Supramarginal Gyrus, posterior division|Angular Gyrus
+Lateral Occipital Cortex, superior division|Lateral Occipital Cortex, inferior division|Intracalcarine Cortex
+Frontal Medial Cortex|Juxtapositional Lobule Cortex (formerly Supplementary Motor Cortex)|Subcallosal Cortex
+Paracingulate Gyrus|Cingulate Gyrus, anterior division|Cingulate Gyrus, posterior division|Precuneous Cortex
+Cuneal Cortex|Frontal Orbital Cortex|Parahippocampal Gyrus, anterior division|Parahippocampal Gyrus, posterior division
+Lingual Gyrus|Temporal Fusiform Cortex, anterior division|Temporal Fusiform Cortex, posterior division
+Temporal Occipital Fusiform Cortex|Occipital Fusiform Gyrus|Frontal Operculum Cortex|Central Opercular Cortex
+Parietal Operculum Cortex|Planum Polare|Heschl's Gyrus (includes H1 and H2)|Planum Temporale|Supracalcarine Cortex
+Occipital Pole
+"""
+HO_CITATION = ("Makris N et al. (2006) Schizophr Res 83:155-171; Frazier JA et al. (2005) Am J Psychiatry 162:1256-1265; "
+               "Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) Biol Psychiatry 61:935-945 "
+               "(the Harvard-Oxford atlases, distributed with FSL)")
+HO_LICENCE = "the FSL licence: free for non-commercial use (https://fsl.fmrib.ox.ac.uk/fsl/fslwiki/Licence)"
+
+# Desikan-Killiany, maps/mni152-dk-labelled.json: (name, label) in the file's order.
+DK = """
+left entorhinal:1006|right entorhinal:2006|left parahippocampal:1016|right parahippocampal:2016|left fusiform:1007
+right fusiform:2007|left superior temporal:1030|right superior temporal:2030|left inferior temporal:1009
+right inferior temporal:2009|left middle temporal:1015|right middle temporal:2015|left transverse temporal:1034
+right transverse temporal:2034|left caudal middle frontal:1003|right caudal middle frontal:2003
+left lateral orbitofrontal:1012|right lateral orbitofrontal:2012|left medial orbitofrontal:1014
+right medial orbitofrontal:2014|left rostral middle frontal:1027|right rostral middle frontal:2027
+left superior frontal:1028|right superior frontal:2028|left pars opercularis:1018|right pars opercularis:2018
+left pars orbitalis:1019|right pars orbitalis:2019|left pars triangularis:1020|right pars triangularis:2020
+left precentral:1024|right precentral:2024|left paracentral:1017|right paracentral:2017|left postcentral:1022
+right postcentral:2022|left supramarginal:1031|right supramarginal:2031|left superior parietal:1029
+right superior parietal:2029|left inferior parietal:1008|right inferior parietal:2008|left precuneus:1025
+right precuneus:2025|left lingual:1013|right lingual:2013|left pericalcarine:1021|right pericalcarine:2021
+left cuneus:1005|right cuneus:2005|left lateral occipital:1011|right lateral occipital:2011
+left rostral anterior cingulate:1026|right rostral anterior cingulate:2026|left caudal anterior cingulate:1002
+right caudal anterior cingulate:2002|left posterior cingulate:1023|right posterior cingulate:2023
+left isthmus cingulate:1010|right isthmus cingulate:2010|left insula:1035|right insula:2035|ctx-lh-bankssts:1001
+ctx-lh-frontalpole:1032|ctx-lh-temporalpole:1033|ctx-rh-bankssts:2001|ctx-rh-frontalpole:2032
+ctx-rh-temporalpole:2033
+"""
+
+# von Economo-Koskinas, maps/mni152-vonEconomoKoskinas-labelled.json: "<area> - left hemisphere" labels 1000, 1002,
+# 1003, ..., 1044 (no 1001) for the areas below in order, then the same "- right hemisphere" from 2000.
+VON_ECONOMO = """
+Unknown|FA: Area praecentralis|FB: Area frontalis agranularis|FC: Area frontalis intermedia
+FCBm: Area (frontalis intermedio agranularis magnocellularis in) Broca|FD: Area frontalis granularis
+FDdelta: Area frontalis granularis media|FDT: Area frontalis granularis triangularis|FE: Area frontopolaris
+FF: Area orbitalis (granularis)|FG: Area gyri recti (Ar. recta)|FH: Area praefrontalis
+FJK: Area frontoinsularis + Area piriformis frontalis
+FLMN: Area parolfactoria + Area geniculata + Area praecommissuralis|HA: Area uncinata|HB: Area parauncinata
+HC: Area rhinalis limitans|IA: Area insulae praecentralis|IB: Area insulae postcentralis
+LA1: Area limbicus anterior agranularis - praecingularis|LA2: Area limbicus anterior agranularis - cingularis anterior
+LC1: Area cingularis posterior dorsalis|LC2: Area cingularis posterior ventralis|LC3: Area cingularis limitans posterior
+LD: Area retrosplenialis agranularis|LE: Area retrosplenialis granulosa|OA: Area peristriata|OB: Area parastriata
+OC: Area striata (granulosa)|PA: Area postcentralis gigantopyrimidalis + Area postparacentralis gigantopyrimidalis 
+PB: Area postcentralis oralis simplex + Area postcentralis oralis granulosa|PC: Area postcentralis intermedia
+PD: Area postcentralis caudalis|PE: Area parietalis superior|PF: Area supramarginalis|PG: Area angularis
+PH: Area parietalis (temporo-occipital) basalis|TA: Area temporalis superior
+TB: Area supratemporalis magnocellularis simplex|TC: Area supratemporalis granulosa
+TD: Area supratemporalis intercalata|TE: Area temporalis propria|TF: Area fusiformis|TG: Area temporoporalis
+"""
+
+# VEP, maps/mni152-vep-labelled.json: FreeSurfer's subcortical labels, the unknown cortex of each side, then the
+# 77 VEP areas as "Left-<area>" labels 71001.. and "Right-<area>" labels 72001.., in the order below.
+VEP_SUBCORTICAL = """
+Left-Cerebral-White-Matter:2|Left-Lateral-Ventricle:4|Left-Inf-Lat-Vent:5|Left-Cerebellum-White-Matter:7
+Left-Thalamus:9|Left-Putamen:12|Left-Pallidum:13|3rd-Ventricle:14|4th-Ventricle:15|Brain-Stem:16|Left-Amygdala:18
+CSF:24|Left-VentralDC:28|Left-vessel:30|Left-choroid-plexus:31|Right-Cerebral-White-Matter:41
+Right-Lateral-Ventricle:43|Right-Inf-Lat-Vent:44|Right-Cerebellum-White-Matter:46|Right-Thalamus:48
+Right-Putamen:51|Right-Pallidum:52|Right-Amygdala:54|Right-VentralDC:60|Right-vessel:62|Right-choroid-plexus:63
+WM-hypointensities:77|Optic-Chiasm:85|CC_Posterior:251|CC_Mid_Posterior:252|CC_Central:253|CC_Mid_Anterior:254
+CC_Anterior:255|ctx-lh-unknown:1000|ctx-rh-unknown:2000
+"""
+VEP_AREAS = """
+Frontal-pole|Orbito-frontal-cortex|Gyrus-rectus|F3-Pars-Orbitalis|F3-Pars-triangularis|F3-pars-opercularis
+Inferior-frontal-sulcus|F2-rostral|F2-caudal|Middle-frontal-sulcus|SFS-rostral|SFS-caudal|F1-mesial-prefrontal
+PreSMA|SMA|F1-lateral-prefrontal|F1-lateral-premotor|Subcallosal-area|Precentral-sulcus-inferior-part
+Precentral-sulcus-superior-part|Precentral-gyrus-head-face|Precentral-gyrus-upper-limb|Central-sulcus-head-face
+Central-sulcus-upper-limb|Paracentral-lobule|Central-operculum|Parietal-operculum|Anterior-cingulate-cortex
+Middle-cingulate-cortex-anterior-part|Middle-cingulate-cortex-posterior-part|Posterior-cingulate-cortex-dorsal
+Posterior-cingulate-cortex-retrosplenial-gyrus|Insula-gyri-brevi|Insula-gyri-longi|Temporal-pole|T1-planum-polare
+Gyrus-of-Heschl|T1-planum-temporale|T1-lateral-anterior|T1-lateral-posterior|STS-anterior|STS-posterior
+ITS-anterior|ITS-posterior|T2-anterior|T2-posterior|T3-anterior|T3-posterior|Fusiform-gyrus
+Occipito-temporal-sulcus|Collateral-sulcus|Lingual-sulcus|Parahippocampal-cortex|Rhinal-cortex|Postcentral-gyrus
+Postcentral-sulcus|Superior-parietal-lobule-P1|Supramarginal-anterior|Supramarginal-posterior|Angular-gyrus
+Intraparietal-sulcus|Precuneus|Marginal-branch-of-the-cingulate-sulcus|Parieto-occipital-sulcus
+Anterior-occipital-sulcus-and-preoccipital-notch|O3|O2|O1|Occipital-pole|Lingual-gyrus|Calcarine-sulcus|Cuneus
+Hippocampus-anterior|Hippocampus-posterior|Caudate-nucleus|Nucleus-accumbens|Cerebellar-cortex
+"""
+
+# visfAtlas, maps/mni152-visfAtlas-labelled.json: labels 1..33 in the order below (the file's "rh_pFus_faces "
+# carries a trailing space, which siibra's clear_name removes).
+VISF = """
+lh_mFus_faces|lh_pFus_faces|lh_IOG_faces|lh_OTS_bodies|lh_ITG_bodies|lh_MTG_bodies|lh_LOS_bodies|lh_pOTS_characters
+lh_IOS_haracters|lh_CoS_places|lh_hMT_motion|lh_v1d_retinotopic|lh_v2d_retinotopic|lh_v3d_retinotopic
+lh_v1v_retinotopic|lh_v2v_retinotopic|lh_v3v_retinotopic|rh_mFus_faces|rh_pFus_faces |rh_IOG_faces|rh_OTS_bodies
+rh_ITG_bodies|rh_MTG_bodies|rh_LOS_bodies|rh_CoS_places|rh_TOS_places|rh_hMT_motion|rh_v1d_retinotopic
+rh_v2d_retinotopic|rh_v3d_retinotopic|rh_v1v_retinotopic|rh_v2v_retinotopic|rh_v3v_retinotopic
+"""
+
+
+def pairs(text):
+    out = []
+    for item in areas(text):
+        name, label = item.rsplit(":", 1)
+        out.append((name, int(label)))
+    return out
+
+
+def labelled(id, name, aliases, description, parcellation, parcellation_id, stem, commit, configured, labels,
+             volumes, licence, citation, fragments=None, volume_fragments=None):
+    assert len(configured) == len(labels) == len(set(zip(labels, fragments or [None] * len(labels)))), id
+    regions = [clear_name(n) for n in configured]
+    assert len(set(regions)) == len(regions), id
+    return {
+        "id": id, "name": name, "aliases": aliases, "description": description,
+        "space": MNI152["name"], "space_id": MNI152["id"],
+        "parcellation": parcellation, "parcellation_id": parcellation_id,
+        "maptype": "labelled",
+        "siibra_map_id": "siibra-map-v0.0.1_" + stem,
+        "sparse_index": "",
+        "volumes": volumes,
+        "configured_names": configured,
+        "regions": regions,
+        "labels": labels,
+        "fragments": fragments or [],
+        "volume_fragments": volume_fragments or [],
+        "licence": licence,
+        "citation": citation,
+        "source": {"repository": CONFIG_REPO, "file": f"maps/{stem}.json", "commit": commit},
+    }
+
+
+def harvard_oxford(thr):
+    a = areas(HARVARD_OXFORD_CORTICAL)
+    assert len(a) == 48
+    configured = [f"{side} {x}" for x in a for side in ("Left", "Right")]
+    parc = {0: "1702", 25: "1705"}[thr]
+    commit = {0: "11951b2c701aedca7f28063e6bb7e378e9ddb934", 25: "28936a3d07be887ec97db515cf8b3579195b1e33"}[thr]
+    return labelled(
+        f"harvard-oxford-cort-{thr}",
+        f"Harvard-Oxford cortical maximum probability map, threshold {thr}%, 1 mm, MNI152",
+        [f"harvard oxford cort {thr}", f"ho-cort-{thr}", f"harvard-oxford cortical {thr}", f"cort-maxprob-thr{thr}"],
+        f"Harvard-Oxford cortical structural atlas (FSL), maximum probability labelling of its probability maps "
+        f"thresholded at {thr}%: 48 areas per hemisphere (96 regions), labelled; siibra's 'labelled' map.",
+        f"Harvard-Oxford Cortical Atlas (thresholded at {thr}%)", f"https://identifiers.org/neurovault.image:{parc}",
+        f"mni152-cort_thr{thr}-labelled", commit, configured, list(range(1, 97)),
+        [f"https://neurovault.org/media/images/262/HarvardOxford-cort-maxprob-thr{thr}-1mm.nii.gz"],
+        HO_LICENCE, HO_CITATION)
+
+
+def desikan_killiany():
+    p = pairs(DK)
+    assert len(p) == 68
+    return labelled(
+        "dk", "Desikan-Killiany cortical parcellation (FreeSurfer aparc), MNI152 volume",
+        ["desikan-killiany", "desikan killiany", "aparc", "dk atlas"],
+        "FreeSurfer's Desikan-Killiany gyral atlas (34 areas per hemisphere, 68 regions) projected to the MNI152 "
+        "volume by registration fusion (Wu et al. 2018); labelled, FreeSurfer's labels 1001-2035.",
+        "Desikan-Killiany Atlas", "https://identifiers.org/neurovault.image:23262", "mni152-dk-labelled",
+        "11951b2c701aedca7f28063e6bb7e378e9ddb934", [n for n, _ in p], [lab for _, lab in p],
+        ["https://jugit.fz-juelich.de/t.dickscheid/brainscapes-datafeatures/-/raw/master/desikan-killiany/"
+         "aparc_mni152_3D.nii"],
+        "FreeSurfer's licence (free software, https://surfer.nmr.mgh.harvard.edu/fswiki/FreeSurferSoftwareLicense)",
+        "Desikan RS et al. (2006) An automated labeling system for subdividing the human cerebral cortex on MRI "
+        "scans into gyral based regions of interest. NeuroImage 31(3):968-980, doi:10.1016/j.neuroimage.2006.01.021; "
+        "Wu J et al. (2018) Hum Brain Mapp 39(9):3793-3808, doi:10.1002/hbm.24213")
+
+
+def von_economo():
+    a = areas(VON_ECONOMO)
+    assert len(a) == 44
+    offsets = [0] + list(range(2, 45))
+    configured = [f"{x} - {h} hemisphere" for h in ("left", "right") for x in a]
+    labels = [base + o for base in (1000, 2000) for o in offsets]
+    return labelled(
+        "von-economo-koskinas", "von Economo-Koskinas cytoarchitectonic atlas (MRI version), MNI152 volume",
+        ["von economo", "vonEconomoKoskinas", "economo"],
+        "The von Economo-Koskinas cortical areas (1925) as an MRI atlas (Scholtens et al. 2018): 44 labels per "
+        "hemisphere (88 regions, the 'Unknown' ones included), labelled.",
+        "von Economo-Koskinas Atlas", "minds/core/parcellationatlas/v1.0.0/f2b1ac621421708c1bef422bb5058456",
+        "mni152-vonEconomoKoskinas-labelled", "11951b2c701aedca7f28063e6bb7e378e9ddb934", configured, labels,
+        ["http://www.dutchconnectomelab.nl/economo/economoMNI152volume.zip economoMNI152volume.nii.gz"],
+        "CC BY-NC-SA 4.0",
+        "Scholtens LH, de Reus MA, de Lange SC, Schmidt R, van den Heuvel MP (2018). An MRI von Economo-Koskinas "
+        "atlas. NeuroImage 170:249-256, doi:10.1016/j.neuroimage.2016.12.069")
+
+
+def vep():
+    sub = pairs(VEP_SUBCORTICAL)
+    a = areas(VEP_AREAS)
+    assert len(sub) == 35 and len(a) == 77, (len(sub), len(a))
+    configured = [n for n, _ in sub] + [f"{side}-{x}" for side in ("Left", "Right") for x in a]
+    labels = [lab for _, lab in sub] + [base + k for base in (71001, 72001) for k in range(77)]
+    return labelled(
+        "vep", "VEP atlas (Virtual Epileptic Patient), MNI152 volume",
+        ["vep atlas", "virtual epileptic patient"],
+        "The Virtual Epileptic Patient atlas: 77 cortical and subcortical areas per hemisphere for epileptology, "
+        "with FreeSurfer's subcortical labels (189 regions), labelled.",
+        "VEP Atlas", "https://doi.org/10.1016/j.jneumeth.2020.108983/mni152", "mni152-vep-labelled",
+        "11951b2c701aedca7f28063e6bb7e378e9ddb934", configured, labels,
+        ["https://jugit.fz-juelich.de/t.dickscheid/brainscapes-datafeatures/-/raw/develop/atlases/vep/"
+         "aparc+aseg.vep.nii"],
+        "the authors' terms (see the publication)",
+        "Wang HE et al. (2021). VEP atlas: An anatomic and functional human brain atlas dedicated to epilepsy "
+        "patients. J Neurosci Methods 348:108983, doi:10.1016/j.jneumeth.2020.108983")
+
+
+def visf():
+    configured = [x for line in VISF.strip("\n").splitlines() for x in line.split("|")]
+    assert len(configured) == 33
+    return labelled(
+        "visfatlas", "visfAtlas: functional atlas of occipito-temporal visual cortex, MNI152 volume",
+        ["visf atlas", "visfAtlas", "visual functional atlas"],
+        "Category-selective and retinotopic regions of human ventral and lateral occipito-temporal cortex "
+        "(Rosenke et al. 2021): 33 regions, labelled.",
+        "visfAtlas", "minds/core/parcellationatlas/v1.0.0/d41d8cd98f00b204e9800998ecf8427e",
+        "mni152-visfAtlas-labelled", "1f16855b502b063f899f576a54a6603e8f8b6713", configured, list(range(1, 34)),
+        ["https://download.brainvoyager.com/data/visfAtlas.zip nifti_volume/visfAtlas_MNI152_volume.nii.gz"],
+        "the authors' terms (publicly available, download.brainvoyager.com/data/visfAtlas.zip)",
+        "Rosenke M, van Hoof R, van den Hurk J, Grill-Spector K, Goebel R (2021). A Probabilistic Functional Atlas "
+        "of Human Occipito-Temporal Visual Cortex. Cerebral Cortex 31(1):603-619, doi:10.1093/cercor/bhaa246")
+
+
+# Julich-Brain 3.1 maximum probability maps, maps/mni152-jba31-labelled.json: two fragments (a label volume per
+# hemisphere); "<area> - left hemisphere" in fragment "left hemisphere" with the label below, then the same areas,
+# in the same order and with the same labels, "- right hemisphere" in fragment "right hemisphere". Label 68 is
+# listed as unmapped ("UNKNOWN"). The names are siibra's as configured (typos included: "Area FG5  (FusG)",
+# "Area SFG3 (SFG", "AV (Thalamus, anteroventral  Nucleus)").
+JBA31_MPM = """
+Area 3b (PostCG):1|Area PF (IPL):3|Area hOc4la (LOC):2|Area CoS1 (CoS):4|Astr (Amygdala):5|Area Id8 (Insula):6
+Area SFG4 (SFG):7|Area 1 (PostCG):8|Po (Thalamus, posterior Nucleus):9|Area Te 1.0 (HESCHL):10|Area STS2 (STS):11
+LD (Thalamus, lateral dorsal Nucleus):12|Area 6mp (SMA, mesial SFG):13|Area Id3 (Insula):14
+ZI (Thalamus, zona incerta):15|CGM (Metathalamus):16|Area PirTB (PiriformCortexMesial, temporobasal):17
+NRp (Midbrain, Nucleus Ruber, parvocellular part):18|Area TI (STG):21|Area p24ab (pACC):20|Area PFt (IPL):19
+Area FG5  (FusG):22|PUi (Thalamus, inferior pulvinar):24|PUm (Thalamus, medial pulvinar):23|Area Te 3 (STG):25
+Frontal-to-Occipital (GapMap):27|Area MFG1 (MFG):26|Area 7P (SPL):28|Area 6r1 (PreCG):29|Area 6d1 (PreCG):30
+VA (Thalamus, ventral anterior Nucleus (ventral)):31|Area hIP4 (IPS):32|Area Op6 (Frontal Operculum):33
+Area FG2 (FusG):34|Area hIP6 (IPS):35|BST (Basal Forebrain, Bed Nucleus):38|Area TPJ (STG,SMG):37
+Area Fo5 (OFC):36|AM (Thalamus, anteromedial Nucleus):39|Area Op7 (Frontal Operculum):40|Area hOc6 (POS):41
+Area Ia3 (Insula):42|Area Ig2 (Insula):43|CA2 (Hippocampus):44|Area Fp2 (FPole):46
+VLP (Thalamus, ventral lateral posterior Nucleus):45|Li (Thalamus, limitans Nucleus):47
+Area EC (Hippocampal Region, Entorhinal Cortex):48|Area Id4 (Insula):49|Tu (Basal Forebrain, Tuberculum):51
+Area Op1 (POperc):50|Area Id6 (Insula):53|Rt (Thalamus, reticular Nucleus):52|Area IFS4 (IFS):54
+Area 6d3 (SFS):55|Ndentv (Cerebellum, Ventral Dentate Nucleus):56|Area 6v1 (PreCG):57|Area hIP2 (IPS):58
+Area 44 (IFG):59|Area Fo7 (OFC):60|Pv (Thalamus, paraventricular Nucleus):61|Area PGa (IPL):62
+PUa (Thalamus, anterior pulvinar):63|Area 8d2 (SFG):64|Area Ia1 (Insula):65|VTM (Amygdala):66
+Area Op8 (Frontal Operculum):67|Area IFJ2 (IFS,PreCS):70|FuP (Ventral Striatum, Fundus of Putamen):69
+Area 25 (sACC):72|Area 7M (SPL):71|Area PFm (IPL):75|Area Op5 (Frontal Operculum):74|Area 6v0 (PreCG):73
+MD (Thalamus, mediodorsal Nucleus):76|LB (Amygdala):77|Area 4a (PreCG):78|Area 5M (SPL):79
+Area Op10 (Frontal Operculum):80|Pf (Thalamus, parafascicular Nucleus):81|Area Fp1 (FPole):82
+PUl (Thalamus, lateral pulvinar):83|Area MFG2 (MFG):84|Area 3a (PostCG):86|Area Ph1 (PhG):85
+Area Id7 (Insula):88|Area FG4 (FusG):87|Ninterp (Cerebellum, Interposed Nucleus):89|STN (Subthalamus):90
+Area Fo6 (OFC):91|Area p32 (pACC):92|CGL (Metathalamus):94|Area hOc1 (V1, 17, CalcS):93|Area 8v1 (MFG):97
+Area Ph3 (PhG):96|SNC (Midbrain, Substantia Nigra pars compacta):95|Area SFG2 (SFG):99|Area hOc4lp (LOC):98
+Area Fo3 (OFC):100|Area Te 1.1 (HESCHL):101|Area MFG5 (MFG,IFG):102|Area hOc2 (V2, 18):103|Area MFG4 (MFG):104
+LP (Thalamus, lateral posterior Nucleus):105|Area 6d2 (PreCG):106|Area Ig3 (Insula):107|Area hOc4d (Cuneus):108
+Area SFG3 (SFG:109|NRm (Midbrain, Nucleus Ruber, magnocellular part):110|Area Fo4 (OFC):111|Area IFS1 (IFS):112
+Area Op4 (POperc):113|Ch 4 (Basal Forebrain):114|Area hPO1 (POS):115|Ndentd (Cerebellum, Dorsal Dentate Nucleus):116
+Area IFS3 (IFS):117|Area Op2 (POperc):118|Area 8v2 (MFG):119|AcbM (Ventral Striatum, Medial Accumbens):120
+DG (Hippocampus):121|Area PGp (IPL):122|Area 6ma (preSMA, mesial SFG):123|Area Ig1 (Insula):124
+Area Id10 (Insula):125|VM (Thalamus, ventral medial Nucleus):126|Area p24c (pACC):127|Area hOc3v (LingG):128
+Area PFcm (IPL):129|Area PirT (PiriformCortexMesial, temporal):131|Area SFS2 (SFS):130|Area hIP5 (IPS):133
+CM (Thalamus, centromedian Nucleus):132|Area SFS1 (SFS):134|Frontal-to-Temporal-I (GapMap):136|Area FG1 (FusG):135
+FuCd (Ventral Striatum, Fundus of Caudate Nucleus):137|MV (Thalamus, medioventral Nucleus):139
+VAmc (Thalamus, ventral anterior Nucleus, magnocellular part):138|Frontal-I.2 (GapMap):141|Area hIP3 (IPS):140
+CM (Amygdala):142|Area 4p (PreCG):143|Area 33 (ACC):144|Area OTS1 (OTS):145|Area Id2 (Insula):146
+CA1 (Hippocampus):147|Frontal-I.1 (GapMap):148|Area hIP8 (IPS):149|Area Op9 (Frontal Operculum):151
+IF (Amygdala):150|Temporal-to-Parietal (GapMap):153|VIM (Thalamus, ventral intermediate Nucleus):152
+HATA (Hippocampus):154|TuTi (Basal Forebrain, Terminal islands):155|Area 45 (IFG):156|Area Id1 (Insula):161
+Area Ia2 (Insula):160|Frontal-to-Temporal-II (GapMap):159|Area 5Ci (SPL):158
+CL (Thalamus, anterior intralaminar nuclei):157|Area Id5 (Insula):163|Area Te 1.2 (HESCHL):162
+Area hIP1 (IPS):164|Area 2 (PostCS):165|Area Te 2.1 (STG):168|Ch 123 (Basal Forebrain):167
+Area hOc3d (Cuneus):166|Area Op3 (POperc):172|Area 7A (SPL):171|Sg (Thalamus, suprageniculate Nucleus):170
+VPL (Thalamus, ventral posterior lateral Nucleus):169|Subc (Hippocampus, Subicular complex):173
+TrS (Hippocampus, Transsubiculum):174|CA3 (Hippocampus):175|Frontal-II (GapMap):176
+VLA (Thalamus, ventral lateral anterior Nucleus):177|Area STS1 (STS):178|Area Id9 (Insula):181|Area 5L (SPL):180
+VPM (Thalamus, ventral posterior medial Nucleus):179|SNR (Midbrain, Substantia Nigra pars reticulata):182
+Area IFS2 (IFS):184|Area FG3 (FusG):183|AV (Thalamus, anteroventral  Nucleus):185|VP (Ventral Pallidum):186
+Nfast (Cerebellum, Fastigial Nucleus):188|Area s32 (sACC):187|MF (Amygdala):189|Area hOc5 (LOC):190
+sPf (Thalamus, subparafascicular Nucleus):191|Area Fo1 (OFC):192|Area s24 (sACC):197|Area IFJ1 (IFS,PreCS):196
+Area 8d1 (SFG):195|VPi (Thalamus, ventroposterior inferior Nucleus):194
+VPMpc (Thalamus, ventral posterior medial Nucleus, parvocellular part):193|Area PFop (IPL):199
+Area hOc4v (LingG):198|Area Ph2 (PhG):200|Area Fo2 (OFC):202|AcbL (Ventral Striatum, Lateral Accumbens):201
+Area hIP7 (IPS):204|Area Te 2.2 (STG):203|Area 7PC (SPL):205|Area TeI (STG):206
+"""
+JBA31_MPM_BASE = ("https://data-proxy.ebrains.eu/api/v1/buckets/reference-atlas-data/temp/JulichBrainAtlas_3.1/"
+                  "maximum-probability-maps_MPMs_206-areas/JulichBrainAtlas_3.1_206-areas_MPM_")
+
+
+def julich_31_mpm():
+    left = [(name, int(label)) for name, label in
+            (item.rsplit(":", 1) for line in JBA31_MPM.strip("\n").splitlines() for item in line.split("|"))]
+    assert len(left) == 205 and sorted(lab for _, lab in left) == [k for k in range(1, 207) if k != 68]
+    configured = [f"{x} - {h} hemisphere" for h in ("left", "right") for x, _ in left]
+    fragments = [f"{h} hemisphere" for h in ("left", "right") for _ in left]
+    labels = [lab for _ in ("left", "right") for _, lab in left]
+    e = labelled(
+        "julich-3.1-mpm", "Julich-Brain 3.1 maximum probability maps, 206 areas per hemisphere, MNI152",
+        ["julich brain 3.1 mpm", "jba31 mpm", "julich-brain 3.1 maximum probability map", "jba31-mpm"],
+        "Julich-Brain cytoarchitectonic atlas v3.1, maximum probability maps: each voxel labelled with its most "
+        "probable area (205 labelled areas per hemisphere, one label volume per hemisphere); siibra's 'labelled' "
+        "map of Julich-Brain 3.1.",
+        "Julich-Brain Cytoarchitectonic Atlas (v3.1)",
+        "minds/core/parcellationatlas/v1.0.0/94c1125b-b87e-45e4-901c-00daee7f2579-310", "mni152-jba31-labelled",
+        "042a4b4d5a35ade9cee94fab9ab2ec44060c2c27", configured, labels,
+        [JBA31_MPM_BASE + "lh_MNI152.nii.gz", JBA31_MPM_BASE + "rh_MNI152.nii.gz"],
+        "CC BY-NC-SA 4.0",
+        "Amunts K, Mohlberg H, Bludau S, Zilles K (2020). Julich-Brain: a 3D probabilistic atlas of the human "
+        "brain's cytoarchitecture. Science 369(6506):988-992, doi:10.1126/science.abb4588. EBRAINS dataset "
+        "'Julich-Brain Atlas, cytoarchitectonic maps (v3.1)'",
+        fragments=fragments, volume_fragments=["left hemisphere", "right hemisphere"])
+    e["unmapped_labels"] = [68]
+    return e
+
+
 def main():
-    entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)]
+    entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
+        [julich_31_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(), vep(), visf()]
     for e in entries:
         e.setdefault("values", "probabilities")
     for e in entries:
         n = len(e["regions"])
-        assert len(e["volumes"]) in (0, 1, n), e["id"]  # none, one 4D file, or one file per region
+        assert len(e["volumes"]) in (0, 1, n) or e["maptype"] == "labelled", e["id"]  # none, one 4D file, or one
+        # file per region; a labelled map: one label volume per fragment
         assert n == len(e["configured_names"]) == len(set(e["regions"])), e["id"]
     with open(OUT, "w") as f:
         json.dump({"format": "gpusiibra-atlas-catalog/1", "atlases": entries}, f, indent=1)

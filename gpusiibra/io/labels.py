@@ -67,7 +67,7 @@ def region_spec(regions, fragments, where):
     return spec
 
 
-def label_entries(image, regions) -> dict:
+def label_entries(image, regions, unmapped=()) -> dict:
     """The (region, voxel) entries of label volumes.
 
     Parameters
@@ -119,8 +119,8 @@ def label_entries(image, regions) -> dict:
         labs, idx = labs[order], idx[order]
         pos = np.minimum(np.searchsorted(labs, vals), len(labs) - 1)
         hit = labs[pos] == vals
-        if not hit.all():
-            missing = np.unique(vals[~hit])
+        if not hit.all() and not np.isin(vals[~hit], np.asarray(unmapped, np.float64)).all():
+            missing = np.setdiff1d(np.unique(vals[~hit]), np.asarray(unmapped, np.float64))
             shown = ", ".join(f"{v:g}" for v in missing[:8]) + (f" and {len(missing) - 8} more" if len(missing) > 8
                                                                   else "")
             warnings.warn(f"{where}: label(s) {shown} name no region: their {int((~hit).sum())} voxels are left out",
