@@ -314,11 +314,6 @@ def _score(smap, prepared, minsize_voxel, lower_threshold, split_components) -> 
     index = smap.sparse_index
     G = int(np.prod(index.shape))
     labelled = is_labelled(smap)
-    if labelled and not split_components and bool((x < 0).any()):
-        from .errors import OptionError
-
-        raise OptionError("a labelled map takes split_components=False only for images without negative values "
-                          "(siibra's comparison of masks is not defined for them)")
     big = comps.count > (0 if labelled else minsize_voxel)  # siibra's labelled maps skip no small component
     if not big.any():
         return ChunkResult(np.zeros(0, np.int64), _empty_columns(), status)
@@ -336,8 +331,9 @@ def _score(smap, prepared, minsize_voxel, lower_threshold, split_components) -> 
     pc, pr = packed[:, 0].astype(np.int64), packed[:, 1].astype(np.int64)
     rstats = index.region_stats(region_threshold)
     if labelled:
+        signed = _signed_sums(index, key % G, comp, x, len(comps)) if not split_components else None
         stats = labelled_pair_statistics(comps, rstats, pc, pr, packed[:, 2], packed[:, 3], G, split_components,
-                                         lower_threshold)
+                                         lower_threshold, signed)
         pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
         order = np.lexsort((comps.label[pc], pr, comps.map[pc]))  # siibra's order: region by region
         pc, pr = pc[order], pr[order]
@@ -353,6 +349,21 @@ def _score(smap, prepared, minsize_voxel, lower_threshold, split_components) -> 
                "component voxels": comps.count[pc]}
     columns.update(stats)
     return ChunkResult(comps.map[pc], columns, status)
+
+
+def _signed_sums(index, voxel_lin, comp, x, n_comp):
+    """For an image taken whole that holds negative values (siibra's labelled comparison): the sums of x and x^2
+    over x > 0 per component, and over x < 0 per (component, region); None without negative values."""
+    xp = backend.xp()
+    neg = x < 0
+    if not bool(neg.any()):
+        return None
+    pos = xp.where(x > 0, x, 0.0)
+    per_comp = [backend.to_host(xp.bincount(comp, weights=w, minlength=n_comp)) for w in (pos, pos * pos)]
+    lin, c, xn = voxel_lin[neg], comp[neg], -x[neg]
+    p1 = [backend.to_host(a) for a in _kernels.accumulate(index, lin, c, xn, n_comp, 0.0)]
+    p2 = [backend.to_host(a) for a in _kernels.accumulate(index, lin, c, xn * xn, n_comp, 0.0)]
+    return tuple(per_comp), (p1[0], p1[1], p1[2], p2[2])
 
 
 def is_labelled(smap) -> bool:

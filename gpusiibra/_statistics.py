@@ -110,7 +110,7 @@ def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> 
 
 
 def labelled_pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter, grid_size: int,
-                             binary: bool, lower_threshold: float = 0.0) -> dict:
+                             binary: bool, lower_threshold: float = 0.0, signed=None) -> dict:
     """siibra's statistics of a labelled map (``Map._assign_volume`` and ``compare_arrays``), from sums.
 
     siibra compares the input structure ``x`` (a component's binary mask when ``binary``, else the
@@ -137,6 +137,19 @@ def labelled_pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, i
         unit = comps.unit[c]
         Sx, Sxx, nc = comps.Sx[c] * unit, comps.Sxx[c] * unit * unit, comps.nc[c].astype(np.float64)
         sxy = np.asarray(spx, np.float64) * unit
+        if signed is not None:  # the union: every x > 0, and the region's voxels where x < 0
+            (sx_pos, sxx_pos), (nc_, nr_, sx_neg, sxx_neg) = signed
+            n_reg = len(rstats["nr"])
+            key = c * n_reg + r
+            nkey = np.asarray(nc_, np.int64) * n_reg + np.asarray(nr_, np.int64)  # sorted (component, region)
+            neg_x, neg_xx = np.zeros(len(key)), np.zeros(len(key))
+            if len(nkey):
+                at = np.minimum(np.searchsorted(nkey, key), len(nkey) - 1)
+                found = nkey[at] == key
+                neg_x = np.where(found, -np.asarray(sx_neg, np.float64)[at], 0.0)  # the sums came from -x
+                neg_xx = np.where(found, np.asarray(sxx_neg, np.float64)[at], 0.0)
+            Sx = (sx_pos[c] + neg_x) * unit
+            Sxx = (sxx_pos[c] + neg_xx) * unit * unit
     union = nc + nr - inter
     size = float(grid_size)
     mx, my = Sx / size, nr / size
@@ -153,7 +166,16 @@ def labelled_pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, i
             "map weighted mean": sxy / nr, "map containedness": inter / nc,
             "input weighted mean": sxy / Sx, "input containedness": inter / nr,
         }
-    return {k: v[keep] for k, v in out.items()}
+    out = {k: v[keep] for k, v in out.items()}
+    if lower_threshold < 0:  # siibra scores pairs whose masks do not meet with zeros, and keeps them
+        n_reg = len(rstats["nr"])
+        every = np.arange(len(comps) * n_reg, dtype=np.int64)
+        absent = np.setdiff1d(every, out["pair_comp"] * n_reg + out["pair_region"])
+        zeros = np.zeros(len(absent))
+        extra = {k: zeros for k in out if k not in ("pair_comp", "pair_region")}
+        extra.update(pair_comp=absent // n_reg, pair_region=absent % n_reg)
+        out = {k: np.concatenate([out[k], extra[k]]) for k in out}
+    return out
 
 
 def siibra_boxes_intersect(r_lo, r_hi, c_lo, c_hi) -> np.ndarray:

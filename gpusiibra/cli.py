@@ -112,7 +112,8 @@ def _parser():
                                    "column of the table is kept, in order, and the region columns added.")
     q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm), any others, and optionally sigma_mm")
     q.add_argument("--sigma", type=_number(float, 0), help="uncertainty of every point in mm (overrides a sigma_mm column)")
-    q.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
+    q.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP + "; several, comma-separated: one block "
+                   "of rows per atlas, with an atlas column (without a .parquet --out)")
     q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
                    help="report only map values above L (default: 0)")
     q.add_argument("--out", help="write the table to OUT: a name ending in .parquet is a results dataset (a folder, "
@@ -278,8 +279,8 @@ def _cmd_points(args):
         from .errors import OptionError
 
         raise OptionError("--resume continues a results dataset: give --out a folder name ending in .parquet")
-    df = label_points(args.table, get_map(args.atlas), sigma_mm=args.sigma, lower_threshold=args.lower_threshold,
-                      space=args.space)
+    df = label_points(args.table, args.atlas if "," in args.atlas else get_map(args.atlas), sigma_mm=args.sigma,
+                      lower_threshold=args.lower_threshold, space=args.space)
     if args.out:
         df.to_csv(args.out, index=False)
     with pd.option_context("display.max_rows", 500, "display.width", 160):

@@ -132,7 +132,8 @@ class LabelledMap(SparseMap):
 
         ``minsize_voxel`` is not applied (siibra's ``Map.assign`` keeps every component; a value other than 1
         is warned about); ``lower_threshold`` is a lower bound on the intersection over union (images) or
-        on the label (exact points) and must not be negative.
+        on the label (exact points); below 0 it keeps every (component, region) pair, with zeros where they
+        do not meet, as siibra does.
         """
         _check_options(minsize_voxel, lower_threshold, stacklevel=3)
         return super().assign(item, minsize_voxel=minsize_voxel, lower_threshold=lower_threshold, **kwargs)
@@ -145,9 +146,6 @@ class LabelledMap(SparseMap):
 
 
 def _check_options(minsize_voxel, lower_threshold, stacklevel=2):
-    if lower_threshold < 0:
-        raise OptionError(f"lower_threshold {lower_threshold:g} is negative: on a labelled map it bounds the "
-                          "intersection over union, and siibra would then report every region for every component")
     if minsize_voxel != 1:
         warnings.warn("a labelled map keeps components of every size (siibra's Map.assign does not apply "
                       f"minsize_voxel={minsize_voxel})", RuntimeWarning, stacklevel=stacklevel + 1)

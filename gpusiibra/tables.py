@@ -25,8 +25,9 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
         A table with coordinate columns in mm (x/y/z, X/Y/Z, mni_x/mni_y/mni_z, ...: see
         :data:`gpusiibra.io.coordinates.COORDINATE_SPELLINGS`), e.g. nilearn's ``get_clusters_table``;
         or a CSV/TSV file of one.
-    atlas : SparseMap or str, optional
-        The atlas (default: the embedded one).
+    atlas : SparseMap or str, or a list of them, optional
+        The atlas (default: the embedded one); several (a list, or names separated by commas): one block of
+        rows per atlas, with an ``atlas`` column after the table's own.
     sigma_mm : float, optional
         Every point's uncertainty in mm; else a ``sigma_mm`` (or ``sigma``) column, else 0 (exact lookup).
     lower_threshold : float
@@ -53,7 +54,7 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
     import pandas as pd
 
     from .io.coordinates import points_of, read_table
-    from .maps import SparseMap, get_map
+    from .maps import SparseMap, get_map, get_maps
 
     where = None
     if isinstance(table, (str, os.PathLike)):
@@ -62,6 +63,15 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
     elif not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table)
     points = points_of(table, sigma_mm, space, where=where)
+    if isinstance(atlas, (list, tuple)) or (isinstance(atlas, str) and "," in atlas):
+        from .dataset import atlas_label
+
+        blocks = []
+        for smap in get_maps(atlas):  # one block of rows per atlas, each as for that atlas alone
+            got = label_points(table, smap, sigma_mm, lower_threshold, space, keep_row)
+            got.insert(len(table.columns), "atlas", atlas_label(smap))
+            blocks.append(got)
+        return pd.concat(blocks, ignore_index=True)
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
     assigned = smap.assign(points, lower_threshold=lower_threshold)
     point = assigned["input structure"].to_numpy(np.int64)
@@ -151,6 +161,9 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
     from .io.coordinates import points_of, read_table
     from .maps import SparseMap, get_map
 
+    if isinstance(atlas, (list, tuple)) or (isinstance(atlas, str) and "," in atlas):
+        raise OptionError("a points dataset holds one atlas: run `gpusiibra points ... --out` once per atlas (without "
+                          "--out, several atlases label the table in one call)")
     if isinstance(chunk_rows, bool) or not isinstance(chunk_rows, (int, np.integer)) or chunk_rows < 1:
         raise OptionError(f"chunk_rows must be an integer >= 1, got {chunk_rows!r}")
     from ._assign import COLUMNS

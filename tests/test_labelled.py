@@ -78,9 +78,13 @@ def test_images_match_siibras_map_assign(rng, fragments, kind):
     q[np.abs(q) < 1.1] = 0  # components of one voxel too: siibra's labelled route keeps them
     for lt in (0.0, 0.05):
         _compare(ours.assign(nib.Nifti1Image(q, Aq), lower_threshold=lt), theirs.assign_image(q, Aq, lower_threshold=lt))
-    qq = np.abs(q)  # one structure of the image's values: siibra sums them in float32 (np.float32 sums), so 1e-6
-    _compare(ours.assign(nib.Nifti1Image(qq, Aq), split_components=False),
-             theirs.assign_image(qq, Aq, split_components=False), tol=1e-6)
+    # one structure of the image's values (negative ones too): siibra sums them in float32, so 1e-6
+    for image in (np.abs(q), q):
+        _compare(ours.assign(nib.Nifti1Image(image, Aq), split_components=False),
+                 theirs.assign_image(image, Aq, split_components=False), tol=1e-6)
+    # a negative lower threshold keeps every (component, region) pair, with zeros where they do not meet
+    _compare(ours.assign(nib.Nifti1Image(q, Aq), lower_threshold=-0.5),
+             theirs.assign_image(q, Aq, lower_threshold=-0.5))
 
 
 @pytest.mark.oracle
@@ -95,7 +99,7 @@ def test_points_match_siibras_map_assign(rng, sigma, fragments):
     labelled = np.argwhere(lab > 0)
     pick = labelled[rng.choice(len(labelled), 8, replace=False)] + rng.uniform(-0.4, 0.4, (8, 3))
     pts = (A @ np.c_[pick, np.ones(8)].T)[:3].T
-    for lt in (0.0, 10.0):
+    for lt in (0.0, 10.0) + ((-0.5,) if sigma else ()):  # exact points: siibra would read the background's 0
         got = ours.assign(gpusiibra.PointCloud(pts, sigma_mm=sigma), lower_threshold=lt)
         want = theirs.assign_points(pts, sigma_mm=sigma, lower_threshold=lt)
         if sigma == 0 and fragments:  # siibra reads fragment by fragment (a set's order): compare as sets
@@ -164,12 +168,10 @@ def test_a_label_volume_and_its_lookup_table_load_as_a_labelled_map(rng, tmp_pat
         from_label_image(nib.Nifti1Image(lab2, A), str(lut))
 
 
-def test_labelled_options_siibra_would_misuse_are_refused_or_warned(rng):
+def test_labelled_options_siibra_ignores_are_warned_about_and_bad_tables_refused(rng):
     lab, A, indices, volumes = _random_labelled(rng)
     ours = _ours(volumes, A, indices)
     img = nib.Nifti1Image((lab > 0).astype(np.float32), A)
-    with pytest.raises(gpusiibra.OptionError, match="negative"):
-        ours.assign(img, lower_threshold=-0.1)
     with pytest.warns(RuntimeWarning, match="minsize_voxel=5"):
         ours.assign(img, minsize_voxel=5)
     with pytest.raises(gpusiibra.AtlasFileError, match="both"):
