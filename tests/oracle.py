@@ -104,15 +104,19 @@ class OracleMap(_SiibraSparseMap):
         return _rows(res)
 
     def assign_points(self, coords, sigma_mm, lower_threshold=0.0, monkeypatch=None):
-        pc = _PointCloud(np.asarray(coords, dtype=float).tolist(), space=None, sigma_mm=sigma_mm)
+        return _rows(_siibra_points(self, coords, sigma_mm, lower_threshold))
 
-        def from_array(data, affine, space=None, name=None, cache=True, **kw):
-            return _Volume(nib.Nifti1Image(data, affine))
 
-        with _offline() as mp:
-            mp.setattr(_siibra_volume, "from_array", from_array)
-            res = self._assign_points(pc, lower_threshold)
-        return _rows(res)
+def _siibra_points(smap, coords, sigma_mm, lower_threshold):
+    """siibra's own ``_assign_points`` of a map (its Gaussian kernel images made in memory)."""
+    pc = _PointCloud(np.asarray(coords, dtype=float).tolist(), space=None, sigma_mm=sigma_mm)
+
+    def from_array(data, affine, space=None, name=None, cache=True, **kw):
+        return _Volume(nib.Nifti1Image(data, affine))
+
+    with _offline() as mp:
+        mp.setattr(_siibra_volume, "from_array", from_array)
+        return smap._assign_points(pc, lower_threshold)
 
 
 def find_peaks(data, affine, mindist=5):
@@ -245,15 +249,7 @@ class OracleLabelledMap(_SiibraMap):
         return _labelled_rows(res, self._indices)
 
     def assign_points(self, coords, sigma_mm, lower_threshold=0.0):
-        pc = _PointCloud(np.asarray(coords, dtype=float).tolist(), space=None, sigma_mm=sigma_mm)
-
-        def from_array(data, affine, space=None, name=None, cache=True, **kw):
-            return _Volume(nib.Nifti1Image(data, affine))
-
-        with _offline() as mp:
-            mp.setattr(_siibra_volume, "from_array", from_array)
-            res = self._assign_points(pc, lower_threshold)
-        return _labelled_rows(res, self._indices)
+        return _labelled_rows(_siibra_points(self, coords, sigma_mm, lower_threshold), self._indices)
 
 
 def _labelled_rows(results, indices):
