@@ -114,29 +114,40 @@ def accumulate_gaussian_points(index, corner, lo, hi, profile_of_point, profiles
     return tuple(xp.concatenate([p[k] for p in parts]) for k in range(4))
 
 
+#: CPU: Gaussian-cube voxels per batch of the sparse route
+_SPARSE_BATCH_VOXELS = 1 << 23
+#: CPU: cubes wider than this (voxels along an axis) are cut to the grid one by one instead of gathered at once
+_GATHER_MAX_WIDTH = 129
+
+
 def _gaussian_points_sparse(index, corner, lo, hi, profile_of_point, profiles, lower_threshold):
     """The CPU's route: each point's cube, cut to the grid and to the atlas's mapped voxels, as a row of a
     sparse (points x voxel rows) matrix X; then X @ P (sums of p x) and (X > 0) @ (P > 0) (counts) in SciPy's
-    sparse products (which run without the GIL: batches of points on two threads), a bounded number of cube
-    voxels at a time. The same sums as the kernel's, in another order (a few ulps)."""
+    sparse products (which run without the GIL: two batches of points on two threads, more when the cubes
+    exceed :data:`_SPARSE_BATCH_VOXELS`). The cubes of a batch are gathered at once from the atlas's voxel
+    volume padded with unmapped voxels (so that no cube needs cutting), one gather per cube width: a fixed
+    number of array calls whatever the number of points. The same sums as the kernel's, in another order (a
+    few ulps)."""
     n = len(corner)
-    sizes = np.prod(hi - lo, axis=1) if n else np.zeros(0, np.int64)
-    batches, start = [], 0
-    budget_per_batch = max(1, min(_GAUSSIAN_VOXELS, int(sizes.sum()) // 2 + 1))  # two batches or more
-    while start < n:
-        stop, budget = start + 1, int(sizes[start])
-        while stop < n and budget + int(sizes[stop]) <= budget_per_batch:
-            budget += int(sizes[stop])
-            stop += 1
-        batches.append((start, stop))
-        start = stop
-    if not batches:
+    if n == 0:
         e = np.zeros(0, np.int64)
         return e, e, np.zeros(0, np.float64), e
+    width = np.array([len(g) for g, _ in profiles], np.int64)[profile_of_point]
+    ends = np.cumsum(width ** 3)
+    n_batches = min(n, max(2 if n > 1 else 1, -(-int(ends[-1]) // _SPARSE_BATCH_VOXELS)))
+    cuts = np.unique(np.r_[0, np.searchsorted(ends, ends[-1] * np.arange(1, n_batches) / n_batches,
+                                              side="right"), n])
+    batches = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
     index.csr_matrices(lower_threshold)  # made once, before the threads share it
+    gathered = width <= _GATHER_MAX_WIDTH
+    pad = int(width[gathered].max() // 2) if gathered.any() else 0
+    padded = np.pad(index.voxels, pad, constant_values=-1) if gathered.any() else None
+
+    cubes = _cubes(profiles)  # made once, before the threads share it
 
     def one(batch):
-        return _gaussian_batch(index, batch, corner, lo, hi, profile_of_point, profiles, lower_threshold)
+        return _gaussian_batch(index, batch, corner, lo, hi, profile_of_point, profiles, padded, pad, cubes,
+                               lower_threshold)
 
     if len(batches) == 1 or (os.cpu_count() or 1) < 2:
         out = [one(b) for b in batches]
@@ -148,26 +159,56 @@ def _gaussian_points_sparse(index, corner, lo, hi, profile_of_point, profiles, l
     return tuple(np.concatenate([o[k] for o in out]) for k in range(4))
 
 
-def _gaussian_batch(index, batch, corner, lo, hi, profile_of_point, profiles, lower_threshold):
+def _gaussian_batch(index, batch, corner, lo, hi, profile_of_point, profiles, padded, pad, cubes, lower_threshold):
+    """The sums and counts of a batch of points' cubes against every region: the cubes of each width gathered
+    at once (siibra's cube values, bit for bit: ``(g[a] g[b]) g[c] / total``) and multiplied with the atlas in
+    SciPy's sparse products; cubes wider than :data:`_GATHER_MAX_WIDTH` are cut to the grid one by one."""
+    xp = backend.xp()  # NumPy: the CPU's route
+    start, stop = batch
+    prof = profile_of_point[start:stop]
+    widths = np.array([len(g) for g, _ in profiles], np.int64)
+    cube_flat, cube_off = cubes
+    parts = []
+    for w in np.unique(widths[prof]):  # one gather per cube width (a few, whatever the number of points)
+        sel = xp.flatnonzero(widths[prof] == w)
+        if w > _GATHER_MAX_WIDTH:  # each such cube is larger than a batch of small ones
+            cut = [_cut_cube(index, start + int(j), corner, lo, hi, profiles[prof[j]]) for j in sel]
+            owner = xp.repeat(xp.arange(len(sel), dtype=np.int64), [len(c[0]) for c in cut])
+            col, x = xp.concatenate([c[1] for c in cut]), xp.concatenate([c[2] for c in cut])
+        else:
+            c0 = corner[start:stop][sel] + pad  # the cube's first voxel in the padded volume
+            windows = xp.lib.stride_tricks.sliding_window_view(padded, (int(w),) * 3)  # a view: every cube at once
+            rows = windows[c0[:, 0], c0[:, 1], c0[:, 2]].reshape(len(sel), -1)  # (points, w^3), -1 unmapped
+            mapped = rows >= 0
+            owner = xp.repeat(xp.arange(len(sel), dtype=np.int64), xp.count_nonzero(mapped, axis=1))
+            col = rows[mapped]
+            in_group = prof[sel]
+            if bool((in_group == in_group[0]).all()):  # one sigma: its cube, broadcast
+                cube = cube_flat[cube_off[in_group[0]]:cube_off[in_group[0]] + rows.shape[1]]
+                x = xp.broadcast_to(cube, rows.shape)[mapped]
+            else:  # several sigmas of one width: each voxel's value from its point's cube
+                pos = xp.flatnonzero(mapped)
+                hit_p = pos // rows.shape[1]
+                x = cube_flat[cube_off[in_group][hit_p] + (pos - hit_p * rows.shape[1])]
+        row, region, spx, inter = _cube_products(index, lower_threshold, len(sel), owner, col, x)
+        parts.append((start + sel[row], region, spx, inter))
+    if len(parts) == 1:
+        return parts[0]
+    point, region, spx, inter = (xp.concatenate([p[k] for p in parts]) for k in range(4))
+    order = xp.lexsort((region, point))  # the pairs in (point, region) order, as one width gives them
+    return point[order], region[order], spx[order], inter[order]
+
+
+def _cube_products(index, lower_threshold, n, owner, col, x):
+    """(row, region, sum p x, count p > 0 and x > 0) of ``n`` cubes given as (owner row, voxel row, value),
+    owner-major: X @ P and (X > 0) @ (P > 0) in SciPy's sparse products."""
     import scipy.sparse as sps
 
+    xp = backend.xp()
     values, ones = index.csr_matrices(lower_threshold)
-    voxels = index.voxels
-    start, stop = batch
-    cols, vals, counts = [], [], []
-    for j in range(start, stop):
-        g, total = profiles[profile_of_point[j]]
-        f = [g[lo[j, a] - corner[j, a]:hi[j, a] - corner[j, a]] for a in range(3)]
-        cube = np.multiply.outer(np.multiply.outer(f[0], f[1]), f[2]) / total  # bit for bit siibra's cube
-        rows = voxels[lo[j, 0]:hi[j, 0], lo[j, 1]:hi[j, 1], lo[j, 2]:hi[j, 2]]
-        mapped = rows >= 0
-        cols.append(rows[mapped])
-        vals.append(cube[mapped])
-        counts.append(cols[-1].size)
-    indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-    col = np.concatenate(cols).astype(np.int32, copy=False)
-    x = np.concatenate(vals)
-    shape = (stop - start, index.n_rows)
+    indptr = xp.concatenate([xp.zeros(1, np.int64), xp.cumsum(xp.bincount(owner, minlength=n))])
+    shape = (n, index.n_rows)
+    col = col.astype(np.int32, copy=False)
     S = sps.csr_matrix((x, col, indptr), shape=shape) @ values
     C = sps.csr_matrix(((x > 0).astype(np.float64), col, indptr), shape=shape) @ ones
     for M in (S, C):
@@ -175,9 +216,28 @@ def _gaussian_batch(index, batch, corner, lo, hi, profile_of_point, profiles, lo
         M.sort_indices()
     if not (np.array_equal(S.indptr, C.indptr) and np.array_equal(S.indices, C.indices)):  # pragma: no cover
         raise AssertionError("the sums and counts of the Gaussian points differ in structure")
-    point = np.repeat(np.arange(start, stop, dtype=np.int64), np.diff(C.indptr))
+    row = xp.repeat(xp.arange(n, dtype=np.int64), xp.diff(C.indptr))
     keep = C.data > 0
-    return point[keep], C.indices[keep].astype(np.int64), S.data[keep], C.data[keep].astype(np.int64)
+    return row[keep], C.indices[keep].astype(np.int64), S.data[keep], C.data[keep].astype(np.int64)
+
+
+def _cubes(profiles):
+    """Every profile's whole cube, flattened one after the other (siibra's values, bit for bit:
+    ``(g[a] g[b]) g[c] / total``), and where each starts; cubes wider than :data:`_GATHER_MAX_WIDTH` are left
+    out (empty)."""
+    parts = [np.multiply.outer(np.multiply.outer(g, g), g).reshape(-1) / total if len(g) <= _GATHER_MAX_WIDTH
+             else np.zeros(0) for g, total in profiles]
+    return np.concatenate(parts), np.r_[0, np.cumsum([len(p) for p in parts])[:-1]].astype(np.int64)
+
+
+def _cut_cube(index, j, corner, lo, hi, profile):
+    """One wide cube, cut to the grid and to its mapped voxels: (zeros, voxel rows, values)."""
+    g, total = profile
+    f = [g[lo[j, a] - corner[j, a]:hi[j, a] - corner[j, a]] for a in range(3)]
+    cube = np.multiply.outer(np.multiply.outer(f[0], f[1]), f[2]) / total  # bit for bit siibra's cube
+    rows = index.voxels[lo[j, 0]:hi[j, 0], lo[j, 1]:hi[j, 1], lo[j, 2]:hi[j, 2]]
+    mapped = rows >= 0
+    return np.zeros(int(mapped.sum()), np.int64), rows[mapped], cube[mapped]
 
 
 def _gaussian_points_kernel(index, corner, lo, hi, profile_of_point, profiles, lower_threshold):

@@ -104,6 +104,39 @@ def test_the_cpus_sparse_gaussian_route_equals_the_kernel(julich, rng, monkeypat
         np.testing.assert_allclose(cpu[c], emu[c], rtol=1e-12, atol=1e-15)
 
 
+def test_the_cpus_gaussian_route_makes_a_fixed_number_of_array_calls_whatever_the_points(julich, rng, monkeypatch):
+    """The uncertain points of a chunk are scored with the same number of array calls for 6, 20 or 60 points
+    (counted through a wrapper of the array module, as the maps engine is); only cubes beyond the memory bound of
+    a batch (2M voxels) make more batches."""
+    from gpusiibra import _point_kernels, backend
+    from test_engine import _Counting
+
+    monkeypatch.setattr(_point_kernels.os, "cpu_count", lambda: 1)  # the batches one after the other: exact counts
+    calls = []
+    for n in (6, 20, 60):
+        pts = _random_points(julich, rng, n)
+        counter = _Counting(backend.xp())
+        with monkeypatch.context() as m:
+            m.setattr(backend, "xp", lambda: counter)
+            got = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=np.where(np.arange(n) % 2, 5.0, 7.5)))
+        assert got["input structure"].nunique() >= n // 2
+        calls.append(counter.calls)
+    assert calls[0] == calls[1] == calls[2] and calls[0] < 80, calls
+
+
+def test_cubes_cut_one_by_one_give_the_gathered_cubes_numbers(julich, rng, monkeypatch):
+    """Cubes wider than the gather's limit are cut to the grid one by one: the same rows, bit for bit, as the
+    gathered cubes (checked by lowering the limit), with widths mixed in one batch."""
+    from gpusiibra import _point_kernels
+
+    pts = _random_points(julich, rng, 40)
+    sig = rng.choice([3.0, 5.0, 7.5], 40)
+    gathered = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig))
+    monkeypatch.setattr(_point_kernels, "_GATHER_MAX_WIDTH", 20)  # the 5 and 7.5 mm cubes (31, 45 wide) are cut
+    cut = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig))
+    pd.testing.assert_frame_equal(gathered, cut)
+
+
 def test_a_table_in_another_space_is_refused_unless_the_user_says_so(julich, tmp_path, capsys):
     nimare = pd.DataFrame({"id": ["s1", "s2"], "x": [-40, 38], "y": [-20, -22], "z": [55, 58],
                            "space": ["MNI", "TAL"]})
