@@ -73,8 +73,8 @@ def _dtype(col):
 
 
 # ------------------------------------------------------------------ images
-def assign_image_data(smap, data, affine, minsize_voxel=1, lower_threshold=0.0, split_components=True) -> dict:
-    """Assign one 3D image (array and affine) to every region; returns table columns.
+def assign_image_data(smap, data, affine, minsize_voxel=1, lower_threshold=0.0, split_components=True):
+    """Assign one 3D image (array and affine) to every region; returns its :class:`~gpusiibra._engine.MapRows`.
 
     The work is proportional to the image's support and the atlas entries it
     touches: only the grid voxels the image reaches are resampled and labelled.
@@ -93,9 +93,8 @@ def assign_many(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compon
 
     Returns
     -------
-    list of dict
-        The table columns of each image, as :func:`assign_image_data` gives them, with ``_status``
-        (``ok``, ``empty`` or ``outside``).
+    list of MapRows
+        The table columns and the status of each image, as :func:`assign_image_data` gives them.
     """
     res = _engine.assign_chunk(smap, images, minsize_voxel, lower_threshold, split_components)
     return [res.rows_of(i) for i in range(len(images))]

@@ -34,7 +34,7 @@ from ._kernels import repeat_index
 from ._resample import (SparseImage, on_grid, resample_dense, resample_sparse, resample_to_grid,
                         separable_is_exact, sparse_image, zoom_shift)
 
-__all__ = ["ChunkResult", "assign_chunk", "support_entries", "label_support", "is_labelled"]
+__all__ = ["ChunkResult", "MapRows", "assign_chunk", "support_entries", "label_support", "is_labelled"]
 
 #: forward neighbour lines of a run (dx, dy) and the slack along z: faces and edges (18-connectivity)
 _FORWARD = ((0, 1, 1), (1, -1, 0), (1, 0, 1), (1, 1, 0))
@@ -61,13 +61,21 @@ class ChunkResult:
     columns: dict
     status: list = field(default_factory=list)
 
-    def rows_of(self, i) -> dict:
-        """The columns of map ``i`` (centroids as tuples), as :func:`gpusiibra._assign.make_table` takes them."""
+    def rows_of(self, i) -> "MapRows":
+        """The rows of map ``i`` (centroids as tuples, as :func:`gpusiibra._assign.make_table` takes them)."""
         sel = np.flatnonzero(self.row_map == i)
         out = {k: v[sel] for k, v in self.columns.items()}
         out["centroid"] = [tuple(float(c) for c in row) for row in out["centroid"]]
-        out["_status"] = self.status[i]
-        return out
+        return MapRows(out, self.status[i])
+
+
+@dataclass
+class MapRows:
+    """One map's assignment: its table columns, and its status (``ok``, ``empty``: no nonzero value, or
+    ``outside``: nonzero values, none on the atlas grid)."""
+
+    columns: dict
+    status: str
 
 
 # ------------------------------------------------------------------ resampling

@@ -155,7 +155,7 @@ def _gaussian_points_sparse(index, corner, lo, hi, profile_of_point, profiles, l
         from concurrent.futures import ThreadPoolExecutor
 
         with ThreadPoolExecutor(2) as pool:
-            out = list(pool.map(one, batches))
+            out = list(pool.map(backend.carry(one), batches))
     return tuple(np.concatenate([o[k] for o in out]) for k in range(4))
 
 

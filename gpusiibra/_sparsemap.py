@@ -189,17 +189,18 @@ class SparseMap:
         if data.ndim == 4:
             frames = []
             for t in range(data.shape[3]):
-                cols = _assign.assign_image_data(self, data[..., t], affine, minsize_voxel, lower_threshold, split)
-                _warn_outside(cols, f"{where} (volume {t})")
+                got = _assign.assign_image_data(self, data[..., t], affine, minsize_voxel, lower_threshold, split)
+                _warn_outside(got.status, f"{where} (volume {t})")
+                cols = got.columns
                 if len(cols["volume"]):
                     cols["time"] = np.full(len(cols["volume"]), t, np.int64)
                     frames.append(_assign.make_table(cols, self))
             if not frames:
                 return _assign.make_table({"time": []}, self)
             return pd.concat(frames, ignore_index=True)
-        cols = _assign.assign_image_data(self, data, affine, minsize_voxel, lower_threshold, split)
-        _warn_outside(cols, where)
-        return _assign.make_table(cols, self)
+        got = _assign.assign_image_data(self, data, affine, minsize_voxel, lower_threshold, split)
+        _warn_outside(got.status, where)
+        return _assign.make_table(got.columns, self)
 
     @staticmethod
     def _image_input(item):
@@ -277,8 +278,8 @@ class SparseMap:
                             dict(self.meta, name=self.name, space=self.space))
 
 
-def _warn_outside(cols, where):
-    if cols.get("_status") == "outside":
+def _warn_outside(status, where):
+    if status == "outside":
         warnings.warn(f"{where}: the image lies entirely outside the atlas grid, so it has no assignment "
                       "(check its affine: is it in the atlas's space, in mm?)", RuntimeWarning, stacklevel=3)
 

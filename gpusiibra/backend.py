@@ -7,10 +7,20 @@ decides where arrays live.
 The backend is chosen by :func:`set_backend` or, before the first call, by the
 environment variable ``GPUSIIBRA_BACKEND`` (``auto``, ``cpu`` or ``gpu``).
 ``auto`` takes the GPU when CuPy imports and sees a device, else the CPU.
+:func:`using` chooses it for a block of code in the calling thread only (as cuML's
+``using_output_type`` scopes its setting), and :func:`carry` takes the caller's
+choice into a function run by another thread.
+
+>>> from gpusiibra import backend
+>>> with backend.using("cpu"):
+...     backend.get_backend()
+'cpu'
 """
 from __future__ import annotations
 
 import os
+import threading
+from contextlib import contextmanager
 from types import ModuleType
 
 import numpy as np
@@ -21,6 +31,8 @@ __all__ = [
     "BackendError",
     "set_backend",
     "get_backend",
+    "using",
+    "carry",
     "gpu_available",
     "xp",
     "ndi",
@@ -32,6 +44,7 @@ __all__ = [
 
 _CHOICES = ("auto", "cpu", "gpu")
 _state = {"name": None}
+_scoped = threading.local()  # a thread's own choice, within a `using` block
 
 
 def gpu_available() -> bool:
@@ -64,22 +77,53 @@ def set_backend(name: str = "auto") -> str:
     BackendError
         For ``"gpu"`` on a machine without CuPy or without a CUDA device.
     """
+    _state["name"] = _resolve(name)
+    return _state["name"]
+
+
+def _resolve(name) -> str:
     name = (name or "auto").strip().lower()
     if name not in _CHOICES:
         raise OptionError(f"unknown backend {name!r}: choose one of {', '.join(_CHOICES)}")
     if name == "auto":
-        name = "gpu" if gpu_available() else "cpu"
-    elif name == "gpu" and not gpu_available():
+        return "gpu" if gpu_available() else "cpu"
+    if name == "gpu" and not gpu_available():
         raise BackendError(
             "the GPU backend was asked for, but CuPy is not installed or sees no CUDA device "
             "(install the 'gpu' extra: pip install 'gpusiibra[gpu]', or use the 'cpu' backend)"
         )
-    _state["name"] = name
     return name
 
 
+@contextmanager
+def using(name: str):
+    """Compute on backend ``name`` within the block, in this thread only (other threads and the process-wide
+    choice are untouched); blocks nest. Yields the backend in force (``"cpu"`` or ``"gpu"``)."""
+    before = getattr(_scoped, "name", None)
+    _scoped.name = _resolve(name)
+    try:
+        yield _scoped.name
+    finally:
+        _scoped.name = before
+
+
+def carry(fn):
+    """``fn`` wrapped to run on the caller's backend in whatever thread calls it (for thread pools)."""
+    name = get_backend()
+
+    def run(*args, **kwargs):
+        with using(name):
+            return fn(*args, **kwargs)
+
+    return run
+
+
 def get_backend() -> str:
-    """The backend in force (``"cpu"`` or ``"gpu"``), chosen on first use."""
+    """The backend in force (``"cpu"`` or ``"gpu"``): this thread's :func:`using` block, else the process-wide
+    choice, made on first use."""
+    scoped = getattr(_scoped, "name", None)
+    if scoped is not None:
+        return scoped
     if _state["name"] is None:
         set_backend(os.environ.get("GPUSIIBRA_BACKEND", "auto"))
     return _state["name"]

@@ -182,7 +182,8 @@ def assign_chunk(smap, paths, threshold=None, two_sided=False, lower_threshold=0
     """Read and assign the maps of some files: (Arrow table or None, finished map keys, errors, maps outside,
     (path, reason) of the files whose header says they may not be in MNI152 space)."""
     kw = dict(lower_threshold=lower_threshold, minsize=minsize)
-    return _finish(smap, paths, [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths], kw, done)
+    return _finish(atlas_list(smap), paths, [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths], kw,
+                   done)
 
 
 def _plain(v):
@@ -455,7 +456,7 @@ def _run_local(smap, chunks, readers, read_kw, kw, done):
                 if i == 0 or n_engines == 1:
                     yield ch, _finish(smap, ch, results, kw, done)
                     continue
-                running.append((ch, engines.submit(_finish, smap, ch, results, kw, done)))
+                running.append((ch, engines.submit(backend.carry(_finish), smap, ch, results, kw, done)))
                 while len(running) >= n_engines:
                     done_ch, fut = running.popleft()
                     yield done_ch, fut.result()
@@ -500,7 +501,7 @@ def atlas_list(atlas) -> tuple:
 
 
 def _dask_task(smap, paths, kw, done, backend_name):
-    backend.set_backend(backend_name)
-    return paths, assign_chunk(smap, paths, done=done, **kw)
+    with backend.using(backend_name):  # the worker's other tasks keep their own choice
+        return paths, assign_chunk(smap, paths, done=done, **kw)
 
 

@@ -21,6 +21,7 @@ __all__ = [
     "GpusiibraError",
     "FileError",
     "AtlasFileError",
+    "RegionCountError",
     "ImageFileError",
     "PointsFileError",
     "DatasetError",
@@ -51,6 +52,17 @@ class FileError(GpusiibraError, ValueError):
 
 class AtlasFileError(FileError):
     """An atlas file (sparse index, PAQD, native, NIfTI region maps, labels) cannot be used."""
+
+
+class RegionCountError(AtlasFileError):
+    """An atlas file holds ``found`` region maps where ``expected`` were asked for (by names or labels)."""
+
+    def __init__(self, path, found, expected):
+        self.found, self.expected = int(found), int(expected)
+        super().__init__(path, f"{self.found} bounding boxes for {self.expected} regions")
+
+    def __reduce__(self):
+        return type(self), (self.path, self.found, self.expected)
 
 
 class ImageFileError(FileError):

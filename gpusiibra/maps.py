@@ -12,8 +12,8 @@ from functools import lru_cache
 
 import numpy as np
 
-from .io import native, nifti, paqd, siibra_v1
-from .errors import AtlasFileError, AtlasNotFound, ImageFileError, RegionNotFound
+from .io import formats, native, nifti, paqd, siibra_v1
+from .errors import AtlasFileError, AtlasNotFound, RegionCountError, RegionNotFound
 from ._sparsemap import SparseMap
 from .labelled import LabelledMap, from_label_image
 from .sparse import SparseIndex, checked_probabilities
@@ -89,86 +89,49 @@ def load_map(path, labels=None, name=None, space=None, value_scale=None, labelle
     >>> len(atlas)
     414
     """
-    paths = [path] if isinstance(path, (str, os.PathLike)) else list(path)
+    paths = [os.fspath(p) for p in ([path] if isinstance(path, (str, os.PathLike)) else list(path))]
     if not paths:
         raise AtlasFileError(None, "no atlas file given")
-    first = os.fspath(paths[0])
+    first = paths[0]
     default_name = os.path.basename(first.rstrip("/"))
     if labelled:
-        if labels is None:
-            raise AtlasFileError(first, "a labelled map needs its regions: labels=<lookup table, dict or names>")
-        if len(paths) != 1 or not os.path.isfile(first):
-            raise AtlasFileError(first, nifti.missing_reason(first) if not os.path.exists(first) else
-                                 "a labelled map is one label volume (a NIfTI file)")
-        return from_label_image(first, labels, name=name or default_name, space=space)
+        return _load_labelled(paths, labels, name or default_name, space)
     label_names = paqd.read_labels(labels) if labels is not None else None
     labels_where = labels if isinstance(labels, (str, os.PathLike)) else first
-    n_expected = len(label_names) if label_names is not None else None
-
-    def _named(index, found_names=None, meta=None):
-        names = label_names if label_names is not None else (found_names or [f"region {i}" for i in range(index.num_volumes)])
-        if len(names) != index.num_volumes:
-            raise AtlasFileError(labels_where, f"{len(names)} labels for {index.num_volumes} region maps")
-        index = checked_probabilities(index, first, names, value_scale)
-        meta = dict(meta or {}, source=os.path.abspath(first))
-        return SparseMap(index, names, name=name or meta.get("name") or default_name,
-                         space=space or meta.get("space"), meta=meta)
-
-    def _v1(read, where):
-        try:
-            return read(where, n_regions=n_expected)
-        except AtlasFileError as e:
-            if n_expected is not None and "bounding boxes for" in e.reason:
-                boxes = int(e.reason.split()[0])
-                raise AtlasFileError(labels_where, f"{n_expected} labels for {boxes} region maps") from None
+    fmt = formats.find(paths)
+    try:
+        index, names, meta = fmt.read(paths, n_regions=len(label_names) if label_names is not None else None,
+                                      labels=labels, **kwargs)
+    except RegionCountError as e:
+        if label_names is None:
             raise
+        raise AtlasFileError(labels_where, f"{e.expected} labels for {e.found} region maps") from None
+    source = os.path.abspath(first) if len(paths) == 1 else [os.path.abspath(f) for f in paths]
+    meta = dict(meta, source=source)
+    if meta.get("maptype") == "labelled":
+        from .labelled import from_native
 
-    if len(paths) == 1 and first.endswith(".npz"):
-        index, names, meta = native.read(first)
-        if meta.get("maptype") == "labelled":
-            from .labelled import from_native
-
-            smap = from_native(index, names, dict(meta, source=os.path.abspath(first)))
-            smap.name, smap.space = name or smap.name or default_name, space or smap.space
-            return smap
-        return _named(index, names, dict(meta, source=os.path.abspath(first)))
-    if len(paths) == 1 and first.endswith(".zip"):
-        return _named(_v1(siibra_v1.read_zip, first))
-    if len(paths) == 1 and siibra_v1.is_prefix(first):
-        return _named(_v1(siibra_v1.read_prefix, first))
-    if len(paths) == 1 and os.path.isdir(first):
-        prefixes = [f[: -len(siibra_v1.SUFFIXES["voxels"])] for f in sorted(os.listdir(first))
-                    if f.endswith(siibra_v1.SUFFIXES["voxels"])]
-        if len(prefixes) == 1:
-            return _named(_v1(siibra_v1.read_prefix, os.path.join(first, prefixes[0])))
-    for p in paths:
-        if not os.path.exists(os.fspath(p)):
-            raise AtlasFileError(p, nifti.missing_reason(p) + " (nor a sparse index prefix)")
-    files = [os.fspath(p) for p in paths]
-    if all(nifti.is_nifti_path(f) for f in files) and _all_paqd(files):
-        entries = paqd.read(files, labels, **kwargs)
-    elif all(os.path.isdir(f) or nifti.is_nifti_path(f) for f in files):
-        entries = nifti.read_region_maps(files, labels)
-    else:
-        raise AtlasFileError(first, "unknown atlas format (expected .npz, .zip, a v1 sparse index prefix, "
-                                    "PAQD or probability-map NIfTI files)")
-    index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
-                                     entries["value"], n_regions=len(entries["names"]))
-    index = checked_probabilities(index, first, entries["names"], value_scale)
-    return SparseMap(index, entries["names"], name=name or default_name, space=space,
-                     meta={"source": [os.path.abspath(f) for f in files] if len(files) > 1 else os.path.abspath(first)})
+        smap = from_native(index, names, meta)
+        smap.name, smap.space = name or smap.name or default_name, space or smap.space
+        return smap
+    if label_names is not None and not fmt.takes_labels:
+        names = label_names  # formats that carry no names, or names the user replaces
+    names = names or [f"region {i}" for i in range(index.num_volumes)]
+    if len(names) != index.num_volumes:
+        raise AtlasFileError(labels_where, f"{len(names)} labels for {index.num_volumes} region maps")
+    index = checked_probabilities(index, first, names, value_scale)
+    return SparseMap(index, names, name=name or meta.get("name") or default_name, space=space or meta.get("space"),
+                     meta=meta)
 
 
-def _all_paqd(files):
-    flags = []
-    for f in files:
-        try:
-            flags.append(paqd.is_paqd(nifti.load_image(f)))
-        except ImageFileError as e:
-            raise AtlasFileError(e.path, e.reason) from None
-    if any(flags) and not all(flags):
-        raise AtlasFileError(files[flags.index(False)], "mixes PAQD and plain NIfTI files")
-    return all(flags)
+def _load_labelled(paths, labels, name, space):
+    first = paths[0]
+    if labels is None:
+        raise AtlasFileError(first, "a labelled map needs its regions: labels=<lookup table, dict or names>")
+    if len(paths) != 1 or not os.path.isfile(first):
+        raise AtlasFileError(first, nifti.missing_reason(first) if not os.path.exists(first) else
+                             "a labelled map is one label volume (a NIfTI file)")
+    return from_label_image(first, labels, name=name, space=space)
 
 
 # ----------------------------------------------------------- embedded atlas

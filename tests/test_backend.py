@@ -33,3 +33,34 @@ def test_environment_variable_chooses_the_first_backend(monkeypatch):
     monkeypatch.setenv("GPUSIIBRA_BACKEND", "cpu")
     backend._state["name"] = None
     assert backend.get_backend() == "cpu"
+
+
+def test_using_scopes_the_backend_to_its_block_and_thread_and_carry_takes_it_along():
+    import threading
+
+    from gpusiibra import backend
+
+    before = backend.get_backend()
+    seen = {}
+    with backend.using("cpu") as name:
+        assert name == "cpu" == backend.get_backend()
+        t = threading.Thread(target=lambda: seen.setdefault("other", backend.get_backend()))
+        t.start()
+        t.join()
+        t = threading.Thread(target=backend.carry(lambda: seen.setdefault("carried", backend.get_backend())))
+        t.start()
+        t.join()
+    assert backend.get_backend() == before and seen == {"other": before, "carried": "cpu"}
+    with pytest.raises(gpusiibra.OptionError, match="unknown backend"):
+        with backend.using("tpu"):
+            pass
+    assert backend.get_backend() == before
+
+
+def test_a_dask_task_leaves_the_process_wide_backend_alone(julich, monkeypatch):
+    from gpusiibra import backend, batch
+
+    calls = []
+    monkeypatch.setattr(backend, "set_backend", lambda name: calls.append(name))
+    paths, result = batch._dask_task(julich, ["example:motor"], {"threshold": 3.1}, frozenset(), "cpu")
+    assert calls == [] and result[0] is not None

@@ -59,9 +59,9 @@ def _shifted_motor(n):
 
 def test_rows_do_not_depend_on_the_chunking(julich):
     maps = _shifted_motor(6)
-    together = assign.assign_many(julich, maps)
+    together = [r.columns for r in assign.assign_many(julich, maps)]
     for m, cols in zip(maps, together):
-        alone = assign.assign_image_data(julich, *m)
+        alone = assign.assign_image_data(julich, *m).columns
         assert list(cols["volume"]) == list(alone["volume"]) and len(alone["volume"]) > 0
         for k in ("correlation", "intersection over union", "map containedness", "input weighted mean"):
             np.testing.assert_array_equal(cols[k], alone[k])
@@ -134,9 +134,9 @@ def test_outside_and_empty_maps_are_told_apart(julich):
 def test_split_components_false_and_minsize_in_a_chunk(julich):
     maps = _shifted_motor(3)
     for kw in (dict(split_components=False), dict(minsize_voxel=50), dict(lower_threshold=0.3)):
-        together = assign.assign_many(julich, maps, **kw)
+        together = [r.columns for r in assign.assign_many(julich, maps, **kw)]
         for m, cols in zip(maps, together):
-            alone = assign.assign_image_data(julich, *m, **kw)
+            alone = assign.assign_image_data(julich, *m, **kw).columns
             assert list(cols["input structure"]) == list(alone["input structure"])
             np.testing.assert_array_equal(cols["correlation"], alone["correlation"])
     df = julich.assign(nib.Nifti1Image(*maps[0]), split_components=False)

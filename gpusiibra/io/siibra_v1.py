@@ -23,7 +23,7 @@ import zlib
 import numpy as np
 
 from ..sparse import SparseIndex
-from ..errors import AtlasFileError
+from ..errors import AtlasFileError, RegionCountError
 
 __all__ = ["SUFFIXES", "read_prefix", "write_prefix", "read_zip", "write_zip", "is_prefix", "decode"]
 
@@ -149,7 +149,7 @@ def decode(voxels_bytes: bytes, probs_gz: bytes, bboxes_gz: bytes, where: str, n
     if n_regions is None:
         n_regions = max(n_boxes, int(region.max()) + 1 if len(region) else 0)
     if n_boxes != n_regions:
-        raise AtlasFileError(where, f"{n_boxes} bounding boxes for {n_regions} regions")
+        raise RegionCountError(where, n_boxes, n_regions)
     vmax = int(voxels.max()) if voxels.size else -1
     if vmax != n_rows - 1:
         raise AtlasFileError(where, f"the voxels volume names rows up to {vmax}, the probs file has {n_rows} rows")

@@ -1,0 +1,201 @@
+"""The command line's arguments: one function per command (``gpusiibra assign | points | atlas | demo | example |
+report | compare``); :mod:`gpusiibra.cli` runs them."""
+from __future__ import annotations
+
+import argparse
+import math
+
+__all__ = ["parser"]
+
+
+_BACKEND_HELP = "where to compute: auto (the GPU when CuPy sees one, else the CPU), cpu or gpu " \
+                "(default: $GPUSIIBRA_BACKEND, else auto)"
+
+
+_ATLAS_HELP = ("an atlas name (`gpusiibra atlas list`: official ones are fetched once and cached) or an atlas file "
+               "(default: julich-3.1-top2, the embedded offline derivative)")
+
+
+def _number(kind, lo=None, finite=True):
+    """An argparse type: ``kind`` (int or float) at least ``lo``, finite."""
+    def parse(text):
+        try:
+            v = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {'an integer' if kind is int else 'a number'}, "
+                                             f"got {text!r}") from None
+        if finite and not math.isfinite(v):
+            raise argparse.ArgumentTypeError(f"expected a finite number, got {text!r}")
+        if lo is not None and v < lo:
+            raise argparse.ArgumentTypeError(f"must be at least {lo}, got {text!r}")
+        return v
+
+    return parse
+
+
+def parser() -> argparse.ArgumentParser:
+    """The parser of every command."""
+    from . import __version__
+
+    p = argparse.ArgumentParser(prog="gpusiibra", description="Assign brain maps to probabilistic atlas regions "
+                                "with siibra's statistics, on the CPU or the GPU.")
+    p.add_argument("--version", action="version", version=f"gpusiibra {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    _add_assign(sub)
+    _add_atlas(sub)
+    _add_points(sub)
+    _add_demo(sub)
+    _add_report(sub)
+    _add_compare(sub)
+    _add_example(sub)
+    return p
+
+
+def _add_assign(sub):
+    a = sub.add_parser("assign", help="assign NIfTI maps (files, folders, globs) to every atlas region",
+                       description="Assign every map of the inputs to every region; write a Parquet dataset. "
+                                   "'example:motor' names the bundled SPM motor t-map.")
+    a.add_argument("inputs", nargs="+", help="NIfTI files, folders or globs; each volume of a 4D file is one map")
+    a.add_argument("--out", required=True, help="output Parquet dataset (a folder)")
+    a.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP + "; several, comma-separated "
+                   "(julich-3.1,harvard-oxford-cort-25), are assigned in one pass, each by its own rules")
+    a.add_argument("--threshold", type=_number(float), help="set values below T to 0 first (default: none, every "
+                   "nonzero value counts)")
+    a.add_argument("--two-sided", action="store_true", help="also assign the negated map")
+    a.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
+                   help="atlas values below L count as 0 (siibra's; default: 0); for a labelled atlas, the "
+                   "intersection over union a row must exceed")
+    a.add_argument("--minsize", type=_number(int, 0), default=1,
+                   help="skip components of at most N voxels (siibra's minsize_voxel; default: 1; labelled atlases "
+                   "keep every component, as siibra's Map.assign does)")
+    a.add_argument("--peaks", action="store_true", help="also assign each map's local maxima as points")
+    a.add_argument("--mindist", type=_number(int, 1), default=5, help="minimal distance between peaks, voxels (default: 5)")
+    a.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
+    g = a.add_mutually_exclusive_group()
+    g.add_argument("--workers", type=_number(int, 1), help="spread the maps over N local dask worker processes")
+    g.add_argument("--scheduler", help="spread the maps over the dask.distributed scheduler at ADDRESS")
+    a.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished maps")
+    a.add_argument("--chunk-size", type=_number(int, 1),
+                   help="files per chunk (default: 256 on the GPU, 32 on the CPU)")
+    a.add_argument("--readers", type=_number(int, 1), help="reader processes ahead of the engine (default: the cores)")
+    a.add_argument("--space", help="the inputs' space when you know it (e.g. --space MNI): files whose header says "
+                   "scanner or Talairach coordinates, or whose grid misses most of the MNI brain, are then not "
+                   "warned about")
+    a.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_atlas(sub):
+    t = sub.add_parser("atlas", help="list, describe, fetch and convert atlases (official ones: fetched once, cached)",
+                       description="Atlases: the embedded offline derivative, official maps from siibra's "
+                                   "configuration (fetched once into the cache: $GPUSIIBRA_CACHE, else the user "
+                                   "cache; $GPUSIIBRA_ATLAS_MIRROR replaces the host of every source URL), and files.")
+    ta = t.add_subparsers(dest="action", metavar="{list,info,fetch,save}")
+    ta.add_parser("list", help="the atlases gpusiibra knows by name, and whether each is cached (the default)")
+    ti = ta.add_parser("info", help="describe an atlas: space, regions, licence, citation, cache, every source URL")
+    ti.add_argument("atlas", nargs="?", default="julich-3.1-top2", help="an atlas name or file (default: julich-3.1-top2)")
+    ti.add_argument("--regions", action="store_true", help="list the regions with their numbers (only them)")
+    ti.add_argument("--sources", action="store_true", help="also list every region map's source URL")
+    ti.add_argument("--labels", help="region names for file formats without them")
+    ti.add_argument("--cache", help="the cache folder (default: $GPUSIIBRA_CACHE, else the user cache)")
+    tf = ta.add_parser("fetch", help="download an official atlas once, verify it and cache it for fast loading",
+                       description="Download an official atlas (siibra's precomputed sparse index, else its region "
+                                   "maps), verify each file against the size and SHA-256 recorded at its first "
+                                   "download, and cache it in gpusiibra's format. siibra's own cache is used when it "
+                                   "holds the map.")
+    tf.add_argument("atlas", help="a catalog name, e.g. julich-3.1 (`gpusiibra atlas list`)")
+    tf.add_argument("--cache", help="the cache folder (default: $GPUSIIBRA_CACHE, else the user cache)")
+    tf.add_argument("--from-siibra-cache", action="store_true",
+                    help="take the map from siibra's cache only (never download); an error when it is not there")
+    tf.add_argument("--siibra-cache", help="siibra's cache folder (default: $SIIBRA_CACHEDIR, else ~/.cache/siibra)")
+    tf.add_argument("--sources", default="auto", choices=["auto", "sparse-index", "volumes"],
+                    help="what to download: siibra's sparse index, else the region maps (auto, the default), or one")
+    tf.add_argument("--force", action="store_true",
+                    help="fetch and convert again even when cached (the files must match the recorded checksums)")
+    tf.add_argument("--quiet", action="store_true", help="no progress bars")
+    ts = ta.add_parser("save", help="write an atlas in gpusiibra's format (.npz) or as siibra's sparse index zip (.zip)")
+    ts.add_argument("atlas", help="an atlas name or file")
+    ts.add_argument("out", help="the file to write: .npz (gpusiibra) or .zip (siibra's sparse index)")
+    ts.add_argument("--labels", help="region names for file formats without them")
+
+
+def _add_points(sub):
+    q = sub.add_parser("points", help="label a coordinate table (x, y, z in mm) with the regions of each point",
+                       description="Assign the points of a coordinate table (columns x, y, z in mm, or X/Y/Z as "
+                                   "nilearn's get_clusters_table writes them, or mni_x/mni_y/mni_z; optional "
+                                   "sigma_mm) to every region, exactly or with siibra's Gaussian kernel. Every "
+                                   "column of the table is kept, in order, and the region columns added.")
+    q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm), any others, and optionally sigma_mm")
+    q.add_argument("--sigma", type=_number(float, 0), help="uncertainty of every point in mm (overrides a sigma_mm column)")
+    q.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP + "; several, comma-separated: one block "
+                   "of rows per atlas, with an atlas column (without a .parquet --out)")
+    q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
+                   help="report only map values above L (default: 0)")
+    q.add_argument("--out", help="write the table to OUT: a name ending in .parquet is a results dataset (a folder, "
+                   "written in chunks, resumable, as `assign` writes), else a CSV file")
+    q.add_argument("--resume", action="store_true", help="continue an existing --out dataset, skipping finished rows")
+    q.add_argument("--chunk-rows", type=_number(int, 1), default=20000,
+                   help="rows of the table per part file of a dataset (default: 20000)")
+    q.add_argument("--by", help="with a dataset --out: the regions of each group's points, grouped by this "
+                   "column of the table (e.g. study_id), written into the dataset and shown")
+    q.add_argument("--space", help="the space of the coordinates, when a `space` column of the table says "
+                   "otherwise than MNI and you know better (e.g. --space MNI)")
+    q.add_argument("--quiet", action="store_true", help="no progress bar")
+    q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
+
+
+def _add_demo(sub):
+    d = sub.add_parser("demo", help="the seed workflow on the bundled motor map: samples, clusters, peaks, "
+                       "assignments, figures and an HTML report",
+                       description="Draw samples from the bundled SPM motor t-map, cluster them, find its peaks, "
+                                   "assign clusters and peaks to the atlas, print the table and write figures "
+                                   "and report.html into --out.")
+    d.add_argument("--out", default="gpusiibra-demo", help="folder for figures and report (default: gpusiibra-demo)")
+    d.add_argument("--seed", type=_number(int, 0), default=25,
+                   help="seed of the sampler (default: 25, as the seed notebook)")
+    d.add_argument("--threshold", type=_number(float), default=3.0, help="t values below T are set to 0 (default: 3)")
+    d.add_argument("--samples", type=_number(int, 1), default=10000, help="points drawn from the map (default: 10000)")
+    d.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP)
+    d.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
+    d.add_argument("--no-figures", action="store_true", help="only compute and print the table")
+    d.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def _add_report(sub):
+    r = sub.add_parser("report", help="a study at a glance: one self-contained HTML page of a batch's results",
+                       description="Read the dataset that `gpusiibra assign --out` wrote (with its manifest and "
+                                   "errors file) and write one HTML page: the run, region frequencies with "
+                                   "brain figures, distributions, and a sortable per-map table.")
+    r.add_argument("dataset", help="the results dataset (a folder written by gpusiibra assign --out)")
+    r.add_argument("--out", help="the HTML file to write (default: DATASET.html)")
+    r.add_argument("--measure", default="correlation", choices=["correlation", "map containedness",
+                                                                "input containedness"],
+                   help="the statistic a region is counted with (default: correlation)")
+    r.add_argument("--min-correlation", "--min", dest="min_value", type=_number(float), default=0.2,
+                   help="a region counts for a map when a component reaches this value of the measure (default 0.2)")
+    r.add_argument("--top", type=_number(int, 1), default=30, help="regions in the bar chart (default: 30)")
+    r.add_argument("--max-rows", type=_number(int, 1), default=5000,
+                   help="rows of the per-map table put in the page (default: 5000)")
+
+
+def _add_compare(sub):
+    c = sub.add_parser("compare", help="two atlases (or releases) side by side on one dataset: best regions, changes",
+                       description="For a dataset written with `gpusiibra assign --atlas A,B`: each component's best "
+                                   "region under A and under B, whether it changed, and the statistics side by "
+                                   "side; a summary of how many changed.")
+    c.add_argument("dataset", help="the results dataset (written with two atlases or more)")
+    c.add_argument("--atlas", action="append", default=[], help="an atlas of the dataset (give two; default: its "
+                   "two atlases)")
+    c.add_argument("--measure", default="correlation", choices=["correlation", "intersection over union",
+                                                                "map containedness", "input containedness"],
+                   help="the statistic whose highest value is a component's best region (default: correlation)")
+    c.add_argument("--out", help="also write the whole table as CSV")
+    c.add_argument("--changed", action="store_true", help="print only the components whose best region changed")
+
+
+def _add_example(sub):
+    e = sub.add_parser("example", help="write a small example study (t-maps made from the bundled motor map)",
+                       description="Write N t-maps (.nii.gz) made from the bundled SPM motor t-map into FOLDER, to try "
+                                   "`gpusiibra assign` with; the last one is a 4D file of two volumes.")
+    e.add_argument("folder", help="where to write the maps (created if needed)")
+    e.add_argument("--maps", type=_number(int, 1), default=8, help="number of files (default: 8)")
