@@ -15,7 +15,7 @@ import numpy as np
 from .errors import ImageFileError
 from .io.nifti import image_data, read_image, read_raw, space_note
 from .points import PointCloud
-from ._resample import DENSE_FRACTION, SparseImage, sparse_entries, sparse_image
+from ._sparse_image import DENSE_FRACTION, SparseImage, sparse_entries, sparse_image
 
 __all__ = ["MapInput", "read_map", "read_many", "safe_read", "Readers"]
 

@@ -36,7 +36,6 @@ Examples
 from __future__ import annotations
 
 import difflib
-import hashlib
 import json
 import os
 import re
@@ -47,8 +46,10 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ._atlas_checks import CHECK_ENV, check_against_region_maps, check_hemispheres
+from . import _siibra_cache
 from ._download import (MIRROR_ENV, _Checksums, _fetch_label_volumes, _fetch_sparse_index, _fetch_volumes, _file_sha256,
-                        _from_sparse_index, _NotThere, _read_parts, _say, mirrored)
+                        _NotThere, _say, mirrored)
+from ._siibra_cache import siibra_cache_dir
 from ._lock import FileLock
 from .errors import AtlasFileError, AtlasNotFound, DownloadError, OptionError
 from .io import native, siibra_v1
@@ -236,47 +237,13 @@ def _native_problem(path):
 
 
 # ------------------------------------------------------------ siibra's cache
-def siibra_cache_dir() -> str:
-    """siibra's cache folder: ``$SIIBRA_CACHEDIR``, else the platform's user cache for siibra."""
-    if os.environ.get("SIIBRA_CACHEDIR"):
-        return os.environ["SIIBRA_CACHEDIR"]
-    import platformdirs
-
-    return platformdirs.user_cache_dir("siibra", appauthor=False)
-
-
-def _sha256_text(text: str) -> str:
-    return hashlib.sha256(text.encode("ascii")).hexdigest()
-
-
 def siibra_cache_files(name, folder=None) -> list:
-    """The files siibra keeps a map's sparse index in, as ``{part: path}`` dicts, most likely first.
-
-    siibra (1.0) keeps (a) the raw HTTP responses of the precomputed index under the SHA-256 of
-    ``url + "{}"``, and (b) an index it computed itself under the SHA-256 of
-    ``"<parcellation id>_<space id>_MapType.STATISTICAL_<key>_index"`` plus the three suffixes.
-    """
-    entry = get_entry(name)
-    folder = folder or siibra_cache_dir()
-    http = {part: os.path.join(folder, _sha256_text(url + "{}")) for part, url in entry.sparse_index_urls().items()}
-    maptype = "MapType." + entry.maptype.upper()
-    prefix = os.path.join(folder, _sha256_text(f"{entry.parcellation_id}_{entry.space_id}_{maptype}_{entry.key}_index"))
-    computed = {part: prefix + suffix for part, suffix in siibra_v1.SUFFIXES.items()}
-    return [http, computed]
+    """The files siibra keeps a map's sparse index in, as ``{part: path}`` dicts, most likely first (see
+    :mod:`gpusiibra._siibra_cache`)."""
+    return _siibra_cache.siibra_cache_files(get_entry(name), folder)
 
 
 # ------------------------------------------------------------------ fetch
-
-
-def _from_siibra_cache(entry, folder):
-    """``(index, downloaded)`` from siibra's cache, or None when it holds no complete copy; ``downloaded`` maps
-    each source URL to siibra's copy of its bytes (empty for an index siibra computed itself)."""
-    for n, paths in enumerate(siibra_cache_files(entry, folder)):
-        if all(os.path.isfile(p) for p in paths.values()):
-            index = _from_sparse_index(entry, _read_parts(paths), f"{folder} (siibra's cache of {entry.key})")
-            urls = entry.sparse_index_urls()
-            return index, ({urls[k]: p for k, p in paths.items()} if n == 0 else {})
-    return None
 
 
 def _remove(path):
@@ -410,7 +377,7 @@ def _acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfol
              f"({len(entry.volumes)} label volume(s); {entry.licence}); later loads read it from there")
         index, files = _fetch_label_volumes(entry, downloads, checks, progress, folder)
         return index, files, mirrored(entry.volumes[0]) if len(entry.volumes) == 1 else host + " (label volumes)"
-    found = _from_siibra_cache(entry, sfolder) if sources != "volumes" else None
+    found = _siibra_cache.from_siibra_cache(entry, sfolder) if sources != "volumes" else None
     if found is not None:
         index, used = found
         origin = f"siibra's cache {sfolder}"

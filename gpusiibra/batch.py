@@ -26,7 +26,8 @@ import numpy as np
 from . import _assign, _engine, backend
 from ._dask import _close_dask, _dask_client, _run_dask
 from ._inputs import expand_inputs
-from ._readers import Readers, safe_read
+from ._pipeline import Writer, run_local
+from ._readers import safe_read
 from .dataset import Dataset, atlas_identity, atlas_label, errors_path, file_stamp, write_errors
 from .errors import ImageFileError, OptionError
 from .io.nifti import load_image
@@ -343,31 +344,6 @@ def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lo
     return result, summary
 
 
-class _Writer:
-    """Writes chunks to the dataset in a thread of its own, in order, at most two behind the engine (so that
-    the next chunk is computed while the last one is written); a write error surfaces at the next chunk."""
-
-    def __init__(self, ds):
-        from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
-
-        self.ds = ds
-        self.pool = ThreadPoolExecutor(1)
-        self.pending = deque()
-
-    def put(self, *chunk):
-        while len(self.pending) >= 2:
-            self.pending.popleft().result()
-        self.pending.append(self.pool.submit(self.ds.write, *chunk))
-
-    def close(self):
-        try:
-            while self.pending:
-                self.pending.popleft().result()
-        finally:
-            self.pool.shutdown(wait=True)
-
-
 def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress, tqdm, space=None):
     done = frozenset(ds.done) if ds is not None else frozenset()
     summary = BatchSummary(signs=2 if settings["two_sided"] else 1, errors=errors)
@@ -404,14 +380,15 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
 
     read_kw = dict(threshold=settings["threshold"], two_sided=settings["two_sided"], peaks=settings["peaks"],
                    mindist=settings["mindist"])
-    writer = _Writer(ds) if ds is not None else None
+    writer = Writer(ds) if ds is not None else None
     try:
         if dask is not None:
             for ch, result in _run_dask(dask[0], _dask_task, smap, chunks, dict(kw, **read_kw), done):
                 consume(ch, *result)
                 bar.update(len(ch))
         else:
-            for ch, result in _run_local(smap, chunks, readers, read_kw, kw, done):
+            for ch, result in run_local(lambda paths, results: _finish(smap, paths, results, kw, done), chunks, readers,
+                                        read_kw):
                 consume(ch, *result)
                 bar.update(len(ch))
     finally:
@@ -422,50 +399,6 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
     summary.frames = len(frames_seen)
     summary.failures = len(errors)
     return summary, tables
-
-
-def engine_threads() -> int:
-    """Chunks assigned at once in this process: 2 on the CPU backend with 2 cores or more (NumPy releases
-    the GIL in the engine's array passes: 1.6x on 2 cores for realistic maps), 1 on the GPU (one stream)."""
-    return 1 if backend.get_backend() == "gpu" else min(2, os.cpu_count() or 1)
-
-
-def _run_local(smap, chunks, readers, read_kw, kw, done):
-    """Yield (paths, result) of each chunk in order: files read ahead by the readers, chunks assigned by
-    :func:`engine_threads` threads (the first alone, so that the atlas's caches are made once)."""
-    from collections import deque
-    from concurrent.futures import ThreadPoolExecutor
-
-    n_engines = engine_threads()
-    from . import _kernels
-
-    with Readers(readers, sum(len(c) for c in chunks), read_kw) as pool, \
-            ThreadPoolExecutor(n_engines, thread_name_prefix="gpusiibra-engine") as engines:
-        reads = deque((ch, pool.read(ch)) for ch in chunks[:n_engines + 1])  # read ahead of the engines
-        if chunks:
-            _kernels.warm()  # the kernels compiled (or loaded) while the first files are read
-        upcoming = iter(chunks[n_engines + 1:])
-        running = deque()
-        try:
-            for i in range(len(chunks)):
-                ch, handle = reads.popleft()
-                nxt = next(upcoming, None)
-                if nxt is not None:
-                    reads.append((nxt, pool.read(nxt)))
-                results = pool.results(ch, handle)
-                if i == 0 or n_engines == 1:
-                    yield ch, _finish(smap, ch, results, kw, done)
-                    continue
-                running.append((ch, engines.submit(backend.carry(_finish), smap, ch, results, kw, done)))
-                while len(running) >= n_engines:
-                    done_ch, fut = running.popleft()
-                    yield done_ch, fut.result()
-            while running:
-                done_ch, fut = running.popleft()
-                yield done_ch, fut.result()
-        finally:
-            for _, fut in running:
-                fut.cancel()
 
 
 def _all_done(path, done_maps, two_sided):
