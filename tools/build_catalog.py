@@ -749,9 +749,81 @@ def julich_31_mpm():
     return e
 
 
+# Deep white matter bundles (2018), maps/mni152-dwm-labelled.json: (name, label) in the file's order.
+DWM = """
+Direct segment of the left arcuate fasciculus:1|Direct segment of the right arcuate fasciculus:31
+Anterior segment of the left arcuate fasciculus:2|Anterior segment of the right arcuate fasciculus:32
+Posterior segment of the left arcuate fasciculus:3|Posterior segment of the right arcuate fasciculus:33
+Left long cingulate fibres:4|Right long cingulate fibres:34|Left short cingulate fibres:5|Right short cingulate fibres:35
+Left temporal cingulate fibres:6|Right temporal cingulate fibres:36|CorpusCallosum_Body:7|CorpusCallosum_Genu:8
+CorpusCallosum_Rostrum:9|CorpusCallosum_Splenium:10|Left corticospinal tract:11|Right corticospinal tract:41
+ExternalCapsule - Left:12|ExternalCapsule - Right:42|Left fornix:13|Right fornix:43
+Left inferior fronto-occipital fasciculus:14|Right inferior fronto-occipital fasciculus:44
+Left inferior longitudinal fasciculus:15|Right inferior longitudinal fasciculus:45
+InferiorLongitudinal_Lateral - Left:16|InferiorLongitudinal_Lateral - Right:46|MediumLongitudinal - Left:17
+MediumLongitudinal - Right:47|SpinoThalamicTract - Left:18|SpinoThalamicTract - Right:48
+ThalamicRadiations_Anterior - Left:19|ThalamicRadiations_Anterior - Right:49|ThalamicRadiations_Posterior - Left:20
+ThalamicRadiations_Posterior - Right:50|Left uncinate fasciculus:21|Right uncinate fasciculus:51
+"""
+
+# Superficial white matter bundles (2018), maps/mni152-swm-labelled.json: (name, label) in the file's order.
+SWM = """
+lh_CAC-PrCu_0:38|lh_CMF-Op_0:37|lh_CMF-PoC_0:62|lh_CMF-PrC_0:97|lh_CMF-PrC_1:99|lh_CMF-RMF_0:49|lh_CMF-SF_0:68
+lh_Fu-LO_0:51|lh_IC-PrCu_0:40|lh_IP-IT_0:59|lh_IP-LO_1:86|lh_IP-MT_0:33|lh_IP-SM_0:80|lh_IP-SP_0:82|lh_IP-SP_1:84
+lh_IT-MT_0:89|lh_LOF-Or_0:48|lh_LOF-RMF_0:29|lh_LOF-RMF_1:31|lh_LOF-ST_0:25|lh_MOF-ST_0:12|lh_MT-SM_0:72
+lh_MT-ST_0:95|lh_Op-Ins_0:27|lh_Op-PrC_0:18|lh_Op-SF_0:42|lh_Or-Ins_0:16|lh_PoC-Ins_0:53|lh_PoCi-PrCu_0:44
+lh_PoCi-PrCu_1:45|lh_PoCi-RAC_0:10|lh_PoCi-SF_0:79|lh_PoC-PrC_0:1|lh_PoC-PrC_1:3|lh_PoC-PrC_2:5|lh_PoC-PrC_3:7
+lh_PoC-SM_0:74|lh_PoC-SM_1:76|lh_PrC-Ins_0:66|lh_PrC-SF_0:20|lh_PrC-SM_0:15|lh_RAC-SF_1:78|lh_RMF-SF_0:21
+lh_RMF-SF_1:23|lh_SM-Ins_0:57|lh_SP-SM_0:93|lh_ST-Ins_0:92|lh_ST-TT_0:35|lh_Tr-Ins_0:64|lh_Tr-SF_0:55
+rh_CAC-PoCi_0:8|rh_CAC-PrCu_0:39|rh_CMF-PrC_0:98|rh_CMF-PrC_1:100|rh_CMF-RMF_0:50|rh_CMF-SF_0:69|rh_CMF-SF_1:70
+rh_Cu-Li_0:61|rh_Fu-LO_1:52|rh_IC-PrCu_0:41|rh_IP-IT_0:60|rh_IP-LO_0:85|rh_IP-MT_0:34|rh_IP-SM_0:81|rh_IP-SP_0:83
+rh_IT-MT_1:90|rh_IT-MT_2:91|rh_LOF-MOF_0:71|rh_LOF-RMF_0:30|rh_LOF-RMF_1:32|rh_LOF-ST_0:26|rh_LO-SP_0:54
+rh_MOF-ST_0:13|rh_MT-SM_0:73|rh_MT-ST_0:96|rh_Op-Ins_0:28|rh_Op-PrC_0:19|rh_Op-SF_0:43|rh_Op-Tr_0:63|rh_Or-Ins_0:17
+rh_PoCi-PrCu_1:46|rh_PoCi-PrCu_2:47|rh_PoCi-RAC_0:11|rh_PoC-PrC_0:2|rh_PoC-PrC_1:4|rh_PoC-PrC_2:6|rh_PoC-SM_0:75
+rh_PoC-SP_0:87|rh_PoC-SP_1:88|rh_PrC-Ins_0:67|rh_PrC-SM_0:14|rh_PrC-SP_0:9|rh_RAC-SF_0:77|rh_RMF-SF_0:22
+rh_RMF-SF_1:24|rh_SM-Ins_0:58|rh_SP-SM_0:94|rh_ST-TT_0:36|rh_Tr-Ins_0:65|rh_Tr-SF_0:56
+"""
+
+
+def white_matter(kind):
+    if kind == "dwm":
+        p = pairs(DWM)
+        assert len(p) == 38 and sorted(lab for _, lab in p) == list(range(1, 22)) + list(range(31, 37)) + list(range(41, 52))
+        return labelled(
+            "dwm", "Deep white matter fibre bundles (2018), maximum probability map, MNI152",
+            ["deep white matter", "long bundles", "dwm-2018"],
+            "Long association, commissural and projection fibre bundles from a multi-subject tractography atlas "
+            "(Guevara et al. 2012; EBRAINS 2018 release): 38 bundles, labelled (their maximum probability map).",
+            "Long Bundle (atlas of deep white matter fibre bundles, 2018)", "juelich/iav/atlas/v1.0.0/5",
+            "mni152-dwm-labelled", "0a636ca7dccbdb69cb7641efd70506abbd2a14f9", [n for n, _ in p],
+            [lab for _, lab in p],
+            ["https://data-proxy-ppd.ebrains.eu/api/v1/buckets/p22717-hbp-d000339_DeepWhiteMatterBundles_DWM_pub/"
+             "version2018/mpm_dwm/long-bundles_maxprob.nii.gz"],
+            "the EBRAINS dataset's terms (see the citation)",
+            "Guevara P, Duclap D, Poupon C, Marrakchi-Kacem L, Fillard P, Le Bihan D, Leboyer M, Houenou J, "
+            "Mangin J-F (2012). Automatic fiber bundle segmentation in massive tractography datasets using a "
+            "multi-subject bundle atlas. NeuroImage 61(4):1083-1099, doi:10.1016/j.neuroimage.2012.02.071")
+    p = pairs(SWM)
+    assert len(p) == 100 and sorted(lab for _, lab in p) == list(range(1, 101))
+    return labelled(
+        "swm", "Superficial white matter fibre bundles (2018), maximum probability map, MNI152",
+        ["superficial white matter", "short bundles", "swm-2018"],
+        "Short association bundles connecting neighbouring cortical regions, from a multi-subject tractography "
+        "atlas (Guevara et al. 2017; EBRAINS 2018 release): 100 bundles, labelled (their maximum probability map).",
+        "Short Fiber Bundles (atlas of superficial white matter fibre bundles, 2018)", "juelich/iav/atlas/v1.0.0/6",
+        "mni152-swm-labelled", "28936a3d07be887ec97db515cf8b3579195b1e33", [n for n, _ in p], [lab for _, lab in p],
+        ["https://object.cscs.ch/v1/AUTH_227176556f3c4bb38df9feea4b91200c/hbp-d000339_SuperficialWhiteMatterBundles_pub/"
+         "version%202018/mpm_swm/short-bundles_maxprob.nii.gz"],
+        "the EBRAINS dataset's terms (see the citation)",
+        "Guevara M, Roman C, Houenou J, Duclap D, Poupon C, Mangin J-F, Guevara P (2017). Reproducibility of "
+        "superficial white matter tracts using diffusion-weighted imaging tractography. NeuroImage 147:703-725, "
+        "doi:10.1016/j.neuroimage.2016.11.066")
+
+
 def main():
     entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
-        [julich_31_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(), vep(), visf()]
+        [julich_31_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(), vep(), visf(),
+         white_matter("dwm"), white_matter("swm")]
     for e in entries:
         e.setdefault("values", "probabilities")
     for e in entries:
