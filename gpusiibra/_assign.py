@@ -12,7 +12,6 @@ import warnings
 from functools import lru_cache
 
 import numpy as np
-import pandas as pd
 from nibabel.affines import apply_affine, voxel_sizes
 from . import _engine, _point_kernels, backend
 from ._statistics import Components, labelled_pair_statistics, pair_statistics
@@ -44,7 +43,7 @@ STRUCTURE_18 = np.abs(np.indices((3, 3, 3)) - 1).sum(axis=0) <= 2  # scipy's gen
 
 
 # -------------------------------------------------------------- tables
-def make_table(columns: dict, smap, kind="image") -> pd.DataFrame:
+def make_table(columns: dict, smap, kind="image"):
     """The assignment DataFrame: siibra's columns in siibra's order, all-empty ones dropped.
 
     ``columns`` holds ``input structure``, ``centroid`` (list of tuples),
@@ -52,6 +51,8 @@ def make_table(columns: dict, smap, kind="image") -> pd.DataFrame:
     ``region`` are filled from the map (:meth:`SparseMap.region_fields`).
     An empty result keeps the columns of its kind (image or point rows).
     """
+    import pandas as pd  # here: the batch and its readers start without pandas
+
     n = len(columns.get("volume", ()))
     if n == 0:
         cols = IMAGE_COLUMNS if kind == "image" else POINT_COLUMNS

@@ -104,6 +104,15 @@ def _axis_table(n_in, n_out, zoom, offset, order):
     return table
 
 
+@lru_cache(maxsize=256)
+def _device_axis_table(n_in, n_out, zoom, offset, order, device):
+    """The arrays of :func:`_axis_table` that the passes read, on the backend's device (``device``: the CUDA
+    device they live on, 0 on the CPU): copied there once per geometry, not at every chunk."""
+    first, count, w_low, w_high, _, _ = _axis_table(n_in, n_out, zoom, offset, order)
+    xp = backend.xp()
+    return tuple(xp.asarray(a) for a in (first, count, w_low, w_high))
+
+
 # ------------------------------------------------------------------ the passes
 def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
     """One separable pass: entries (sorted ``key`` over ``sizes``, values) -> entries with ``axis`` resampled.
@@ -114,7 +123,7 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
     that share everything but the axis coordinate's neighbours (a "subgroup": same prefix and cell),
     each output voxel t repeats the subgroup's entries in order.
     """
-    first, count, w_low, w_high, _, _ = table
+    first, count, w_low, w_high = table  # on the device (_device_axis_table)
     n_in = sizes[axis]
     n_out = int(w_low.size)
     stride = int(np.prod(sizes[axis + 1:], dtype=np.int64))
@@ -143,8 +152,8 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
     sg_size = xp.diff(xp.concatenate([sg_start, xp.asarray([ckey.size], dtype=sg_start.dtype)]))
     sg_cell = sg[sg_start] % n_in
     sg_pre = sg[sg_start] // n_in
-    k = xp.asarray(count)[sg_cell]
-    t0 = xp.asarray(first)[sg_cell]
+    k = count[sg_cell]
+    t0 = first[sg_cell]
     if zoom_negative:  # outputs run against the cells: order the subgroups by (prefix, first output)
         sg_order = xp.argsort(sg_pre * n_out + t0, kind="stable")
     else:
@@ -158,8 +167,8 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
     cell = sg_start[g] + j % size_g
     t = t0[g] + j // size_g
     if order == 1:
-        out = v_lo[cell] * xp.asarray(w_low)[t]  # rounded one operation at a time, as NumPy does it densely
-        high = v_hi[cell] * xp.asarray(w_high)[t]
+        out = v_lo[cell] * w_low[t]  # rounded one operation at a time, as NumPy does it densely
+        high = v_hi[cell] * w_high[t]
         out += high
     else:
         out = v_lo[cell]
@@ -219,7 +228,8 @@ def resample_sparse(images, ids, shape, grid_affine):
     val = xp.asarray(vals.astype(np.float64))
     sizes = tuple(first.shape)
     for axis in (2, 0, 1):
-        table = _axis_table(int(first.shape[axis]), shape[axis], float(zoom[axis]), float(offset[axis]), first.order)
+        table = _device_axis_table(int(first.shape[axis]), shape[axis], float(zoom[axis]), float(offset[axis]),
+                                   first.order, backend.device_id() if backend.get_backend() == "gpu" else -1)
         key, val, sizes = _axis_pass(xp, key, val, sizes, axis, table, first.order, zoom[axis] < 0)
     m = key // G
     # per image, by its position in ids: clip bounds

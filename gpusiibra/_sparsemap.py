@@ -10,7 +10,6 @@ import os
 import warnings
 
 import numpy as np
-import pandas as pd
 
 from . import _assign
 from .io import native, nifti, siibra_v1
@@ -197,6 +196,8 @@ class SparseMap:
                     frames.append(_assign.make_table(cols, self))
             if not frames:
                 return _assign.make_table({"time": []}, self)
+            import pandas as pd
+
             return pd.concat(frames, ignore_index=True)
         got = _assign.assign_image_data(self, data, affine, minsize_voxel, lower_threshold, split)
         _warn_outside(got.status, where)

@@ -96,3 +96,11 @@ def stop_writes_after(monkeypatch, n):
 
     monkeypatch.setattr(dataset.Dataset, "write", write)
     return real
+
+
+def skimage_peaks(a, min_distance):
+    """scikit-image's ``peak_local_max`` as siibra 1.0.1a25 calls it (``min_distance`` only), with the defaults of
+    that time pinned (``exclude_border=True``, ``p_norm=inf``): scikit-image has announced changes to them."""
+    from skimage.feature import peak_local_max
+
+    return peak_local_max(a, min_distance=min_distance, exclude_border=True, p_norm=np.inf)

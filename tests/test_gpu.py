@@ -120,7 +120,7 @@ def test_dbscan_on_the_gpu_gives_scikit_learns_labels():
 
 
 def test_peaks_on_the_gpu_equal_scikit_image():
-    from skimage.feature import peak_local_max
+    from conftest import skimage_peaks as _skimage_peaks
 
     from gpusiibra import volumes
 
@@ -131,10 +131,10 @@ def test_peaks_on_the_gpu_equal_scikit_image():
         if t % 2:
             a = np.round(a * 3)
         md = int(rng.integers(1, 7))
-        np.testing.assert_array_equal(volumes.peak_local_max(a, md), peak_local_max(a, min_distance=md))
+        np.testing.assert_array_equal(volumes.peak_local_max(a, md), _skimage_peaks(a, md))
     img = motor_t4()
     d = np.asarray(img.dataobj)
-    np.testing.assert_array_equal(volumes.peak_local_max(d, 5), peak_local_max(d, min_distance=5))
+    np.testing.assert_array_equal(volumes.peak_local_max(d, 5), _skimage_peaks(d, 5))
 
 
 def test_samples_and_kde_equal_cpu():
