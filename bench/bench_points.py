@@ -2,7 +2,9 @@
 
 Rows: N points with sigma 5 mm; N exact points; N/5 points with a mix of sigma 0, 5 and 10 mm; each through
 ``label_points_batch`` (what ``gpusiibra points TABLE --out X.parquet`` runs) on each available backend, as
-points/s end to end. Usage: python bench/bench_points.py [--n 500000] [--dir DIR]
+points/s end to end. With ``--siibra N``: siibra's own ``_assign_points`` (1.0.1a25, offline, as the tests' oracle
+runs it, on the same atlas built with siibra's ``add_img``) on the first N of the sigma-5 mm points, side by side.
+Usage: python bench/bench_points.py [--n 500000] [--dir DIR] [--siibra 200]
 """
 import argparse
 import os
@@ -38,6 +40,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--n", type=int, default=500_000)
     ap.add_argument("--dir")
+    ap.add_argument("--siibra", type=int, default=0, help="also time siibra itself on this many sigma-5 mm points")
     a = ap.parse_args()
     warnings.simplefilter("ignore", RuntimeWarning)
     folder = a.dir or tempfile.mkdtemp(prefix="gpusiibra-points-")
@@ -55,8 +58,35 @@ def main():
             s = label_points_batch(table, out, smap, progress=False)
             dt = time.perf_counter() - t
             print(f"{name:<44}{b:>8}{n:>9}{dt:>9.1f}{n / dt:>10.0f}{s.rows:>11}")
+    if a.siibra:
+        siibra_row(smap, os.path.join(folder, f"t-{a.n}.tsv"), a.siibra)
     if not a.dir:
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def siibra_row(smap, table, n):
+    """siibra's own point assignment on the first ``n`` points of ``table`` (sigma 5 mm), and gpusiibra's API on the
+    same points, one after the other."""
+    import sys
+
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests"))
+    from oracle import OracleMap
+
+    df = pd.read_csv(table, sep="\t").head(n)
+    xyz = df[["x", "y", "z"]].to_numpy(float)
+    t = time.perf_counter()
+    om = OracleMap.from_sparsemap(smap)
+    built = time.perf_counter() - t
+    t = time.perf_counter()
+    rows = om.assign_points(xyz, sigma_mm=5.0)
+    dt = time.perf_counter() - t
+    print(f"{'sigma 5 mm: siibra 1.0.1a25 (index built ' + format(built, '.0f') + ' s)':<44}{'cpu':>8}{n:>9}"
+          f"{dt:>9.1f}{n / dt:>10.1f}{len(rows):>11}")
+    gpusiibra.set_backend("cpu")
+    t = time.perf_counter()
+    ours = smap.assign(gpusiibra.PointCloud(xyz, sigma_mm=5.0))
+    dt = time.perf_counter() - t
+    print(f"{'sigma 5 mm: gpusiibra API, same points':<44}{'cpu':>8}{n:>9}{dt:>9.2f}{n / dt:>10.0f}{len(ours):>11}")
 
 
 if __name__ == "__main__":

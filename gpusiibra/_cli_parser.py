@@ -171,8 +171,9 @@ def _add_report(sub):
     r.add_argument("--measure", default="correlation", choices=["correlation", "map containedness",
                                                                 "input containedness"],
                    help="the statistic a region is counted with (default: correlation)")
-    r.add_argument("--min-correlation", "--min", dest="min_value", type=_number(float), default=0.2,
-                   help="a region counts for a map when a component reaches this value of the measure (default 0.2)")
+    r.add_argument("--min-value", "--min", "--min-correlation", dest="min_value", type=_number(float), default=0.2,
+                   help="a region counts for a map when a component reaches this value of --measure, whichever it is "
+                   "(default 0.2; --min-correlation is the former name)")
     r.add_argument("--top", type=_number(int, 1), default=30, help="regions in the bar chart (default: 30)")
     r.add_argument("--max-rows", type=_number(int, 1), default=5000,
                    help="rows of the per-map table put in the page (default: 5000)")

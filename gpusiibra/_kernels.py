@@ -22,7 +22,7 @@ import numpy as np
 from . import backend
 from .errors import BackendError
 
-__all__ = ["segment_min_max", "union_find", "accumulate", "kernel_source_dir", "max_shared_regions", "raw_kernels"]
+__all__ = ["segment_min_max", "union_find", "accumulate", "kernel_source_dir", "max_shared_regions", "uses_cuda_kernels"]
 
 #: accumulators per region in shared memory: spx (8 bytes), inter and touched (4 each)
 _SHARED_BYTES_PER_REGION = 16
@@ -39,7 +39,7 @@ _GAUSSIAN_VOXELS = 1 << 23  # CPU: Gaussian-cube voxels accumulated per call
 _EMULATOR = None
 
 
-def raw_kernels() -> bool:
+def uses_cuda_kernels() -> bool:
     """Whether the CUDA kernels run: on the GPU backend, or through the tests' host emulator."""
     return _EMULATOR is not None or backend.get_backend() == "gpu"
 
@@ -170,7 +170,7 @@ def segment_min_max(values, seg, n_segments):
     hi = xp.full((n_segments, d), np.iinfo(np.int64).min, xp.int64)
     if not n:
         return lo, hi
-    if raw_kernels():
+    if uses_cuda_kernels():
         _launch("components", "segment_min_max", _grid(n * d), _THREADS,
                 (values, xp.ascontiguousarray(seg, dtype=xp.int32), np.int64(n), np.int32(d), lo, hi))
     else:
@@ -196,7 +196,7 @@ def union_find(n_nodes, a, b):
         order number the components in that order).
     """
     xp = backend.xp()
-    if raw_kernels():
+    if uses_cuda_kernels():
         parent = xp.arange(n_nodes, dtype=xp.int32)
         a = xp.ascontiguousarray(a, dtype=xp.int32)
         b = xp.ascontiguousarray(b, dtype=xp.int32)
@@ -240,11 +240,11 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
         The pairs with ``inter > 0``, ordered by (component, region).
     """
     R = index.num_volumes
-    if raw_kernels() and dense_pairs_fit(int(n_comp), R):
+    if uses_cuda_kernels() and dense_pairs_fit(int(n_comp), R):
         return _accumulate_kernels(index, voxel_lin, comp, x, int(n_comp), float(lower_threshold))
     # the sparse route (the CPU's, and the GPU's when the (components x regions) arrays would not fit):
     # one entry per (voxel, region), summed per (component, region) key
-    xp = backend.xp() if raw_kernels() else np
+    xp = backend.xp() if uses_cuda_kernels() else np
     a = index.device_arrays()
     voxel_lin, comp, x = (xp.asarray(v) for v in (voxel_lin, comp, x))
     rows = a["voxels"].ravel()[voxel_lin]

@@ -8,7 +8,7 @@ import numpy as np
 
 from . import backend
 from ._kernels import (_GAUSSIAN_VOXELS, _SHARED_BYTES_PER_REGION, _THREADS, _csr_gather, _grid, _launch,
-                       _pairs_from_dense, accumulate, max_shared_regions, raw_kernels)
+                       _pairs_from_dense, accumulate, max_shared_regions, uses_cuda_kernels)
 
 __all__ = ["lookup_points", "accumulate_gaussian_points"]
 
@@ -34,7 +34,7 @@ def lookup_points(index, lin, lower_threshold=0.0):
     lin = xp.ascontiguousarray(xp.asarray(lin), dtype=xp.int64)
     inside = lin >= 0
     rows = xp.where(inside, a["voxels"].ravel()[xp.where(inside, lin, 0)], -1)
-    if raw_kernels():
+    if uses_cuda_kernels():
         safe = xp.where(rows >= 0, rows, 0)
         cnt = xp.where(rows >= 0, a["row_ptr"][safe + 1] - a["row_ptr"][safe], 0)
         offs = xp.ascontiguousarray(xp.cumsum(cnt) - cnt, dtype=xp.int64)
@@ -82,9 +82,9 @@ def accumulate_gaussian_points(index, corner, lo, hi, profile_of_point, profiles
     n = len(corner)
     corner, lo, hi = (np.asarray(a, np.int64).reshape(-1, 3) for a in (corner, lo, hi))
     profile_of_point = np.asarray(profile_of_point, np.int64)
-    if raw_kernels() and index.num_volumes <= max_shared_regions():
+    if uses_cuda_kernels() and index.num_volumes <= max_shared_regions():
         return _gaussian_points_kernel(index, corner, lo, hi, profile_of_point, profiles, lower_threshold)
-    if not raw_kernels():
+    if not uses_cuda_kernels():
         return _gaussian_points_sparse(index, corner, lo, hi, profile_of_point, profiles, lower_threshold)
     # explicit voxel lists, then the generic accumulation, a bounded number of voxels at a time
     xp = backend.xp()

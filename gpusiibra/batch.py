@@ -156,7 +156,7 @@ def _assign_maps(smaps, maps, lower_threshold, minsize):
     return (pa.concat_tables(tables) if tables else None), keys, outside
 
 
-def _finish(smap, paths, results, kw, done):
+def _assign_read(smap, paths, results, kw, done):
     """Assign the read maps of some files that are not done: (table, keys, errors, outside, space notes)."""
     maps, errors, spaces = [], [], []
     for path, result in zip(paths, results):
@@ -178,13 +178,13 @@ def _finish(smap, paths, results, kw, done):
     return table, keys, errors, outside, spaces
 
 
-def assign_chunk(smap, paths, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
+def assign_files(smap, paths, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
                  peaks=False, mindist=5, done=frozenset()):
     """Read and assign the maps of some files: (Arrow table or None, finished map keys, errors, maps outside,
     (path, reason) of the files whose header says they may not be in MNI152 space)."""
     kw = dict(lower_threshold=lower_threshold, minsize=minsize)
-    return _finish(atlas_list(smap), paths, [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths], kw,
-                   done)
+    reads = [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths]
+    return _assign_read(atlas_list(smap), paths, reads, kw, done)
 
 
 def _plain(v):
@@ -387,8 +387,8 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
                 consume(ch, *result)
                 bar.update(len(ch))
         else:
-            for ch, result in run_local(lambda paths, results: _finish(smap, paths, results, kw, done), chunks, readers,
-                                        read_kw):
+            work = lambda paths, results: _assign_read(smap, paths, results, kw, done)  # noqa: E731
+            for ch, result in run_local(work, chunks, readers, read_kw):
                 consume(ch, *result)
                 bar.update(len(ch))
     finally:
@@ -435,6 +435,6 @@ def atlas_list(atlas) -> tuple:
 
 def _dask_task(smap, paths, kw, done, backend_name):
     with backend.using(backend_name):  # the worker's other tasks keep their own choice
-        return paths, assign_chunk(smap, paths, done=done, **kw)
+        return paths, assign_files(smap, paths, done=done, **kw)
 
 

@@ -11,7 +11,7 @@
 // accumulate_chunks: one block per chunk of voxels that all belong to one
 // component; the block sums into shared memory and flushes each touched region
 // once (few global atomics however large the component). n_regions must fit
-// shared memory (see MAX_SHARED_REGIONS in gpusiibra/kernels.py).
+// shared memory (see max_shared_regions() in gpusiibra/_kernels.py).
 // accumulate_global: one thread per voxel with global atomics, any n_regions.
 
 #ifndef GPUSIIBRA_SHARED

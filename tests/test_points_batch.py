@@ -95,7 +95,7 @@ def test_the_cpus_sparse_gaussian_route_equals_the_kernel(julich, rng, monkeypat
     sig = np.where(np.arange(60) % 2, 5.0, 7.5)
     cpu = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig), lower_threshold=lower_threshold)
     cuda_emulator.install(monkeypatch)
-    assert kernels.raw_kernels()
+    assert kernels.uses_cuda_kernels()
     emu = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig), lower_threshold=lower_threshold)
     assert len(cpu) > 100
     pd.testing.assert_frame_equal(cpu.drop(columns=["correlation", "map weighted mean", "input weighted mean"]),
