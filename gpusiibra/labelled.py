@@ -103,8 +103,12 @@ class LabelledMap(SparseMap):
         return f"LabelledMap({self.name!r}: {len(self)} labelled regions on grid {self.shape})"
 
     def summary(self) -> str:
-        text = super().summary().replace("entries ", "voxels  ").replace("nonzero (voxel, region) values", "labelled")
-        return text + "\nkind     labelled (siibra's Map.assign rules)"
+        """A few lines describing the map."""
+        lines = [line for line in super().summary().splitlines() if not line.startswith("entries")]
+        frags = sorted({f for f in self.fragments if f is not None})
+        lines.insert(4, f"voxels   {self.sparse_index.n_rows:,} labelled"
+                        + (f", in fragments {', '.join(frags)}" if frags else ""))
+        return "\n".join(lines + ["kind     labelled (siibra's Map.assign rules)"])
 
     def fetch(self, region_or_index=None, *, index=None, region=None):
         """The binary mask (uint8) of one region on the map's grid, as siibra's ``fetch(index=...)`` gives it."""
