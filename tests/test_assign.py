@@ -13,7 +13,7 @@ from gpusiibra._assign import COLUMNS, IMAGE_COLUMNS, POINT_COLUMNS
 
 
 @pytest.mark.parametrize("case", sorted(CASES))
-def test_golden(julich, case):
+def test_golden(julich, case, on_backend):
     compare_with_golden(CASES[case](julich), case)
 
 

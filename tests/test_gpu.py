@@ -9,7 +9,7 @@ import pytest
 
 import gpusiibra
 from conftest import atlas_from_dense, check_dbscan_against_sklearn, random_atlas
-from golden_cases import CASES, compare_with_golden, motor_t4
+from golden_cases import motor_t4
 from gpusiibra import _assign
 from gpusiibra import _kernels as kernels
 
@@ -36,11 +36,6 @@ def same(cpu: pd.DataFrame, gpu: pd.DataFrame, tol=1e-9):
         else:
             np.testing.assert_allclose(cpu[c].to_numpy(float), gpu[c].to_numpy(float), rtol=tol, atol=tol, err_msg=c)
 
-
-@pytest.mark.parametrize("case", sorted(CASES))
-def test_golden_on_gpu(julich, case):
-    gpusiibra.set_backend("gpu")
-    compare_with_golden(CASES[case](julich), case)
 
 
 @pytest.mark.parametrize("seed", range(4))

@@ -64,7 +64,7 @@ def _ours(volumes, A, indices):
 @pytest.mark.oracle
 @pytest.mark.parametrize("fragments", [False, True])
 @pytest.mark.parametrize("kind", ["same", "flipped", "oblique"])
-def test_images_match_siibras_map_assign(rng, fragments, kind):
+def test_images_match_siibras_map_assign(rng, fragments, kind, on_backend):
     from oracle import OracleLabelledMap
     from test_assign import _random_affine
 
@@ -90,7 +90,7 @@ def test_images_match_siibras_map_assign(rng, fragments, kind):
 @pytest.mark.oracle
 @pytest.mark.parametrize("sigma", [0.0, 6.5])
 @pytest.mark.parametrize("fragments", [False, True])
-def test_points_match_siibras_map_assign(rng, sigma, fragments):
+def test_points_match_siibras_map_assign(rng, sigma, fragments, on_backend):
     from oracle import OracleLabelledMap
 
     lab, A, indices, volumes = _random_labelled(rng, fragments)
@@ -109,7 +109,7 @@ def test_points_match_siibras_map_assign(rng, sigma, fragments):
 
 
 @pytest.mark.oracle
-def test_the_embedded_atlas_maximum_probability_labelling_matches_siibra(julich):
+def test_the_embedded_atlas_maximum_probability_labelling_matches_siibra(julich, on_backend):
     """A labelled map from bundled data: the maximum-probability labelling of a block of the embedded atlas,
     against the motor t-map resampled there, its uncertain peaks and exact points."""
     from golden_cases import motor_t4

@@ -36,7 +36,8 @@ def _rows(df):
                           ).reset_index(drop=True)
 
 
-def test_each_atlas_of_a_pass_gives_its_own_rows_and_maps_are_labelled_once_per_grid(study, atlases3, monkeypatch):
+def test_each_atlas_of_a_pass_gives_its_own_rows_and_maps_are_labelled_once_per_grid(study, atlases3, monkeypatch,
+                                                                                     on_backend):
     calls = []
     support = _engine.support_entries
 

@@ -177,7 +177,7 @@ def test_the_inflaters_agree(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("kind", ["float32 .nii.gz", "float32 .nii", "big-endian float32", "NIfTI-2"])
-def test_golden_images_through_files(julich, tmp_path, kind):
+def test_golden_images_through_files(julich, tmp_path, kind, on_backend):
     """siibra's golden numbers through the batch command's route (files read by the readers)."""
     paths = {}
     for case, img in (("motor_t4", motor_t4()), ("blobs_lt02", blobs())):
