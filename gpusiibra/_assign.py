@@ -240,10 +240,10 @@ def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold, 
     pc, pr, spx, inter = (backend.to_host(a) for a in (pc, pr, spx, inter))
     rstats = index.region_stats(region_threshold)
     if labels is None:
-        stats = pair_statistics(comps, rstats, pc, pr, spx, inter)
+        pairs = pair_statistics(comps, rstats, pc, pr, spx, inter)
     else:
-        stats = labelled_pair_statistics(comps, rstats, pc, pr, spx, inter, int(np.prod(index.shape)), False,
+        pairs = labelled_pair_statistics(comps, rstats, pc, pr, spx, inter, int(np.prod(index.shape)), False,
                                          lower_threshold)
-        stats["map value"] = labels[stats["pair_region"]]
-    pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
+        pairs.columns["map value"] = labels[pairs.region]
+    pc, pr, stats = pairs.component, pairs.region, pairs.columns
     return dict(point=comps.label[pc], volume=pr, stats=stats)

@@ -340,18 +340,16 @@ def _score(smap, prepared, minsize_voxel, lower_threshold, split_components) -> 
     rstats = index.region_stats(region_threshold)
     if labelled:
         signed = _signed_sums(index, key % G, comp, x, len(comps)) if not split_components else None
-        stats = labelled_pair_statistics(comps, rstats, pc, pr, packed[:, 2], packed[:, 3], G, split_components,
+        pairs = labelled_pair_statistics(comps, rstats, pc, pr, packed[:, 2], packed[:, 3], G, split_components,
                                          lower_threshold, signed)
-        pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
-        order = np.lexsort((comps.label[pc], pr, comps.map[pc]))  # siibra's order: region by region
-        pc, pr = pc[order], pr[order]
-        stats = {k: v[order] for k, v in stats.items()}
-        stats["map value"] = smap.label_values()[pr]
-        centroid = np.round(comps.mean_voxel[pc], 2)  # siibra's labelled route: voxel indices, not mm
+        # siibra's order: region by region
+        pairs = pairs.take(np.lexsort((comps.label[pairs.component], pairs.region, comps.map[pairs.component])))
+        pairs.columns["map value"] = smap.label_values()[pairs.region]
+        centroid = np.round(comps.mean_voxel[pairs.component], 2)  # siibra's labelled route: voxel indices, not mm
     else:
-        stats = pair_statistics(comps, rstats, pc, pr, packed[:, 2], packed[:, 3])
-        pc, pr = stats.pop("pair_comp"), stats.pop("pair_region")
-        centroid = comps.centroid[pc]
+        pairs = pair_statistics(comps, rstats, pc, pr, packed[:, 2], packed[:, 3])
+        centroid = comps.centroid[pairs.component]
+    pc, pr, stats = pairs.component, pairs.region, pairs.columns
     structure = comps.label[pc] if split_components or not labelled else np.zeros(len(pc), np.int64)  # siibra's 0
     columns = {"input structure": structure, "centroid": centroid, "volume": pr,
                "component voxels": comps.count[pc]}

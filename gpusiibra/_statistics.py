@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Components", "pair_statistics", "labelled_pair_statistics", "siibra_boxes_intersect"]
+__all__ = ["Components", "PairStatistics", "pair_statistics", "labelled_pair_statistics", "siibra_boxes_intersect"]
 
 
 @dataclass
@@ -64,7 +64,35 @@ class Components:
         return Components(**{k: None if v is None else v[which] for k, v in self.__dict__.items()})
 
 
-def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> dict:
+@dataclass
+class PairStatistics:
+    """The (component, region) pairs siibra reports and their statistics.
+
+    Attributes
+    ----------
+    component : ndarray of int64
+        Each pair's component, as its position in the :class:`Components` it was computed from.
+    region : ndarray of int64
+        Each pair's region index.
+    columns : dict of ndarray
+        siibra's statistic columns by name (``correlation``, ``intersection over union``, ...).
+    """
+
+    component: np.ndarray
+    region: np.ndarray
+    columns: dict
+
+    def take(self, which) -> "PairStatistics":
+        """The pairs at positions ``which``."""
+        return PairStatistics(self.component[which], self.region[which], {k: v[which] for k, v in self.columns.items()})
+
+
+def _as_pairs(out: dict) -> PairStatistics:
+    out = dict(out)
+    return PairStatistics(out.pop("pair_comp"), out.pop("pair_region"), out)
+
+
+def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> PairStatistics:
     """siibra's seven statistics for (component, region) pairs, from their sums (host arrays).
 
     Parameters
@@ -79,9 +107,8 @@ def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> 
 
     Returns
     -------
-    dict of ndarray
-        ``pair_comp`` and ``pair_region`` of the pairs siibra reports (see
-        :func:`siibra_boxes_intersect`), and one array per statistic column.
+    PairStatistics
+        The pairs siibra reports (see :func:`siibra_boxes_intersect`) and one array per statistic column.
     """
     c, r = np.asarray(pair_comp, np.int64), np.asarray(pair_region, np.int64)
     keep = siibra_boxes_intersect(rstats["lo"][r], rstats["hi"][r], comps.lo[c], comps.hi[c])
@@ -96,7 +123,7 @@ def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> 
     N = np.prod((hi - lo + 1).astype(np.float64), axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         corr = (spx - Sp * Sx / N) / np.sqrt(Spp - Sp * Sp / N) / np.sqrt(Sxx - Sx * Sx / N)
-        return {
+        return _as_pairs({
             "pair_comp": c,
             "pair_region": r,
             "correlation": corr,
@@ -106,11 +133,11 @@ def pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter) -> 
             "map containedness": inter / nr,
             "input weighted mean": spx / Sp * comps.unit[c],
             "input containedness": inter / nc,
-        }
+        })
 
 
 def labelled_pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, inter, grid_size: int,
-                             binary: bool, lower_threshold: float = 0.0, signed=None) -> dict:
+                             binary: bool, lower_threshold: float = 0.0, signed=None) -> PairStatistics:
     """siibra's statistics of a labelled map (``Map._assign_volume`` and ``compare_arrays``), from sums.
 
     siibra compares the input structure ``x`` (a component's binary mask when ``binary``, else the
@@ -124,7 +151,7 @@ def labelled_pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, i
 
     Returns
     -------
-    dict of ndarray
+    PairStatistics
         As :func:`pair_statistics`, without ``map value`` (the region's label, which the map knows).
     """
     c, r = np.asarray(pair_comp, np.int64), np.asarray(pair_region, np.int64)
@@ -175,7 +202,7 @@ def labelled_pair_statistics(comps, rstats: dict, pair_comp, pair_region, spx, i
         extra = {k: zeros for k in out if k not in ("pair_comp", "pair_region")}
         extra.update(pair_comp=absent // n_reg, pair_region=absent % n_reg)
         out = {k: np.concatenate([out[k], extra[k]]) for k in out}
-    return out
+    return _as_pairs(out)
 
 
 def siibra_boxes_intersect(r_lo, r_hi, c_lo, c_hi) -> np.ndarray:
