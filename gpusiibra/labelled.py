@@ -142,6 +142,11 @@ class LabelledMap(SparseMap):
         _check_options(minsize_voxel, lower_threshold, stacklevel=3)
         return super().assign(item, minsize_voxel=minsize_voxel, lower_threshold=lower_threshold, **kwargs)
 
+    def save_sparseindex(self, destination, filename=None) -> str:
+        """Refused: siibra's sparse index holds probability maps, and would lose the labels (save as ``.npz``)."""
+        raise OptionError(f"{self.name!r} is a labelled map: siibra's sparse index format holds probability maps "
+                          "and would lose its labels; save it in gpusiibra's format (.npz) instead")
+
     def save(self, path) -> str:
         """Save in gpusiibra's native format (``.npz``): the regions' voxels, labels, fragments and volumes."""
         meta = dict(self.meta, name=self.name, space=self.space, maptype="labelled", labels=self.labels,

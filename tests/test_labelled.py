@@ -283,3 +283,19 @@ def test_online_fetch_of_harvard_oxford_25(tmp_path, monkeypatch):
     assert isinstance(m, LabelledMap) and len(m) == 96
     df = m.assign(gpusiibra.Point((-40, -20, 55)))
     assert df["region"].tolist() in (["Left Precentral Gyrus"], ["Left Postcentral Gyrus"])
+
+
+def test_a_labelled_map_is_not_saved_as_a_sparse_index_and_describes_itself(tmp_path, capsys):
+    from gpusiibra.cli import main as cli
+
+    mpm = gpusiibra.get_map("julich-3.1-top2-mpm")
+    with pytest.raises(gpusiibra.OptionError, match="labelled map"):
+        mpm.save_sparseindex(str(tmp_path))
+    assert cli(["atlas", "save", "julich-3.1-top2-mpm", str(tmp_path / "m.zip")]) == 2
+    assert "labelled map" in capsys.readouterr().err
+    assert cli(["atlas", "save", "julich-3.1-top2-mpm", str(tmp_path / "m.npz")]) == 0
+    back = gpusiibra.load_map(str(tmp_path / "m.npz"))
+    assert isinstance(back, LabelledMap) and back.labels == mpm.labels
+    assert cli(["atlas", "info", "julich-3.1-top2-mpm"]) == 0
+    out = capsys.readouterr().out
+    assert "kind     labelled" in out and "1,518,777 labelled" in out
