@@ -56,7 +56,7 @@ def _signed(d, sign, threshold):
 def _peaks(x, affine, peaks, mindist):
     if not peaks:
         return None
-    from .volumes import peak_local_max
+    from ._peaks import peak_local_max
 
     ijk = peak_local_max(x, min_distance=mindist) if np.any(x > 0) else np.zeros((0, 3))
     return PointCloud(ijk).transform(affine).coordinates

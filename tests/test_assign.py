@@ -66,7 +66,7 @@ def _random_affine(rng, kind):
 @pytest.mark.oracle
 @pytest.mark.parametrize("kind", ["same", "flipped", "oblique", "fine"])
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_images_match_siibra(kind, seed):
+def test_images_match_siibra(kind, seed, on_backend):
     from oracle import OracleMap
 
     rng = np.random.default_rng(100 * seed + len(kind))
@@ -88,7 +88,7 @@ def test_images_match_siibra(kind, seed):
 
 
 @pytest.mark.oracle
-def test_integer_and_binary_images_match_siibra(rng):
+def test_integer_and_binary_images_match_siibra(rng, on_backend):
     from oracle import OracleMap
 
     maps, A = random_atlas(rng, n_regions=5)
@@ -104,7 +104,7 @@ def test_integer_and_binary_images_match_siibra(rng):
 
 @pytest.mark.oracle
 @pytest.mark.parametrize("sigma", [0.0, 2.0, 6.5, 9.0])
-def test_points_match_siibra(rng, sigma):
+def test_points_match_siibra(rng, sigma, on_backend):
     from oracle import OracleMap
 
     maps, A = random_atlas(rng, n_regions=6)
@@ -119,7 +119,7 @@ def test_points_match_siibra(rng, sigma):
 
 
 @pytest.mark.oracle
-def test_points_with_different_sigmas_match_siibra(rng):
+def test_points_with_different_sigmas_match_siibra(rng, on_backend):
     from oracle import OracleMap
 
     maps, A = random_atlas(rng, n_regions=6)
@@ -207,7 +207,7 @@ def test_assign_a_path_and_a_volume(julich, tmp_path):
 
 
 @pytest.mark.oracle
-def test_difference_4_a_cloud_of_varying_sigmas_with_exact_points(rng):
+def test_difference_4_a_cloud_of_varying_sigmas_with_exact_points(rng, on_backend):
     """siibra raises on such a cloud; gpusiibra looks its exact points up as siibra's exact rule does and gives
     its uncertain points siibra's numbers (README, "Differences from siibra", 4)."""
     from oracle import OracleMap

@@ -57,7 +57,7 @@ def _shifted_motor(n):
     return [(np.roll(d, s, axis=1), img.affine) for s in range(n)]
 
 
-def test_rows_do_not_depend_on_the_chunking(julich):
+def test_rows_do_not_depend_on_the_chunking(julich, on_backend):
     maps = _shifted_motor(6)
     together = [r.columns for r in assign.assign_many(julich, maps)]
     for m, cols in zip(maps, together):
@@ -121,7 +121,7 @@ def test_array_calls_per_chunk_do_not_grow_with_its_maps(julich, monkeypatch, em
     assert counts[0][0] < 400 and counts[0][1] < 20
 
 
-def test_outside_and_empty_maps_are_told_apart(julich):
+def test_outside_and_empty_maps_are_told_apart(julich, on_backend):
     img = motor_t4()
     far = img.affine.copy()
     far[:3, 3] += 1e4
@@ -131,7 +131,7 @@ def test_outside_and_empty_maps_are_told_apart(julich):
     assert set(res.row_map.tolist()) == {0}
 
 
-def test_split_components_false_and_minsize_in_a_chunk(julich):
+def test_split_components_false_and_minsize_in_a_chunk(julich, on_backend):
     maps = _shifted_motor(3)
     for kw in (dict(split_components=False), dict(minsize_voxel=50), dict(lower_threshold=0.3)):
         together = [r.columns for r in assign.assign_many(julich, maps, **kw)]
