@@ -299,3 +299,14 @@ def test_a_labelled_map_is_not_saved_as_a_sparse_index_and_describes_itself(tmp_
     assert cli(["atlas", "info", "julich-3.1-top2-mpm"]) == 0
     out = capsys.readouterr().out
     assert "kind     labelled" in out and "1,518,777 labelled" in out
+
+
+@pytest.mark.online
+def test_online_fetch_of_difumo_512(tmp_path, monkeypatch):
+    """The real thing: a new continuous map of the catalog, DiFuMo 512, from siibra's index or its 4D NIfTI (run
+    with --online)."""
+    monkeypatch.delenv(gpusiibra.atlases.MIRROR_ENV, raising=False)
+    m = gpusiibra.get_map("difumo-512", cache=tmp_path)
+    assert not isinstance(m, LabelledMap) and len(m) == 512
+    assert m.regions[292] == "Component 293: Heschl\u2019s gyrus left"
+    assert len(m.assign(gpusiibra.Point((-40, -20, 55)))) > 0

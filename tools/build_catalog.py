@@ -381,12 +381,256 @@ def julich_29():
     }
 
 
+# DiFuMo 512, maps/mni152-difumo512-continuous.json (siibra's later layout): "Component k: <name>" for the volume
+# k - 1 of its 4D NIfTI, numbered here so that the builder checks the order.
+DIFUMO512 = """
+1: Superior occipital sulcus inferior - left hemisphere|2: Superior occipital gyrus|3: Insula antero-inferior
+4: Middle frontal gyrus middle - right hemisphere|5: Calcarine cortex posterior - left hemisphere
+6: Lateral fissure posterior ramus - right hemisphere|7: Superior occipital gyrus superior - left hemisphere
+8: Angular gyrus inferior - left hemisphere|9: Calcarine sulcus anterior - left hemisphere
+10: Frontal pole inferior - right hemisphere|11: Midbrain superior|12: Occipitotemporal gyrus mid-posterior - right hemisphere
+13: Insula postero-inferior medial|14: Cerebellum VI - right hemisphere|15: Fusiform gyrus anterior - left hemisphere
+16: Cerebellum Crus I anterior - right hemisphere|17: Supramarginal gyrus antero-superior - left hemisphere
+18: Angular sulcus superior - left hemisphere|19: Paracingulate sulcus - left hemisphere|20: Superior frontal gyrus superior
+21: Pars triangularis - left hemisphere|22: Superior longitudinal fasciculus II - left hemisphere
+23: Corona radiata antero-superior|24: Dorsomedial prefrontal cortex antero-superior - left hemisphere
+25: Superior longitudinal fasciculus III anterior - left hemisphere|26: Cuneus antero-inferior
+27: Anterior vertical ramus of the lateral fissure - left hemisphere|28: Corpus callosum isthmus anterior
+29: Internal capsule posterior limb - right hemisphere|30: Cingulate gyrus middle inferior|31: Caudate - right hemisphere
+32: Superior frontal sulcus anterior - right hemisphere|33: Pars orbitalis - right hemisphere|34: Cerebellum VIIb
+35: Intraparietal sulcus anterior - left hemisphere|36: Superior longitudinal fasciculus I posterior - right hemisphere
+37: Superior longitudinal fasciculus II middle - right hemisphere|38: Angular gyrus postero-inferior - right hemisphere
+39: Cerebrospinal fluid (between middle frontal gyrus and skull)|40: Cerebellum III anterior
+41: Central sulcus middle - right hemisphere
+42: Cerebrospinal fluid (between interhemispheric fissure and superior frontal gyrus superio )
+43: Superior frontal gyrus superior - right hemisphere|44: Frontal pole superior - right hemisphere
+45: Postcentral sulcus - left hemisphere|46: Frontomarginal gyrus|47: Paracingulate sulcus posterior - right hemisphere
+48: Middle frontal gyrus mid-anterior - left hemisphere|49: Middle frontal gyrus posterior lateral - right hemisphere
+50: Intraparietal sulcus superior - left hemisphere|51: Ventromedial prefrontal cortex|52: Lingual gyrus posterior
+53: Insula antero-superior - right hemisphere|54: Caudate superior|55: Parieto-occipital sulcus mid-posterior
+56: Globus pallidus anterior|57: Superior longitudinal fasciculus I anterior - left hemisphere
+58: Superior longitudinal fasciculus I anterior - right hemisphere|59: Precentral sulcus mid-inferior - left hemisphere
+60: Cerebellum VI superior medial|61: Postcentral sulcus inferior - right hemisphere
+62: Cuneus middle posterior - right hemisphere|63: Cerebrospinal fluid (between middle frontal gyrus superior and skull LH)
+64: Paracingulate gyrus posterior - left hemisphere|65: Precentral gyrus mid-superior
+66: Superior temporal gyrus mid-anterior - left hemisphere|67: Fusiform gyrus anterior
+68: Superior frontal gyrus medial anterior|69: Superior frontal gyrus mid-posterior|70: Cerebellum IX|71: Thalamus posterior
+72: Globus pallidus - right hemisphere|73: Postcentral sulcus - right hemisphere|74: Thalamus superior
+75: Superior occipital sulcus superior - left hemisphere|76: Supramarginal gyrus posterior - left hemisphere
+77: Gyrus rectus|78: Anterior occipital sulcus - right hemisphere|79: Lateral fissure anterior
+80: Corona radiata posterior - left hemisphere|81: Cerebellum V anterior|82: Parieto-occipital sulcus mid-anterior
+83: Hippocampus anterior|84: Superior frontal gyrus mid-anterior - left hemisphere
+85: Cerebellum Crus II anterior - left hemisphere|86: Intraparietal sulcus middle - right hemisphere
+87: Parieto-occipital sulcus posterior lateral|88: Occipital pole - left hemisphere|89: Corticospinal tract superior
+90: Cingulate gyrus middle superior|91: Parieto-occipital sulcus anterior
+92: Cererbrospinal fluid (between callosomarginal sulcus and skull LH)
+93: Occipitotemporal gyrus posterior - right hemisphere|94: Insula postero-superior lateral - left hemisphere
+95: Superior frontal gyrus posterior - left hemisphere|96: Inferior frontal sulcus middle - right hemisphere
+97: Postcentral gyrus middle - left hemisphere|98: Arcuate fasciculus postero-inferior - left hemisphere
+99: Angular gyrus anterior - right hemisphere|100: Angular sulcus inferior - right hemisphere
+101: Temporal pole - left hemisphere|102: Paracentral lobule inferior - left hemisphere|103: Precentral sulcus medial
+104: Dorsomedial prefrontal cortex - left hemisphere|105: Amygdala inferior|106: Perirhinal cortex|107: Cuneus middle
+108: Callosomarginal sulcus middle|109: Lunate sulcus - right hemisphere|110: Putamen superior
+111: Putamen - left hemisphere|112: Frontal pole|113: Forceps minor|114: Superior temporal gyrus medial anterior
+115: Middle frontal gyrus anterior - right hemisphere|116: Planum polare superior
+117: Dorsomedial prefrontal cortex posterior|118: Superior frontal gyrus postero-superior - left hemisphere
+119: Supramarginal gyrus postero-superior - right hemisphere|120: Amygdala|121: Cerebellum VI medial - right hemisphere
+122: Lingual gyrus medial|123: Cuneus anterior - right hemisphere|124: Superior frontal sulcus middle - left hemisphere
+125: Cerebellum IX inferior|126: Cingulum anterior|127: Inferior temporal sulcus mid-posterior - right hemisphere
+128: Cerebellum VI superior - left hemisphere|129: Optic radiation - left hemisphere|130: Corpus callosum genu inferior
+131: Precuneus mid-superior - left hemisphere|132: Postcentral gyrus mid-inferior
+133: Inferior frontal sulcus posterior - left hemisphere|134: Lateral occipital cortex posterior - left hemisphere
+135: Angular gyrus mid-posterior - right hemisphere|136: Temporal pole|137: Cerebellum Crus II posterior - left hemisphere
+138: Superior temporal sulcus posterior - left hemisphere
+139: Cerebrospinal fluid (between superior precentral gyrus and skull)|140: Lunate sulcus - left hemisphere
+141: Cerebellum Crus I medial - right hemisphere|142: Posterior cingulate cortex - left hemisphere|143: Precuneus anterior
+144: Intraparietal sulcus middle - left hemisphere|145: Lingual gyrus middle
+146: Superior temporal gyrus posterior - right hemisphere|147: Lateral orbital cortex|148: Pons antero-superior
+149: Middle frontal sulcus anterior|150: Occipital pole superior - left hemisphere
+151: Lingual gyrus mid-posterior - left hemisphere|152: Posterior cingulate cortex superior
+153: Inferior frontal sulcus posterior - right hemisphere|154: Cerebrospinal fluid (between angular gyrus and skull LH)
+155: Intraparietal sulcus mid-anterior - left hemisphere|156: Arcuate fasciculus postero-inferior - right hemisphere
+157: Frontal pole lateral - right hemisphere|158: Cerebellum VIIIb inferior
+159: Parieto-occipital sulcus middle superior - left hemisphere|160: Anterior rami of the lateral fissure - right hemisphere
+161: Cingulate gyrus mid-posterior|162: Superior frontal sulcus posterior - left hemisphere
+163: Superior longitudinal fasciculus I posterior - left hemisphere|164: Cerebellum IV inferior
+165: Corona radiata superior|166: Insula postero-superior lateral|167: Middle frontal gyrus posterior - left hemisphere
+168: Third ventricle|169: Precentral gyrus middle - left hemisphere|170: Callosal sulcus posterior
+171: Angular gyrus superior - left hemisphere|172: Superior occipital gyrus - left hemisphere
+173: Superior longitudinal fasciculus II posterior - right hemisphere|174: Superior frontal gyrus anterior
+175: Cuneus posterior - right hemisphere|176: Superior parts of central and postcentral sulci
+177: Calcarine sulcus mid-anterior|178: Middle temporal gyrus medial - left hemisphere
+179: Occipital pole lateral - left hemisphere|180: Fusiform gyrus middle superior - right hemisphere
+181: Cerebrospinal fluid (between superior parietal lobule and skull RH)
+182: Cerebrospinal fluid (between superior frontal gyrus and skull)|183: Planum temporale
+184: Subcentral gyrus - right hemisphere|185: Middle frontal sulcus anterior - left hemisphere
+186: Anterior cingulate cortex|187: Inferior occipital gyrus
+188: Cerebrospinal fluid (between superior frontal gyrus lateral RH and skull)|189: Arcuate fasciculus postero-superior
+190: Superior frontal sulcus anterior - left hemisphere|191: Cingulum middle|192: Frontal pole medial
+193: Supramarginal gyrus inferior - left hemisphere|194: Cerebrospinal fluid (between superior cerebellum and limbic lobe)
+195: Occipital pole|196: Angular gyrus anterior - left hemisphere|197: Corpus callosum genu
+198: Cerebellum VI antero-inferior - left hemisphere|199: Precentral gyrus superior - right hemisphere
+200: Occipital pole superior|201: Precentral sulcus mid-superior - left hemisphere
+202: Superior occipito-frontal fasciculus middle|203: Middle frontal gyrus mid-posterior - right hemisphere|204: Pons
+205: Middle frontal gyrus anterior lateral - right hemisphere|206: Postcentral sulcus superior - right hemisphere
+207: Superior temporal sulcus posterior - right hemisphere|208: Corpus callosum genu superior|209: Fourth ventricle
+210: Calcarine sulcus middle|211: Postcentral sulcus superior - left hemisphere
+212: Precentral gyrus superior - left hemisphere|213: Precentral sulcus mid-superior - right hemisphere
+214: Intraparietal sulcus anterior - right hemisphere|215: Superior temporal gyrus medial anterior - right hemisphere
+216: Precuneus postero-inferior - right hemisphere|217: Parieto-occipital sulcus postero-superior
+218: Cerebellum III inferior|219: Superior parietal lobule medial - right hemisphere
+220: Anterior cingulate cortex superior|221: Middle frontal gyrus postero-inferior - left hemisphere
+222: Inferior longitudinal fasciculus|223: Cingulate sulcus middle|224: Subthalamic nuclei|225: Caudate inferior
+226: Parietal operculum posterior - right hemisphere|227: Collateral sulcus posterior - right hemisphere
+228: Cuneus postero-superior|229: Paracentral sulcus|230: Middle temporal gyrus middle posterior - left hemisphere
+231: Inferior temporal sulcus posterior - left hemisphere|232: Occipital pole lateral - right hemisphere
+233: Medulla oblongata|234: Cerebellum Crus II posterior|235: Superior temporal sulcus middle-superior - right hemisphere
+236: Anterior limb of internal capsule|237: Middle temporal gyrus mid-posterior - right hemisphere
+238: Lateral occipital cortex superior - left hemisphere|239: Pars triangularis - right hemisphere|240: Cuneus superior
+241: Superior parietal lobule postero-inferior posterior|242: Superior parietal sulcus - left hemisphere
+243: Middle temporal gyrus posterior - left hemisphere|244: Precuneus antero-inferior
+245: Cerebrospinal fluid (between middle frontal gyrus posterior and skull RH)
+246: Superior occipital sulcus middle - right hemisphere|247: Supramarginal gyrus anterior - right hemisphere
+248: Posterior cingulate cortex inferior|249: Lateral fissure anterior - left hemisphere|250: Retrosplenial cortex superior
+251: Middle frontal gyrus mid-posterior - left hemisphere|252: Superior temporal gyrus superior - right hemisphere
+253: Precuneus middle|254: Subsplenial area|255: Inferior temporal sulcus posterior - right hemisphere
+256: Cingulum mid-anterior|257: Cerebellum VI antero-superior - left hemisphere
+258: Superior parietal lobule - left hemisphere|259: Cerebellum III superior|260: Cerebellum VI posterior|261: Caudate
+262: Parahippocampal gyrus anterior|263: Central operculum posterior - right hemisphere
+264: Middle temporal gyrus mid-anterior - left hemisphere|265: Fusiform gyrus posterior - right hemisphere
+266: Frontal operculum - right hemisphere|267: Superior frontal gyrus middle - left hemisphere
+268: Middle temporal gyrus posterior - right hemisphere|269: Precentral gyrus inferior - left hemisphere|270: Hippocampus
+271: Paracingulate gyrus mid-anterior - left hemisphere|272: Cerebellum VIIIb medial
+273: Central sulcus mid-superior - right hemisphere|274: Cerebellum VIIIb anterior
+275: Cerebrospinal fluid (between superior frontal gyrus superior and skull)
+276: Superior parietal lobule postero-superior - left hemisphere|277: Superior frontal sulcus mid-posterior - right hemisphere
+278: Middle occipital sulcus - left hemisphere|279: Internal capsule posterior - right hemisphere
+280: Occipitotemporal gyrus posterior - left hemisphere|281: Inferior occipital sulcus
+282: Middle frontal gyrus anterior - left hemisphere|283: Lateral occipital cortex antero-superior - right hemisphere
+284: Cerebellum VI superior lateral|285: Cerebral peduncles|286: Occipital pole inferior
+287: Ventromedial prefrontal cortex - left hemisphere|288: Calcarine sulcus anterior
+289: Cerebellum Crus I posterior - right hemisphere|290: Precentral sulcus mid-inferior - right hemisphere
+291: Dorsomedial prefrontal cortex anterior|292: Inferior temporal sulcus middle - right hemisphere
+293: Heschl\u2019s gyrus - left hemisphere|294: Middle frontal gyrus posterior - right hemisphere
+295: Parietal operculum - left hemisphere|296: Calcarine cortex mid-posterior - left hemisphere
+297: Postcentral sulcus superior|298: Thalamus middle|299: Superior frontal gyrus medial middle
+300: Inferior frontal gyrus posterior - left hemisphere|301: Parieto-occipital sulcus middle inferior - left hemisphere
+302: Subparietal sulcus - left hemisphere|303: Internal capsule anterior limb - right hemisphere|304: Precuneus mid-posterior
+305: Angular gyrus superior - right hemisphere|306: Central sulcus middle - left hemisphere|307: Superior frontal sulcus middle
+308: Globus pallidus|309: Central sulcus inferior - right hemisphere|310: Middle frontal gyrus middle
+311: Cerebrospinal fluid (between supramarginal gyrus and skull LH)|312: Superior frontal gyrus middle - right hemisphere
+313: Corticospinal tract middle - right hemisphere|314: Cingulate sulcus posterior - right hemisphere
+315: Lateral occipital cortex superior - right hemisphere|316: Putamen postero-inferior
+317: Cerebellum horizontal fissure medial|318: Superior parietal sulcus - right hemisphere|319: Calcarine cortex anterior
+320: Precentral sulcus superior|321: Cuneus posterior|322: Precentral sulcus inferior - left hemisphere
+323: Superior longitudinal fasciculus II posterior - left hemisphere
+324: Superior parietal lobule postero-superior - right hemisphere
+325: Anterior horizontal ramus of the lateral fissure - left hemisphere
+326: Parieto-occipital sulcus mid-anterior - right hemisphere|327: Cingulate sulcus mid-anterior - right hemisphere
+328: Caudate - left hemisphere|329: Orbital H-shaped sulcus|330: Central operculum - left hemisphere
+331: Parieto-occipital sulcus middle|332: Putamen anterior
+333: Cerebrospinal fluid (between middle frontal gyrus and skull LH)|334: Precentral gyrus mid-superior - left hemisphere
+335: Thalamus anterior|336: Posterior cingulate cortex anterior|337: Superior temporal gyrus posterior - left hemisphere
+338: Central sulcus middle|339: Cerebellum IX and cerebellar peduncle|340: Calcarine sulcus anterior - right hemisphere
+341: Cerebellum VI medial|342: Cerebellum V superior|343: Collateral sulcus anterior|344: Cerebellar peduncles
+345: Cerebrospinal fluid (between middle frontal gyrus anterior and skull RH)|346: Cerebellum secondary fissure
+347: Superior occipital gyrus inferior - right hemisphere|348: Central sulcus superior
+349: Inferior occipital gyrus anterior - left hemisphere|350: Superior parietal lobule posterior
+351: Superior temporal sulcus mid-posterior - left hemisphere|352: Lateral occipital cortex anterior - left hemisphere
+353: Planum polare inferior|354: Paracingulate gyrus anterior - left hemisphere|355: Paracingulate sulcus posterior
+356: Inferior frontal gyrus anterior - left hemisphere|357: Angular sulcus inferior - left hemisphere
+358: Subparietal sulcus - right hemisphere|359: Circular sulcus of the insula anterior
+360: Middle temporal gyrus mid-anterior - right hemisphere
+361: Cerebrospinal fluid (between intraparietal sulcus and skull LH)|362: Precuneus posterior
+363: Inferior occipital gyrus posterior - left hemisphere|364: Lingual gyrus inferior
+365: Angular gyrus postero-inferior - left hemisphere|366: Inferior frontal gyrus anterior - right hemisphere
+367: Paracingulate sulcus mid-posterior|368: Frontomarginal gyrus - left hemisphere
+369: Middle occipital sulcus - right hemisphere|370: Inferior occipital gyrus - right hemisphere
+371: Inferior frontal sulcus anterior - right hemisphere|372: Postcentral sulcus inferior - left hemisphere
+373: Middle temporal gyrus postero-inferior - left hemisphere|374: Superior parietal sulcus superior
+375: Cerebellum VI lateral - right hemisphere|376: Cerebellum V - right hemisphere
+377: Internal capsule middle - left hemisphere|378: Cingulate sulcus antero-inferior
+379: Middle temporal gyrus middle anterior - left hemisphere|380: Cerebrospinal fluid (between central sulcus and skull LH)
+381: Cerebellum VI|382: Cerebrospinal fluid (between central sulcus and skull RH)
+383: Corona radiata anterior - left hemisphere|384: Superior occipital sulcus superior - right hemisphere
+385: Intermediate primus of Jensen - left hemisphere|386: Lateral occipital cortex antero-superior - left hemisphere
+387: Supramarginal gyrus inferior - right hemisphere|388: Insula antero-superior - left hemisphere
+389: Callosomarginal sulcus mid-inferior|390: Insula postero-inferior|391: Middle temporal gyrus middle - right hemisphere
+392: Retrosplenial cortex inferior|393: Suborbital sulcus|394: Cingulate sulcus anterior - right hemisphere
+395: Precuneus postero-superior|396: Superior longitudinal fasciculus I posterior
+397: Middle frontal gyrus anterior lateral - left hemisphere
+398: Cerebrospinal fluid (between callosomarginal sulcus and skull RH)|399: Angular sulcus superior - right hemisphere
+400: Collateral sulcus middle|401: Pars opercularis - left hemisphere|402: Superior temporal gyrus middle - left hemisphere
+403: Occipitotemporal sulcus posterior - left hemisphere|404: Cerebellum Crus I posterior
+405: Lateral fissure posterior limb - right hemisphere|406: Caudate nucleus|407: Lateral ventricles posterior horns
+408: Callosal sulcus mid-posterior|409: Supramarginal gyrus antero-inferior - left hemisphere
+410: Callosomarginal sulcus superior|411: Angular gyrus antero-inferior - left hemisphere
+412: Superior parts of central and postcentral sulci - left hemisphere|413: Precuneus - right hemisphere
+414: Superior parts of central and postcentral sulci - right hemisphere|415: Thalamus - left hemisphere
+416: Angular gyrus postero-superior - left hemisphere|417: Paracentral lobule superior
+418: Angular gyrus posterior - right hemisphere|419: Calcarine sulcus posterior medial
+420: Paracingulate sulcus posterior - left hemisphere|421: Thalamus medial
+422: Fusiform gyrus middle inferior - right hemisphere|423: Caudate nucleus tail
+424: Parieto-occipital sulcus postero-inferior - right hemisphere|425: Cerebellum Crus I superior
+426: Temporal pole - right hemisphere|427: Lingual gyrus anterior
+428: Cerebrospinal fluid (between postcentral gyrus and skull)|429: Cerebellum Crus II - right hemisphere
+430: Corpus callosum anterior body|431: Superior occipital gyrus - right hemisphere
+432: Subparietal sulcus inferior - left hemisphere|433: Intraparietal sulcus mid-posterior - right hemisphere
+434: Hippocampus posterior|435: Cuneus anterior|436: Precuneus antero-superior|437: Central sulcus inferior
+438: Central sulcus mid-inferior - right hemisphere|439: Precentral sulcus inferior - right hemisphere
+440: Superior longitudinal fasciculus I|441: Middle frontal gyrus anterior medial - right hemisphere
+442: Cerebellum Crus I posterior - left hemisphere|443: Superior temporal sulcus middle - left hemisphere
+444: Cerebrospinal fluid (between intraparietal sulcus and skull RH)|445: Forceps minor - right hemisphere
+446: Forceps major|447: Superior temporal sulcus middle-inferior - right hemisphere
+448: Lingual gyrus mid-anterior - left hemisphere|449: Middle frontal gyrus mid-posterior lateral - left hemisphere
+450: Cerebellum superior posterior fissure - left hemisphere|451: Fusiform gyrus middle - right hemisphere
+452: Medulla oblongata superior|453: Superior occipital gyrus superior - right hemisphere
+454: Superior longitudinal fasciculus III posterior - right hemisphere|455: Frontomarginal sulcus
+456: Superior longitudinal fasciculus III middle - right hemisphere|457: Inferior frontal sulcus mid-anterior - left hemisphere
+458: Cerebrospinal fluid (between superior frontal gyrus middle superior and skull)|459: Central sulcus - left hemisphere
+460: Intraparietal sulcus posterior - right hemisphere|461: Precuneus inferior|462: Heschl\u2019s gyrus - right hemisphere
+463: Intraparietal sulcus posterior - left hemisphere|464: Lateral ventricles anterior horns
+465: Cerebrospinal fluid (between postcentral sulcus and skull RH)|466: Central sulcus superior - left hemisphere
+467: External capsule middle - left hemisphere|468: Putamen - right hemisphere
+469: Cerebrospinal fluid (between superior parietal lobule posterior and skull RH)|470: Insula superior
+471: Heschl\u2019s gyrus posterior - right hemisphere|472: Optic radiation - right hemisphere
+473: Anterior parts of occipitotemporal and collateral sulci - left hemisphere|474: Cingulate sulcus mid-posterior
+475: Middle frontal sulcus mid-anterior - left hemisphere|476: Ventromedial prefrontal cortex posterior
+477: Cerebrospinal fluid (between superior parietal lobule and skull LH)|478: Cerebellum VI posterior - left hemisphere
+479: Ventromedial prefrontal cortex anterior|480: Putamen postero-superior|481: Cerebellum VI  - left hemisphere
+482: Cerebellum Crus I superior - right hemisphere|483: Superior longitudinal fasciculus III anterior - right hemisphere
+484: Midbrain inferior|485: Postcentral gyrus middle - right hemisphere
+486: Paracingulate sulcus mid-posterior - right hemisphere|487: Fusiform gyrus posterior - left hemisphere
+488: Hippocampus middle|489: Corpus callosum rostrum|490: Orbitofrontal cortex
+491: Cerebellum Crus II medial - right hemisphere|492: Cerebellum IV superior
+493: Cingulate sulcus posterior - left hemisphere|494: Superior parietal lobule superior
+495: Lingual gyrus middle - right hemisphere|496: Corpus callosum isthmus posterior|497: Precuneus superior
+498: Inferior occipital gyrus posterior - right hemisphere|499: Callosomarginal sulcus inferior
+500: Superior frontal sulcus posterior - right hemisphere|501: Inferior fronto-occipital fasciculus posterior - left hemisphere
+502: Central sulcus mid-superior|503: Cerebrospinal fluid (between inferior frontal sulcus and skull LH)
+504: Cerebellum Crus I anterior - left hemisphere|505: Central operculum anterior - right hemisphere
+506: Corpus callosum splenium|507: Superior occipital sulcus - right hemisphere
+508: Superior temporal gyrus superior - left hemisphere|509: Middle temporal gyrus mid-posterior - left hemisphere
+510: Insula postero-inferior - right hemisphere|511: Parieto-occipital sulcus middle - left hemisphere
+512: Precentral sulcus superior - right hemisphere
+"""
+
+
+def numbered(text):
+    """Names from "k: name" items, checked to run 1, 2, ... in order."""
+    items = [x.strip() for line in text.strip().splitlines() for x in line.split("|")]
+    assert [int(x.split(":", 1)[0]) for x in items] == list(range(1, len(items) + 1))
+    return "|".join(x.split(": ", 1)[1] for x in items)
+
+
 _DIFUMO_CSCS = "https://object.cscs.ch/v1/AUTH_4791e0a3b3de43e2840fe46d9dc2b334/ext-d000017_DiFuMoAtlases_pub/"
 DIFUMO = {  # dimension: (names, parcellation id, the 4D NIfTI, commit of the configuration file read)
     64: (DIFUMO64, "minds/core/parcellationatlas/v1.0.0/d80fbab2-ce7f-4901-a3a2-3c8ef8a3b721",
          _DIFUMO_CSCS + "64/maps.nii.gz", "0e5b502fdbac47418af333b35ed5ea60a0fa87aa"),
     128: (DIFUMO128, "minds/core/parcellationatlas/v1.0.0/73f41e04-b7ee-4301-a828-4b298ad05ab8",
           _DIFUMO_CSCS + "128/maps.nii.gz", "0e5b502fdbac47418af333b35ed5ea60a0fa87aa"),
+    512: (numbered(DIFUMO512), "minds/core/parcellationatlas/v1.0.0/63b5794f-79a4-4464-8dc1-b32e170f3d16",
+          _DIFUMO_CSCS + "512/maps.nii.gz", "0e5b502fdbac47418af333b35ed5ea60a0fa87aa"),
     256: (DIFUMO256, "minds/core/parcellationatlas/v1.0.0/141d510f-0342-4f94-ace7-c97d5f160235",
           "https://data-proxy-ppd.ebrains.eu/api/v1/buckets/p4791e-ext-d000017_DiFuMoAtlases_pub/256/maps.nii.gz",
           "0a636ca7dccbdb69cb7641efd70506abbd2a14f9"),
