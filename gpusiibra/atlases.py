@@ -41,17 +41,16 @@ import os
 import re
 import shutil
 import time
-import urllib.parse
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from ._atlas_checks import CHECK_ENV, check_against_region_maps, check_hemispheres
+from ._atlas_checks import CHECK_ENV, check_hemispheres
 from . import _siibra_cache
-from ._download import (MIRROR_ENV, _Checksums, _fetch_label_volumes, _fetch_sparse_index, _fetch_volumes, _file_sha256,
-                        _NotThere, _say, mirrored)
+from ._download import MIRROR_ENV, _Checksums, _file_sha256, _say, mirrored
 from ._siibra_cache import siibra_cache_dir
+from ._sources import acquire
 from ._lock import FileLock
-from .errors import AtlasFileError, AtlasNotFound, DownloadError, OptionError
+from .errors import AtlasFileError, AtlasNotFound, OptionError
 from .io import native, siibra_v1
 from .sparse import checked_probabilities
 
@@ -298,6 +297,9 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
     if entry.labelled and (sources == "sparse-index" or from_siibra_cache):
         raise OptionError(f"{entry.id} is a labelled map: it comes from its label volume(s), not from a sparse index "
                           "(nor from siibra's cache)")
+    if not entry.labelled and not entry.sparse_index and (sources == "sparse-index" or from_siibra_cache):
+        raise OptionError(f"{entry.id} comes from its region maps only: the catalog lists no sparse index of it, in "
+                          "siibra's cache or elsewhere")
     if sources == "volumes" and not entry.volumes:
         raise OptionError(f"the catalog lists no region maps of {entry.id}: it comes from siibra's sparse index only")
     root = cache_dir(cache)
@@ -332,7 +334,7 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         checks = _Checksums(folder)
         t0 = time.perf_counter()
         try:
-            index, files, origin = _acquire(entry, checks, folder, downloads, progress, from_siibra_cache,
+            index, files, origin = acquire(entry, checks, folder, downloads, progress, from_siibra_cache,
                                             siibra_cache or siibra_cache_dir(), sources)
             if not entry.labelled:
                 index = checked_probabilities(index, origin, list(entry.regions),
@@ -368,48 +370,13 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         lock.release()
 
 
-def _acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfolder, sources):
-    """``(index, files, origin)``: the map from siibra's cache, else downloaded; ``files`` maps each source
-    file's name to ``(url, size, sha256)``."""
-    if entry.labelled:  # label volumes: siibra keeps no sparse index of them
-        host = urllib.parse.urlsplit(mirrored(entry.volumes[0])).netloc
-        _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
-             f"({len(entry.volumes)} label volume(s); {entry.licence}); later loads read it from there")
-        index, files = _fetch_label_volumes(entry, downloads, checks, progress, folder)
-        return index, files, mirrored(entry.volumes[0]) if len(entry.volumes) == 1 else host + " (label volumes)"
-    found = _siibra_cache.from_siibra_cache(entry, sfolder) if sources != "volumes" else None
-    if found is not None:
-        index, used = found
-        origin = f"siibra's cache {sfolder}"
-        _say(f"{entry.id}: using the sparse index in {origin}")
-        files = {url.rsplit("/", 1)[1]: (url,) + checks.verify(url.rsplit("/", 1)[1], p, p) for url, p in used.items()}
-        return index, files, origin
-    if from_siibra_cache:
-        looked = "; ".join(", ".join(os.path.basename(p) for p in d.values()) for d in siibra_cache_files(entry, sfolder))
-        raise AtlasFileError(sfolder, f"siibra's cache holds no sparse index of {entry.id} (looked for {looked}); "
-                                      "run siibra's get_map(...).sparse_index once, or fetch without "
-                                      "--from-siibra-cache")
-    host = urllib.parse.urlsplit(mirrored(entry.sparse_index)).netloc
-    _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
-         f"(siibra's precomputed sparse index; {entry.licence}); later loads read it from there")
-    files = None
-    if sources != "volumes":
-        try:
-            index, files = _fetch_sparse_index(entry, downloads, checks, progress, folder)
-            origin = mirrored(entry.sparse_index)
-            files.update(check_against_region_maps(entry, index, downloads, checks, folder))
-        except _NotThere as e:
-            if sources == "sparse-index":
-                raise DownloadError(e.args[0], "the server answered 404 Not Found", folder) from None
-            if not entry.volumes:
-                raise DownloadError(e.args[0], "the server answered 404 Not Found, and the catalog lists no "
-                                               f"region maps of {entry.id} to build it from", folder) from None
-            _say(f"no precomputed sparse index at {e.args[0]}: building it from the region maps instead "
-                 f"({len(entry.volumes)} file(s))")
-    if files is None:
-        index, files = _fetch_volumes(entry, downloads, checks, progress, folder)
-        origin = mirrored(entry.volumes[0]) if len(entry.volumes) == 1 else host + " (region maps)"
-    return index, files, origin
+def _downloaded(path) -> str:
+    """' (N files, X MB downloaded)' from the cache's checksum record, or '' without one (siibra's cache)."""
+    try:
+        sizes = [r["size"] for r in _Checksums(os.path.dirname(path)).known.values()]
+    except AtlasFileError:
+        return ""
+    return f" ({len(sizes)} file(s), {sum(sizes) / 1e6:.1f} MB downloaded)" if sizes else ""
 
 
 def describe(name, cache=None, sources=False) -> str:
@@ -417,7 +384,7 @@ def describe(name, cache=None, sources=False) -> str:
     (the region maps' URLs one by one only with ``sources``)."""
     e = get_entry(name)
     path = cached_file(e, cache)
-    state = f"cached: {path}" if native.is_native(path) else f"not cached (would be kept at {path})"
+    state = f"cached: {path}{_downloaded(path)}" if native.is_native(path) else f"not cached (would be kept at {path})"
     lines = [
         f"atlas        {e.name}",
         f"id           {e.id} (also: {', '.join(e.aliases)})",
@@ -438,6 +405,12 @@ def describe(name, cache=None, sources=False) -> str:
         lines.append("label volumes:")
         frags = e.volume_fragments or ("",) * len(e.volumes)
         lines += [f"  {url}" + (f"  ({f})" if f else "") for url, f in zip(e.volumes, frags)]
+        return "\n".join(lines)
+    if not e.sparse_index:
+        lines.append(f"region maps  the only source, {len(e.volumes)} NIfTI files named by their regions (no sparse "
+                     "index of siibra's is listed)" + (":" if sources else f"; `gpusiibra atlas info {e.id} --sources` "
+                                                      "lists them"))
+        lines += [f"  {v:3d}  {url}" for v, url in enumerate(e.volumes)] if sources else []
         return "\n".join(lines)
     lines.append("sparse index (siibra's precomputed v1 files):")
     lines += [f"  {url}" for url in e.sparse_index_urls().values()]

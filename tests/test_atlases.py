@@ -130,6 +130,9 @@ def test_catalog_matches_siibras_own_rules():
         if e.labelled:  # label volumes: no sparse index, nothing of it in siibra's cache
             assert not e.sparse_index and len(e.labels) == len(e.regions)
             continue
+        if not e.sparse_index:  # region maps only: each file named by its region, so no order to trust
+            assert [url.rsplit("/", 1)[1] for url in e.volumes] == [r + ".nii.gz" for r in e.regions]
+            continue
 
         class Stub(SiibraSparseMap):  # siibra's key and cache prefix, without its configuration lookups
             parcellation = type("P", (), {"id": e.parcellation_id})()
@@ -312,6 +315,47 @@ def test_fetch_builds_from_one_4d_file(server, small, tmp_path):
     assert not atlases.is_cached(longer, tmp_path) and not atlases.is_cached(probabilities, tmp_path)
 
 
+def _synthetic_probabilities(entry, rng):
+    """A few voxels per region of ``entry``, each on the side its name says (x < 0 mm left): (shape, affine,
+    region, voxel, value) entries."""
+    shape, A = (24, 20, 16), np.diag([2.0, 2.0, 2.0, 1.0])
+    A[:3, 3] = [-23.0, -20.0, -16.0]  # voxel centres at x = -23 ... +23 mm, none on the midline
+    region, voxel = [], []
+    for r, name in enumerate(entry.regions):
+        lo, hi = (12, 24) if name.endswith(" right") or name.startswith("Right ") else \
+            (0, 12) if name.endswith(" left") or name.startswith("Left ") else (0, 24)
+        ijk = np.stack([rng.integers(lo, hi, 3), rng.integers(0, 20, 3), rng.integers(0, 16, 3)], axis=1)
+        v = np.unique(np.ravel_multi_index(ijk.T, shape))
+        region += [r] * len(v)
+        voxel += v.tolist()
+    return shape, A, np.array(region), np.array(voxel), rng.uniform(0.1, 1.0, len(voxel)).astype(np.float32)
+
+
+def test_every_probabilistic_catalog_map_is_fetched_through_a_mirror(server, rng, tmp_path):
+    """Each probabilistic map of the catalog, served at its own URLs on a loopback mirror: as siibra's sparse
+    index, or (the white-matter bundles) as one NIfTI per region, the deep bundles' missing sparse index falling
+    back to them: cached with siibra's names, every value as served."""
+    entries = [e for e in atlases.catalog() if not e.labelled]
+    assert len(entries) >= 8
+    for entry in entries:
+        shape, A, region, voxel, value = _synthetic_probabilities(entry, rng)
+        index = gpusiibra.SparseIndex.from_entries(shape, A, region, voxel, value, n_regions=len(entry.regions))
+        if entry.id in ("dwm-probabilistic", "swm-probabilistic"):
+            assert len(entry.volumes) == len(entry.regions)
+            for r, url in enumerate(entry.volumes):
+                server.put(url, gzip.compress(nib.Nifti1Image(index.dense(r), A).to_bytes()))
+        else:
+            serve_sparse_index(server, entry, index)
+        smap = gpusiibra.get_map(entry.id, cache=tmp_path, progress=False)
+        assert smap.regions == list(entry.regions) and smap.space == entry.space, entry.id
+        back = smap.sparse_index
+        assert back.n_entries == len(voxel), entry.id
+        for r in rng.choice(len(entry.regions), 3, replace=False):
+            np.testing.assert_allclose(back.dense(r), index.dense(r), rtol=1e-6, err_msg=entry.id)
+    with pytest.raises(OptionError, match="region maps only"):
+        atlases.fetch("swm-probabilistic", tmp_path / "other", sources="sparse-index", progress=False)
+
+
 def test_an_index_in_another_volume_order_is_refused(server, small, tmp_path, julich_in_catalog_order):
     """The v1 files hold no names: a file whose left/right volumes are not where the catalog says is refused."""
     entry, index, _ = julich_in_catalog_order
@@ -436,7 +480,7 @@ def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypat
     out = capsys.readouterr().out
     assert re.search(r"julich-3\.1\s+prob\.\s+414\s+MNI152\s+no\s", out) and "bundled" in out
     assert re.search(r"julich-3\.1-mpm\s+labelled\s+410\s+MNI152\s+no\s+CC BY-NC-SA 4\.0", out)
-    assert len(re.findall(r"\s(?:prob\.|labelled)\s+\d+\s+MNI152\s", out)) >= 14
+    assert len(re.findall(r"\s(?:prob\.|labelled)\s+\d+\s+MNI152\s", out)) >= 20
     assert cli(["atlas", "info", "julich-3.1", "--sources"]) == 0
     out = capsys.readouterr().out
     e = atlases.get_entry("julich-3.1")
@@ -450,6 +494,8 @@ def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypat
     assert cli(["atlas", "info", "jba31"]) == 0
     out = capsys.readouterr().out
     assert "cached: " in out and "grid     157 x 197 x 165 voxels" in out and "entries  2,666,962" in out
+    sizes = sum(len(b) for b in julich_in_catalog_order[2].values())
+    assert f"(3 file(s), {sizes / 1e6:.1f} MB downloaded)" in out
     # the fetched atlas on the command line: points assigned with siibra's names
     pts = tmp_path / "p.csv"
     pts.write_text("x,y,z\n-40,-20,55\n")
@@ -656,6 +702,14 @@ def test_catalog_labelled_maps_facts():
     assert ho0.regions == ho25.regions and ho0.labels == tuple(range(1, 97)) and ho0.volumes != ho25.volumes
     dk = atlases.get_entry("desikan-killiany")
     assert all((lab // 1000 == 1) == r.startswith("left") for r, lab in zip(dk.regions, dk.labels))
+    j30 = atlases.get_entry("jba30 mpm")
+    assert j30.id == "julich-3.0.3-mpm" and len(j30.regions) == 314 and not j30.fragments
+    assert all(lab == k // 2 + 1 + 1000 * (k % 2) and r.endswith(("left", "right")[k % 2])
+               for k, (r, lab) in enumerate(zip(j30.regions, j30.labels)))
+    assert len(set(j30.regions) & set(mpm.regions)) >= 200  # most areas kept their names from 3.0.3 to 3.1
+    dwm, swm = atlases.get_entry("dwm"), atlases.get_entry("swm")
+    assert set(atlases.get_entry("dwm-probabilistic").regions) < set(dwm.regions)
+    assert atlases.get_entry("swm-probabilistic").regions == swm.regions
     assert len({e.id for e in atlases.catalog() if e.labelled}) >= 7
     for e in atlases.catalog():
         assert e.space == "MNI 152 ICBM 2009c Nonlinear Asymmetric" and e.licence and e.citation

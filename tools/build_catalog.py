@@ -1064,10 +1064,150 @@ def white_matter(kind):
         "doi:10.1016/j.neuroimage.2016.11.066")
 
 
+# Julich-Brain 3.0.3 maximum probability map, maps/mni152-jba30-labelled.json: one label volume for both
+# hemispheres; the k-th area below is "<area> - left hemisphere" with label k and "<area> - right hemisphere"
+# with label 1000 + k, listed in that order (left, right, then the next area). 157 areas.
+JBA30_MPM = """
+1: Area 45 (IFG)|2: Area 44 (IFG)|3: Area Fo1 (OFC)|4: Area Fo2 (OFC)|5: Area Fo3 (OFC)|6: Area hOc5 (LOC)
+7: Area hOc2 (V2, 18)|8: Area hOc1 (V1, 17, CalcS)|9: Area hOc4v (LingG)|10: Area hOc3v (LingG)
+11: Area TE 1.0 (HESCHL)|12: Area TE 2.1 (STG)|13: Area TPJ (STG/SMG)|14: Area TE 1.2 (HESCHL)|15: Area TE 3 (STG)
+16: Area TE 1.1 (HESCHL)|17: Area TE 2.2 (STG)|18: Area 33 (ACC)|19: Area s32 (sACC)|20: Area p32 (pACC)
+21: Area Id2 (Insula)|22: Area Id3 (Insula)|23: CA2 (Hippocampus)|24: CA3 (Hippocampus)|25: Entorhinal Cortex
+26: DG (Hippocampus)|27: CA1 (Hippocampus)|28: HATA (Hippocampus)|29: Area OP4 (POperc)|30: Area OP1 (POperc)
+31: Area OP2 (POperc)|32: Area OP3 (POperc)|33: Area FG2 (FusG)|34: Area FG1 (FusG)|35: Area PGp (IPL)
+36: Area PFt (IPL)|37: Area PGa (IPL)|38: Area PFop (IPL)|39: Area PFm (IPL)|40: Area PFcm (IPL)
+41: Area Ig2 (Insula)|42: Area Ig1 (Insula)|43: Area Id1 (Insula)|44: Area hOc4lp (LOC)|45: Area hOc4la (LOC)
+46: Area hOc4d (Cuneus)|47: Area hOc3d (Cuneus)|48: Area 4p (PreCG)|49: Area 4a (PreCG)|50: Area 1 (PostCG)
+51: Area 3a (PostCG)|52: Area 3b (PostCG)|53: Area hIP1 (IPS)|54: Area hIP2 (IPS)|55: Area 5L (SPL)
+56: Area 5M (SPL)|57: Area 7PC (SPL)|58: Area hIP3 (IPS)|59: Area 7A (SPL)|60: Area 7M (SPL)|61: Area 5Ci (SPL)
+62: Area Id7 (Insula)|63: Area s24 (sACC)|64: Area 25 (sACC)|65: SF (Amygdala)|66: LB (Amygdala)
+67: Subiculum (Hippocampus)|68: Area PF (IPL)|69: Area 7P (SPL)|70: Area Fp2 (FPole)|71: Area Fp1 (FPole)
+72: Fastigial Nucleus (Cerebellum)|73: VTM (Amygdala)|74: Area p24ab (pACC)|75: Area p24c (pACC)|76: MF (Amygdala)
+77: IF (Amygdala)|78: Area FG4 (FusG)|79: Area FG3 (FusG)|80: Dorsal Dentate Nucleus (Cerebellum)
+81: Ventral Dentate Nucleus (Cerebellum)|82: Area TeI (STG)|83: Area TI (STG)|84: Area IFS1 (IFS)|85: Area IFS2 (IFS)
+86: Area IFS3 (IFS)|87: Area IFS4 (IFS)|88: Area IFJ1 (IFS,PreCS)|89: Area IFJ2 (IFS,PreCS)
+90: Interposed Nucleus (Cerebellum)|91: Area 2 (PostCS)|92: Ch 4 (Basal Forebrain)|93: Area STS1 (STS)
+94: Area STS2 (STS)|95: Area Op8 (Frontal Operculum)|96: Area Op9 (Frontal Operculum)|97: Ch 123 (Basal Forebrain)
+98: Area 6d1 (PreCG)|99: Area 6d2 (PreCG)|100: Area 6d3 (SFS)|101: CM (Amygdala)|102: Area hOc6 (POS)
+103: Area hIP6 (IPS)|104: Area hIP8 (IPS)|105: Area hIP4 (IPS)|106: Area hIP5 (IPS)|107: Area hIP7 (IPS)
+108: Area hPO1 (POS)|109: Area 6mp (SMA, mesial SFG)|110: Area 6ma (preSMA, mesial SFG)
+111: HC-Transsubiculum (Hippocampus)|112: Tuberculum (Basal Forebrain)|113: Terminal islands (Basal Forebrain)
+114: Area Fo4 (OFC)|115: Area Fo5 (OFC)|116: Area Fo6 (OFC)|117: Area Fo7 (OFC)|118: Area 8d1 (SFG)
+119: Area 8d2 (SFG)|120: Area 8v2 (MFG)|121: Area 8v1 (MFG)|122: Area Ig3 (Insula)|123: Area Id4 (Insula)
+124: Area Id5 (Insula)|125: Area Ia1 (Insula)|126: Area Id6 (Insula)|127: Area SFS1 (SFS)|128: Area SFS2 (SFS)
+129: Area MFG1 (MFG)|130: Area MFG2 (MFG)|131: Area Op5 (Frontal Operculum)|132: Area Op6 (Frontal Operculum)
+133: Area Op7 (Frontal Operculum)|134: Area Ph1 (PhG)|135: Area Ph2 (PhG)|136: Area Ph3 (PhG)|137: Area CoS1 (CoS)
+138: Medial Accumbens, ventral Striatum|139: Fundus of Caudate Nucleus, ventral Striatum
+140: Fundus of Putamen, Ventral Striatum|141: Lateral Accumbens, ventral Striatum|142: VP, ventral Pallidum
+143: CGL (Metathalamus)|144: CGM (Metathalamus)|145: STN (Subthalamus)|146: Area Id9 (Insula)|147: Area Ia3 (Insula)
+148: Area Ia2 (Insula)|149: Area Id8 (Insula)|150: Area Id10 (Insula)|151: BST (Bed Nucleus)|152: Frontal-I (GapMap)
+153: Frontal-II (GapMap)|154: Temporal-to-Parietal (GapMap)|155: Frontal-to-Occipital (GapMap)
+156: Frontal-to-Temporal-I (GapMap)|157: Frontal-to-Temporal-II (GapMap)
+"""
+
+
+def julich_303_mpm():
+    area_names = areas(numbered(JBA30_MPM))
+    assert len(area_names) == 157
+    configured = [f"{a} - {h} hemisphere" for a in area_names for h in ("left", "right")]
+    labels = [k + offset for k in range(1, 158) for offset in (0, 1000)]
+    return labelled(
+        "julich-3.0.3-mpm", "Julich-Brain 3.0.3 maximum probability map, 157 areas per hemisphere, MNI152",
+        ["julich brain 3.0.3 mpm", "jba30 mpm", "jba30-mpm", "julich-3.0-mpm", "julich-brain 3.0 maximum probability map"],
+        "Julich-Brain cytoarchitectonic atlas v3.0.3, maximum probability map: each voxel labelled with its most "
+        "probable area (157 areas per hemisphere; one label volume, left k, right 1000 + k); siibra's 'labelled' "
+        "map of Julich-Brain 3.0.3. Compare with julich-3.1-mpm to check a result made with 3.0.3.",
+        "Julich-Brain Cytoarchitectonic Atlas (v3.0.3)",
+        "minds/core/parcellationatlas/v1.0.0/94c1125b-b87e-45e4-901c-00daee7f2579-300", "mni152-jba30-labelled",
+        "090c392f60d6d68e31b0a76f8dca9bbba629ea9c", configured, labels,
+        ["https://data-proxy.ebrains.eu/api/v1/public/buckets/d-7ad727a1-537d-4f80-a69b-ac8b184a823c/"
+         "maximum_probability_maps_MPMs_157areas/JulichBrainAtlas_3.0_areas_MPM_b_N10_nlin2ICBM152asym2009c_"
+         "public_11035603b4744231e17e87fd8ebcaf1a.nii.gz"],
+        "CC BY-NC-SA 4.0",
+        "Amunts K, Mohlberg H, Bludau S, Zilles K (2020). Julich-Brain: a 3D probabilistic atlas of the human "
+        "brain's cytoarchitecture. Science 369(6506):988-992, doi:10.1126/science.abb4588. EBRAINS dataset "
+        "'Julich-Brain Atlas, cytoarchitectonic maps (v3.0.3)'")
+
+
+# ------------------------------------------------------------------ white-matter bundle probability maps
+# maps/mni152-dwm-continuous.json: 22 bundles, volume v a NIfTI of its own at
+# <base>/<side>-hemisphere/Probability_Maps/<stem>_<Side>.nii.gz; the "indices" name volume v as below (the
+# left bundle, then the right one, for each stem in turn).
+DWM_BASE = "https://data-proxy-ppd.ebrains.eu/api/v1/buckets/p22717-hbp-d000339_DeepWhiteMatterBundles_DWM_pub/version2018/"
+DWM_PROBABILITY_MAPS = [  # (stem, left bundle's name, right bundle's name)
+    ("Arcuate", "Direct segment of the left arcuate fasciculus", "Direct segment of the right arcuate fasciculus"),
+    ("Arcuate_Anterior", "Anterior segment of the left arcuate fasciculus",
+     "Anterior segment of the right arcuate fasciculus"),
+    ("Arcuate_Posterior", "Posterior segment of the left arcuate fasciculus",
+     "Posterior segment of the right arcuate fasciculus"),
+    ("Cingulum_Long", "Left long cingulate fibres", "Right long cingulate fibres"),
+    ("Cingulum_Short", "Left short cingulate fibres", "Right short cingulate fibres"),
+    ("Cingulum_Temporal", "Left temporal cingulate fibres", "Right temporal cingulate fibres"),
+    ("CorticoSpinalTract", "Left corticospinal tract", "Right corticospinal tract"),
+    ("Fornix", "Left fornix", "Right fornix"),
+    ("InferiorFrontoOccipital", "Left inferior fronto-occipital fasciculus",
+     "Right inferior fronto-occipital fasciculus"),
+    ("InferiorLongitudinal", "Left inferior longitudinal fasciculus", "Right inferior longitudinal fasciculus"),
+    ("Uncinate", "Left uncinate fasciculus", "Right uncinate fasciculus"),
+]
+# maps/mni152-swm-continuous.json (siibra's later layout, the same 100 bundles in the same order as the labelled
+# map's SWM list above): bundle "<h>_<pair>_<k>" at <base>/pm_<h>_<pair>/bundle-<k>/<h>_<pair>_<k>.nii.gz.
+SWM_BASE = ("https://object.cscs.ch/v1/AUTH_227176556f3c4bb38df9feea4b91200c/"
+            "hbp-d000339_SuperficialWhiteMatterBundles_pub/version%202018/")
+_WM_VALUES = ("bundle probability maps as published (checked non-negative; their range is not restated in the "
+              "configuration, so no upper bound is enforced)")
+
+
+def white_matter_probabilities(kind):
+    common = {"space": MNI152["name"], "space_id": MNI152["id"], "maptype": "statistical", "values": "weights",
+              "licence": "the EBRAINS dataset's terms (see the citation)"}
+    if kind == "dwm":
+        names = [n for _, left, right in DWM_PROBABILITY_MAPS for n in (left, right)]
+        volumes = [f"{DWM_BASE}{side.lower()}-hemisphere/Probability_Maps/{stem}_{side}.nii.gz"
+                   for stem, _, _ in DWM_PROBABILITY_MAPS for side in ("Left", "Right")]
+        labelled_names = {n for n, _ in pairs(DWM)}
+        assert len(names) == 22 and set(names) <= labelled_names
+        identifier, sparse = siibra_map("mni152-dwm-continuous")
+        return dict(common, **{
+            "id": "dwm-probabilistic", "name": "Deep white matter fibre bundles (2018), probability maps, MNI152",
+            "aliases": ["dwm probabilistic", "deep white matter probabilities", "long bundles probabilistic"],
+            "description": "Probability maps of 22 long association, commissural and projection fibre bundles "
+                           "(Guevara et al. 2012; EBRAINS 2018 release): siibra's 'statistical' map of the deep "
+                           "white matter; " + _WM_VALUES + ".",
+            "parcellation": "Long Bundle (atlas of deep white matter fibre bundles, 2018)",
+            "parcellation_id": "juelich/iav/atlas/v1.0.0/5", "siibra_map_id": identifier, "sparse_index": sparse,
+            "volumes": volumes, "configured_names": names, "regions": [clear_name(n) for n in names],
+            "citation": "Guevara P, Duclap D, Poupon C, Marrakchi-Kacem L, Fillard P, Le Bihan D, Leboyer M, "
+                        "Houenou J, Mangin J-F (2012). Automatic fiber bundle segmentation in massive tractography "
+                        "datasets using a multi-subject bundle atlas. NeuroImage 61(4):1083-1099, "
+                        "doi:10.1016/j.neuroimage.2012.02.071",
+            "source": {"repository": CONFIG_REPO, "file": "maps/mni152-dwm-continuous.json",
+                       "commit": "0a636ca7dccbdb69cb7641efd70506abbd2a14f9"}})
+    names = [n for n, _ in pairs(SWM)]
+    volumes = [f"{SWM_BASE}pm_{n.rsplit('_', 1)[0]}/bundle-{n.rsplit('_', 1)[1]}/{n}.nii.gz" for n in names]
+    assert len(names) == len(set(names)) == 100
+    return dict(common, **{
+        "id": "swm-probabilistic", "name": "Superficial white matter fibre bundles (2018), probability maps, MNI152",
+        "aliases": ["swm probabilistic", "superficial white matter probabilities", "short bundles probabilistic"],
+        "description": "Probability maps of 100 short association bundles between neighbouring cortical regions "
+                       "(Guevara et al. 2017; EBRAINS 2018 release): siibra's 'statistical' map of the superficial "
+                       "white matter, one NIfTI per bundle (named by it, so no volume order to trust); "
+                       + _WM_VALUES + ".",
+        "parcellation": "Short Fiber Bundles (atlas of superficial white matter fibre bundles, 2018)",
+        "parcellation_id": "juelich/iav/atlas/v1.0.0/6", "siibra_map_id": "siibra-map-v0.0.1_mni152-swm-continuous",
+        "sparse_index": "", "volumes": volumes, "configured_names": names, "regions": names,
+        "citation": "Guevara M, Roman C, Houenou J, Duclap D, Poupon C, Mangin J-F, Guevara P (2017). "
+                    "Reproducibility of superficial white matter tracts using diffusion-weighted imaging "
+                    "tractography. NeuroImage 147:703-725, doi:10.1016/j.neuroimage.2016.11.066",
+        "source": {"repository": CONFIG_REPO, "file": "maps/mni152-swm-continuous.json",
+                   "commit": "ecb33102b7074b6a3000a506d8f8c9d1acf69ac8"}})
+
+
 def main():
     entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
-        [julich_31_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(), vep(), visf(),
-         white_matter("dwm"), white_matter("swm")]
+        [white_matter_probabilities("dwm"), white_matter_probabilities("swm"),
+         julich_31_mpm(), julich_303_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(),
+         vep(), visf(), white_matter("dwm"), white_matter("swm")]
     for e in entries:
         e.setdefault("values", "probabilities")
     for e in entries:
