@@ -72,7 +72,7 @@ def _cmd_compare(args):
         print("table:", os.path.abspath(args.out))
     shown = result.table[result.table["changed"]] if args.changed else result.table
     cols = [c for c in ("input", "frame", "sign", "component", "voxels") if c in shown] + \
-        [f"region [{a}]" for a in atlases] + [f"{args.measure} [{a}]" for a in atlases] + ["changed"]
+        [f"region [{a}]" for a in atlases] + [f"{args.measure} [{a}]" for a in atlases] + ["changed"] + (["respelled"] if result.respelled else [])
     shown = shown[cols].assign(input=shown["input"].map(os.path.basename))
     with pd.option_context("display.max_rows", 60, "display.width", 200, "display.max_colwidth", 40):
         print(shown.head(60).to_string(index=False))

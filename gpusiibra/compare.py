@@ -47,9 +47,11 @@ class AtlasComparison:
         The statistic that picks the best region.
     table : DataFrame
         One row per compared structure: its map, ``component`` (for ``by == "component"``) and ``voxels``, then
-        per atlas ``region [A]``, the statistics ``[A]``, and ``changed`` (True when the best regions differ,
-        or one atlas has none).
-    compared, changed : int
+        per atlas ``region [A]``, the statistics ``[A]``, ``changed`` (True when the best regions differ, or one
+        atlas has none) and ``respelled`` (the same region, spelled differently: releases of an atlas change
+        case and punctuation, "Area TE 1.0 (HESCHL)" in Julich-Brain 3.0.3, "Area Te 1.0 (HESCHL)" in 3.1;
+        such a row is not ``changed``).
+    compared, changed, respelled : int
     """
 
     atlases: tuple
@@ -58,13 +60,21 @@ class AtlasComparison:
     table: pd.DataFrame
     compared: int
     changed: int
+    respelled: int = 0
 
     def __str__(self):
         a, b = self.atlases
         what = "components" if self.by == "component" else "maps (their strongest rows: the atlases' grids differ)"
         share = f" ({self.changed / self.compared:.1%})" if self.compared else ""
+        spelled = f"; {self.respelled} more keep a region whose name is spelled differently" if self.respelled else ""
         return (f"{self.compared} {what} compared by {self.measure}: {self.changed}{share} change their best region "
-                f"from {a} to {b}")
+                f"from {a} to {b}{spelled}")
+
+
+def _spelling(names: pd.Series) -> np.ndarray:
+    """A region name without case, spaces or punctuation ('Area TPJ (STG/SMG) left' -> 'areatpjstgsmgleft'),
+    for names that releases spell differently."""
+    return names.fillna("").str.casefold().str.replace(r"[^0-9a-z]+", "", regex=True).to_numpy()
 
 
 def _rows(dataset):
@@ -134,11 +144,13 @@ def compare_atlases(dataset, atlas_a, atlas_b, measure="correlation") -> AtlasCo
     if same_grid:
         table["voxels"] = table["voxels"].fillna(table.pop("_voxels"))
     ra, rb = table[f"region [{atlas_a}]"], table[f"region [{atlas_b}]"]
-    table["changed"] = (ra.fillna("") != rb.fillna("")).to_numpy()
+    differ = (ra.fillna("") != rb.fillna("")).to_numpy()
+    table["changed"] = _spelling(ra) != _spelling(rb)
+    table["respelled"] = differ & ~table["changed"].to_numpy()
     table = table.rename(columns={"input structure": "component"})
     table = table.sort_values([c for c in ("input", "frame", "sign", "component") if c in table],
                               kind="stable").reset_index(drop=True)
     if "voxels" in table:
         table["voxels"] = table["voxels"].astype("Int64")
     return AtlasComparison((atlas_a, atlas_b), "component" if same_grid else "map", measure, table, len(table),
-                           int(np.sum(table["changed"])))
+                           int(np.sum(table["changed"])), int(np.sum(table["respelled"])))

@@ -96,6 +96,13 @@ def test_compare_two_atlases_component_by_component_and_by_map_across_grids(stud
     text = capsys.readouterr().out
     assert f"{res.compared} components compared by correlation: {res.changed}" in text
     assert len(pd.read_csv(tmp_path / "c.csv")) == res.compared
+    # a release that respells its regions (case, punctuation) keeps them: not changed, respelled
+    mpm = rows[rows["atlas"] == "julich-3.1-top2-mpm"]
+    respelled = mpm.assign(atlas="renamed", region=mpm["region"].str.replace("Area ", "AREA ", regex=False)
+                           .str.replace(", ", ",", regex=False).str.replace("(", "[", regex=False))
+    renamed = compare_atlases(pd.concat([mpm, respelled]), "julich-3.1-top2-mpm", "renamed")
+    assert renamed.changed == 0 and 0 < renamed.respelled == int(renamed.table["region [renamed]"].str.contains(
+        "AREA |\\[").sum()) and "keep a region whose name is spelled differently" in str(renamed)
     with pytest.raises(gpusiibra.OptionError, match="no rows of atlas 'dk'"):
         compare_atlases(out, "julich-3.1-top2", "dk")
     assert cli(["compare", out]) == 2  # three atlases: which two must be said
