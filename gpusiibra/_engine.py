@@ -92,8 +92,10 @@ def _route(shape, affine_bytes, dtype_str, order, grid_shape, grid_affine_bytes)
     return "separable"
 
 
-def support_entries(images, shape, grid_affine):
-    """Every image resampled onto the grid: sorted ``(key, value)`` entries, ``key = image * grid size + voxel``.
+def support_entries(images, shape, grid_affine, zeros=False):
+    """Every image resampled onto the grid: sorted ``(key, value)`` entries, ``key = image * grid size + voxel``,
+    nonzero values only (``zeros=True``: with the exact zeros the separable passes may leave, for a caller that
+    compacts the entries once itself).
 
     Images of one geometry and type are resampled together; oblique images (and integer images the
     separable passes cannot round as scipy does) one by one with scipy on the host.
@@ -128,11 +130,16 @@ def support_entries(images, shape, grid_affine):
     if not parts:
         return xp.zeros(0, xp.int64), xp.zeros(0, xp.float64)
     if len(parts) == 1:
-        return parts[0]
-    key = xp.concatenate([p[0] for p in parts])
-    val = xp.concatenate([p[1] for p in parts])
-    o = xp.argsort(key, kind="stable")  # a merge of sorted runs
-    return key[o], val[o]
+        key, val = parts[0]
+    else:
+        key = xp.concatenate([p[0] for p in parts])
+        val = xp.concatenate([p[1] for p in parts])
+        o = xp.argsort(key, kind="stable")  # a merge of sorted runs
+        key, val = key[o], val[o]
+    if zeros:
+        return key, val
+    keep = xp.flatnonzero(val)
+    return key[keep], val[keep]
 
 
 # ------------------------------------------------------------------ labelling
@@ -145,14 +152,15 @@ def label_support(key, shape):
         Component of each voxel, numbered over the whole chunk in raster order (image by image).
     n_comp : int
     runs : dict
-        The runs (``x``, ``y``, ``z0``, ``z1`` per run, ``comp`` per run), for component boxes.
+        The runs (``x``, ``y``, ``z0``, ``z1``, ``start``: the key of the run's first voxel, and ``comp``, per
+        run), for component boxes and first voxels.
     """
     xp = backend.xp()
     G0, G1, G2 = (int(s) for s in shape)
     n = int(key.size)
     if n == 0:
         e = xp.zeros(0, xp.int64)
-        return e, 0, dict(x=e, y=e, z0=e, z1=e, comp=e, first_key=e)
+        return e, 0, dict(x=e, y=e, z0=e, z1=e, comp=e, start=e)
     z = key % G2
     start = xp.ones(n, bool)
     start[1:] = (key[1:] != key[:-1] + 1) | (z[1:] == 0)
@@ -184,7 +192,7 @@ def label_support(key, shape):
     comp_run = comp_of_root[root]
     n_comp = int(comp_of_root[-1]) + 1
     # the first run of each component is its root (the smallest run): components follow their roots' order
-    return comp_run[run_of], n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, first_key=rstart[is_root])
+    return comp_run[run_of], n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, start=rstart)
 
 
 # ------------------------------------------------------------------ the chunk
@@ -203,29 +211,30 @@ def components(key, x, shape, grid_affine, split_components=True):
     ijk = xp.stack([lin // (G1 * G2), (lin // G2) % G1, lin % G2], axis=1)
     if split_components:
         comp, K, runs = label_support(key, shape)
-        box_values = xp.stack([runs["x"], runs["y"], runs["z0"], runs["z1"]], axis=1)
-        lo4, hi4 = _kernels.segment_min_max(box_values, runs["comp"], K)
-        lo, hi = lo4[:, :3], xp.stack([hi4[:, 0], hi4[:, 1], hi4[:, 3]], axis=1)
-        first_keys = runs["first_key"]
+        box_values = xp.stack([runs["x"], runs["y"], runs["z0"], runs["z1"], runs["start"]], axis=1)
+        lo5, hi5 = _kernels.segment_min_max(box_values, runs["comp"], K)
+        lo, hi = lo5[:, :3], xp.stack([hi5[:, 0], hi5[:, 1], hi5[:, 3]], axis=1)
+        first_keys = lo5[:, 4]  # a component's first voxel: the start of its first run
     else:
         m = key // G
         present = xp.bincount(m, minlength=int(m.max()) + 1 if m.size else 1) > 0
         rank = xp.cumsum(present) - 1
         comp = rank[m]
         K = int(present.sum())
-        lo, hi = _kernels.segment_min_max(ijk, comp, K)
-        new = xp.ones(key.size, bool)
-        new[1:] = m[1:] != m[:-1]
-        first_keys = key[new]
+        lo4, hi4 = _kernels.segment_min_max(xp.concatenate([ijk, key[:, None]], axis=1), comp, K)
+        lo, hi, first_keys = lo4[:, :3], hi4[:, :3], lo4[:, 3]
     # values beyond float64's comfortable range are divided by a power of two per component (exact)
     expo = xp.frexp(xp.abs(x))[1].astype(xp.int64)
     _, emax = _kernels.segment_min_max(expo[:, None], comp, K)
     shift = xp.where(xp.abs(emax[:, 0]) > _EXPONENT_LIMIT, emax[:, 0], 0)
     x = xp.ldexp(x, (-shift[comp]).astype(xp.int32))
-    w = [None, x, x * x, (x > 0).astype(xp.float64)] + [ijk[:, a].astype(xp.float64) for a in range(3)]
-    sums = [xp.bincount(comp, weights=v, minlength=K).astype(xp.float64) for v in w]
-    table = xp.stack(sums + [(first_keys // G).astype(xp.float64)] + [lo[:, a].astype(xp.float64) for a in range(3)]
-                     + [hi[:, a].astype(xp.float64) for a in range(3)] + [shift.astype(xp.float64)], axis=1)
+    w = [xp.ones(x.size, xp.float64), x, x * x, (x > 0).astype(xp.float64)] + \
+        [ijk[:, a].astype(xp.float64) for a in range(3)]
+    sums = _kernels.segment_sums(w, comp, K)
+    table = xp.concatenate([sums, xp.stack([(first_keys // G).astype(xp.float64)] +
+                                           [lo[:, a].astype(xp.float64) for a in range(3)] +
+                                           [hi[:, a].astype(xp.float64) for a in range(3)] +
+                                           [shift.astype(xp.float64)], axis=1)], axis=1)
     t = backend.to_host(table)  # one copy of the whole chunk's component table
     count = t[:, 0].astype(np.int64)
     cmap = t[:, 7].astype(np.int64)
@@ -301,10 +310,11 @@ def _prepare(images, shape, grid_affine, split_components):
     xp = backend.xp()
     G = int(np.prod(shape))
     M = len(images)
-    key, x = support_entries(images, shape, grid_affine)
-    reached = backend.to_host(xp.bincount(key // G, minlength=M)) if key.size else np.zeros(M, np.int64)
+    key, x = support_entries(images, shape, grid_affine, zeros=True)
+    reached = backend.to_host(_kernels.segment_sums([x != 0], key // G, M)[:, 0]) if key.size else \
+        np.zeros(M)
     status = ["empty" if im.nnz == 0 else "outside" if reached[i] == 0 else "ok" for i, im in enumerate(images)]
-    keep = x > 0 if split_components else x != 0
+    keep = xp.flatnonzero(x > 0 if split_components else x != 0)  # the chunk's one compaction of its support
     key, x = key[keep], x[keep]
     if key.size == 0:
         return status, None
@@ -329,7 +339,7 @@ def _score(smap, prepared, minsize_voxel, lower_threshold, split_components) -> 
         newid = np.cumsum(big) - 1
         newid[~big] = -1
         nid = xp.asarray(newid)[comp]
-        sel = nid >= 0
+        sel = xp.flatnonzero(nid >= 0)
         key, x, comp = key[sel], x[sel], nid[sel]
         comps = comps.take(np.flatnonzero(big))
     region_threshold = 0.0 if labelled else lower_threshold  # a labelled map's threshold applies to the IoU

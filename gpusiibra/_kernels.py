@@ -78,7 +78,7 @@ def _device_shared_limit(device) -> int:
 
 
 #: the kernels of each module (compiled at first use, or ahead of the first chunk by :func:`warm`)
-KERNELS = {"accumulate": ("accumulate_chunks", "accumulate_global"), "components": ("segment_min_max",),
+KERNELS = {"accumulate": ("accumulate_chunks", "accumulate_global"), "components": ("segment_min_max", "segment_sum"),
            "labels": ("uf_union", "uf_flatten"), "points": ("lookup_points", "accumulate_gaussian_points")}
 
 
@@ -178,6 +178,28 @@ def segment_min_max(values, seg, n_segments):
         np.minimum.at(lo, seg, values)
         np.maximum.at(hi, seg, values)
     return lo, hi
+
+
+def segment_sums(columns, seg, n_segments):
+    """Per-segment sums of ``columns`` (1-D arrays of n values each); value i belongs to segment ``seg[i]``
+    (< n_segments).
+
+    Returns an (n_segments, len(columns)) float64 array. On the device one kernel adds into an array of known
+    size (CuPy's ``bincount`` waits for the device twice: to check the values and to size its output); on the
+    CPU a ``bincount`` per column.
+    """
+    xp = backend.xp()
+    if uses_cuda_kernels():
+        values = xp.ascontiguousarray(xp.stack([xp.asarray(c, dtype=xp.float64) for c in columns], axis=1))
+        n, d = values.shape
+        out = xp.zeros((n_segments, d), xp.float64)
+        if n:
+            _launch("components", "segment_sum", _grid(n * d), _THREADS,
+                    (values, xp.ascontiguousarray(seg, dtype=xp.int32), np.int64(n), np.int32(d), out))
+        return out
+    seg = np.asarray(seg)
+    return np.stack([np.bincount(seg, weights=np.asarray(c, dtype=np.float64), minlength=n_segments)[:n_segments]
+                     for c in columns], axis=1)
 
 
 def union_find(n_nodes, a, b):
@@ -309,7 +331,7 @@ def _accumulate_kernels(index, voxel_lin, comp, x, n_comp, lower_threshold):
                   np.float64(lower_threshold), np.int32(R), spx, inter)
         if R <= max_shared_regions():
             # chunks of at most _CHUNK voxels, each inside one component
-            counts = xp.bincount(comp, minlength=n_comp)
+            counts = segment_sums([xp.ones(n)], comp, n_comp)[:, 0].astype(xp.int64)
             comp_start = xp.cumsum(counts) - counts
             nch = (counts + _CHUNK - 1) // _CHUNK
             ch_comp = repeat_index(xp, nch)

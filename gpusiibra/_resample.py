@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import backend
-from ._kernels import repeat_index
+from ._kernels import repeat_index, segment_sums
 from ._sparse_image import DENSE_FRACTION, SparseImage, interpolation_order, sparse_entries, sparse_image
 
 __all__ = ["SparseImage", "sparse_image", "sparse_entries", "interpolation_order", "resample_sparse", "resample_dense",
@@ -114,7 +114,7 @@ def _device_axis_table(n_in, n_out, zoom, offset, order, device):
 
 
 # ------------------------------------------------------------------ the passes
-def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
+def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks):
     """One separable pass: entries (sorted ``key`` over ``sizes``, values) -> entries with ``axis`` resampled.
 
     Cells (input voxels along the axis, as low taps) come from the entries: entry i is the low corner
@@ -127,22 +127,23 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
     n_in = sizes[axis]
     n_out = int(w_low.size)
     stride = int(np.prod(sizes[axis + 1:], dtype=np.int64))
+    end = n_blocks * int(np.prod(sizes, dtype=np.int64))  # beyond every key (keys: block * prod(sizes) + voxel)
     if order == 1:
-        lower = (key // stride) % n_in >= 1
-        keys = xp.concatenate([key, key[lower] - stride])
-        vals = xp.concatenate([val, val[lower]])
-        role = xp.concatenate([xp.zeros(key.size, xp.int8), xp.ones(int(lower.sum()), xp.int8)])
+        # every entry is also the high corner of the cell below it; those at the axis's first voxel have none
+        # and go to one cell beyond every key, which makes no output (no compaction: no wait for the device)
+        below = xp.where((key // stride) % n_in >= 1, key - stride, end)
+        keys = xp.concatenate([key, below])
+        vals = xp.concatenate([val, val])
+        is_high = xp.concatenate([xp.zeros(key.size, bool), xp.ones(key.size, bool)])
         o = xp.argsort(keys, kind="stable")  # a merge of two sorted runs
-        keys, vals, role = keys[o], vals[o], role[o]
+        keys, vals, is_high = keys[o], vals[o], is_high[o]
         new = xp.ones(keys.size, bool)
         new[1:] = keys[1:] != keys[:-1]
         cid = xp.cumsum(new) - 1
-        ckey = keys[new]
-        v_lo = xp.zeros(ckey.size, xp.float64)
-        v_hi = xp.zeros(ckey.size, xp.float64)
-        lo_role = role == 0
-        v_lo[cid[lo_role]] = vals[lo_role]
-        v_hi[cid[~lo_role]] = vals[~lo_role]
+        ckey = keys[xp.flatnonzero(new)]
+        # each cell has at most one low and one high corner: sums of one value and zeros, exact
+        corners = segment_sums([xp.where(is_high, 0.0, vals), xp.where(is_high, vals, 0.0)], cid, ckey.size)
+        v_lo, v_hi = corners[:, 0], corners[:, 1]
     else:
         ckey, v_lo, v_hi = key, val, None
     sg = ckey // stride  # prefix * n_in + cell coordinate
@@ -152,7 +153,7 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
     sg_size = xp.diff(xp.concatenate([sg_start, xp.asarray([ckey.size], dtype=sg_start.dtype)]))
     sg_cell = sg[sg_start] % n_in
     sg_pre = sg[sg_start] // n_in
-    k = count[sg_cell]
+    k = xp.where(sg[sg_start] < end // stride, count[sg_cell], 0)  # the cell beyond every key: no output
     t0 = first[sg_cell]
     if zoom_negative:  # outputs run against the cells: order the subgroups by (prefix, first output)
         sg_order = xp.argsort(sg_pre * n_out + t0, kind="stable")
@@ -173,9 +174,11 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative):
     else:
         out = v_lo[cell]
     new_key = (sg_pre[g] * n_out + t) * stride + ckey[cell] % stride
-    keep = out != 0
     sizes = list(sizes)
     sizes[axis] = n_out
+    # drop the zeros (a missing corner at a zero weight: a third of the outputs of isolated voxels at half
+    # voxels), which would otherwise multiply through the next passes
+    keep = xp.flatnonzero(out)
     return new_key[keep], out[keep], tuple(sizes)
 
 
@@ -207,7 +210,7 @@ def resample_sparse(images, ids, shape, grid_affine):
     key : array of int64
         ``id * prod(shape) + linear voxel index``, ascending.
     value : array of float64
-        The resampled value (after the cast and clip), nonzero.
+        The resampled value (after the cast and clip); zeros of the cast may remain (the caller drops them).
     """
     xp = backend.xp()
     shape = tuple(int(s) for s in shape)
@@ -230,16 +233,15 @@ def resample_sparse(images, ids, shape, grid_affine):
     for axis in (2, 0, 1):
         table = _device_axis_table(int(first.shape[axis]), shape[axis], float(zoom[axis]), float(offset[axis]),
                                    first.order, backend.device_id() if backend.get_backend() == "gpu" else -1)
-        key, val, sizes = _axis_pass(xp, key, val, sizes, axis, table, first.order, zoom[axis] < 0)
+        key, val, sizes = _axis_pass(xp, key, val, sizes, axis, table, first.order, zoom[axis] < 0,
+                                     int(ids.max()) + 1)
     m = key // G
     # per image, by its position in ids: clip bounds
     pos = np.full(int(ids.max()) + 1 if ids.size else 1, 0, np.int64)
     pos[ids] = np.arange(len(ids))
     vmin = np.array([im.vmin for im in images])[pos]
     vmax = np.array([im.vmax for im in images])[pos]
-    val = _finish_values(xp, val, first.dtype, m, vmin, vmax)
-    keep = val != 0
-    return key[keep], val[keep]
+    return key, _finish_values(xp, val, first.dtype, m, vmin, vmax)  # exact zeros included
 
 
 def resample_dense(image, image_id, shape, grid_affine):

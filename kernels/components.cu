@@ -24,3 +24,20 @@ extern "C" __global__ void segment_min_max(
         atomicMax(hi + o, v);
     }
 }
+
+// segment_sum: values is (n, d) float64, row i in segment seg[i]; out is (n_segments, d), zero-filled by the
+// caller, and receives the per-segment sum of each column (component sums, resampling cells, counts per map):
+// an array of known size, so the host never waits to learn one (CuPy's bincount waits twice).
+extern "C" __global__ void segment_sum(
+    const double* __restrict__ values,
+    const int* __restrict__ seg,
+    const long long n,
+    const int d,
+    double* __restrict__ out)
+{
+    for (long long t = blockIdx.x * (long long)blockDim.x + threadIdx.x; t < n * d;
+         t += (long long)gridDim.x * blockDim.x) {
+        const double v = values[t];
+        if (v != 0.0) atomicAdd(out + (long long)seg[t / d] * d + (int)(t % d), v);
+    }
+}

@@ -121,6 +121,27 @@ def test_array_calls_per_chunk_do_not_grow_with_its_maps(julich, monkeypatch, em
     assert counts[0][0] < 400 and counts[0][1] < 20
 
 
+def test_a_chunk_makes_the_host_wait_for_the_device_a_fixed_handful_of_times(julich, monkeypatch):
+    """Counted through the kernels' host emulation (the device's route): the waits a chunk costs (compactions,
+    copies back, device numbers read on the host; no boolean selection, no bincount) do not grow with its maps."""
+    if not cuda_emulator.available():
+        pytest.skip("no C++ compiler for the kernel emulator")
+    import host_waits
+    from gpusiibra import _kernels as kernels
+
+    maps = _shifted_motor(12)
+    monkeypatch.setattr(kernels, "_EMULATOR", cuda_emulator.Emulator())
+    seen = []
+    for n in (2, 5, 12):
+        with host_waits.counting() as counts:
+            res = _engine.assign_chunk(julich, maps[:n])
+        assert len(res.row_map) > 0
+        seen.append((host_waits.waits(counts), counts))
+    assert seen[0][0] == seen[1][0] == seen[2][0] <= 21, seen  # 61 before segment sums and one compaction each
+    for _, counts in seen:
+        assert not counts["boolean selection"] and not counts["bincount"] and counts["copy to the host"] == 3
+
+
 def test_outside_and_empty_maps_are_told_apart(julich, on_backend):
     img = motor_t4()
     far = img.affine.copy()

@@ -91,6 +91,21 @@ def test_segment_min_max_equals_the_twin(monkeypatch, rng):
     np.testing.assert_array_equal(cpu[1], emu_out[1])
 
 
+def test_segment_sums_equal_the_twin_and_leave_empty_segments_zero(monkeypatch, rng):
+    v = rng.normal(size=(3000, 4))
+    v[::7, 1] = 0.0
+    seg = rng.integers(0, 60, 3000)
+    seg[seg == 17] = 18  # an empty segment
+    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: kernels.segment_sums(list(v.T), seg, 61))
+    assert cpu.shape == emu_out.shape == (61, 4) and not cpu[17].any() and not cpu[60].any()
+    np.testing.assert_allclose(emu_out, cpu, rtol=1e-12, atol=1e-12)  # the device adds in any order
+    ones = rng.integers(1, 9, (500, 2)).astype(float)  # small integers: exact in any order
+    cpu, emu_out, _ = _twin_and_kernel(monkeypatch, lambda: kernels.segment_sums(list(ones.T), seg[:500], 61))
+    np.testing.assert_array_equal(cpu, emu_out)
+    empty = kernels.segment_sums([np.zeros(0)] * 3, np.zeros(0, np.int64), 5)
+    assert empty.shape == (5, 3) and not empty.any()
+
+
 @pytest.mark.parametrize("case", sorted(CASES))
 def test_golden_cases_through_the_kernels(julich, emulated, case):
     compare_with_golden(CASES[case](julich), case)

@@ -41,9 +41,9 @@ def test_each_atlas_of_a_pass_gives_its_own_rows_and_maps_are_labelled_once_per_
     calls = []
     support = _engine.support_entries
 
-    def counting(images, shape, affine):
+    def counting(images, shape, affine, **kw):
         calls.append(tuple(shape))
-        return support(images, shape, affine)
+        return support(images, shape, affine, **kw)
 
     monkeypatch.setattr(_engine, "support_entries", counting)
     together, s = batch.assign_batch(list(atlases3), study, threshold=3.1, peaks=True, progress=False, readers=1,
