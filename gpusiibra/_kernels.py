@@ -334,13 +334,18 @@ def _accumulate_kernels(index, voxel_lin, comp, x, n_comp, lower_threshold):
             counts = segment_sums([xp.ones(n)], comp, n_comp)[:, 0].astype(xp.int64)
             comp_start = xp.cumsum(counts) - counts
             nch = (counts + _CHUNK - 1) // _CHUNK
-            ch_comp = repeat_index(xp, nch)
-            first = xp.cumsum(nch) - nch
-            ch = xp.arange(ch_comp.size, dtype=xp.int64)
-            start = xp.ascontiguousarray(comp_start[ch_comp] + (ch - first[ch_comp]) * _CHUNK, dtype=xp.int64)
-            stop = xp.ascontiguousarray(xp.minimum(start + _CHUNK, comp_start[ch_comp] + counts[ch_comp]),
-                                        dtype=xp.int64)
-            _launch("accumulate", "accumulate_chunks", int(ch_comp.size), _THREADS,
+            ends = xp.cumsum(nch)
+            # as many blocks as there can be chunks (known on the host: no wait to count them); the rest are empty
+            n_blocks = -(-n // _CHUNK) + n_comp
+            ch = xp.arange(n_blocks, dtype=xp.int64)
+            ch_comp = xp.searchsorted(ends, ch, side="right")
+            real = ch_comp < n_comp
+            ch_comp = xp.minimum(ch_comp, n_comp - 1)
+            start = comp_start[ch_comp] + (ch - (ends - nch)[ch_comp]) * _CHUNK
+            stop = xp.minimum(start + _CHUNK, comp_start[ch_comp] + counts[ch_comp])
+            start = xp.ascontiguousarray(xp.where(real, start, 0), dtype=xp.int64)
+            stop = xp.ascontiguousarray(xp.where(real, stop, 0), dtype=xp.int64)
+            _launch("accumulate", "accumulate_chunks", n_blocks, _THREADS,
                     (voxel_lin, x, start, stop, xp.ascontiguousarray(ch_comp, dtype=xp.int32)) + common,
                     shared_mem=R * _SHARED_BYTES_PER_REGION)
         else:

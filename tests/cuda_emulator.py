@@ -138,10 +138,17 @@ class Emulator:
         return sum(k.launches for m in self._modules.values() for k in m._kernels.values())
 
 
+#: the emulator runs a grid's blocks one after another on the same threads, two barriers a block: the
+#: grid-stride kernels are launched with at most this many blocks (the device's cap, 65535 x 16, would only
+#: add barriers; tests/test_kernels.py checks the kernels with a single block too)
+EMULATED_MAX_GRID = 8
+
+
 def install(monkeypatch):
     """Run gpusiibra's raw-kernel code paths through the emulator (NumPy arrays, CPU backend) for one test."""
     from gpusiibra import _kernels as kernels
 
     emu = Emulator()
     monkeypatch.setattr(kernels, "_EMULATOR", emu)
+    monkeypatch.setattr(kernels, "_MAX_GRID", min(kernels._MAX_GRID, EMULATED_MAX_GRID))
     return emu

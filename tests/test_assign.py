@@ -1,6 +1,4 @@
 """Assignment: siibra's golden outputs, siibra itself on random cases, and edge cases."""
-import warnings
-
 import nibabel as nib
 import numpy as np
 import pandas as pd

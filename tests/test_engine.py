@@ -107,14 +107,12 @@ def test_array_calls_per_chunk_do_not_grow_with_its_maps(julich, monkeypatch, em
     if emulated and not cuda_emulator.available():
         pytest.skip("no C++ compiler for the kernel emulator")
     maps = _shifted_motor(24)
+    _engine.assign_chunk(julich, maps[:2])  # the per-geometry tables, made once (not per chunk), are in place
     counts = []
     for n in (2, 8, 24):
         emu = None
         if emulated:
-            from gpusiibra import _kernels as kernels
-
-            emu = cuda_emulator.Emulator()
-            monkeypatch.setattr(kernels, "_EMULATOR", emu)
+            emu = cuda_emulator.install(monkeypatch)
         counts.append(_calls_per_chunk(monkeypatch, julich, maps[:n], emu))
     assert counts[0] == counts[1] == counts[2], counts  # (array calls, copies to the host, kernel launches)
     print("array calls, copies to the host, kernel launches per chunk:", counts[0])
@@ -127,10 +125,9 @@ def test_a_chunk_makes_the_host_wait_for_the_device_a_fixed_handful_of_times(jul
     if not cuda_emulator.available():
         pytest.skip("no C++ compiler for the kernel emulator")
     import host_waits
-    from gpusiibra import _kernels as kernels
 
     maps = _shifted_motor(12)
-    monkeypatch.setattr(kernels, "_EMULATOR", cuda_emulator.Emulator())
+    cuda_emulator.install(monkeypatch)
     seen = []
     for n in (2, 5, 12):
         with host_waits.counting() as counts:

@@ -13,7 +13,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-import gpusiibra
 from golden_cases import blobs, compare_with_golden, motor_t4
 from gpusiibra import _readers, batch
 from gpusiibra.errors import ImageFileError
