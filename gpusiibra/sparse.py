@@ -267,12 +267,13 @@ class SparseIndex:
             boxes = np.zeros((n, 2, 3), np.int64)
             boxes[:, 1, :] = -1
             if len(a["region_voxel"]):
-                ijk = np.stack(np.unravel_index(a["region_voxel"], self.shape), axis=1)
                 counts = np.diff(a["region_ptr"])
                 nonempty = np.flatnonzero(counts > 0)
                 starts = a["region_ptr"][nonempty]
-                boxes[nonempty, 0, :] = np.minimum.reduceat(ijk, starts, axis=0)
-                boxes[nonempty, 1, :] = np.maximum.reduceat(ijk, starts, axis=0)
+                for axis, c in enumerate(np.unravel_index(a["region_voxel"], self.shape)):
+                    # one axis at a time: 1-D reductions (10x faster than along axis 0 of an (N, 3) array)
+                    boxes[nonempty, 0, axis] = np.minimum.reduceat(c, starts)
+                    boxes[nonempty, 1, axis] = np.maximum.reduceat(c, starts)
             self._bboxes = boxes
         return self._bboxes
 
