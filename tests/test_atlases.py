@@ -480,7 +480,7 @@ def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypat
     out = capsys.readouterr().out
     assert re.search(r"julich-3\.1\s+prob\.\s+414\s+MNI152\s+no\s", out) and "bundled" in out
     assert re.search(r"julich-3\.1-mpm\s+labelled\s+410\s+MNI152\s+no\s+CC BY-NC-SA 4\.0", out)
-    assert len(re.findall(r"\s(?:prob\.|labelled)\s+\d+\s+MNI152\s", out)) >= 20
+    assert len(re.findall(r"\s(?:prob\.|labelled)\s+\d+\s+MNI152\s", out)) >= 21
     assert cli(["atlas", "info", "julich-3.1", "--sources"]) == 0
     out = capsys.readouterr().out
     e = atlases.get_entry("julich-3.1")
@@ -707,6 +707,9 @@ def test_catalog_labelled_maps_facts():
     assert all(lab == k // 2 + 1 + 1000 * (k % 2) and r.endswith(("left", "right")[k % 2])
                for k, (r, lab) in enumerate(zip(j30.regions, j30.labels)))
     assert len(set(j30.regions) & set(mpm.regions)) >= 200  # most areas kept their names from 3.0.3 to 3.1
+    j29 = atlases.get_entry("jba29-mpm")
+    assert set(j29.regions) == set(atlases.get_entry("julich-2.9").regions) and j29.volume_fragments
+    assert j29.labels[:148] == j29.labels[148:] and len(set(j29.labels)) == 148  # the same labels on both sides
     dwm, swm = atlases.get_entry("dwm"), atlases.get_entry("swm")
     assert set(atlases.get_entry("dwm-probabilistic").regions) < set(dwm.regions)
     assert atlases.get_entry("swm-probabilistic").regions == swm.regions

@@ -1129,6 +1129,71 @@ def julich_303_mpm():
         "'Julich-Brain Atlas, cytoarchitectonic maps (v3.0.3)'")
 
 
+# Julich-Brain 2.9 maximum probability maps, maps/mni152-jba29-labelled.json: two fragments (a label volume per
+# hemisphere); "<area> - left hemisphere" in fragment "left hemisphere" with the label below, then the same areas,
+# in the same order and with the same labels, "- right hemisphere" in fragment "right hemisphere".
+JBA29_MPM = """
+Ch 123 (Basal Forebrain):286|Ch 4 (Basal Forebrain):264|LB (Amygdala):187|CM (Amygdala):290|SF (Amygdala):185
+VTM (Amygdala):228|IF (Amygdala):237|MF (Amygdala):235|BST (Bed Nucleus):378|Frontal-to-Temporal-I (GapMap):505
+Area 5L (SPL):130|Area 7M (SPL):135|Area 7PC (SPL):132|Area 5M (SPL):131|Area 7P (SPL):208|Area 5Ci (SPL):136
+Area 7A (SPL):134|Area OP3 (POperc):75|Area OP4 (POperc):72|Area OP2 (POperc):74|Area OP1 (POperc):73
+Area 3b (PostCG):127|Area 1 (PostCG):125|Area 2 (PostCS):252|Area 3a (PostCG):126|Area PF (IPL):206
+Area PFcm (IPL):113|Area PGa (IPL):110|Area PFt (IPL):109|Area PFm (IPL):112|Area PGp (IPL):108|Area PFop (IPL):111
+Area hPO1 (POS):297|Area hIP1 (IPS):128|Area hIP7 (IPS):296|Area hIP3 (IPS):133|Area hIP2 (IPS):129
+Area hIP4 (IPS):294|Area hIP5 (IPS):295|Area hIP6 (IPS):292|Area hIP8 (IPS):293|Area hOc6 (POS):291
+Area hOc4d (Cuneus):119|Area hOc3d (Cuneus):120|Area hOc3v (LingG):10|Area hOc4v (LingG):9|Area hOc2 (V2, 18):7
+Area hOc1 (V1, 17, CalcS):8|Area hOc4lp (LOC):117|Area hOc5 (LOC):6|Area hOc4la (LOC):118
+Area IFJ1 (IFS,PreCS):248|Area IFS4 (IFS):247|Area IFS2 (IFS):245|Area IFS1 (IFS):244|Area IFS3 (IFS):246
+Area IFJ2 (IFS,PreCS):249|Area 8v2 (MFG):334|Area 8v1 (MFG):335|Area 44 (IFG):2|Area 45 (IFG):1
+Area 6d2 (PreCG):288|Area 6d1 (PreCG):287|Area 6ma (preSMA, mesial SFG):299|Area 6d3 (SFS):289
+Area Fp1 (FPole):212|Area Fp2 (FPole):211|Area 6mp (SMA, mesial SFG):298|Area 4p (PreCG):123|Area 4a (PreCG):124
+Area Fo1 (OFC):3|Area Fo3 (OFC):5|Area Fo2 (OFC):4|Area Op7 (Frontal Operculum):350
+Area Op8 (Frontal Operculum):273|Area Op5 (Frontal Operculum):348|Area Op6 (Frontal Operculum):349
+Area Op9 (Frontal Operculum):274|Area Fo6 (OFC):326|Area Fo5 (OFC):325|Area Fo7 (OFC):327|Area Fo4 (OFC):324
+Area 8d2 (SFG):333|Area 8d1 (SFG):332|Area Ig3 (Insula):336|Area Ig1 (Insula):115|Area Ig2 (Insula):114
+Area Ia2 (Insula):375|Area Ia1 (Insula):339|Area Ia3 (Insula):374|Area Id2 (Insula):56|Area Id8 (Insula):376
+Area Id1 (Insula):116|Area Id9 (Insula):373|Area Id7 (Insula):159|Area Id5 (Insula):338|Area Id6 (Insula):340
+Area Id10 (Insula):377|Area Id4 (Insula):337|Area Id3 (Insula):57|Area STS2 (STS):272|Area STS1 (STS):271
+Area TE 3 (STG):31|Area TE 2.2 (STG):34|Area TE 2.1 (STG):28|Area TI (STG):243|Area TeI (STG):242
+Area TE 1.2 (HESCHL):30|Area TE 1.1 (HESCHL):33|Area TE 1.0 (HESCHL):27|Area Ph3 (PhG):357|Area Ph1 (PhG):355
+Area Ph2 (PhG):356|Area FG2 (FusG):106|Area FG3 (FusG):239|Area FG1 (FusG):107|Area FG4 (FusG):238
+Area CoS1 (CoS):358|Area TPJ (STG/SMG):29|Frontal-to-Occipital (GapMap):504|Temporal-to-Parietal (GapMap):503
+Frontal-I (GapMap):500|Frontal-to-Temporal-II (GapMap):506|Frontal-II (GapMap):501|Area p24c (pACC):232
+Area 25 (sACC):184|Area p24ab (pACC):231|Area s32 (sACC):46|Area 33 (ACC):39|Area p32 (pACC):47|Area s24 (sACC):183
+HC-Presubiculum (Hippocampus):63|HATA (Hippocampus):68|Entorhinal Cortex:60|CA3 (Hippocampus):59
+HC-Transsubiculum (Hippocampus):305|HC-Subiculum (Hippocampus):67|HC-Prosubiculum (Hippocampus):64
+HC-Parasubiculum (Hippocampus):62|DG (Hippocampus):61|CA2 (Hippocampus):58|CA1 (Hippocampus):66
+Interposed Nucleus (Cerebellum):251|Dorsal Dentate Nucleus (Cerebellum):240|Ventral Dentate Nucleus (Cerebellum):241
+Fastigial Nucleus (Cerebellum):219|CGM (Metathalamus):368|CGL (Metathalamus):367
+"""
+JBA29_MPM_BASE = ("https://data-proxy-ppd.ebrains.eu/api/v1/buckets/p22717-hbp-d000001_jubrain-cytoatlas_pub/"
+                  "MPM-collections/29/MPMs/GapMapPublicMPMAtlas_")
+
+
+def julich_29_mpm():
+    left = pairs(JBA29_MPM)
+    labs = [lab for _, lab in left]
+    assert len(left) == 148 and len(set(labs)) == len(labs) and len({n for n, _ in left}) == len(left), len(left)
+    configured = [f"{x} - {h} hemisphere" for h in ("left", "right") for x, _ in left]
+    return labelled(
+        "julich-2.9-mpm", "Julich-Brain 2.9 maximum probability maps, 148 areas per hemisphere, MNI152",
+        ["julich brain 2.9 mpm", "jba29 mpm", "jba29-mpm", "julich-brain 2.9 maximum probability map"],
+        "Julich-Brain cytoarchitectonic atlas v2.9, maximum probability maps: each voxel labelled with its most "
+        "probable area (one label volume per hemisphere, the same labels on both sides); siibra's 'labelled' "
+        "map of Julich-Brain 2.9.",
+        "Julich-Brain Cytoarchitectonic Atlas (v2.9)",
+        "minds/core/parcellationatlas/v1.0.0/94c1125b-b87e-45e4-901c-00daee7f2579-290", "mni152-jba29-labelled",
+        "0a636ca7dccbdb69cb7641efd70506abbd2a14f9", configured, labs + labs,
+        [JBA29_MPM_BASE + "l_N10_nlin2StdICBM152asym2009c_29_publicDOI_b1bcc0b5a127f5a917f0d8b0e869be5d.nii.gz",
+         JBA29_MPM_BASE + "r_N10_nlin2StdICBM152asym2009c_29_publicDOI_57517b0a8dedb2ef53a661d40404e206.nii.gz"],
+        "CC BY-NC-SA 4.0",
+        "Amunts K, Mohlberg H, Bludau S, Zilles K (2020). Julich-Brain: a 3D probabilistic atlas of the human "
+        "brain's cytoarchitecture. Science 369(6506):988-992, doi:10.1126/science.abb4588. EBRAINS dataset "
+        "'Julich-Brain Atlas, cytoarchitectonic maps (v2.9)'",
+        fragments=[f"{h} hemisphere" for h in ("left", "right") for _ in left],
+        volume_fragments=["left hemisphere", "right hemisphere"])
+
+
 # ------------------------------------------------------------------ white-matter bundle probability maps
 # maps/mni152-dwm-continuous.json: 22 bundles, volume v a NIfTI of its own at
 # <base>/<side>-hemisphere/Probability_Maps/<stem>_<Side>.nii.gz; the "indices" name volume v as below (the
@@ -1206,7 +1271,7 @@ def white_matter_probabilities(kind):
 def main():
     entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
         [white_matter_probabilities("dwm"), white_matter_probabilities("swm"),
-         julich_31_mpm(), julich_303_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(),
+         julich_31_mpm(), julich_303_mpm(), julich_29_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(),
          vep(), visf(), white_matter("dwm"), white_matter("swm")]
     for e in entries:
         e.setdefault("values", "probabilities")
