@@ -124,6 +124,25 @@ def test_the_cpus_gaussian_route_makes_a_fixed_number_of_array_calls_whatever_th
     assert calls[0] == calls[1] == calls[2] and calls[0] < 80, calls
 
 
+def test_the_devices_gaussian_route_waits_for_the_device_a_fixed_handful_of_times(julich, rng, monkeypatch):
+    """Through the kernels' host emulation (the device's route), counted by tests/host_waits.py: the same few waits
+    (the pairs' compaction, the copies back) for 6, 20 or 60 uncertain points."""
+    import cuda_emulator
+    import host_waits
+
+    if not cuda_emulator.available():
+        pytest.skip("no C++ compiler for the kernel emulator")
+    cuda_emulator.install(monkeypatch)
+    seen = []
+    for n in (6, 20, 60):
+        pts = _random_points(julich, rng, n)
+        with host_waits.counting() as counts:
+            got = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=5.0))
+        assert got["input structure"].nunique() >= n // 2
+        seen.append(host_waits.waits(counts))
+    assert seen[0] == seen[1] == seen[2] <= 5, seen
+
+
 def test_cubes_cut_one_by_one_give_the_gathered_cubes_numbers(julich, rng, monkeypatch):
     """Cubes wider than the gather's limit are cut to the grid one by one: the same rows, bit for bit, as the
     gathered cubes (checked by lowering the limit), with widths mixed in one batch."""
