@@ -127,7 +127,6 @@ def test_the_cpus_gaussian_route_makes_a_fixed_number_of_array_calls_whatever_th
 def test_the_devices_gaussian_route_waits_for_the_device_a_fixed_handful_of_times(julich, rng, monkeypatch):
     """Through the kernels' host emulation (the device's route), counted by tests/host_waits.py: the same few waits
     (the pairs' compaction, the copies back) for 6, 20 or 60 uncertain points."""
-    import cuda_emulator
     import host_waits
 
     if not cuda_emulator.available():
