@@ -370,6 +370,12 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         lock.release()
 
 
+def _values_line(e) -> str:
+    if e.labelled:
+        return f"labels {min(e.labels)} ... {max(e.labels)} ({len(set(e.labels))} distinct)"
+    return "probabilities in [0, 1]" if e.values == "probabilities" else "non-negative weights"
+
+
 def _downloaded(path) -> str:
     """' (N files, X MB downloaded)' from the cache's checksum record, or '' without one (siibra's cache)."""
     try:
@@ -392,7 +398,7 @@ def describe(name, cache=None, sources=False) -> str:
         f"parcellation {e.parcellation}",
         f"regions      {len(e.regions)} (siibra's names, in volume order: {e.regions[0]!r} ... {e.regions[-1]!r})",
         f"kind         {'labelled (one label per voxel; siibra Map.assign rules)' if e.labelled else 'probabilistic'}",
-        f"values       {'labels ' + str(e.labels[0]) + ' ... ' + str(e.labels[-1]) if e.labelled else 'probabilities in [0, 1]' if e.values == 'probabilities' else 'non-negative weights'}",
+        f"values       {_values_line(e)}",
         f"licence      {e.licence}",
         f"citation     {e.citation}",
         f"source       {e.source['repository']} {e.source['file']} at commit {e.source['commit']}",
