@@ -9,8 +9,6 @@ import tempfile
 import time
 import tracemalloc
 
-import numpy as np
-
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
