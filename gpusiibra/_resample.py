@@ -241,7 +241,7 @@ def resample_sparse(images, ids, shape, grid_affine):
     pos[ids] = np.arange(len(ids))
     vmin = np.array([im.vmin for im in images])[pos]
     vmax = np.array([im.vmax for im in images])[pos]
-    return key, _finish_values(xp, val, first.dtype, m, vmin, vmax)  # exact zeros included
+    return key, _finish_values(xp, val, first.dtype, m, vmin, vmax)  # zeros of the cast included
 
 
 def resample_dense(image, image_id, shape, grid_affine):

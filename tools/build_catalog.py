@@ -786,6 +786,15 @@ def pairs(text):
     return out
 
 
+def hemisphere_fragments(left):
+    """A Julich-Brain MPM's regions in its two label volumes: "<area> - left hemisphere" in fragment "left
+    hemisphere" with the label given, then the same areas and labels for the right: (configured, labels,
+    fragments)."""
+    sides = ("left", "right")
+    return ([f"{x} - {h} hemisphere" for h in sides for x, _ in left], [lab for _ in sides for _, lab in left],
+            [f"{h} hemisphere" for h in sides for _ in left])
+
+
 def labelled(id, name, aliases, description, parcellation, parcellation_id, stem, commit, configured, labels,
              volumes, licence, citation, fragments=None, volume_fragments=None):
     assert len(configured) == len(labels) == len(set(zip(labels, fragments or [None] * len(labels)))), id
@@ -968,12 +977,9 @@ JBA31_MPM_BASE = ("https://data-proxy.ebrains.eu/api/v1/buckets/reference-atlas-
 
 
 def julich_31_mpm():
-    left = [(name, int(label)) for name, label in
-            (item.rsplit(":", 1) for line in JBA31_MPM.strip("\n").splitlines() for item in line.split("|"))]
+    left = pairs(JBA31_MPM)
     assert len(left) == 205 and sorted(lab for _, lab in left) == [k for k in range(1, 207) if k != 68]
-    configured = [f"{x} - {h} hemisphere" for h in ("left", "right") for x, _ in left]
-    fragments = [f"{h} hemisphere" for h in ("left", "right") for _ in left]
-    labels = [lab for _ in ("left", "right") for _, lab in left]
+    configured, labels, fragments = hemisphere_fragments(left)
     e = labelled(
         "julich-3.1-mpm", "Julich-Brain 3.1 maximum probability maps, 206 areas per hemisphere, MNI152",
         ["julich brain 3.1 mpm", "jba31 mpm", "julich-brain 3.1 maximum probability map", "jba31-mpm"],
@@ -1174,7 +1180,7 @@ def julich_29_mpm():
     left = pairs(JBA29_MPM)
     labs = [lab for _, lab in left]
     assert len(left) == 148 and len(set(labs)) == len(labs) and len({n for n, _ in left}) == len(left), len(left)
-    configured = [f"{x} - {h} hemisphere" for h in ("left", "right") for x, _ in left]
+    configured, labels, fragments = hemisphere_fragments(left)
     return labelled(
         "julich-2.9-mpm", "Julich-Brain 2.9 maximum probability maps, 148 areas per hemisphere, MNI152",
         ["julich brain 2.9 mpm", "jba29 mpm", "jba29-mpm", "julich-brain 2.9 maximum probability map"],
@@ -1183,15 +1189,14 @@ def julich_29_mpm():
         "map of Julich-Brain 2.9.",
         "Julich-Brain Cytoarchitectonic Atlas (v2.9)",
         "minds/core/parcellationatlas/v1.0.0/94c1125b-b87e-45e4-901c-00daee7f2579-290", "mni152-jba29-labelled",
-        "0a636ca7dccbdb69cb7641efd70506abbd2a14f9", configured, labs + labs,
+        "0a636ca7dccbdb69cb7641efd70506abbd2a14f9", configured, labels,
         [JBA29_MPM_BASE + "l_N10_nlin2StdICBM152asym2009c_29_publicDOI_b1bcc0b5a127f5a917f0d8b0e869be5d.nii.gz",
          JBA29_MPM_BASE + "r_N10_nlin2StdICBM152asym2009c_29_publicDOI_57517b0a8dedb2ef53a661d40404e206.nii.gz"],
         "CC BY-NC-SA 4.0",
         "Amunts K, Mohlberg H, Bludau S, Zilles K (2020). Julich-Brain: a 3D probabilistic atlas of the human "
         "brain's cytoarchitecture. Science 369(6506):988-992, doi:10.1126/science.abb4588. EBRAINS dataset "
         "'Julich-Brain Atlas, cytoarchitectonic maps (v2.9)'",
-        fragments=[f"{h} hemisphere" for h in ("left", "right") for _ in left],
-        volume_fragments=["left hemisphere", "right hemisphere"])
+        fragments=fragments, volume_fragments=["left hemisphere", "right hemisphere"])
 
 
 # ------------------------------------------------------------------ white-matter bundle probability maps
