@@ -53,19 +53,11 @@ def _cmd_compare(args):
     from .compare import compare_atlases
     from .errors import OptionError
 
-    atlases = args.atlas
-    if not atlases:
-        import pyarrow.parquet as pq
-
-        found = list(dict.fromkeys(pq.read_table(args.dataset, columns=["atlas"]).column("atlas").to_pylist())) \
-            if os.path.isdir(args.dataset) else []
-        if len(found) != 2:
-            raise OptionError(f"give the two atlases to compare with --atlas A --atlas B (the dataset has "
-                              f"{', '.join(map(repr, found)) or 'none'})")
-        atlases = found
-    if len(atlases) != 2:
+    atlases = args.atlas or []
+    if len(atlases) not in (0, 2):
         raise OptionError(f"give exactly two atlases to compare (--atlas A --atlas B), not {len(atlases)}")
-    result = compare_atlases(args.dataset, atlases[0], atlases[1], measure=args.measure)
+    result = compare_atlases(args.dataset, *atlases, measure=args.measure)
+    atlases = list(result.atlases)
     print(result)
     if args.out:
         result.table.to_csv(args.out, index=False)

@@ -20,7 +20,8 @@ Examples
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -52,6 +53,9 @@ class AtlasComparison:
         case and punctuation, "Area TE 1.0 (HESCHL)" in Julich-Brain 3.0.3, "Area Te 1.0 (HESCHL)" in 3.1;
         such a row is not ``changed``).
     compared, changed, respelled : int
+    notes : list of str
+        What the comparison could not see: part files missing or damaged, a run still writing the dataset or
+        stopped before its end (each also given as a warning).
     """
 
     atlases: tuple
@@ -61,6 +65,7 @@ class AtlasComparison:
     compared: int
     changed: int
     respelled: int = 0
+    notes: list = field(default_factory=list)
 
     def __str__(self):
         a, b = self.atlases
@@ -78,47 +83,64 @@ def _spelling(names: pd.Series) -> np.ndarray:
 
 
 def _rows(dataset):
-    """The component rows and the atlases' identities of a results dataset."""
-    from .dataset import atlas_identities, intact_chunks, read_manifest
+    """The component rows, the atlases' identities and the completeness notes of a results dataset (the rows of
+    exactly its recorded, intact part files)."""
+    from .dataset import atlas_identities, completeness_notes, intact_chunks, read_manifest
 
     if isinstance(dataset, pd.DataFrame):
-        return dataset, None
+        return dataset, None, []
     dataset = os.fspath(dataset)
     if not os.path.isdir(dataset):
         raise DatasetError(dataset, "no such results dataset (a folder that `gpusiibra assign --out` wrote)")
     records = read_manifest(dataset)
-    chunks, _ = intact_chunks(dataset, records)
-    parts = [os.path.join(dataset, r["part"]) for r in chunks if r.get("part")]
     if records[0]["settings"].get("kind") == "points":
         raise DatasetError(dataset, "is a points dataset: compare works on the datasets of `gpusiibra assign`")
+    chunks, damaged = intact_chunks(dataset, records)
+    notes = completeness_notes(dataset, records, damaged, "this comparison")
+    parts = [os.path.join(dataset, r["part"]) for r in chunks if r.get("part")]
     if not parts:
-        raise DatasetError(dataset, "holds no assigned rows yet: nothing to compare")
+        raise DatasetError(dataset, "holds no assigned rows yet: nothing to compare" + (f" ({notes[0]})" if notes else ""))
     import pyarrow.parquet as pq
 
     rows = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
-    return rows, {a.get("label", a.get("name")): a for a in atlas_identities(records[0]["atlas"])}
+    return rows, {a.get("label", a.get("name")): a for a in atlas_identities(records[0]["atlas"])}, notes
 
 
-def compare_atlases(dataset, atlas_a, atlas_b, measure="correlation") -> AtlasComparison:
+def compare_atlases(dataset, atlas_a=None, atlas_b=None, measure="correlation") -> AtlasComparison:
     """Each component's best region under two atlases of one dataset, side by side.
 
     Parameters
     ----------
     dataset : path or DataFrame
         A results dataset written with several atlases (``gpusiibra assign --atlas A,B``), or its rows.
-    atlas_a, atlas_b : str
-        Two values of its ``atlas`` column (``gpusiibra compare`` lists them when one is missing).
+    atlas_a, atlas_b : str, optional
+        Two values of its ``atlas`` column; both left out for a dataset of exactly two atlases.
     measure : str
         The statistic whose highest value picks a structure's best region (any of :data:`STATISTICS`).
 
     Returns
     -------
     AtlasComparison
+
+    Warns
+    -----
+    RuntimeWarning
+        For each part of the dataset that cannot be read (missing or damaged) and for a run that did not end:
+        the comparison leaves those maps out, and says so in ``notes``.
     """
     if measure not in STATISTICS:
         raise OptionError(f"measure must be one of {', '.join(STATISTICS)}, not {measure!r}")
-    rows, identities = _rows(dataset)
+    rows, identities, notes = _rows(dataset)
+    for note in notes:
+        warnings.warn(note, RuntimeWarning, stacklevel=2)
     known = list(dict.fromkeys(rows["atlas"])) if "atlas" in rows else []
+    if atlas_a is None and atlas_b is None:
+        if len(known) != 2:
+            raise OptionError(f"name the two atlases to compare: the dataset has {len(known)} "
+                              f"({', '.join(map(repr, known)) or 'none'})")
+        atlas_a, atlas_b = known
+    elif atlas_a is None or atlas_b is None:
+        raise OptionError(f"name two atlases to compare, not one (the dataset has {', '.join(map(repr, known))})")
     for a in (atlas_a, atlas_b):
         if a not in known:
             raise OptionError(f"the dataset has no rows of atlas {a!r} (its atlases: "
@@ -153,4 +175,4 @@ def compare_atlases(dataset, atlas_a, atlas_b, measure="correlation") -> AtlasCo
     if "voxels" in table:
         table["voxels"] = table["voxels"].astype("Int64")
     return AtlasComparison((atlas_a, atlas_b), "component" if same_grid else "map", measure, table, len(table),
-                           int(np.sum(table["changed"])), int(np.sum(table["respelled"])))
+                           int(np.sum(table["changed"])), int(np.sum(table["respelled"])), notes)

@@ -194,6 +194,21 @@ def intact_chunks(out, records):
     return good, bad
 
 
+def completeness_notes(out, records, damaged, what="this report") -> list:
+    """One line for each reason a reader of a dataset does not see all of it: a part file missing or damaged
+    (``damaged`` from :func:`intact_chunks`), a run still writing it, a run that was stopped. ``what`` names
+    the reader's result ("this report", "this comparison")."""
+    notes = [f"{rec['part']}: {reason}; its {len(rec['maps'])} maps are left out of {what} "
+             "(`gpusiibra assign ... --resume` assigns them again)" for rec, reason in damaged]
+    state = dataset_state(out, records)
+    if state == "running":
+        notes.append(f"the run writing this dataset is still going: {what} shows the maps finished so far")
+    elif state == "stopped":
+        notes.append(f"the last run on this dataset did not finish (stopped or killed): {what} shows the maps "
+                     "it finished; `gpusiibra assign ... --resume` assigns the rest")
+    return notes
+
+
 def dataset_state(out, records) -> str:
     """``finished``, ``running`` (a run holds the dataset now) or ``stopped`` (the last run did not end)."""
     if FileLock(os.path.join(os.fspath(out), _LOCK)).held():

@@ -54,7 +54,7 @@ class StudyReport:
 def _load(dataset):
     """The manifest, the maps, the failed inputs and the rows of exactly the recorded, intact part files, with
     notes on what is missing or unfinished."""
-    from .dataset import dataset_state, errors_path, intact_chunks, read_manifest
+    from .dataset import completeness_notes, errors_path, intact_chunks, read_manifest
     from .errors import DatasetError
 
     dataset = os.fspath(dataset)
@@ -68,16 +68,7 @@ def _load(dataset):
     chunks, damaged = intact_chunks(dataset, records)
     maps = pd.DataFrame([m for r in chunks for m in r["maps"]], columns=_MAP_KEY)
     failed = pd.read_csv(err_file) if os.path.exists(err_file) else pd.DataFrame(columns=["input", "reason"])
-    notes = []
-    for rec, reason in damaged:
-        notes.append(f"{rec['part']}: {reason}; its {len(rec['maps'])} maps are left out of this report "
-                     "(`gpusiibra assign ... --resume` assigns them again)")
-    state = dataset_state(dataset, records)
-    if state != "finished":
-        notes.append("the run writing this dataset is still going: this report shows the maps finished so far"
-                     if state == "running" else
-                     "the last run on this dataset did not finish (stopped or killed): this report shows the "
-                     "maps it finished; `gpusiibra assign ... --resume` assigns the rest")
+    notes = completeness_notes(dataset, records, damaged, "this report")
     if maps.empty:
         if len(failed):
             raise DatasetError(dataset, f"no map was assigned: all {len(failed)} inputs failed "

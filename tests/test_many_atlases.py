@@ -1,4 +1,5 @@
 """Several atlases in one pass, atlases compared, cluster tables labelled under several atlases."""
+import json
 import os
 
 import numpy as np
@@ -106,7 +107,35 @@ def test_compare_two_atlases_component_by_component_and_by_map_across_grids(stud
     with pytest.raises(gpusiibra.OptionError, match="no rows of atlas 'dk'"):
         compare_atlases(out, "julich-3.1-top2", "dk")
     assert cli(["compare", out]) == 2  # three atlases: which two must be said
-    assert "give the two atlases" in capsys.readouterr().err
+    assert "name the two atlases to compare: the dataset has 3" in capsys.readouterr().err
+
+
+def test_compare_says_what_an_incomplete_dataset_leaves_out(study, atlases3, tmp_path, capsys):
+    """A part missing or damaged, or a run that did not end: compare warns (API and CLI), as report does, and
+    never counts fewer components in silence."""
+    out = str(tmp_path / "two.parquet")
+    batch.assign_batch(list(atlases3[:2]), study, out, threshold=3.1, chunk_size=1, progress=False)
+    whole = compare_atlases(out)  # a dataset of two atlases: they need not be named
+    assert whole.notes == [] and whole.atlases == ("julich-3.1-top2", "julich-3.1-top2-mpm")
+    os.remove(os.path.join(out, "part-00002.parquet"))
+    with pytest.warns(RuntimeWarning, match="part-00002.parquet: the part file is missing; its 1 maps are left "
+                                            "out of this comparison"):
+        part = compare_atlases(out)
+    assert 0 < part.compared < whole.compared and len(part.notes) == 1
+    assert cli(["compare", out]) == 0
+    captured = capsys.readouterr()
+    assert "warning: part-00002.parquet: the part file is missing" in captured.err
+    assert f"{part.compared} components compared" in captured.out
+    # a run stopped before its end record
+    manifest = os.path.join(out, gpusiibra.dataset.MANIFEST)
+    with open(manifest, "rb") as f:
+        lines = f.read().split(b"\n")
+    end = [i for i, line in enumerate(lines) if line and json.loads(line.split(b" ", 1)[1])["type"] == "end"]
+    assert end
+    with open(manifest, "wb") as f:
+        f.write(b"\n".join(line for i, line in enumerate(lines) if i not in end))
+    with pytest.warns(RuntimeWarning, match="did not finish"):
+        compare_atlases(out)
 
 
 def test_the_report_has_a_section_per_atlas(study, atlases3, tmp_path):
