@@ -167,6 +167,41 @@ def test_coordinate_tables(tmp_path, julich):
 
 
 @pytest.mark.parametrize("text, reason", [
+    ("x,y,z\n1,2,NaN\n", "line 2: coordinate z is missing"),
+    ("x,y,z\n1,2,3\n4,nan,6\n", "line 3: coordinate y is missing"),
+    ("x,y,z\n1,2,3\n4,5,NA\n7,,9\n", "line 3: coordinate z is missing .*2 rows in all"),
+    ("x,y,z\n1_000,2,3\n", "line 2: coordinate x '1_000' is not a number"),
+    ("x,y,z\n1,0x10,3\n", "line 2: coordinate y '0x10' is not a number"),
+    ("x,y,z\n1,2,inf\n", "line 2: coordinate z is infinite"),
+])
+def test_a_coordinate_that_is_missing_or_not_a_plain_number_is_an_error_naming_its_line(tmp_path, text, reason):
+    """pandas refuses what Python's float takes ('NaN' in a column of numbers, '1_000'): one line, no traceback,
+    through the API and the command."""
+    from gpusiibra.cli import main as cli
+    from gpusiibra.errors import PointsFileError
+    from gpusiibra.io.coordinates import read_points
+
+    bad = tmp_path / "t.csv"
+    bad.write_text(text)
+    with pytest.raises(PointsFileError, match=reason):
+        read_points(bad)
+    assert cli(["points", str(bad)]) == 2
+
+
+def test_other_columns_keep_missing_values_and_text(tmp_path, julich):
+    """A missing value in another column is NaN in the output (a number column stays numbers); a column with
+    '1_000' is text, as the table wrote it."""
+    from gpusiibra.io.coordinates import read_table
+
+    f = tmp_path / "t.csv"
+    f.write_text("x,y,z,t,n,cluster\n-40,-20,55,NaN,1_000,1\n38,-22,58,4.5,2,2\n")
+    df = read_table(str(f))
+    assert np.isnan(df["t"].iloc[0]) and df["t"].iloc[1] == 4.5
+    assert list(df["n"]) == ["1_000", "2"] and df["cluster"].dtype == np.int64
+    assert gpusiibra.label_points(df)["t"].isna().sum() >= 1
+
+
+@pytest.mark.parametrize("text, reason", [
     ("label,x,y,t_value\nM1,-40,-20,5\n", "the table has 'label', 'x', 'y', 't_value'"),  # t is not z
     ("id,mni_x,mni_y\n1,-40,-20\n", "the table has 'id', 'mni_x', 'mni_y'"),  # id is not a coordinate
     ("1,-40,-20,55\n2,38,-22,58\n", "without a header must have 3 columns"),

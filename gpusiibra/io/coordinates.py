@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 
 import numpy as np
 
@@ -44,12 +45,30 @@ def _rows(path):
     return rows
 
 
+#: a number as a table writes it: decimal, optional sign, fraction and exponent (no ``1_000``, no hex: Python's
+#: ``float`` takes those, pandas does not, and a table means neither)
+_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?")
+#: how tables write a missing value (pandas' ``read_csv`` defaults, less the empty string's ambiguity)
+_MISSING = frozenset({"nan", "NaN", "NAN", "NA", "N/A", "n/a", "na", "null", "NULL", "None", "-nan", "-NaN", ""})
+_INFINITE = re.compile(r"[+-]?(?:inf|infinity)", re.IGNORECASE)
+
+
 def _is_number(text):
-    try:
-        float(text)
-    except ValueError:
-        return False
-    return True
+    return _NUMBER.fullmatch(text) is not None
+
+
+def _numeric(values):
+    """A column of a table as numbers, or None when it is text: every field a number, a missing value or an
+    infinity, with at least one number. Whole numbers with nothing missing stay integers (ids, clusters)."""
+    if not any(_is_number(v) for v in values):
+        return None
+    if not all(_is_number(v) or v in _MISSING or _INFINITE.fullmatch(v) for v in values):
+        return None
+    if all(_is_number(v) and not any(ch in v for ch in ".eE") for v in values):
+        ints = [int(v) for v in values]
+        if all(-2**63 <= i < 2**63 for i in ints):
+            return np.array(ints, dtype=np.int64)
+    return np.array([float(v) if _is_number(v) or _INFINITE.fullmatch(v) else np.nan for v in values])
 
 
 #: the spellings of coordinate columns that are taken, compared without case: plain, nilearn's
@@ -106,8 +125,9 @@ def read_table(path):
         raise PointsFileError(path, f"column names repeat: {', '.join(header)}")
     df = pd.DataFrame([f for _, f in body], columns=header)
     for c in df.columns:
-        if all(_is_number(v) for v in df[c]):
-            df[c] = pd.to_numeric(df[c])  # whole numbers stay integers (ids, cluster numbers)
+        numbers = _numeric(df[c].tolist())
+        if numbers is not None:
+            df[c] = numbers
     df.attrs["lines"] = [n for n, _ in body]
     return df
 
@@ -149,12 +169,20 @@ def points_of(df, sigma_mm=None, space=None, where=None):
     for a, c in enumerate(cols):
         for i, v in enumerate(df[c]):
             try:
+                if isinstance(v, str) and v.strip() in _MISSING:
+                    v = np.nan  # said below, with the other rows that lack a coordinate
+                elif isinstance(v, str) and not (_is_number(v.strip()) or _INFINITE.fullmatch(v.strip())):
+                    raise ValueError(v)  # "1_000", "0x10": Python's float would take them
                 coords[i, a] = float(v)
             except (TypeError, ValueError):
                 raise PointsFileError(where, f"line {lines[i]}: coordinate {'xyz'[a]} {v!r} is not a number") from None
     bad = ~np.isfinite(coords).all(axis=1)
     if bad.any():
-        raise PointsFileError(where, f"line {lines[int(np.flatnonzero(bad)[0])]} has a coordinate that is not finite")
+        i = int(np.flatnonzero(bad)[0])
+        a = int(np.flatnonzero(~np.isfinite(coords[i]))[0])
+        what = "missing (NaN)" if np.isnan(coords[i, a]) else "infinite"
+        raise PointsFileError(where, f"line {lines[i]}: coordinate {'xyz'[a]} is {what}"
+                                     + (f" ({int(bad.sum())} rows in all)" if bad.sum() > 1 else ""))
     if sigma_mm is None:
         low = {str(n).strip().lower(): n for n in df.columns}
         name = next((low[k] for k in _SIGMA_NAMES if k in low), None)
