@@ -44,7 +44,7 @@ from .errors import DatasetError
 
 __all__ = ["MANIFEST", "FORMAT", "Dataset", "read_manifest", "intact_chunks", "dataset_state", "atlas_identity",
            "atlas_identities", "atlas_label",
-           "input_key", "same_file_key", "file_stamp", "errors_path", "write_errors"]
+           "input_key", "same_file_key", "file_stamp", "same_file", "errors_path", "write_errors"]
 
 MANIFEST = "_manifest.jsonl"
 FORMAT = "gpusiibra-dataset/3"  # 3: the atlas and fragment columns, several atlases
@@ -64,13 +64,40 @@ def same_file_key(path) -> str:
     return os.path.realpath(os.fspath(path))
 
 
+def _sha256(path):
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 def file_stamp(path):
-    """(size in bytes, modification time in ns) of a file, or None when it cannot be read."""
+    """[size in bytes, modification time in ns, SHA-256 of the bytes] of a file, or None when it cannot be
+    read. A resume compares the size and time first and the checksum only when the time alone differs
+    (``touch``, ``cp``, a new checkout of the same bytes)."""
+    try:
+        st = os.stat(path)
+        return [int(st.st_size), int(st.st_mtime_ns), _sha256(path)]
+    except OSError:
+        return None
+
+
+def same_file(stamp, path) -> bool:
+    """Whether ``path`` holds the bytes recorded in ``stamp`` (of :func:`file_stamp`; a stamp of an older
+    gpusiibra has no checksum, and then its modification time must be the same)."""
     try:
         st = os.stat(path)
     except OSError:
-        return None
-    return [int(st.st_size), int(st.st_mtime_ns)]
+        return True  # gone: nothing to compare (a missing input is its own error)
+    if int(st.st_size) != stamp[0]:
+        return False
+    if int(st.st_mtime_ns) == stamp[1]:
+        return True
+    try:
+        return len(stamp) > 2 and _sha256(path) == stamp[2]
+    except OSError:
+        return True
 
 
 def errors_path(out) -> str:
@@ -328,17 +355,21 @@ class Dataset:
         return [known.get(same_file_key(k), k) for k in keys]
 
     def check_inputs(self, keys):
-        """Refuse inputs already in the dataset whose file changed since (size or modification time)."""
+        """Refuse inputs already in the dataset whose bytes changed since (their size, or their checksum when
+        only the modification time differs: a file touched or copied with the same bytes goes on)."""
         changed = []
         for k in keys:
             old = self.stamps.get(k)
-            if old is not None and file_stamp(k) not in (None, old):
+            if old is not None and not same_file(old, k):
                 changed.append(k)
         if changed:
             more = f" and {len(changed) - 1} more" if len(changed) > 1 else ""
+            how = "its modification time differs, and this dataset, written by an older gpusiibra, recorded no " \
+                  "checksum to compare the bytes with" if len(self.stamps[changed[0]]) < 3 \
+                  and os.path.getsize(changed[0]) == self.stamps[changed[0]][0] else "its bytes differ"
             raise DatasetError(self.out, f"cannot resume: {changed[0]}{more} changed since its maps were assigned "
-                                         "(size or modification time differ), so the dataset holds rows of the old "
-                                         "file; restore it, or choose another --out")
+                                         f"({how}), so the dataset holds rows of the old file; restore it, or "
+                                         "choose another --out")
 
     # ------------------------------------------------------------------ writing
     def _append(self, record):

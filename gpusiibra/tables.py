@@ -188,6 +188,7 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
     summary = PointsSummary(points=len(df), out=ds.out)
     try:
         ds.check_inputs([key])
+        stamp = file_stamp(path)  # once: its checksum reads the whole table
         starts = [s for s in range(0, len(df), chunk_rows) if (key, s, "rows") not in ds.done]
         summary.skipped = len(df) - sum(min(chunk_rows, len(df) - s) for s in starts)
         bar = tqdm(total=len(df), initial=summary.skipped, unit="point", desc="assigning", disable=not progress,
@@ -199,7 +200,7 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
             got.insert(len(df.columns), "row", np.asarray(got.pop("_row")) + s)
             got = got.reindex(columns=schema.names)
             ds.write(pa.Table.from_pandas(got, schema=schema, preserve_index=False), [(key, s, "rows")],
-                     {key: file_stamp(path)})
+                     {key: stamp})
             summary.assigned += len(part)
             summary.rows += len(got)
             bar.update(len(part))

@@ -156,6 +156,41 @@ def test_resume_refuses_inputs_changed_since_they_were_assigned(julich, study, t
         batch.assign_batch(julich, [src], out, progress=False, resume=True)
 
 
+def test_resume_goes_on_after_a_touch_or_a_copy_of_the_same_bytes_and_refuses_other_bytes(julich, study, tmp_path):
+    """The modification time alone is no change (``touch``, ``cp``, a new checkout): the checksum decides; the
+    same size with other bytes is refused."""
+    src = tmp_path / "in"
+    src.mkdir()
+    img = nib.load(study / "s01.nii.gz")
+    nib.Nifti1Image(np.asarray(img.dataobj, np.float32), img.affine).to_filename(src / "plain.nii")
+    shutil.copy(study / "s02.nii.gz", src / "s02.nii.gz")
+    out = tmp_path / "touched.parquet"
+    _, first = batch.assign_batch(julich, [src], out, progress=False)
+    for f in src.iterdir():
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 5_000_000_000))  # touch
+    shutil.copy(src / "s02.nii.gz", tmp_path / "x.nii.gz")
+    shutil.copy(tmp_path / "x.nii.gz", src / "s02.nii.gz")  # the same bytes, a new file
+    _, again = batch.assign_batch(julich, [src], out, progress=False, resume=True)
+    assert again.skipped == first.maps == 2 and again.maps == 0
+    raw = bytearray((src / "plain.nii").read_bytes())
+    data = np.frombuffer(raw, np.float32, offset=352)
+    k = int(np.flatnonzero(data)[0])
+    raw[352 + 4 * k:352 + 4 * k + 4] = np.float32(data[k] * 3).tobytes()  # one voxel: same size, other bytes
+    (src / "plain.nii").write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match="plain.nii changed since its maps were assigned \\(its bytes differ"):
+        batch.assign_batch(julich, [src], out, progress=False, resume=True)
+    # a dataset of an older gpusiibra recorded [size, mtime] only: a touched file cannot be told from a changed one
+    (src / "plain.nii").write_bytes(bytes(raw))
+    man = out / dataset.MANIFEST
+    records = dataset.read_manifest(out)
+    for r in records:
+        for k2 in r.get("inputs", {}):
+            r["inputs"][k2] = r["inputs"][k2][:2]
+    man.write_bytes(b"".join(dataset._encode(r) for r in records))
+    with pytest.raises(DatasetError, match="recorded no checksum"):
+        batch.assign_batch(julich, [src], out, progress=False, resume=True)
+
+
 def test_a_torn_manifest_tail_is_discarded_and_its_maps_redone(julich, study, reference, tmp_path):
     out = tmp_path / "torn.parquet"
     shutil.copytree(reference, out)
