@@ -16,20 +16,21 @@ __all__ = ["Writer", "engine_threads", "run_local"]
 
 class Writer:
     """Writes chunks to the dataset in a thread of its own, in order, at most two behind the engine (so that
-    the next chunk is computed while the last one is written); a write error surfaces at the next chunk."""
+    the next chunk is computed while the last one is written); a write error surfaces at the next chunk.
+    ``write(*chunk)`` is called in that thread for each ``put(*chunk)``."""
 
-    def __init__(self, ds):
+    def __init__(self, write):
         from collections import deque
         from concurrent.futures import ThreadPoolExecutor
 
-        self.ds = ds
+        self.write = write
         self.pool = ThreadPoolExecutor(1)
         self.pending = deque()
 
     def put(self, *chunk):
         while len(self.pending) >= 2:
             self.pending.popleft().result()
-        self.pending.append(self.pool.submit(self.ds.write, *chunk))
+        self.pending.append(self.pool.submit(self.write, *chunk))
 
     def close(self):
         try:

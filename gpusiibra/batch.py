@@ -65,6 +65,7 @@ class BatchSummary:
     rows: int = 0
     failures: int = 0
     outside: int = 0
+    outside_maps: list = field(default_factory=list)  # (input, frame) of the maps outside the grid
     space: list = field(default_factory=list)  # (input, why its header says it may not be in MNI152 space)
     seconds: float = 0.0
     out: str | None = None
@@ -86,8 +87,6 @@ class BatchSummary:
                  f"({self.maps_per_second:.1f} maps/s)")
             if self.skipped:
                 s += f"; {self.skipped} maps were already done (resume)"
-        if self.outside:
-            s += f"\nwarning: {self.outside} maps lie entirely outside the atlas grid (no rows): check their affines"
         if self.space:
             more = f" and {len(self.space) - 1} more" if len(self.space) > 1 else ""
             s += (f"\nwarning: {os.path.basename(self.space[0][0])}{more} may not be in MNI152 space "
@@ -151,7 +150,7 @@ def _assign_maps(smaps, maps, lower_threshold, minsize):
             if len(point):
                 cols["input structure"] = point - first[point]  # the peak's number in its map
                 tables.append(_rows_table(maps, "peak", cols, owner[point], smap))
-    outside = sum(st == "outside" for st in results[0].status)
+    outside = [(m.input, m.frame) for m, st in zip(maps, results[0].status) if st == "outside"]
     keys = [(m.input, m.frame, m.sign) for m in maps]
     return (pa.concat_tables(tables) if tables else None), keys, outside
 
@@ -319,6 +318,8 @@ def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lo
     finally:
         _close_dask(dask)
     summary.seconds = time.perf_counter() - t0
+    if summary.outside:
+        warnings.warn(_outside_message(summary.outside_maps), RuntimeWarning, stacklevel=2)
     result = None
     if ds is not None:
         summary.out = ds.out
@@ -369,18 +370,20 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
         for path, reason in errs:
             tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
         summary.maps += len(keys)
-        summary.outside += outside
+        summary.outside += len(outside)
+        summary.outside_maps.extend(outside)
         frames_seen.update((k[0], k[1]) for k in keys)
         summary.rows += table.num_rows if table is not None else 0
         if writer is not None:
             failed = {e[0] for e in errs}
-            writer.put(table, keys, {p: file_stamp(p) for p in chunk_paths if p not in failed})
+            writer.put(table, keys, [p for p in chunk_paths if p not in failed])
         else:
             tables.append(table)
 
     read_kw = dict(threshold=settings["threshold"], two_sided=settings["two_sided"], peaks=settings["peaks"],
                    mindist=settings["mindist"])
-    writer = Writer(ds) if ds is not None else None
+    writer = Writer(lambda table, keys, paths: ds.write(table, keys, {p: file_stamp(p) for p in paths})) \
+        if ds is not None else None  # the files' checksums taken in the writer's thread
     try:
         if dask is not None:
             for ch, result in _run_dask(dask[0], _dask_task, smap, chunks, dict(kw, **read_kw), done):
@@ -399,6 +402,14 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
     summary.frames = len(frames_seen)
     summary.failures = len(errors)
     return summary, tables
+
+
+def _outside_message(maps):
+    """One line for the maps that lie entirely outside the atlas grid, naming the first."""
+    (first, frame), n = maps[0], len({m[0] for m in maps})
+    which = f"{first}" + (f" (volume {frame})" if frame else "") + (f" and {n - 1} more files" if n > 1 else "")
+    return (f"{len(maps)} maps lie entirely outside the atlas grid, so they have no rows: {which}; check their "
+            "affines (are they in the atlas's space, in mm?)")
 
 
 def _all_done(path, done_maps, two_sided):

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from functools import cached_property
 
+import warnings
+
 import numpy as np
 
 from . import backend
@@ -407,8 +409,16 @@ def checked_probabilities(index: "SparseIndex", where, names, value_scale=None, 
             raise OptionError(f"value_scale must be a finite number > 0, got {value_scale!r}")
         index = index.scaled(value_scale)
     v = index.region_value
-    if v.size == 0:
-        return index
+    if v.size == 0 or not np.any(v):
+        raise AtlasFileError(where, f"every region map is empty (only zeros, in {len(names)} region maps): nothing to "
+                                    "assign to")
+    counts = np.diff(np.asarray(index.region_ptr))
+    if (counts == 0).any() and len(names) == len(counts):
+        empty = np.flatnonzero(counts == 0)
+        shown = ", ".join(repr(names[i]) for i in empty[:3]) + (f" and {len(empty) - 3} more" if len(empty) > 3
+                                                                else "")
+        warnings.warn(f"{where or 'the atlas'}: {len(empty)} of its {len(names)} region maps are empty (only "
+                      f"zeros): {shown}; they can never be assigned", RuntimeWarning, stacklevel=3)
     finite = np.isfinite(v)
     if not finite.all():
         bad = int(np.flatnonzero(~finite)[0])

@@ -276,10 +276,36 @@ def test_images_outside_the_grid_warn_and_are_counted(julich, tmp_path, capsys):
     nib.Nifti1Image(np.asarray(img.dataobj), far).to_filename(tmp_path / "far.nii.gz")
     nib.Nifti1Image(np.asarray(img.dataobj), huge).to_filename(tmp_path / "huge.nii.gz")
     img.to_filename(tmp_path / "ok.nii.gz")
-    _, s = batch.assign_batch(julich, [tmp_path], progress=False)
-    assert s.outside == 2 and s.maps == 3
+    with pytest.warns(RuntimeWarning, match=f"2 maps lie entirely outside the atlas grid, so they have no rows: "
+                                            f"{tmp_path}.*(far|huge).nii.gz and 1 more files"):
+        _, s = batch.assign_batch(julich, [tmp_path], progress=False)  # the API says so too, naming a file
+    assert s.outside == 2 and s.maps == 3 and sorted(os.path.basename(m[0]) for m in s.outside_maps) == \
+        ["far.nii.gz", "huge.nii.gz"]
     assert cli(["assign", str(tmp_path), "--out", str(tmp_path / "o.parquet"), "--quiet"]) == 0
-    assert "2 maps lie entirely outside the atlas grid" in capsys.readouterr().out
+    err = capsys.readouterr().err
+    assert err.count("2 maps lie entirely outside the atlas grid") == 1 and ("far.nii.gz" in err or
+                                                                            "huge.nii.gz" in err)
+
+
+def test_an_atlas_of_empty_region_maps_is_refused_and_empty_regions_are_said(tmp_path, capsys):
+    """All zeros: an error (never an atlas that assigns nothing); some regions empty: a warning naming them."""
+    rng = np.random.default_rng(1)
+    maps, A = random_atlas(rng, n_regions=3)
+    maps = np.stack(maps)
+    nib.Nifti1Image(np.zeros(maps.shape[1:] + (3,), np.float32), A).to_filename(tmp_path / "zeros.nii.gz")
+    with pytest.raises(AtlasFileError, match="zeros.nii.gz: every region map is empty"):
+        gpusiibra.load_map(tmp_path / "zeros.nii.gz")
+    with pytest.raises(AtlasFileError, match="every region map is empty"):
+        gpusiibra.from_arrays((4, 4, 4), np.eye(4), [], [], [])
+    assert cli(["assign", "example:motor", "--atlas", str(tmp_path / "zeros.nii.gz"), "--out",
+                str(tmp_path / "o.parquet")]) == 2
+    assert "every region map is empty" in capsys.readouterr().err and not (tmp_path / "o.parquet").exists()
+    part = np.moveaxis(maps, 0, -1).copy()
+    part[..., 1] = 0
+    nib.Nifti1Image(part.astype(np.float32), A).to_filename(tmp_path / "part.nii.gz")
+    with pytest.warns(RuntimeWarning, match="part.nii.gz: 1 of its 3 region maps are empty .only zeros.: 'region 1'"):
+        atlas = gpusiibra.load_map(tmp_path / "part.nii.gz", labels=["region 0", "region 1", "region 2"])
+    assert len(atlas) == 3
 
 
 def test_atlases_that_are_not_probabilities_are_refused(tmp_path):

@@ -168,6 +168,28 @@ def test_a_label_volume_and_its_lookup_table_load_as_a_labelled_map(rng, tmp_pat
         from_label_image(nib.Nifti1Image(lab2, A), str(lut))
 
 
+def test_a_label_volume_with_no_region_is_refused_and_regions_it_lacks_are_said(rng, tmp_path):
+    """Only the background (label 0), or labels no region uses: an error, not an atlas that assigns nothing; a
+    lookup table naming labels the volume lacks: a warning naming them (they can never be assigned)."""
+    lab, A, indices, _ = _random_labelled(rng)
+    zeros = tmp_path / "zeros.nii.gz"
+    nib.save(nib.Nifti1Image(np.zeros_like(lab), A), str(zeros))
+    with pytest.raises(gpusiibra.AtlasFileError, match="zeros.nii.gz: no voxel carries a region's label"):
+        gpusiibra.load_map(str(zeros), labels=list(indices), labelled=True)
+    with pytest.raises(gpusiibra.AtlasFileError, match="no voxel carries a region's label"), \
+            pytest.warns(RuntimeWarning, match="name no region"):
+        from_label_image(nib.Nifti1Image(np.where(lab > 0, 500, 0).astype(lab.dtype), A), list(indices))
+    present = {n: c for n, (c, _) in indices.items() if (lab == c).any()}
+    named = dict(present, **{"Area X": 901, "Area Y": 902})
+    with pytest.warns(RuntimeWarning, match=f"2 of the {len(named)} regions named have no voxel with their label "
+                                            "in the volume: 'Area X' .901., 'Area Y' .902."):
+        atlas = from_label_image(nib.Nifti1Image(lab, A), named)
+    assert len(atlas) == len(named)
+    from gpusiibra.cli import main as cli
+
+    assert cli(["assign", "example:motor", "--atlas", str(zeros), "--out", str(tmp_path / "o.parquet")]) == 2
+
+
 def test_labelled_options_siibra_ignores_are_warned_about_and_bad_tables_refused(rng):
     lab, A, indices, volumes = _random_labelled(rng)
     ours = _ours(volumes, A, indices)

@@ -130,4 +130,14 @@ def label_entries(image, regions, unmapped=()) -> dict:
     shape, affine = grid
     region = np.concatenate(region_parts) if region_parts else np.zeros(0, np.int64)
     voxel = np.concatenate(voxel_parts) if voxel_parts else np.zeros(0, np.int64)
+    if region.size == 0:
+        raise AtlasFileError(first_where, "no voxel carries a region's label (the volume holds only 0, the "
+                                          "background, or labels its regions do not use): nothing to assign to")
+    absent = np.setdiff1d(np.arange(len(spec)), region)
+    if len(absent):
+        shown = ", ".join(f"{spec[i][0]!r} ({spec[i][1]:g})" for i in absent[:3]) + (
+            f" and {len(absent) - 3} more" if len(absent) > 3 else "")
+        warnings.warn(f"{first_where}: {len(absent)} of the {len(spec)} regions named have no voxel with their label "
+                      f"in the volume: {shown} (they can never be assigned; is it the volume's own lookup table?)",
+                      RuntimeWarning, stacklevel=2)
     return {"shape": shape, "affine": affine, "region": region, "voxel": voxel, "spec": spec, "where": first_where}
