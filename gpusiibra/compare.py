@@ -79,13 +79,11 @@ def _spelling(names: pd.Series) -> np.ndarray:
 
 def _rows(dataset):
     """The component rows and the atlases' identities of a results dataset."""
-    from .dataset import atlas_identities, intact_chunks, read_manifest
+    from .dataset import atlas_identities, intact_chunks, read_manifest, require_dataset
 
     if isinstance(dataset, pd.DataFrame):
         return dataset, None
-    dataset = os.fspath(dataset)
-    if not os.path.isdir(dataset):
-        raise DatasetError(dataset, "no such results dataset (a folder that `gpusiibra assign --out` wrote)")
+    dataset = require_dataset(dataset)
     records = read_manifest(dataset)
     chunks, _ = intact_chunks(dataset, records)
     parts = [os.path.join(dataset, r["part"]) for r in chunks if r.get("part")]
