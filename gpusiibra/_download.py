@@ -119,8 +119,11 @@ def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_fold
             raise DownloadError(source, f"the server stopped sending (nothing for {TIMEOUT:g} s; the connection "
                                         "was made): try again later, or another mirror", cache_folder) from None
         reason = re.sub(r"<[^>]*>: ", "", str(getattr(inner, "reason", inner)))
-        raise DownloadError(source, f"cannot connect ({reason[:200]}): offline? Connect, or set {MIRROR_ENV} to "
-                                    "a mirror, or copy a filled cache", cache_folder) from None
+        mirror = os.environ.get(MIRROR_ENV, "").strip()
+        advice = (f"is the mirror {MIRROR_ENV}={mirror} up? Check it, or unset {MIRROR_ENV} to download from the "
+                  "source" if mirror else f"offline? Connect, or set {MIRROR_ENV} to a mirror")
+        raise DownloadError(source, f"cannot connect ({reason[:200]}): {advice}, or copy a filled cache",
+                            cache_folder) from None
     except requests.exceptions.RequestException as e:
         raise DownloadError(source, f"{type(e).__name__}: {e}", cache_folder) from None
     except ValueError as e:  # pooch: the hash differs from the known one

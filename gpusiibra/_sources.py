@@ -11,12 +11,13 @@ from .errors import AtlasFileError, DownloadError
 __all__ = ["acquire"]
 
 
-def acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfolder, sources):
+def acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfolder, sources, again=False):
     """``(index, files, origin)``: the map from siibra's cache, else downloaded; ``files`` maps each source
-    file's name to ``(url, size, sha256)``."""
+    file's name to ``(url, size, sha256)``. ``again``: the cache held it (damaged, or a forced fetch)."""
+    fetching = ": fetching it again" if again else " is not in the cache yet: fetching it once"
     if entry.labelled:  # label volumes: siibra keeps no sparse index of them
         host = urllib.parse.urlsplit(mirrored(entry.volumes[0])).netloc
-        _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
+        _say(f"{entry.id}{fetching} from {host} into {folder} "
              f"({len(entry.volumes)} label volume(s); {entry.licence}); later loads read it from there")
         index, files = _fetch_label_volumes(entry, downloads, checks, progress, folder)
         return index, files, mirrored(entry.volumes[0]) if len(entry.volumes) == 1 else host + " (label volumes)"
@@ -36,7 +37,7 @@ def acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfold
                                       "--from-siibra-cache")
     host = urllib.parse.urlsplit(mirrored(entry.sparse_index or entry.volumes[0])).netloc
     what = "siibra's precomputed sparse index" if entry.sparse_index else f"{len(entry.volumes)} region maps"
-    _say(f"{entry.id} is not in the cache yet: fetching it once from {host} into {folder} "
+    _say(f"{entry.id}{fetching} from {host} into {folder} "
          f"({what}; {entry.licence}); later loads read it from there")
     files = None
     if sources != "volumes":

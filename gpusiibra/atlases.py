@@ -35,10 +35,8 @@ Examples
 """
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 import shutil
 import time
 from dataclasses import dataclass, field
@@ -50,6 +48,7 @@ from ._download import MIRROR_ENV, _Checksums, _file_sha256, _say, mirrored
 from ._siibra_cache import siibra_cache_dir
 from ._sources import acquire
 from ._lock import FileLock
+from ._names import normal_name, similar_names
 from .errors import AtlasFileError, AtlasNotFound, OptionError
 from .io import native, siibra_v1
 from .sparse import checked_probabilities
@@ -152,18 +151,14 @@ def catalog() -> list:
     return list(_read_catalog(_CATALOG))
 
 
-def _normal(name) -> str:
-    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower())
-
-
 def find(name):
     """The catalog entry called ``name`` (its id, full name or an alias; case, spaces, ``-`` and ``_`` do not
     matter), or ``None``."""
     if isinstance(name, AtlasEntry):
         return name
-    key = _normal(name)
+    key = normal_name(name)
     for e in catalog():
-        if key in {_normal(n) for n in (e.id, e.name) + e.aliases}:
+        if key in {normal_name(n) for n in (e.id, e.name) + e.aliases}:
             return e
     return None
 
@@ -173,7 +168,7 @@ def get_entry(name) -> AtlasEntry:
     entry = find(name)
     if entry is None:
         ids = [e.id for e in catalog()]
-        close = difflib.get_close_matches(_normal(name), ids, n=3, cutoff=0.3)
+        close = similar_names(name, ids)
         hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
         raise AtlasNotFound(f"no official atlas named {name!r} (the catalog has {', '.join(ids)}){hint}")
     return entry
@@ -306,8 +301,8 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
     folder = os.path.join(root, entry.id)
     target = os.path.join(folder, entry.id + ".npz")
     damaged = None
-    if native.is_native(target) and not force:
-        damaged = _native_problem(target)
+    if os.path.isfile(target) and not force:  # a file cut short is no zip: damaged, not absent
+        damaged = _native_problem(target) or (None if native.is_native(target) else "it is not a complete .npz file")
         if damaged is None:
             return target  # written by an atomic rename and intact (a read-only cache is fine)
         if not _writable(folder):
@@ -335,7 +330,7 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         t0 = time.perf_counter()
         try:
             index, files, origin = acquire(entry, checks, folder, downloads, progress, from_siibra_cache,
-                                            siibra_cache or siibra_cache_dir(), sources)
+                                            siibra_cache or siibra_cache_dir(), sources, again=force)
             if not entry.labelled:
                 index = checked_probabilities(index, origin, list(entry.regions),
                                               upper=1.0 if entry.values == "probabilities" else None)

@@ -88,9 +88,11 @@ class BatchSummary:
             if self.skipped:
                 s += f"; {self.skipped} maps were already done (resume)"
         if self.space:
-            more = f" and {len(self.space) - 1} more" if len(self.space) > 1 else ""
-            s += (f"\nwarning: {os.path.basename(self.space[0][0])}{more} may not be in MNI152 space "
-                  f"({self.space[0][1]}); say --space MNI if they are")
+            files = dict(self.space)  # a 4D file's volumes in several chunks: named once
+            named = "; ".join(f"{os.path.basename(p)}: {why}" for p, why in list(files.items())[:2])
+            more = f"; and {len(files) - 2} more" if len(files) > 2 else ""
+            s += (f"\nwarning: {len(files)} input file{'s' if len(files) > 1 else ''} may not be in MNI152 space "
+                  f"({named}{more}); say --space MNI if they are")
         if self.out:
             s += f"\nresults: {self.out}"
         if self.failures and self.errors_file:
@@ -134,7 +136,7 @@ def _assign_maps(smaps, maps, lower_threshold, minsize):
     import pyarrow as pa
 
     if not maps:
-        return None, [], 0
+        return None, [], []
     results = _engine.assign_chunk(list(smaps), [m.image for m in maps], minsize, lower_threshold)
     tables = []
     with_peaks = [i for i, m in enumerate(maps) if m.peaks is not None and len(m.peaks)]

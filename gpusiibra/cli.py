@@ -47,12 +47,31 @@ def _check_report_out(out, dataset):
         raise OptionError(f"--out {out} is a folder: give the HTML file to write, e.g. {os.path.join(out, 'study.html')}")
 
 
+def _check_out_file(out):
+    """A table's --out is checked before the work: its folder must exist, and it must not be a folder."""
+    from .errors import OptionError
+
+    if not out:
+        return
+    folder = os.path.dirname(os.path.abspath(out))
+    if os.path.isdir(out):
+        raise OptionError(f"--out {out} is a folder: give the CSV file to write, e.g. {os.path.join(out, 'table.csv')}")
+    if not os.path.isdir(folder):
+        raise OptionError(f"--out {out}: the folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK):
+        raise OptionError(f"--out {out}: the folder {folder} cannot be written")
+
+
 def _cmd_compare(args):
     import pandas as pd
 
     from .compare import compare_atlases
     from .errors import OptionError
 
+    from .dataset import require_dataset
+
+    require_dataset(args.dataset)
+    _check_out_file(args.out)
     atlases = args.atlas or []
     if len(atlases) not in (0, 2):
         raise OptionError(f"give exactly two atlases to compare (--atlas A --atlas B), not {len(atlases)}")
@@ -107,6 +126,7 @@ def _cmd_points(args):
         from .errors import OptionError
 
         raise OptionError("--resume continues a results dataset: give --out a folder name ending in .parquet")
+    _check_out_file(args.out)
     df = label_points(args.table, args.atlas if "," in args.atlas else get_map(args.atlas), sigma_mm=args.sigma,
                       lower_threshold=args.lower_threshold, space=args.space)
     if args.out:

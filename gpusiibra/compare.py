@@ -85,13 +85,11 @@ def _spelling(names: pd.Series) -> np.ndarray:
 def _rows(dataset):
     """The component rows, the atlases' identities and the completeness notes of a results dataset (the rows of
     exactly its recorded, intact part files)."""
-    from .dataset import atlas_identities, completeness_notes, intact_chunks, read_manifest
+    from .dataset import atlas_identities, completeness_notes, intact_chunks, read_manifest, require_dataset
 
     if isinstance(dataset, pd.DataFrame):
         return dataset, None, []
-    dataset = os.fspath(dataset)
-    if not os.path.isdir(dataset):
-        raise DatasetError(dataset, "no such results dataset (a folder that `gpusiibra assign --out` wrote)")
+    dataset = require_dataset(dataset)
     records = read_manifest(dataset)
     if records[0]["settings"].get("kind") == "points":
         raise DatasetError(dataset, "is a points dataset: compare works on the datasets of `gpusiibra assign`")

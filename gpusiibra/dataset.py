@@ -32,6 +32,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import sys
 import warnings
 import zlib
@@ -105,6 +106,27 @@ def errors_path(out) -> str:
     return os.fspath(out).rstrip("/\\") + ".errors.csv"
 
 
+def require_dataset(path) -> str:
+    """``path`` as a string when it is a results dataset's folder; else a :class:`DatasetError` saying what it
+    is: nothing, a single Parquet file, another file, or the errors file of a run whose every input failed."""
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return path
+    what = "(a folder that `gpusiibra assign --out` or `gpusiibra points --out X.parquet` writes)"
+    if os.path.isfile(path):
+        with open(path, "rb") as f:
+            parquet = f.read(4) == b"PAR1"
+        raise DatasetError(path, f"is a single {'Parquet ' if parquet else ''}file, not a results dataset {what}"
+                                 + ("; pandas.read_parquet reads it" if parquet else ""))
+    err_file = errors_path(path)
+    if os.path.exists(err_file):  # a run whose every input failed leaves only its errors file
+        import pandas as pd
+
+        raise DatasetError(path, f"no map was assigned: all {len(pd.read_csv(err_file))} inputs failed "
+                                 f"(their reasons are in {err_file})")
+    raise DatasetError(path, f"no such results dataset {what}")
+
+
 def _versions() -> dict:
     import nibabel
     import scipy
@@ -134,6 +156,17 @@ def _decode(line: bytes):
     except (UnicodeDecodeError, ValueError):
         return None
     return rec if isinstance(rec, dict) and "type" in rec else None
+
+
+def _torn_consequence(tail: bytes) -> str:
+    """What is lost with a torn last line, told from its first key (records are written with sorted keys: a
+    chunk's start with "bytes" or "inputs"; the run's, a session's, a drop's and the end's with others)."""
+    m = re.match(rb'[0-9a-f]{8} \{"(\w+)"', tail)
+    if m is None:
+        return "; it is left out (if it recorded a chunk, that chunk's maps will be assigned again)"
+    if m.group(1) in (b"bytes", b"inputs"):
+        return "; it recorded a chunk, whose maps will be assigned again"
+    return "; it recorded no maps (the start or end of a run), so nothing is lost"
 
 
 def read_manifest(out, repair=False) -> list:
@@ -171,7 +204,7 @@ def read_manifest(out, repair=False) -> list:
         good_end = pos
     if good_end < len(raw):
         warnings.warn(f"{path}: the last entry was cut short (the run that wrote it was stopped or the disk was "
-                      "full); its maps will be assigned again", RuntimeWarning, stacklevel=2)
+                      f"full){_torn_consequence(raw[good_end:])}", RuntimeWarning, stacklevel=2)
         if repair:
             with open(path, "r+b") as f:
                 f.truncate(good_end)

@@ -5,15 +5,14 @@ The map classes live in :mod:`gpusiibra._sparsemap` (``SparseMap``, probability 
 """
 from __future__ import annotations
 
-import difflib
 import os
-import re
 from functools import lru_cache
 
 import numpy as np
 
 from .io import formats, native, nifti, paqd, siibra_v1
 from .errors import AtlasFileError, AtlasNotFound, RegionCountError, RegionNotFound
+from ._names import normal_name, similar_names
 from ._sparsemap import SparseMap
 from .labelled import LabelledMap, from_label_image
 from .sparse import SparseIndex, checked_probabilities
@@ -146,10 +145,6 @@ _ALIASES = {"julich 3.1 top2": "julich brain 3.1 top2", "julich top2": "julich b
             "julich brain 3.1 top 2 (8 bit)": "julich brain 3.1 top2"}  # the last: the atlas's own name
 
 
-def _normal(name) -> str:
-    return re.sub(r"[\s_\-]+", " ", str(name).strip().lower())
-
-
 def available_maps():
     """Names of the atlases embedded in the package (the official ones: :func:`gpusiibra.atlases.catalog`)."""
     return ["julich-3.1-top2", "julich-3.1-top2-mpm"]
@@ -227,7 +222,7 @@ def get_map(name: str = DEFAULT_ATLAS, *, cache=None, progress: bool = True) -> 
     """
     from . import atlases
 
-    key = _normal(name)
+    key = normal_name(name)
     key = _ALIASES.get(key, key)
     if key in _EMBEDDED:
         return _load_embedded(key).copy()
@@ -243,7 +238,7 @@ def get_map(name: str = DEFAULT_ATLAS, *, cache=None, progress: bool = True) -> 
     if os.sep in path or "/" in path or os.path.splitext(path)[1].lower() in (".zip", ".npz", ".nii", ".gz"):
         raise AtlasFileError(path, nifti.missing_reason(path))
     known = available_maps() + [e.id for e in atlases.catalog()]
-    close = difflib.get_close_matches(str(name).lower(), known, n=3, cutoff=0.3)
+    close = similar_names(name, known)
     hint = f"; did you mean {', '.join(map(repr, close))}?" if close else ""
     raise AtlasNotFound(f"no atlas named {name!r} and no such file (known atlases: {', '.join(known)}; "
                         f"`gpusiibra atlas list` describes them){hint}")

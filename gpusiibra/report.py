@@ -54,16 +54,11 @@ class StudyReport:
 def _load(dataset):
     """The manifest, the maps, the failed inputs and the rows of exactly the recorded, intact part files, with
     notes on what is missing or unfinished."""
-    from .dataset import completeness_notes, errors_path, intact_chunks, read_manifest
+    from .dataset import completeness_notes, errors_path, intact_chunks, read_manifest, require_dataset
     from .errors import DatasetError
 
-    dataset = os.fspath(dataset)
+    dataset = require_dataset(dataset)
     err_file = errors_path(dataset)
-    if not os.path.isdir(dataset):
-        if os.path.exists(err_file):  # a run whose every input failed leaves only its errors file
-            raise DatasetError(dataset, f"no map was assigned: all {len(pd.read_csv(err_file))} inputs failed "
-                                        f"(their reasons are in {err_file})")
-        raise DatasetError(dataset, "no such results dataset (a folder that `gpusiibra assign --out` wrote)")
     records = read_manifest(dataset)
     chunks, damaged = intact_chunks(dataset, records)
     maps = pd.DataFrame([m for r in chunks for m in r["maps"]], columns=_MAP_KEY)

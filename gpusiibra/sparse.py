@@ -400,6 +400,20 @@ def _sorted_pairs(major, minor) -> bool:
     return bool(np.all((dm > 0) | ((dm == 0) & (np.diff(minor) > 0))))
 
 
+def _above_one_hint(v, hi, value_scale) -> str:
+    """What a map with values above 1 likely is: whole numbers, few of them, are a label volume's labels;
+    other values up to 100, percent."""
+    if value_scale is not None:
+        return ""
+    whole = bool(np.all(v == np.round(v)))
+    distinct = np.unique(v).size if whole else 0
+    if whole and (distinct <= 1000 and (hi > 100 or distinct < 100)):
+        return (f"; whole numbers ({distinct} distinct): a label volume (one label per voxel)? Open it as one: "
+                "load_map(path, labelled=True, labels=<lookup table>)" +
+                ("; or, for probabilities in percent, load_map(..., value_scale=0.01)" if hi <= 100 and distinct > 20 else ""))
+    return "; for maps in percent use load_map(..., value_scale=0.01)" if hi <= 100 + 1e-6 else ""
+
+
 def checked_probabilities(index: "SparseIndex", where, names, value_scale=None, upper=1.0) -> "SparseIndex":
     """The index with values scaled by ``value_scale``; an :class:`AtlasFileError` naming ``where`` and the
     region when they are not probabilities in [0, 1] (``upper=None``: only negative values are refused)."""
@@ -433,6 +447,5 @@ def checked_probabilities(index: "SparseIndex", where, names, value_scale=None, 
             raise AtlasFileError(where, f"holds negative values (down to {lo:g}, in {region!r}): region maps must "
                                         "be probabilities in [0, 1]; is this a statistical map rather than an atlas?")
         raise AtlasFileError(where, f"holds values above 1 (up to {hi:g}, in {region!r}): region maps must be "
-                                    "probabilities in [0, 1]" + ("; for maps in percent use load_map(..., "
-                                    "value_scale=0.01)" if hi <= 100 + 1e-6 and value_scale is None else ""))
+                                    "probabilities in [0, 1]" + _above_one_hint(v, hi, value_scale))
     return index

@@ -408,6 +408,31 @@ def test_offline_error_names_url_and_cache(monkeypatch, small, tmp_path, server)
     assert cli(["atlas", "fetch", "julich-3.1", "--quiet"]) == 2
 
 
+def test_an_unreachable_mirror_is_named_not_advised(monkeypatch, small, tmp_path, server):
+    """With the mirror set, the advice is to check it (or unset it), not to set it."""
+    entry, _, _ = small
+    server.stop()
+    with pytest.raises(DownloadError, match="cannot connect") as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert f"is the mirror {atlases.MIRROR_ENV}={server.url} up?" in str(e.value)
+    assert f"set {atlases.MIRROR_ENV} to a mirror" not in str(e.value)
+
+
+def test_a_cached_atlas_cut_short_is_fetched_again_and_said(server, small, tmp_path, capsys):
+    """A cached .npz cut short (a full disk, a bad copy) is no zip any more: damaged, not 'not in the cache'."""
+    entry, smap, _ = small
+    path = atlases.fetch(entry, tmp_path, progress=False)
+    raw = open(path, "rb").read()
+    open(path, "wb").write(raw[: len(raw) // 2])
+    assert atlases.cache_state(entry, tmp_path) == "damaged"
+    capsys.readouterr()
+    again = atlases.fetch(entry, tmp_path, progress=False)
+    err = capsys.readouterr().err
+    assert "the cached copy of test-three is damaged" in err and "test-three: fetching it again from" in err
+    assert "not in the cache yet" not in err
+    assert gpusiibra.load_map(again).sparse_index.n_entries == smap.sparse_index.n_entries
+
+
 def test_two_processes_fetch_once(server, julich_in_catalog_order, tmp_path):
     _serve_julich(server, julich_in_catalog_order)
     server.delay = 0.5
