@@ -16,12 +16,13 @@ __all__ = ["siibra_cache_dir", "siibra_cache_files", "from_siibra_cache"]
 
 
 def siibra_cache_dir() -> str:
-    """siibra's cache folder: ``$SIIBRA_CACHEDIR``, else the platform's user cache for siibra."""
+    """siibra's cache folder: ``$SIIBRA_CACHEDIR``, else the platform's user cache of siibra's ``retrieval``
+    package (siibra names it after that package: ``~/.cache/siibra.retrieval`` on Linux)."""
     if os.environ.get("SIIBRA_CACHEDIR"):
         return os.environ["SIIBRA_CACHEDIR"]
     import platformdirs
 
-    return platformdirs.user_cache_dir("siibra", appauthor=False)
+    return platformdirs.user_cache_dir("siibra.retrieval", appauthor=False)
 
 
 def _sha256_text(text: str) -> str:

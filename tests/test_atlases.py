@@ -741,3 +741,19 @@ def test_catalog_labelled_maps_facts():
     assert len({e.id for e in atlases.catalog() if e.labelled}) >= 7
     for e in atlases.catalog():
         assert e.space == "MNI 152 ICBM 2009c Nonlinear Asymmetric" and e.licence and e.citation
+
+
+def test_siibras_cache_folder_is_the_one_siibra_uses(monkeypatch):
+    """Without SIIBRA_CACHEDIR, siibra 1.0 keeps its downloads in the user cache of its ``retrieval`` package
+    (``~/.cache/siibra.retrieval``), not of ``siibra``: the folder looked in must be that one."""
+    pytest.importorskip("siibra")
+    import appdirs  # siibra's own dependency, as siibra calls it (Cache.folder may since have been moved)
+    from siibra.retrieval import cache
+
+    from gpusiibra._siibra_cache import siibra_cache_dir
+
+    monkeypatch.delenv("SIIBRA_CACHEDIR", raising=False)
+    assert siibra_cache_dir() == appdirs.user_cache_dir(cache.__name__.rsplit(".", 1)[0], "")
+    assert siibra_cache_dir().endswith("siibra.retrieval")
+    monkeypatch.setenv("SIIBRA_CACHEDIR", "/elsewhere")
+    assert siibra_cache_dir() == "/elsewhere"
