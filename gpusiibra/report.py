@@ -21,7 +21,8 @@ import pandas as pd
 
 from ._page import Page, _bar_png, _hist_png, _slices, glass_brain
 
-__all__ = ["Page", "StudyReport", "study_report", "demo_figures", "write_demo_report", "glass_brain", "MEASURES"]
+__all__ = ["Page", "StudyReport", "study_report", "region_frequency", "demo_figures", "write_demo_report",
+           "glass_brain", "MEASURES"]
 
 #: the statistics a region's frequency can be counted with
 MEASURES = ("correlation", "map containedness", "input containedness")
@@ -151,14 +152,7 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
     n_maps = len(maps)
     comp = rows[rows["kind"] == "component"]
     labels = [a.get("label", a.get("name")) for a in atlas_identities(run["atlas"])]
-    # region frequency, per atlas: the share of maps with a component that reaches the cut
-    passing = comp[comp[measure] >= min_value]
-    freq = (passing.drop_duplicates(["atlas", "region"] + _MAP_KEY).groupby(["atlas", "region"]).size()
-            .rename("maps").reset_index())
-    freq["share"] = freq["maps"] / n_maps
-    freq["_order"] = freq["atlas"].map({a: i for i, a in enumerate(labels)})
-    freq = (freq.sort_values(["_order", "maps", "region"], ascending=[True, False, True]).drop(columns="_order")
-            .reset_index(drop=True))
+    freq = _frequency(comp, n_maps, measure, min_value, labels)
     if len(labels) == 1:
         freq = freq.drop(columns="atlas")
     first = comp[comp["atlas"] == labels[0]] if len(labels) > 1 else comp
@@ -185,6 +179,48 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
     page = _study_page(rep, rows, top, max_rows, figures, atlas)
     page.write(out)
     return rep
+
+
+def _frequency(comp, n_maps, measure, min_value, labels):
+    """Region frequency, per atlas: the share of maps with a component that reaches the cut (atlas order, then
+    most maps first)."""
+    passing = comp[comp[measure] >= min_value]
+    freq = (passing.drop_duplicates(["atlas", "region"] + _MAP_KEY).groupby(["atlas", "region"]).size()
+            .rename("maps").reset_index())
+    freq["share"] = freq["maps"] / n_maps
+    freq["_order"] = freq["atlas"].map({a: i for i, a in enumerate(labels)})
+    return (freq.sort_values(["_order", "maps", "region"], ascending=[True, False, True]).drop(columns="_order")
+            .reset_index(drop=True))
+
+
+def region_frequency(dataset, measure="correlation", min_value=0.2):
+    """The regions of a results dataset's first atlas by the number of maps that reach them (a component with
+    ``measure >= min_value``), and that atlas's name (or source): ``(frequency, atlas)``.
+
+    Examples
+    --------
+    >>> import os, tempfile, gpusiibra
+    >>> from gpusiibra.report import region_frequency
+    >>> out = os.path.join(tempfile.mkdtemp(), "motor.parquet")
+    >>> _ = gpusiibra.get_map().assign_batch(["example:motor"], out, threshold=3.1, progress=False)
+    >>> freq, atlas = region_frequency(out)
+    >>> atlas, list(freq.columns), bool(freq["maps"].is_monotonic_decreasing)
+    ('julich-3.1-top2', ['region', 'maps', 'share'], True)
+    """
+    from .dataset import atlas_identities
+    from .errors import OptionError
+
+    if measure not in MEASURES:
+        raise OptionError(f"measure must be one of {', '.join(MEASURES)}, not {measure!r}")
+    records, maps, _, rows, _ = _load(dataset)
+    if records[0]["settings"].get("kind") == "points":
+        raise OptionError(f"{dataset} holds a coordinate table's points, not maps: give a table of regions instead")
+    idents = atlas_identities(records[0]["atlas"])
+    labels = [a.get("label", a.get("name")) for a in idents]
+    freq = _frequency(rows[rows["kind"] == "component"], len(maps), measure, min_value, labels)
+    freq = freq[freq["atlas"] == labels[0]].drop(columns="atlas").reset_index(drop=True)
+    source = idents[0].get("source") or idents[0].get("name")
+    return freq, source if isinstance(source, str) else labels[0]
 
 
 def _points_report(dataset, out, records, rows, notes, top, max_rows, figures, atlas) -> StudyReport:

@@ -1,0 +1,354 @@
+"""siibra-python's multimodal features of one region, as tidy rows (the engine of :mod:`gpusiibra.features`).
+
+Everything is siibra's own: its configuration (the default one from GitHub, kept in siibra's cache, or a
+local one: ``GPUSIIBRA_SIIBRA_CONFIGURATION`` or siibra's ``SIIBRA_USE_CONFIGURATION``), its region
+objects, ``siibra.features.get`` and the features' loaders and parsers; this module only decides what must
+be reached before siibra is asked (so that without the network a call fails in seconds with one line), turns
+the features into rows, and caches those rows by region and kind.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import threading
+import urllib.parse
+
+import numpy as np
+
+from .errors import DependencyError, DownloadError, OptionError, RegionNotFound
+
+#: our kinds -> siibra's feature types
+KINDS = {"receptors": "ReceptorDensityFingerprint", "cells": "LayerwiseCellDensity",
+         "genes": "GeneExpressions", "connectivity": "StreamlineCounts"}
+COLUMNS = ["region", "siibra region", "kind", "feature", "modality", "measure", "value", "std", "samples", "unit",
+           "dataset", "doi", "licence", "status"]
+JULICH_31 = "minds/core/parcellationatlas/v1.0.0/94c1125b-b87e-45e4-901c-00daee7f2579-310"
+#: the embedded atlases' parcellation (their names are Julich-Brain 3.1's)
+EMBEDDED = {"julich-3.1-top2": JULICH_31, "julich-3.1-top2-mpm": JULICH_31}
+#: hosts of siibra's default configuration (GitHub, then its EBRAINS GitLab mirror) and of the Allen Brain API
+CONFIG_HOSTS = ("api.github.com", "gitlab.ebrains.eu")
+ALLEN_URL = "http://api.brain-map.org/api/v2/data"
+NO_FEATURE = {"receptors": "no receptor density fingerprint", "cells": "no layerwise cell density",
+              "genes": "no gene expression sample", "connectivity": "no streamline-count connectivity matrix"}
+
+_LOCK = threading.Lock()
+_APPLIED = {"configuration": None}
+
+
+def timeout() -> float:
+    """Seconds a connection to a data source may take (``GPUSIIBRA_FEATURES_TIMEOUT``, default 4)."""
+    try:
+        t = float(os.environ.get("GPUSIIBRA_FEATURES_TIMEOUT", "4"))
+    except ValueError:
+        raise OptionError("GPUSIIBRA_FEATURES_TIMEOUT must be a number of seconds") from None
+    return t if t > 0 else 4.0
+
+
+def local_configuration():
+    """The local siibra configuration asked for (ours first, then siibra's setting), or None."""
+    return os.environ.get("GPUSIIBRA_SIIBRA_CONFIGURATION") or os.environ.get("SIIBRA_USE_CONFIGURATION") or None
+
+
+def offline() -> bool:
+    """``GPUSIIBRA_FEATURES_OFFLINE=1``: never reach the network (what is not cached or local is an error)."""
+    return os.environ.get("GPUSIIBRA_FEATURES_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def siibra():
+    """siibra, imported quietly, with a connection timeout on its HTTP session and the configuration asked for."""
+    os.environ.setdefault("SIIBRA_LOG_LEVEL", "ERROR")
+    try:
+        import siibra as _siibra
+    except ImportError:
+        raise DependencyError("siibra's features need siibra-python: pip install 'gpusiibra[features]'") from None
+    with _LOCK:
+        _session_timeout(_siibra)
+        local = local_configuration()
+        if local and _APPLIED["configuration"] != local:
+            if not (os.path.isdir(local) or (local.endswith(".zip") and os.path.isfile(local))):
+                raise OptionError(f"the siibra configuration {local} is neither a folder nor a .zip file")
+            _siibra.use_configuration(local)
+            _APPLIED["configuration"] = local
+        elif not local:
+            _default_configuration_reachable(_siibra)
+    return _siibra
+
+
+def _session_timeout(_siibra):
+    """A default (connect, read) timeout on siibra's requests session: no request waits forever."""
+    from requests.adapters import HTTPAdapter
+
+    from siibra.retrieval import requests as sreq
+
+    session = sreq._SESSION
+    if getattr(session, "_gpusiibra_timeout", None) == timeout():
+        return
+    t = timeout()
+
+    class _Adapter(HTTPAdapter):
+        def send(self, request, timeout=None, **kwargs):
+            return super().send(request, timeout=timeout if timeout is not None else (t, 3 * t), **kwargs)
+
+    for prefix in ("http://", "https://"):
+        session.mount(prefix, _Adapter())
+    session._gpusiibra_timeout = t
+
+
+def _default_configuration_reachable(_siibra):
+    """siibra's default configuration is downloaded once into its cache; before that its hosts must answer."""
+    from siibra.configuration.configuration import Configuration
+    from siibra.retrieval.cache import CACHE
+
+    for conn in Configuration.CONFIG_CONNECTORS:
+        reftag = getattr(conn, "reftag", "")
+        if os.path.isdir(CACHE.build_filename(conn.base_url + reftag)) or not hasattr(conn, "reftag"):
+            return  # already in siibra's cache (or a local connector)
+    problems = unreachable([f"https://{h}/" for h in CONFIG_HOSTS])
+    if len(problems) == len(CONFIG_HOSTS):
+        host, reason = next(iter(problems.items()))
+        raise DownloadError(f"https://{host}/repos/FZJ-INM1-BDA/siibra-configurations",
+                            f"siibra's configuration is not in its cache ({CACHE.folder}) and {reason}; offline, "
+                            "point GPUSIIBRA_SIIBRA_CONFIGURATION at a local siibra configuration")
+
+
+def unreachable(urls) -> dict:
+    """{host: reason} for the hosts of ``urls`` that do not accept a connection within :func:`timeout` (tried at
+    once, in threads; a name that does not resolve fails at once)."""
+    hosts = {}
+    for u in urls:
+        p = urllib.parse.urlsplit(u)
+        if p.scheme in ("http", "https") and p.hostname:
+            hosts[p.hostname] = p.port or (443 if p.scheme == "https" else 80)
+    if not hosts:
+        return {}
+    if offline():
+        return {h: "GPUSIIBRA_FEATURES_OFFLINE is set" for h in hosts}
+    result, t = {}, timeout()
+
+    def probe(host, port):
+        try:
+            socket.create_connection((host, port), timeout=t).close()
+        except OSError as e:
+            result[host] = f"cannot connect to {host}:{port} ({e.strerror or e.__class__.__name__})"
+
+    threads = [threading.Thread(target=probe, args=hp, daemon=True) for hp in hosts.items()]
+    for th in threads:
+        th.start()
+    for th, host in zip(threads, hosts):
+        th.join(t + 0.5)
+        if th.is_alive():
+            result[host] = f"{host} did not answer within {t:g} s"
+    return result
+
+
+# ------------------------------------------------------------------ regions
+def parcellation_id(atlas) -> str:
+    """The siibra parcellation of an atlas (a name of the catalog or the embedded one, or a map with that name)."""
+    from . import atlases
+
+    name = atlas if isinstance(atlas, str) else getattr(atlas, "name", "")
+    if name in EMBEDDED:
+        return EMBEDDED[name]
+    entry = atlases.find(name) if name else None
+    if entry is not None and entry.parcellation_id:
+        return entry.parcellation_id
+    if not isinstance(atlas, str) and "Julich-Brain 3.1" in name:
+        return JULICH_31
+    raise OptionError(f"atlas {name!r} names no siibra parcellation: give an official atlas (gpusiibra atlas list) "
+                      "or the embedded julich-3.1-top2")
+
+
+def siibra_region(sb, parc_id: str, name: str):
+    """siibra's region of this exact name (our names are siibra's: hemisphere and fragment suffixes included)."""
+    try:
+        parc = sb.get_parcellation(parc_id)
+    except Exception:
+        raise RegionNotFound(f"siibra's configuration has no parcellation {parc_id}") from None
+    found = [r for r in parc.descendants if r.name == name] or ([parc] if parc.name == name else [])
+    if len(found) != 1:
+        raise RegionNotFound(f"{name!r}: {'no' if not found else len(found)} regions of this name in siibra's "
+                             f"{parc.name}")
+    return found[0]
+
+
+# ------------------------------------------------------------------ what a feature downloads
+def data_urls(feature) -> list:
+    """The URLs a feature's data comes from that are not yet in siibra's cache."""
+    from siibra.retrieval.requests import HttpRequest
+
+    elements = list(feature.elements) if hasattr(feature, "elements") else [feature]
+    urls = []
+    for f in elements:
+        loader = getattr(f, "_loader", None)
+        if loader is not None and hasattr(loader, "url"):
+            urls.append(loader.url)
+        for pair in getattr(f, "_filepairs", []) or []:
+            urls.extend(pair)
+        conn = getattr(f, "_connector", None)
+        url = getattr(conn, "url", None)
+        if isinstance(url, str):
+            urls.append(url)
+    out = []
+    for u in dict.fromkeys(urls):
+        if u.startswith(("http://", "https://")) and not HttpRequest(u).cached:
+            out.append(u)
+    return out
+
+
+def _needs(urls, what):
+    problems = unreachable(urls)
+    if problems:
+        host, reason = next(iter(problems.items()))
+        url = next(u for u in urls if urllib.parse.urlsplit(u).hostname == host)
+        raise DownloadError(url, f"{reason}; needed for {what} and not in siibra's cache")
+
+
+def dataset_fields(feature) -> tuple:
+    """(dataset, DOI or URL, licence) of a feature, from siibra's dataset records. An EBRAINS record is read
+    through siibra's knowledge-graph proxy; when that cannot be reached, the dataset's EBRAINS page is named."""
+    names, dois, licences = [], [], []
+    for ds in feature.datasets:
+        if ds.__class__.__name__.startswith("Ebrains") and getattr(ds, "_cached_data", None) is None:
+            problem = unreachable(["https://jugit.fz-juelich.de/", "https://gitlab.ebrains.eu/"])
+            if len(problem) == 2:
+                names.append(f"EBRAINS dataset {ds.id} (https://search.kg.ebrains.eu/instances/{ds.id}; its "
+                             "record could not be read: the knowledge-graph proxy is not reachable)")
+                continue
+        try:
+            names.append(str(ds.name))
+            dois.extend(u.get("url") for u in ds.urls if u.get("url"))
+            lic = ds.LICENSE
+            if lic and lic != "No license information is found.":
+                licences.extend(lic if isinstance(lic, list) else [lic])
+        except Exception as e:  # siibra's record reader: a failed read is said, not hidden
+            names.append(f"dataset {getattr(ds, 'id', '?')} (record not readable: {str(e).splitlines()[0][:120]})")
+    return "; ".join(dict.fromkeys(names)), "; ".join(dict.fromkeys(dois)), "; ".join(dict.fromkeys(licences))
+
+
+# ------------------------------------------------------------------ rows
+def _row(region, sregion, kind, feature, **kw):
+    row = dict.fromkeys(COLUMNS)
+    row.update(region=region, **{"siibra region": sregion}, kind=kind, feature=feature, value=np.nan, std=np.nan,
+               samples=np.nan, status="ok")
+    row.update(kw)
+    return row
+
+
+def not_found_row(region, kind, reason) -> dict:
+    return _row(region, None, kind, KINDS[kind], status=f"not a region of siibra's parcellation: {reason}")
+
+
+def rows_for(sb, region: str, sregion, kind: str, genes=(), top_targets=None) -> list:
+    """The rows of one kind for one siibra region (siibra's query, its data, its parsers)."""
+    ftype = KINDS[kind]
+    what = f"the {kind} of {region}"
+    if kind == "genes":
+        if not genes:
+            raise OptionError("gene expressions need a gene list (--genes GABRA1,GABRA2)")
+        _needs([ALLEN_URL + "/"], what + " (gene expressions come from the Allen Brain API through siibra and "
+               "need the network)")
+        feats = sb.features.get(sregion, ftype, gene=list(genes))
+    else:
+        feats = sb.features.get(sregion, ftype)
+    if not feats:
+        return [_row(region, sregion.name, kind, ftype, status=f"{NO_FEATURE[kind]} for {sregion.name} in "
+                     "siibra's configuration")]
+    rows = []
+    for f in feats:
+        _needs(data_urls(f), what)
+        dataset, doi, licence = dataset_fields(f)
+        common = dict(modality=f.modality, dataset=dataset, doi=doi, licence=licence)
+        name = f.name if kind != "connectivity" else f"StreamlineCounts, cohort {getattr(f, 'cohort', '')}"
+        try:
+            rows.extend(_kind_rows(kind, f, region, sregion, name, common, top_targets))
+        except (OSError, ConnectionError) as e:
+            raise DownloadError(next(iter(data_urls(f)), "siibra's data"), f"{str(e).splitlines()[0][:200]}; "
+                                f"needed for {what}") from None
+    return rows
+
+
+def _kind_rows(kind, f, region, sregion, name, common, top_targets):
+    rows = []
+    if kind == "receptors":
+        data = f.data
+        unit = str(f.unit)
+        for receptor, r in data.iterrows():
+            rows.append(_row(region, sregion.name, kind, name, measure=str(receptor), value=float(r["mean"]),
+                             std=float(r["std"]), unit=unit, **common))
+    elif kind == "cells":
+        data = f.data
+        if data.empty:
+            raise DownloadError(str(f._filepairs[0][0]) if getattr(f, "_filepairs", None) else "siibra's data",
+                                "siibra could not read any of the feature's cell and layer files")
+        for (layer, lname), d in data.groupby(["layer", "layername"], sort=True):
+            dens = d["density"].to_numpy(float)
+            rows.append(_row(region, sregion.name, kind, name, measure=str(lname), value=float(dens.mean()),
+                             std=float(dens.std()), samples=len(dens), unit=str(f.unit), **common))
+    elif kind == "genes":
+        data = f.data
+        for gene, d in data.groupby("gene", sort=True):
+            lv = d["level"].to_numpy(float)
+            rows.append(_row(region, sregion.name, kind, name, measure=str(gene), value=float(lv.mean()),
+                             std=float(lv.std()), samples=len(lv), unit=str(f.unit), **common))
+    else:  # connectivity: siibra's profile of the (subject-averaged) matrix, strongest targets first
+        merged = f._get_merged_feature() if hasattr(f, "_get_merged_feature") else f
+        prof = merged.get_profile(sregion, max_rows=top_targets).data
+        for target, r in prof.iterrows():
+            tname = " / ".join(t.name for t in target) if isinstance(target, tuple) else getattr(target, "name",
+                                                                                                  str(target))
+            rows.append(_row(region, sregion.name, kind, name, measure=tname, value=float(r["mean"]),
+                             std=float(r["std"]) if "std" in r and r["std"] == r["std"] else np.nan,
+                             samples=len(f) if hasattr(f, "elements") else 1, unit="streamline count",
+                             **common))
+    return rows
+
+
+# ------------------------------------------------------------------ our cache of rows
+def configuration_key() -> str:
+    """What the rows depend on besides the region: the configuration (a local one by its files' sizes and times)."""
+    local = local_configuration()
+    if not local:
+        from importlib.metadata import version
+
+        return "default-siibra-" + version("siibra")
+    stamp = [os.path.abspath(local)]
+    if os.path.isdir(local):
+        for root, _, files in sorted(os.walk(local)):
+            for fn in sorted(files):
+                st = os.stat(os.path.join(root, fn))
+                stamp.append(f"{os.path.relpath(os.path.join(root, fn), local)}:{st.st_size}:{st.st_mtime_ns}")
+    elif os.path.isfile(local):
+        st = os.stat(local)
+        stamp.append(f"{st.st_size}:{st.st_mtime_ns}")
+    return hashlib.sha256("\n".join(stamp).encode()).hexdigest()[:16]
+
+
+def cache_file(folder, parc_id, region, kind, genes=(), top_targets=None) -> str:
+    key = json.dumps([configuration_key(), parc_id, region, kind, sorted(genes) if kind == "genes" else [],
+                      top_targets if kind == "connectivity" else None])
+    return os.path.join(folder, kind, hashlib.sha256(key.encode()).hexdigest()[:32] + ".parquet")
+
+
+def read_cached(path):
+    import pandas as pd
+
+    if not os.path.isfile(path):
+        return None
+    try:
+        return pd.read_parquet(path)
+    except Exception:  # a damaged file: fetched again
+        return None
+
+
+def write_cached(path, df):
+    """Atomic: the rows are written to a temporary name in the same folder, then renamed."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    try:
+        df.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)

@@ -1,0 +1,209 @@
+"""What is known about the regions found: siibra-python's multimodal features as tidy tables.
+
+For a region (with its atlas), the best regions of an assignment table, or the most frequent regions of a
+results dataset, siibra's receptor density fingerprints, layerwise cell densities, gene expressions (Allen
+Brain API) and streamline-count connectivity profiles, one row per measured value::
+
+    region, siibra region, kind, feature, modality, measure, value, std, samples, unit, dataset, doi, licence, status
+
+A region without a feature of a kind keeps one row of that kind whose ``status`` says so. Everything comes
+through siibra itself (``pip install 'gpusiibra[features]'``): its configuration, its region objects (our region
+names are siibra's, hemisphere and fragment suffixes included, and are matched exactly), ``siibra.features.get``,
+its downloads and its cache. gpusiibra caches the rows by region and kind (atomic files under the atlas cache's
+``features/`` folder), so a second call needs neither siibra's configuration nor the network.
+
+Offline: a local siibra configuration (``GPUSIIBRA_SIIBRA_CONFIGURATION=/path``, or siibra's own
+``SIIBRA_USE_CONFIGURATION``) whose data siibra's cache holds or a local server serves. Without the network a call
+that needs it fails within seconds (``GPUSIIBRA_FEATURES_TIMEOUT``, default 4 s) with one line naming what could
+not be reached; ``GPUSIIBRA_FEATURES_OFFLINE=1`` never tries. Gene expressions always need the network (siibra
+asks the Allen Brain API).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import pandas as pd
+
+from . import _siibra_features as _sf
+from .errors import OptionError, RegionNotFound
+
+__all__ = ["KINDS", "COLUMNS", "region_features", "table_features", "dataset_features", "top_regions",
+           "FeatureReport", "plot_features", "write_features", "available"]
+
+KINDS = tuple(_sf.KINDS)
+COLUMNS = list(_sf.COLUMNS)
+
+
+def available():
+    """None when siibra is installed, else the one line that says why the features cannot be had."""
+    import importlib.util
+
+    if importlib.util.find_spec("siibra") is None:
+        return "siibra-python is not installed (pip install 'gpusiibra[features]')"
+    return None
+
+
+def _kinds(kinds):
+    kinds = [kinds] if isinstance(kinds, str) else list(kinds)
+    kinds = [k.strip() for k in kinds for k in k.split(",") if k.strip()]
+    bad = [k for k in kinds if k not in _sf.KINDS]
+    if bad or not kinds:
+        raise OptionError(f"feature kinds are {', '.join(_sf.KINDS)}, not {', '.join(map(repr, bad)) or 'none'}")
+    return list(dict.fromkeys(kinds))
+
+
+def _genes(genes):
+    genes = [genes] if isinstance(genes, str) else list(genes or ())
+    return [g.strip() for g in genes for g in g.split(",") if g.strip()]
+
+
+def _cache_folder(cache):
+    from .atlases import cache_dir
+
+    return os.path.join(cache_dir(cache), "features")
+
+
+def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells", "connectivity"), genes=(),
+                    top_targets=None, cache=None, use_cache=True, progress=False, strict=True) -> pd.DataFrame:
+    """siibra's features of regions, one tidy table.
+
+    Parameters
+    ----------
+    regions : str or list of str
+        Region names of ``atlas`` (siibra's names: ``"Area 4a (PreCG) left"``).
+    atlas : str or SparseMap
+        The atlas the names come from (its siibra parcellation is looked up in the catalog).
+    kinds : str or list of str
+        Any of ``receptors``, ``cells``, ``genes``, ``connectivity`` (comma-separated or a list).
+    genes : list of str
+        Gene symbols for ``genes`` (needs the network: the Allen Brain API).
+    top_targets : int, optional
+        Keep only this many strongest targets of each connectivity profile (default: all).
+    cache : path, optional
+        gpusiibra's cache folder (default ``GPUSIIBRA_CACHE``, else the user cache); rows are kept in ``features/``.
+    use_cache : bool
+        Read and write cached rows (a fresh query when False).
+    progress : bool
+        A progress bar over (region, kind).
+    strict : bool
+        A name that is no region of siibra's parcellation is an error (True), or a row whose ``status`` says so.
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`COLUMNS`, one row per measured value, or one row with a ``status`` for a region without the feature.
+
+    Raises
+    ------
+    DependencyError, OptionError, RegionNotFound, DownloadError
+
+    Examples
+    --------
+    >>> from gpusiibra.features import region_features
+    >>> region_features("Area 4a (PreCG) left", kinds="genes")   # doctest: +SKIP
+    """
+    from tqdm.auto import tqdm
+
+    regions = [regions] if isinstance(regions, str) else list(regions)
+    kinds, genes = _kinds(kinds), _genes(genes)
+    parc = _sf.parcellation_id(atlas)
+    folder = _cache_folder(cache)
+    sb, frames = None, []
+    jobs = [(r, k) for r in regions for k in kinds]
+    for region, kind in tqdm(jobs, desc="siibra features", unit="query", disable=not progress):
+        path = _sf.cache_file(folder, parc, region, kind, genes, top_targets)
+        df = _sf.read_cached(path) if use_cache else None
+        if df is None:
+            sb = sb or _sf.siibra()
+            try:
+                sregion = _sf.siibra_region(sb, parc, region)
+            except RegionNotFound as e:
+                if strict:
+                    raise
+                frames.append(pd.DataFrame([_sf.not_found_row(region, kind, str(e))], columns=COLUMNS))
+                continue
+            df = pd.DataFrame(_sf.rows_for(sb, region, sregion, kind, genes, top_targets), columns=COLUMNS)
+            if use_cache:
+                _sf.write_cached(path, df)
+        frames.append(df)
+    out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=COLUMNS)
+    return out.astype({"value": float, "std": float, "samples": float})
+
+
+def top_regions(table, measure="correlation", top=10) -> list:
+    """The ``top`` regions of an assignment table by their highest ``measure`` (ties by name)."""
+    if measure not in table.columns:
+        raise OptionError(f"the table has no column {measure!r} (it has {', '.join(map(str, table.columns))})")
+    best = table.dropna(subset=[measure]).groupby("region")[measure].max().reset_index()
+    best = best[best["region"].astype(str) != ""]
+    return list(best.sort_values([measure, "region"], ascending=[False, True])["region"].head(top))
+
+
+def table_features(table, atlas="julich-3.1-top2", measure="correlation", top=10, **kwargs) -> pd.DataFrame:
+    """siibra's features of the ``top`` best regions of an assignment table (``SparseMap.assign``'s, or a CSV
+    of one), by their highest ``measure``; the keywords are :func:`region_features`'."""
+    if isinstance(table, (str, os.PathLike)):
+        table = pd.read_csv(table, keep_default_na=False, na_values=[""])
+    kwargs.setdefault("strict", False)
+    return region_features(top_regions(table, measure, top), atlas, **kwargs)
+
+
+def dataset_features(dataset, measure="correlation", min_value=0.2, top=10, **kwargs) -> pd.DataFrame:
+    """siibra's features of the ``top`` most frequent regions of a results dataset (``gpusiibra assign --out``):
+    the regions reached by the most maps (a component with ``measure >= min_value``; the study page's count),
+    under the dataset's first atlas."""
+    from .report import region_frequency
+
+    freq, atlas = region_frequency(dataset, measure, min_value)
+    kwargs.setdefault("strict", False)
+    return region_features(list(freq["region"].head(top)), atlas, **kwargs)
+
+
+@dataclass
+class FeatureReport:
+    """What :func:`write_features` wrote."""
+
+    table: pd.DataFrame
+    files: dict = field(default_factory=dict)   # caption -> path
+
+
+def plot_features(table, out, top_targets=10) -> dict:
+    """Figures of a features table into folder ``out``: per region, the receptor fingerprint (mean and sd), the
+    cell densities by layer and the connectivity profile's strongest targets. Returns {caption: path}."""
+    from ._page import feature_bars_png
+
+    os.makedirs(out, exist_ok=True)
+    files = {}
+    ok = table[table["status"] == "ok"]
+    titles = {"receptors": ("receptor density fingerprint", "receptor"),
+              "cells": ("cell densities by layer", "layer"),
+              "genes": ("gene expression levels", "gene"),
+              "connectivity": (f"strongest {top_targets} connections (streamline counts)", "target region")}
+    for (region, kind), d in ok.groupby(["region", "kind"], sort=False):
+        title, xlabel = titles[kind]
+        d = d.sort_values("value", ascending=False).head(top_targets) if kind == "connectivity" else d
+        png = feature_bars_png(list(d["measure"]), d["value"].to_numpy(), d["std"].to_numpy(),
+                               f"{region}: {title}", str(d["unit"].iloc[0]), xlabel, horizontal=kind == "connectivity")
+        slug = "".join(c if c.isalnum() else "-" for c in f"{region}-{kind}").strip("-")
+        path = os.path.join(out, slug + ".png")
+        with open(path, "wb") as f:
+            f.write(png)
+        files[f"{region}: {title} ({d['dataset'].iloc[0]})"] = path
+    return files
+
+
+def write_features(table, out, figures=True, top_targets=10) -> FeatureReport:
+    """Write ``features.csv``, ``features.parquet`` and (with ``figures``) the PNG figures into folder ``out``."""
+    os.makedirs(out, exist_ok=True)
+    files = {}
+    for name, write in (("features.csv", lambda p: table.to_csv(p, index=False)),
+                        ("features.parquet", lambda p: table.to_parquet(p, index=False))):
+        path = os.path.join(out, name)
+        tmp = path + ".tmp"
+        write(tmp)
+        os.replace(tmp, path)
+        files[name] = path
+    if figures:
+        files.update(plot_features(table, out, top_targets))
+    return FeatureReport(table, files)
