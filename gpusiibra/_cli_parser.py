@@ -178,6 +178,8 @@ def _add_report(sub):
     r.add_argument("--top", type=_number(int, 1), default=30, help="regions in the bar chart (default: 30)")
     r.add_argument("--max-rows", type=_number(int, 1), default=5000,
                    help="rows of the per-map table put in the page (default: 5000)")
+    r.add_argument("--no-features", action="store_true", help="no section of siibra's features of the top regions "
+                   "(drawn from what siibra's cache or a local configuration holds; the page downloads nothing)")
 
 
 def _add_compare(sub):

@@ -51,9 +51,48 @@ def local_configuration():
     return os.environ.get("GPUSIIBRA_SIIBRA_CONFIGURATION") or os.environ.get("SIIBRA_USE_CONFIGURATION") or None
 
 
+_STATE = threading.local()
+
+
 def offline() -> bool:
-    """``GPUSIIBRA_FEATURES_OFFLINE=1``: never reach the network (what is not cached or local is an error)."""
-    return os.environ.get("GPUSIIBRA_FEATURES_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+    """``GPUSIIBRA_FEATURES_OFFLINE=1`` (or a caller that downloads nothing, as the study page): never reach the
+    network (what is not cached or local is an error)."""
+    return getattr(_STATE, "offline", False) or \
+        os.environ.get("GPUSIIBRA_FEATURES_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
+class no_downloads:
+    """A block (this thread) in which nothing is downloaded."""
+
+    def __enter__(self):
+        self._old = getattr(_STATE, "offline", False)
+        _STATE.offline = True
+
+    def __exit__(self, *exc):
+        _STATE.offline = self._old
+
+
+def configuration_at_hand():
+    """None when siibra's configuration can be had without a download (a local one, or the default one in
+    siibra's cache), else why not; siibra is not imported to tell."""
+    if local_configuration():
+        return None
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        tag = "siibra-" + version("siibra")
+    except PackageNotFoundError:
+        return "siibra-python is not installed (pip install 'gpusiibra[features]')"
+    import platformdirs
+
+    # siibra's Cache: $SIIBRA_CACHEDIR, else appdirs' user cache of "siibra.retrieval" (its module's package)
+    folder = os.environ.get("SIIBRA_CACHEDIR") or platformdirs.user_cache_dir("siibra.retrieval", appauthor=False)
+    archive = hashlib.sha256(("https://api.github.com/repos/FZJ-INM1-BDA/siibra-configurations" + tag)
+                             .encode("ascii")).hexdigest()
+    if os.path.isdir(os.path.join(folder, archive)):
+        return None
+    return (f"siibra's configuration is not in its cache ({folder}) and no local one is set "
+            "(GPUSIIBRA_SIIBRA_CONFIGURATION); `gpusiibra features` downloads it once")
 
 
 def siibra():
@@ -124,7 +163,8 @@ def unreachable(urls) -> dict:
     if not hosts:
         return {}
     if offline():
-        return {h: "GPUSIIBRA_FEATURES_OFFLINE is set" for h in hosts}
+        return {h: "downloads are off (GPUSIIBRA_FEATURES_OFFLINE is set, or a study page, which downloads nothing)"
+                for h in hosts}
     result, t = {}, timeout()
 
     def probe(host, port):

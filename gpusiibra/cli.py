@@ -22,7 +22,7 @@ def _cmd_report(args):
         print("gpusiibra: nilearn is not installed, so the page has no figures (pip install 'gpusiibra[plot]')",
               file=sys.stderr)
     rep = study_report(args.dataset, out, min_value=args.min_value, measure=args.measure, top=args.top,
-                       max_rows=args.max_rows, figures=figures)
+                       max_rows=args.max_rows, figures=figures, features=not args.no_features)
     for note in rep.notes:
         print(f"warning: {note}", file=sys.stderr)
     if rep.settings.get("kind") == "points":

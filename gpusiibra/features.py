@@ -29,7 +29,7 @@ from . import _siibra_features as _sf
 from .errors import OptionError, RegionNotFound
 
 __all__ = ["KINDS", "COLUMNS", "region_features", "table_features", "dataset_features", "top_regions",
-           "FeatureReport", "plot_features", "write_features", "available"]
+           "FeatureReport", "plot_features", "write_features", "available", "page_section"]
 
 KINDS = tuple(_sf.KINDS)
 COLUMNS = list(_sf.COLUMNS)
@@ -65,7 +65,8 @@ def _cache_folder(cache):
 
 
 def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells", "connectivity"), genes=(),
-                    top_targets=None, cache=None, use_cache=True, progress=False, strict=True) -> pd.DataFrame:
+                    top_targets=None, cache=None, use_cache=True, progress=False, strict=True,
+                    download=True) -> pd.DataFrame:
     """siibra's features of regions, one tidy table.
 
     Parameters
@@ -88,6 +89,9 @@ def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells
         A progress bar over (region, kind).
     strict : bool
         A name that is no region of siibra's parcellation is an error (True), or a row whose ``status`` says so.
+    download : bool
+        False: take only what gpusiibra's or siibra's cache (or a local configuration) holds; anything else is
+        a :class:`DownloadError` at once.
 
     Returns
     -------
@@ -100,9 +104,21 @@ def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells
 
     Examples
     --------
+    With a configuration at hand (``GPUSIIBRA_SIIBRA_CONFIGURATION``, or siibra's own once downloaded),
+    ``region_features("Area 4a (PreCG) left")`` gives the receptor, cell and connectivity rows. Gene expressions
+    need the network; without downloads a call fails at once, in one line:
+
     >>> from gpusiibra.features import region_features
-    >>> region_features("Area 4a (PreCG) left", kinds="genes")   # doctest: +SKIP
+    >>> from gpusiibra.errors import GpusiibraError
+    >>> try:
+    ...     region_features("Area 4a (PreCG) left", kinds="genes", genes="GABRA1", download=False)
+    ... except GpusiibraError as e:
+    ...     print(type(e).__name__, len(str(e).splitlines()))
+    DownloadError 1
     """
+    if not download:
+        with _sf.no_downloads():
+            return region_features(regions, atlas, kinds, genes, top_targets, cache, use_cache, progress, strict)
     from tqdm.auto import tqdm
 
     regions = [regions] if isinstance(regions, str) else list(regions)
@@ -132,7 +148,13 @@ def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells
 
 
 def top_regions(table, measure="correlation", top=10) -> list:
-    """The ``top`` regions of an assignment table by their highest ``measure`` (ties by name)."""
+    """The ``top`` regions of an assignment table by their highest ``measure`` (ties by name).
+
+    >>> import gpusiibra
+    >>> from gpusiibra.features import top_regions
+    >>> top_regions(gpusiibra.get_map().assign("example:motor"), top=2)
+    ['Area 1 (PostCG) right', 'Area 4a (PreCG) right']
+    """
     if measure not in table.columns:
         raise OptionError(f"the table has no column {measure!r} (it has {', '.join(map(str, table.columns))})")
     best = table.dropna(subset=[measure]).groupby("region")[measure].max().reset_index()
@@ -153,11 +175,46 @@ def dataset_features(dataset, measure="correlation", min_value=0.2, top=10, **kw
     """siibra's features of the ``top`` most frequent regions of a results dataset (``gpusiibra assign --out``):
     the regions reached by the most maps (a component with ``measure >= min_value``; the study page's count),
     under the dataset's first atlas."""
-    from .report import region_frequency
+    from ._study import region_frequency
 
     freq, atlas = region_frequency(dataset, measure, min_value)
     kwargs.setdefault("strict", False)
     return region_features(list(freq["region"].head(top)), atlas, **kwargs)
+
+
+def page_section(page, regions, atlas, kinds=("receptors", "cells", "connectivity"), top_targets=10,
+                 figures=True, cache=None):
+    """The study page's section "What is known about the top regions": siibra's features of ``regions`` (figures
+    and their citations), from what is at hand only (a page downloads nothing); else one line saying why the
+    section is absent. Returns the features table, or None."""
+    from .errors import GpusiibraError
+
+    page.heading("What is known about the top regions")
+    why = available() or _sf.configuration_at_hand()
+    table = None
+    if why is None:
+        try:
+            table = region_features(list(regions), atlas, kinds, cache=cache, strict=False, download=False)
+        except GpusiibraError as e:
+            why = f"{e} (`gpusiibra features` fetches what is missing)"
+    if table is None:
+        page.paragraph(f"This section is absent: {why}.", "note")
+        return None
+    page.paragraph(f"siibra's multimodal features of the top {len(list(regions))} regions: "
+                   + ", ".join(kinds) + ". Rows without a feature say so in the table.")
+    if figures:
+        import tempfile
+
+        with tempfile.TemporaryDirectory() as tmp:
+            for caption, path in plot_features(table, tmp, top_targets).items():
+                with open(path, "rb") as f:
+                    page.figure(f.read(), caption)
+    cited = table[table["status"] == "ok"].drop_duplicates(["kind", "dataset"])
+    page.table(cited[["kind", "region", "dataset", "doi", "licence"]].reset_index(drop=True), "feature-citations")
+    missing = table[table["status"] != "ok"][["region", "kind", "status"]]
+    if len(missing):
+        page.table(missing.reset_index(drop=True), "feature-missing")
+    return table
 
 
 @dataclass

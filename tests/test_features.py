@@ -212,3 +212,29 @@ def test_online_one_real_receptor_fingerprint(tmp_path, monkeypatch):
     monkeypatch.setenv("GPUSIIBRA_FEATURES_TIMEOUT", "20")
     df = features.region_features(HOC1, atlas="julich-3.1", kinds="receptors", use_cache=False)
     assert (df["status"] == "ok").all() and {"AMPA", "GABAA"} <= set(df["measure"]) and (df["value"] > 0).all()
+
+
+def test_the_study_page_s_section(env, tmp_path, monkeypatch):
+    """With a local configuration the page shows the top regions' features (from siibra's cache only: after
+    `gpusiibra features` has fetched them); without siibra's data at hand, one line says why it is absent."""
+    import gpusiibra
+    from gpusiibra.report import study_report
+
+    from siibra.retrieval.cache import CACHE
+
+    monkeypatch.setattr(CACHE, "folder", str(tmp_path / "siibra-cache"))   # a siibra cache without the data
+    os.makedirs(CACHE.folder)
+    out = str(tmp_path / "motor.parquet")
+    gpusiibra.get_map().assign_batch(["example:motor"], out, threshold=3.1, progress=False)
+    study_report(out, out + ".html", figures=False)
+    page = open(out + ".html").read()
+    assert "What is known about the top regions" in page and "This section is absent" in page
+    assert "127.0.0.1" in page          # names what could not be had: the data, not in siibra's cache
+    features.dataset_features(out, top=10)          # fetched once
+    study_report(out, out + ".html", figures=False)
+    page = open(out + ".html").read()
+    assert "This section is absent" not in page and "feature-citations" in page and "not a region of siibra" in page
+    monkeypatch.delenv("GPUSIIBRA_SIIBRA_CONFIGURATION")
+    monkeypatch.setenv("SIIBRA_CACHEDIR", str(tmp_path / "empty"))
+    study_report(out, out + ".html", figures=False)
+    assert "siibra&#x27;s configuration is not in its cache" in open(out + ".html").read()
