@@ -13,6 +13,7 @@ import json
 import os
 import socket
 import threading
+import time
 import urllib.parse
 
 import numpy as np
@@ -34,6 +35,7 @@ NO_FEATURE = {"receptors": "no receptor density fingerprint", "cells": "no layer
               "genes": "no gene expression sample", "connectivity": "no streamline-count connectivity matrix"}
 
 _LOCK = threading.Lock()
+_PROBED = {}   # (host, port) -> (when, None or why not): a host is tried once a minute at most
 _APPLIED = {"configuration": None}
 
 
@@ -96,22 +98,31 @@ def configuration_at_hand():
 
 
 def siibra():
-    """siibra, imported quietly, with a connection timeout on its HTTP session and the configuration asked for."""
+    """siibra, imported quietly, with a connection timeout on its HTTP session and the configuration asked for.
+    siibra's default configuration, when its cache does not hold it yet, must be reachable first (told before
+    siibra is even imported)."""
+    import importlib.util
+
+    if importlib.util.find_spec("siibra") is None:
+        raise DependencyError("siibra's features need siibra-python: pip install 'gpusiibra[features]'")
+    local = local_configuration()
+    if not local and configuration_at_hand() is not None:
+        problems = unreachable([f"https://{h}/" for h in CONFIG_HOSTS])
+        if len(problems) == len(CONFIG_HOSTS):
+            raise DownloadError("https://api.github.com/repos/FZJ-INM1-BDA/siibra-configurations (or its mirror on "
+                                "gitlab.ebrains.eu)", f"{'; '.join(sorted(problems.values()))}: siibra's configuration is not "
+                                "in its cache yet; offline, point GPUSIIBRA_SIIBRA_CONFIGURATION at a local siibra "
+                                "configuration")
     os.environ.setdefault("SIIBRA_LOG_LEVEL", "ERROR")
-    try:
-        import siibra as _siibra
-    except ImportError:
-        raise DependencyError("siibra's features need siibra-python: pip install 'gpusiibra[features]'") from None
+    import siibra as _siibra
+
     with _LOCK:
         _session_timeout(_siibra)
-        local = local_configuration()
         if local and _APPLIED["configuration"] != local:
             if not (os.path.isdir(local) or (local.endswith(".zip") and os.path.isfile(local))):
                 raise OptionError(f"the siibra configuration {local} is neither a folder nor a .zip file")
             _siibra.use_configuration(local)
             _APPLIED["configuration"] = local
-        elif not local:
-            _default_configuration_reachable(_siibra)
     return _siibra
 
 
@@ -135,23 +146,6 @@ def _session_timeout(_siibra):
     session._gpusiibra_timeout = t
 
 
-def _default_configuration_reachable(_siibra):
-    """siibra's default configuration is downloaded once into its cache; before that its hosts must answer."""
-    from siibra.configuration.configuration import Configuration
-    from siibra.retrieval.cache import CACHE
-
-    for conn in Configuration.CONFIG_CONNECTORS:
-        reftag = getattr(conn, "reftag", "")
-        if os.path.isdir(CACHE.build_filename(conn.base_url + reftag)) or not hasattr(conn, "reftag"):
-            return  # already in siibra's cache (or a local connector)
-    problems = unreachable([f"https://{h}/" for h in CONFIG_HOSTS])
-    if len(problems) == len(CONFIG_HOSTS):
-        host, reason = next(iter(problems.items()))
-        raise DownloadError(f"https://{host}/repos/FZJ-INM1-BDA/siibra-configurations",
-                            f"siibra's configuration is not in its cache ({CACHE.folder}) and {reason}; offline, "
-                            "point GPUSIIBRA_SIIBRA_CONFIGURATION at a local siibra configuration")
-
-
 def unreachable(urls) -> dict:
     """{host: reason} for the hosts of ``urls`` that do not accept a connection within :func:`timeout` (tried at
     once, in threads; a name that does not resolve fails at once)."""
@@ -165,18 +159,23 @@ def unreachable(urls) -> dict:
     if offline():
         return {h: "downloads are off (GPUSIIBRA_FEATURES_OFFLINE is set, or a study page, which downloads nothing)"
                 for h in hosts}
-    result, t = {}, timeout()
+    result, t, now = {}, timeout(), time.monotonic()
+    known = {h: _PROBED[(h, p)] for h, p in hosts.items() if now - _PROBED.get((h, p), (-1e9, None))[0] < 60}
+    result.update({h: r for h, (_, r) in known.items() if r is not None})
+    todo = {h: p for h, p in hosts.items() if h not in known}
 
     def probe(host, port):
         try:
             socket.create_connection((host, port), timeout=t).close()
+            _PROBED[(host, port)] = (time.monotonic(), None)
         except OSError as e:
             result[host] = f"cannot connect to {host}:{port} ({e.strerror or e.__class__.__name__})"
+            _PROBED[(host, port)] = (time.monotonic(), result[host])
 
-    threads = [threading.Thread(target=probe, args=hp, daemon=True) for hp in hosts.items()]
+    threads = [threading.Thread(target=probe, args=hp, daemon=True) for hp in todo.items()]
     for th in threads:
         th.start()
-    for th, host in zip(threads, hosts):
+    for th, host in zip(threads, todo):
         th.join(t + 0.5)
         if th.is_alive():
             result[host] = f"{host} did not answer within {t:g} s"

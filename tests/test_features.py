@@ -158,6 +158,12 @@ def test_unreachable_data_fail_fast_in_one_line_and_cache_nothing(tmp_path, monk
     monkeypatch.setenv("GPUSIIBRA_FEATURES_OFFLINE", "1")
     with pytest.raises(DownloadError, match="Allen Brain API.*network"):
         features.region_features(HOC1, kinds="genes", genes="GABRA1")
+    # siibra's default configuration, not in its cache: said before siibra is asked
+    monkeypatch.delenv("GPUSIIBRA_SIIBRA_CONFIGURATION")
+    monkeypatch.setenv("SIIBRA_CACHEDIR", str(tmp_path / "empty"))
+    with pytest.raises(DownloadError, match="siibra-configurations.*GPUSIIBRA_SIIBRA_CONFIGURATION") as e:
+        features.region_features(HOC1, atlas="julich-3.1", kinds="receptors")
+    assert len(str(e.value).splitlines()) == 1
 
 
 def test_a_server_that_never_answers_fails_fast(tmp_path, monkeypatch, conf):
