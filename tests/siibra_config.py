@@ -2,7 +2,7 @@
 
 It is a configuration as siibra-python 1.0.1a25 reads one (``siibra.use_configuration(folder)``; the folder
 layout and the JSON types of FZJ-INM1-BDA/siibra-configurations): a Julich-Brain 3.1 parcellation (its
-real identifier) with four areas of the embedded atlas and their hemispheres, receptor density fingerprints
+real identifier) with five areas of the embedded atlas and their hemispheres, receptor density fingerprints
 (``siibra/feature/fingerprint/receptor/v0.1``: a TSV file of receptor, mean, sd, unit), layerwise cell
 densities (``siibra/feature/fingerprint/celldensity/v0.1``: per patch a ``segments.txt`` of detected cells
 and a ``layerinfo.txt`` of layer areas, at URLs shaped as the dataset's: region folder, version, section,
@@ -22,7 +22,7 @@ import numpy as np
 
 PARCELLATION_ID = "minds/core/parcellationatlas/v1.0.0/94c1125b-b87e-45e4-901c-00daee7f2579-310"
 SPACE_ID = "minds/core/referencespace/v1.0.0/dafcffc5-4826-4bf1-8ff6-46b8a31ff8e2"
-AREAS = ["Area hOc1 (V1, 17, CalcS)", "Area 4a (PreCG)", "Area 44 (IFG)", "Area 3b (PostCG)"]
+AREAS = ["Area hOc1 (V1, 17, CalcS)", "Area 4a (PreCG)", "Area 44 (IFG)", "Area 3b (PostCG)", "Area 4p (PreCG)"]
 LEAVES = [f"{a} {side}" for a in AREAS for side in ("left", "right")]   # gpusiibra's (and siibra's map) names
 HUMAN = "Homo sapiens"
 SHRINKAGE = 1.931   # the BigBrain volumetric shrinkage factor of the cell density dataset
@@ -156,3 +156,35 @@ def write_configuration(folder, server) -> str:
                     "index_col": False},
         "files": files, "files_indexed_by": "subject", "regions": LEAVES})
     return folder
+
+
+class siibra_cache:
+    """siibra's cache in ``folder`` for a block: through SIIBRA_CACHEDIR before siibra is imported, else its
+    cache object's folder (siibra reads SIIBRA_CACHEDIR once, at import)."""
+
+    def __init__(self, folder):
+        self.folder = folder
+
+    def __enter__(self):
+        import sys
+
+        os.makedirs(self.folder, exist_ok=True)
+        self._env = os.environ.get("SIIBRA_CACHEDIR")
+        os.environ["SIIBRA_CACHEDIR"] = self.folder
+        os.environ.setdefault("SIIBRA_LOG_LEVEL", "ERROR")
+        self._old = None
+        if "siibra" in sys.modules:
+            from siibra.retrieval.cache import CACHE
+
+            self._old, CACHE.folder = CACHE.folder, self.folder
+        return self
+
+    def __exit__(self, *exc):
+        if self._old is not None:
+            from siibra.retrieval.cache import CACHE
+
+            CACHE.folder = self._old
+        if self._env is None:
+            os.environ.pop("SIIBRA_CACHEDIR", None)
+        else:
+            os.environ["SIIBRA_CACHEDIR"] = self._env

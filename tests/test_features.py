@@ -26,32 +26,13 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 HOC1 = "Area hOc1 (V1, 17, CalcS) left"
 
 
-def _siibra_cache(folder):
-    """siibra's cache in ``folder``: through SIIBRA_CACHEDIR before siibra is imported, else its cache object."""
-    if "siibra" not in sys.modules:
-        os.environ["SIIBRA_CACHEDIR"] = folder
-        os.environ.setdefault("SIIBRA_LOG_LEVEL", "ERROR")
-        return None
-    from siibra.retrieval.cache import CACHE
-
-    old, CACHE.folder = CACHE.folder, folder
-    return old
-
-
 @pytest.fixture(scope="module")
 def conf(tmp_path_factory):
     server = AtlasServer()
     folder = sc.write_configuration(str(tmp_path_factory.mktemp("siibra-conf")), server)
-    old_env = os.environ.get("SIIBRA_CACHEDIR")
-    old = _siibra_cache(str(tmp_path_factory.mktemp("siibra-cache")))
-    yield folder, server
+    with sc.siibra_cache(str(tmp_path_factory.mktemp("siibra-cache"))):
+        yield folder, server
     server.stop()
-    if old is not None:
-        from siibra.retrieval.cache import CACHE
-
-        CACHE.folder = old
-    elif old_env is None:
-        os.environ.pop("SIIBRA_CACHEDIR", None)
 
 
 @pytest.fixture
