@@ -199,17 +199,58 @@ def parcellation_id(atlas) -> str:
                       "or the embedded julich-3.1-top2")
 
 
-def siibra_region(sb, parc_id: str, name: str):
-    """siibra's region of this exact name (our names are siibra's: hemisphere and fragment suffixes included)."""
+def atlas_names(atlas) -> frozenset:
+    """The region names of an atlas (a map's own, else its catalog entry's; the embedded ones are Julich-Brain 3.1's)."""
+    from . import atlases
+
+    if not isinstance(atlas, str) and hasattr(atlas, "regions"):
+        return frozenset(atlas.regions)
+    entry = atlases.find("julich-3.1" if atlas in EMBEDDED else atlas)
+    return frozenset(entry.regions) if entry is not None else frozenset()
+
+
+def siibra_region(sb, parc_id: str, name: str, names=frozenset()):
+    """siibra's region of this exact name (our names are siibra's: hemisphere and fragment suffixes included). A
+    name the atlas's own map spells otherwise than its parcellation ("Area TPJ (STG,SMG) left" in Julich-Brain 3.1's
+    maximum probability maps) is decoded as siibra decodes its map's names; only the atlas's own ``names`` are."""
     try:
         parc = sb.get_parcellation(parc_id)
     except Exception:
         raise RegionNotFound(f"siibra's configuration has no parcellation {parc_id}") from None
     found = [r for r in parc.descendants if r.name == name] or ([parc] if parc.name == name else [])
-    if len(found) != 1:
-        raise RegionNotFound(f"{name!r}: {'no' if not found else len(found)} regions of this name in siibra's "
-                             f"{parc.name}")
-    return found[0]
+    if len(found) == 1:
+        return found[0]
+    if not found and name in names:  # the map's own spelling: decoded as siibra decodes its map's names
+        try:
+            with quiet():
+                region = parc.get_region(name)
+            if name.endswith((" left", " right")) and not region.name.endswith(name.rsplit(" ", 1)[1]):
+                raise ValueError("another hemisphere")
+            return region
+        except (ValueError, RuntimeError, AssertionError):
+            pass
+    raise RegionNotFound(f"{name!r}: {'no' if not found else len(found)} regions of this name in siibra's "
+                         f"{parc.name}")
+
+
+class quiet:
+    """siibra's own messages (its log and the lines it prints) kept out of ours for a block: a failure reaches
+    the user as one line, from us."""
+
+    def __enter__(self):
+        import contextlib
+        import io
+        import logging
+
+        self._log = logging.getLogger("siibra")
+        self._level = self._log.level
+        self._log.setLevel(logging.CRITICAL)
+        self._out = contextlib.redirect_stdout(io.StringIO())
+        self._out.__enter__()
+
+    def __exit__(self, *exc):
+        self._out.__exit__(*exc)
+        self._log.setLevel(self._level)
 
 
 # ------------------------------------------------------------------ what a feature downloads
@@ -244,6 +285,12 @@ def _needs(urls, what):
         raise DownloadError(url, f"{reason}; needed for {what} and not in siibra's cache")
 
 
+def _first_line(e) -> str:
+    """An exception's message as one line (siibra's span several)."""
+    text = " ".join(ln.strip() for ln in str(e).splitlines() if ln.strip()) or e.__class__.__name__
+    return text if len(text) <= 240 else text[:237] + "..."
+
+
 def dataset_fields(feature) -> tuple:
     """(dataset, DOI or URL, licence) of a feature, from siibra's dataset records. An EBRAINS record is read
     through siibra's knowledge-graph proxy; when that cannot be reached, the dataset's EBRAINS page is named."""
@@ -256,13 +303,14 @@ def dataset_fields(feature) -> tuple:
                              "record could not be read: the knowledge-graph proxy is not reachable)")
                 continue
         try:
-            names.append(str(ds.name))
-            dois.extend(u.get("url") for u in ds.urls if u.get("url"))
-            lic = ds.LICENSE
+            with quiet():
+                names.append(str(ds.name))
+                dois.extend(u.get("url") for u in ds.urls if u.get("url"))
+                lic = ds.LICENSE
             if lic and lic != "No license information is found.":
                 licences.extend(lic if isinstance(lic, list) else [lic])
         except Exception as e:  # siibra's record reader: a failed read is said, not hidden
-            names.append(f"dataset {getattr(ds, 'id', '?')} (record not readable: {str(e).splitlines()[0][:120]})")
+            names.append(f"dataset {getattr(ds, 'id', '?')} (record not readable: {_first_line(e)})")
     return "; ".join(dict.fromkeys(names)), "; ".join(dict.fromkeys(dois)), "; ".join(dict.fromkeys(licences))
 
 
@@ -283,14 +331,27 @@ def rows_for(sb, region: str, sregion, kind: str, genes=(), top_targets=None) ->
     """The rows of one kind for one siibra region (siibra's query, its data, its parsers)."""
     ftype = KINDS[kind]
     what = f"the {kind} of {region}"
+    kw = {}
     if kind == "genes":
         if not genes:
             raise OptionError("gene expressions need a gene list (--genes GABRA1,GABRA2)")
+        from siibra.vocabularies import GENE_NAMES
+
+        unknown = [g for g in genes if g not in GENE_NAMES]
+        if unknown:
+            raise OptionError(f"not gene symbols siibra knows: {', '.join(unknown)}")
         _needs([ALLEN_URL + "/"], what + " (gene expressions come from the Allen Brain API through siibra and "
                "need the network)")
-        feats = sb.features.get(sregion, ftype, gene=list(genes))
-    else:
-        feats = sb.features.get(sregion, ftype)
+        kw = {"gene": list(genes)}
+    try:
+        with quiet():
+            feats = sb.features.get(sregion, ftype, **kw)
+    except (OptionError, DownloadError):
+        raise
+    except Exception as e:  # siibra's query reads dataset records and live services: said in one line
+        source = "siibra's dataset records from jugit.fz-juelich.de or gitlab.ebrains.eu (the EBRAINS " \
+            "knowledge-graph proxy)" if kind != "genes" else ALLEN_URL
+        raise DownloadError(source, f"{_first_line(e)}; needed for {what} (not in siibra's cache)") from None
     if not feats:
         return [_row(region, sregion.name, kind, ftype, status=f"{NO_FEATURE[kind]} for {sregion.name} in "
                      "siibra's configuration")]
@@ -301,10 +362,13 @@ def rows_for(sb, region: str, sregion, kind: str, genes=(), top_targets=None) ->
         common = dict(modality=f.modality, dataset=dataset, doi=doi, licence=licence)
         name = f.name if kind != "connectivity" else f"StreamlineCounts, cohort {getattr(f, 'cohort', '')}"
         try:
-            rows.extend(_kind_rows(kind, f, region, sregion, name, common, top_targets))
-        except (OSError, ConnectionError) as e:
-            raise DownloadError(next(iter(data_urls(f)), "siibra's data"), f"{str(e).splitlines()[0][:200]}; "
-                                f"needed for {what}") from None
+            with quiet():
+                rows.extend(_kind_rows(kind, f, region, sregion, name, common, top_targets))
+        except (OptionError, DownloadError):
+            raise
+        except Exception as e:  # a download or a record siibra could not read: one line, what it was for
+            raise DownloadError(next(iter(data_urls(f)), "siibra's data"), f"{_first_line(e)}; needed for "
+                                f"{what}") from None
     return rows
 
 

@@ -124,6 +124,7 @@ def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells
     regions = [regions] if isinstance(regions, str) else list(regions)
     kinds, genes = _kinds(kinds), _genes(genes)
     parc = _sf.parcellation_id(atlas)
+    names = _sf.atlas_names(atlas)
     folder = _cache_folder(cache)
     sb, frames = None, []
     jobs = [(r, k) for r in regions for k in kinds]
@@ -133,7 +134,7 @@ def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells
         if df is None:
             sb = sb or _sf.siibra()
             try:
-                sregion = _sf.siibra_region(sb, parc, region)
+                sregion = _sf.siibra_region(sb, parc, region, names)
             except RegionNotFound as e:
                 if strict:
                     raise

@@ -106,6 +106,16 @@ def test_region_names_are_matched_exactly(env):
     assert list(rows["measure"][1:]) == ["I", "II", "III", "V", "VI"] and (rows["samples"][1:] == 1.0).all()
     with pytest.raises(OptionError, match="feature kinds"):
         features.region_features(HOC1, kinds="receptor")
+    # a map that spells a name its own way (Julich-Brain 3.1's MPMs: "Area TPJ (STG,SMG) left"): siibra's decoding
+    # of its map's names, for the map's own names only
+    import types
+
+    spelled = "Area hOc1 (V1,17,CalcS) left"
+    mpm = types.SimpleNamespace(name="Julich-Brain 3.1 test map", regions=[spelled])
+    rows = features.region_features(spelled, mpm, kinds="receptors")
+    assert set(rows["siibra region"]) == {HOC1} and set(rows["region"]) == {spelled} and len(rows) == 5
+    with pytest.raises(RegionNotFound):
+        features.region_features(spelled, kinds="receptors")
 
 
 def test_a_dataset_s_most_frequent_regions(env, tmp_path):
