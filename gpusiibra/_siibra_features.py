@@ -428,8 +428,11 @@ def configuration_key() -> str:
     return hashlib.sha256("\n".join(stamp).encode()).hexdigest()[:16]
 
 
-def cache_file(folder, parc_id, region, kind, genes=(), top_targets=None) -> str:
-    key = json.dumps([configuration_key(), parc_id, region, kind, sorted(genes) if kind == "genes" else [],
+def cache_file(folder, atlas, parc_id, region, kind, genes=(), top_targets=None) -> str:
+    """The rows' file: keyed by the configuration, the atlas (whose names decide the region), the parcellation,
+    the region, the kind and what the kind takes (genes, targets)."""
+    label = atlas if isinstance(atlas, str) else getattr(atlas, "name", "")
+    key = json.dumps([configuration_key(), label, parc_id, region, kind, sorted(genes) if kind == "genes" else [],
                       top_targets if kind == "connectivity" else None])
     return os.path.join(folder, kind, hashlib.sha256(key.encode()).hexdigest()[:32] + ".parquet")
 

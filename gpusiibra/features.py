@@ -129,7 +129,7 @@ def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells
     sb, frames = None, []
     jobs = [(r, k) for r in regions for k in kinds]
     for region, kind in tqdm(jobs, desc="siibra features", unit="query", disable=not progress):
-        path = _sf.cache_file(folder, parc, region, kind, genes, top_targets)
+        path = _sf.cache_file(folder, atlas, parc, region, kind, genes, top_targets)
         df = _sf.read_cached(path) if use_cache else None
         if df is None:
             sb = sb or _sf.siibra()
