@@ -88,19 +88,23 @@ def _cmd_features(args):
 
     kw = dict(kinds=args.kind, genes=args.genes, progress=not args.quiet, use_cache=not args.no_cache)
     src = args.input
+    atlas = args.atlas or "julich-3.1-top2"
     if os.path.isdir(src):
+        from ._study import region_frequency
+
         table = features.dataset_features(src, measure=args.measure, min_value=args.min_value, top=args.top, **kw)
+        atlas = region_frequency(src, args.measure, args.min_value)[1]
     elif os.path.isfile(src):
         if src.endswith(".parquet"):
             df = pd.read_parquet(src)
         else:
             df = pd.read_csv(src, sep=None, engine="python", keep_default_na=False, na_values=[""])
-        table = features.table_features(df, args.atlas or "julich-3.1-top2", measure=args.measure, top=args.top, **kw)
+        table = features.table_features(df, atlas, measure=args.measure, top=args.top, **kw)
     else:
-        table = features.region_features(src, args.atlas or "julich-3.1-top2", **kw)
+        table = features.region_features(src, atlas, **kw)
     figures = not args.no_figures and importlib.util.find_spec("matplotlib") is not None
     if args.out:
-        rep = features.write_features(table, args.out, figures=figures, top_targets=args.top)
+        rep = features.write_features(table, args.out, figures=figures, top_targets=args.top, atlas=atlas)
         print(f"{len(rep.files)} files written to {os.path.abspath(args.out)}")
     shown = table.assign(value=table["value"].round(2), std=table["std"].round(2))
     cols = ["region", "kind", "measure", "value", "std", "unit", "status"]

@@ -184,7 +184,7 @@ def dataset_features(dataset, measure="correlation", min_value=0.2, top=10, **kw
 
 
 def page_section(page, regions, atlas, kinds=("receptors", "cells", "connectivity"), top_targets=10,
-                 figures=True, cache=None):
+                 figures=True, cache=None, maps=None):
     """The study page's section "What is known about the top regions": siibra's features of ``regions`` (figures
     and their citations), from what is at hand only (a page downloads nothing); else one line saying why the
     section is absent. Returns the features table, or None."""
@@ -207,7 +207,7 @@ def page_section(page, regions, atlas, kinds=("receptors", "cells", "connectivit
         import tempfile
 
         with tempfile.TemporaryDirectory() as tmp:
-            for caption, path in plot_features(table, tmp, top_targets).items():
+            for caption, path in plot_features(table, tmp, top_targets, maps).items():
                 with open(path, "rb") as f:
                     page.figure(f.read(), caption)
     cited = table[table["status"] == "ok"].drop_duplicates(["kind", "dataset"])
@@ -226,14 +226,46 @@ class FeatureReport:
     files: dict = field(default_factory=dict)   # caption -> path
 
 
-def plot_features(table, out, top_targets=10) -> dict:
+def _region_maps(atlas):
+    """The atlas to draw the regions' maps from, when it is at hand without a download (or None)."""
+    from . import atlases
+
+    if atlas is None or not isinstance(atlas, str):
+        return atlas if hasattr(atlas, "fetch") else None
+    from .maps import available_maps, get_map
+
+    if atlas in available_maps() or (atlases.find(atlas) is not None and atlases.is_cached(atlas)):
+        return get_map(atlas)
+    return None
+
+
+def plot_features(table, out, top_targets=10, atlas=None) -> dict:
     """Figures of a features table into folder ``out``: per region, the receptor fingerprint (mean and sd), the
-    cell densities by layer and the connectivity profile's strongest targets. Returns {caption: path}."""
-    from ._page import feature_bars_png
+    cell densities by layer and the connectivity profile's strongest targets, beside the region's map (nilearn's
+    glass brain) when ``atlas`` is at hand (a map, the embedded atlas, or an official one in the cache). Returns
+    {caption: path}.
+
+    >>> import os, tempfile
+    >>> import pandas as pd
+    >>> from gpusiibra.features import COLUMNS, plot_features
+    >>> rows = pd.DataFrame([dict.fromkeys(COLUMNS) | dict(region="Area 4a (PreCG) left", kind="receptors",
+    ...                      measure=m, value=v, std=5.0, unit="fmol/mg", dataset="a study", status="ok")
+    ...                      for m, v in (("AMPA", 470.0), ("NMDA", 1100.0))])
+    >>> files = plot_features(rows, tempfile.mkdtemp(), atlas="julich-3.1-top2")
+    >>> sorted(os.path.basename(p) for p in files.values())
+    ['Area-4a--PreCG--left-map.png', 'Area-4a--PreCG--left-receptors.png']
+    """
+    from ._page import feature_bars_png, glass_brain
 
     os.makedirs(out, exist_ok=True)
     files = {}
     ok = table[table["status"] == "ok"]
+    maps = _region_maps(atlas)
+    for region in dict.fromkeys(ok["region"]):
+        if maps is not None and region in maps.regions:
+            path = os.path.join(out, "".join(c if c.isalnum() else "-" for c in region).strip("-") + "-map.png")
+            glass_brain(maps.fetch(region), path, title=region, cmap="hot_r", colorbar=True)
+            files[f"{region}: its map in {maps.name}"] = path
     titles = {"receptors": ("receptor density fingerprint", "receptor"),
               "cells": ("cell densities by layer", "layer"),
               "genes": ("gene expression levels", "gene"),
@@ -251,8 +283,9 @@ def plot_features(table, out, top_targets=10) -> dict:
     return files
 
 
-def write_features(table, out, figures=True, top_targets=10) -> FeatureReport:
-    """Write ``features.csv``, ``features.parquet`` and (with ``figures``) the PNG figures into folder ``out``."""
+def write_features(table, out, figures=True, top_targets=10, atlas=None) -> FeatureReport:
+    """Write ``features.csv``, ``features.parquet`` and (with ``figures``) the PNG figures into folder ``out``
+    (the regions' maps too when ``atlas`` is at hand)."""
     os.makedirs(out, exist_ok=True)
     files = {}
     for name, write in (("features.csv", lambda p: table.to_csv(p, index=False)),
@@ -263,5 +296,5 @@ def write_features(table, out, figures=True, top_targets=10) -> FeatureReport:
         os.replace(tmp, path)
         files[name] = path
     if figures:
-        files.update(plot_features(table, out, top_targets))
+        files.update(plot_features(table, out, top_targets, atlas))
     return FeatureReport(table, files)

@@ -230,8 +230,9 @@ def _study_page(rep, rows, top, max_rows, figures, atlas, features=False):
         first = rep.frequency if "atlas" not in rep.frequency else \
             rep.frequency[rep.frequency["atlas"] == idents[0].get("label", idents[0].get("name"))]
         source = idents[0].get("source") or idents[0].get("name")
-        _features.page_section(page, list(first["region"].head(10)), source if isinstance(source, str) else
-                               idents[0].get("name"), figures=figures)
+        name = source if isinstance(source, str) else idents[0].get("name")
+        _features.page_section(page, list(first["region"].head(10)), name, figures=figures,
+                               maps=atlas if atlas is not None else name)
     comp = rows[rows["kind"] == "component"]
     if figures and len(comp):
         page.heading("Distributions")
@@ -378,7 +379,7 @@ def write_demo_report(result, atlas, out, seed=None, threshold=None, features=Tr
     if features:
         from . import features as _features
 
-        _features.page_section(page, list(dict.fromkeys(result.assignments["region"]))[:5], atlas)
+        _features.page_section(page, list(dict.fromkeys(result.assignments["region"]))[:5], atlas, maps=atlas)
     page.heading("Time per step")
     page.table(pd.DataFrame({"step": list(result.timings), "seconds": [round(v, 3) for v in result.timings.values()]}),
                "timings")

@@ -194,7 +194,8 @@ def test_the_command_line(env, tmp_path):
     p = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "features", HOC1, "--kind", "receptors,connectivity",
                         "--top", "3", "--out", str(out), "--quiet"], capture_output=True, text=True, env=run_env)
     assert p.returncode == 0, p.stderr
-    assert "AMPA" in p.stdout and (out / "features.csv").exists() and len(list(out.glob("*.png"))) == 2
+    assert "AMPA" in p.stdout and (out / "features.csv").exists() and len(list(out.glob("*.png"))) == 3
+    assert len(list(out.glob("*-map.png"))) == 1   # the region beside its features (the embedded atlas)
     run_env["GPUSIIBRA_FEATURES_OFFLINE"] = "1"
     p = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "features", HOC1, "--kind", "cells", "--no-cache", "--quiet"],
                        capture_output=True, text=True, env=run_env)
