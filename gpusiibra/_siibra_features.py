@@ -449,12 +449,18 @@ def read_cached(path):
 
 
 def write_cached(path, df):
-    """Atomic: the rows are written to a temporary name in the same folder, then renamed."""
-    os.makedirs(os.path.dirname(path), exist_ok=True)
+    """Atomic: the rows are written to a temporary name in the same folder, then renamed. A cache that cannot be
+    written (a shared read-only one) is warned about and the rows are returned all the same."""
     tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
     try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
         df.to_parquet(tmp, index=False)
         os.replace(tmp, path)
+    except OSError as e:
+        import warnings
+
+        warnings.warn(f"the features' rows are not cached: {os.path.dirname(path)} cannot be written ({e.strerror})",
+                      stacklevel=3)
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

@@ -236,3 +236,12 @@ def test_the_study_page_s_section(env, tmp_path, monkeypatch):
     monkeypatch.setenv("SIIBRA_CACHEDIR", str(tmp_path / "empty"))
     study_report(out, out + ".html", figures=False)
     assert "siibra&#x27;s configuration is not in its cache" in open(out + ".html").read()
+
+
+def test_a_cache_that_cannot_be_written_is_warned_about_and_the_rows_come_all_the_same(env, tmp_path, monkeypatch):
+    (tmp_path / "c").mkdir()
+    (tmp_path / "c" / "features").write_text("a file where the rows' folder would be")
+    monkeypatch.setenv("GPUSIIBRA_CACHE", str(tmp_path / "c"))
+    with pytest.warns(UserWarning, match="not cached"):
+        rows = features.region_features(HOC1, kinds="receptors")
+    assert len(rows) == 5 and sorted(os.listdir(tmp_path / "c")) == ["features"]
