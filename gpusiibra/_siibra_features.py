@@ -258,6 +258,11 @@ def data_urls(feature) -> list:
     """The URLs a feature's data comes from that are not yet in siibra's cache."""
     from siibra.retrieval.requests import HttpRequest
 
+    return [u for u in _all_urls(feature) if not HttpRequest(u).cached]
+
+
+def _all_urls(feature) -> list:
+    """The web URLs a feature's data comes from (what its loaders will request)."""
     elements = list(feature.elements) if hasattr(feature, "elements") else [feature]
     urls = []
     for f in elements:
@@ -270,11 +275,41 @@ def data_urls(feature) -> list:
         url = getattr(conn, "url", None)
         if isinstance(url, str):
             urls.append(url)
-    out = []
-    for u in dict.fromkeys(urls):
-        if u.startswith(("http://", "https://")) and not HttpRequest(u).cached:
-            out.append(u)
-    return out
+    return [u for u in dict.fromkeys(urls) if u.startswith(("http://", "https://"))]
+
+
+_TYPE_CHECKED = {}
+
+
+def _type_reachable(ftype, what):
+    """Before siibra matches every configured feature of a type against the region (seconds, for the real
+    configuration): when none of their data is in siibra's cache and none of their hosts answers, no match could
+    be read, and that is said at once."""
+    if _TYPE_CHECKED.get(ftype) == configuration_key():
+        return
+    try:
+        from siibra.features.feature import Feature
+
+        cls = Feature._get_subclasses()[ftype]
+        with quiet():
+            instances = [i for sub in Feature._SUBCLASSES[cls] for i in sub._get_instances()]
+        every, uncached = set(), []
+        for f in instances:
+            urls = [u for u in _all_urls(f)]
+            every.update(urls)
+            uncached.extend(data_urls(f))
+    except Exception:  # siibra's internals changed: siibra's own query decides
+        return
+    uncached = list(dict.fromkeys(uncached))
+    if every and len(uncached) == len(every):
+        problems = unreachable(uncached)
+        hosts = {urllib.parse.urlsplit(u).hostname for u in uncached}
+        if problems and set(problems) >= hosts:
+            host, reason = sorted(problems.items())[0]
+            url = urllib.parse.urlsplit(next(u for u in uncached if urllib.parse.urlsplit(u).hostname == host))
+            raise DownloadError(f"{url.scheme}://{url.netloc}/ (where siibra's {ftype} files are)",
+                                f"{reason}; none of them is in siibra's cache, so {what} cannot be read")
+    _TYPE_CHECKED[ftype] = configuration_key()
 
 
 def _needs(urls, what):
@@ -343,6 +378,8 @@ def rows_for(sb, region: str, sregion, kind: str, genes=(), top_targets=None) ->
         _needs([ALLEN_URL + "/"], what + " (gene expressions come from the Allen Brain API through siibra and "
                "need the network)")
         kw = {"gene": list(genes)}
+    else:
+        _type_reachable(ftype, what)
     try:
         with quiet():
             feats = sb.features.get(sregion, ftype, **kw)
