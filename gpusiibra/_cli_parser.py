@@ -210,7 +210,8 @@ def _add_features(sub):
     f.add_argument("--atlas", default=None, help="the atlas the region names come from (default: the dataset's, "
                    "else julich-3.1-top2)")
     f.add_argument("--kind", default="receptors,cells,connectivity",
-                   help="comma-separated: receptors, cells, genes, connectivity (default: receptors,cells,connectivity)")
+                   help="comma-separated: receptors, cells, genes, connectivity "
+                   "(default: receptors,cells,connectivity)")
     f.add_argument("--genes", default="", help="gene symbols for --kind genes, comma-separated (e.g. GABRA1,GABRA2)")
     f.add_argument("--top", type=_number(int, 1), default=10,
                    help="regions of a table or dataset (default: 10); also the targets drawn per connectivity profile")

@@ -110,9 +110,9 @@ def siibra():
         problems = unreachable([f"https://{h}/" for h in CONFIG_HOSTS])
         if len(problems) == len(CONFIG_HOSTS):
             raise DownloadError("https://api.github.com/repos/FZJ-INM1-BDA/siibra-configurations (or its mirror on "
-                                "gitlab.ebrains.eu)", f"{'; '.join(sorted(problems.values()))}: siibra's configuration is not "
-                                "in its cache yet; offline, point GPUSIIBRA_SIIBRA_CONFIGURATION at a local siibra "
-                                "configuration")
+                                "gitlab.ebrains.eu)", f"{'; '.join(sorted(problems.values()))}: siibra's "
+                                "configuration is not in its cache yet; offline, point GPUSIIBRA_SIIBRA_CONFIGURATION "
+                                "at a local siibra configuration")
     os.environ.setdefault("SIIBRA_LOG_LEVEL", "ERROR")
     import siibra as _siibra
 
@@ -200,7 +200,8 @@ def parcellation_id(atlas) -> str:
 
 
 def atlas_names(atlas) -> frozenset:
-    """The region names of an atlas (a map's own, else its catalog entry's; the embedded ones are Julich-Brain 3.1's)."""
+    """The region names of an atlas (a map's own, else its catalog entry's; the embedded ones are Julich-Brain
+    3.1's)."""
     from . import atlases
 
     if not isinstance(atlas, str) and hasattr(atlas, "regions"):

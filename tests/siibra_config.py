@@ -83,7 +83,8 @@ def _cell_files(cells):
 
 
 def expected_cell_densities(area):
-    """Per layer name: the densities of the area's patches (detected cells per 0.1 mm^3), as the dataset defines them."""
+    """Per layer name: the densities of the area's patches (detected cells per 0.1 mm^3), as the dataset defines
+    them."""
     out = {}
     for cells in CELLS[area].values():
         for layer, (n, um2) in cells.items():

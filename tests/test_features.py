@@ -197,7 +197,8 @@ def test_the_command_line(env, tmp_path):
     assert "AMPA" in p.stdout and (out / "features.csv").exists() and len(list(out.glob("*.png"))) == 3
     assert len(list(out.glob("*-map.png"))) == 1   # the region beside its features (the embedded atlas)
     run_env["GPUSIIBRA_FEATURES_OFFLINE"] = "1"
-    p = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "features", HOC1, "--kind", "cells", "--no-cache", "--quiet"],
+    p = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "features", HOC1, "--kind", "cells", "--no-cache",
+                        "--quiet"],
                        capture_output=True, text=True, env=run_env)
     assert p.returncode == 2 and p.stderr.count("\n") == 1 and "GPUSIIBRA_FEATURES_OFFLINE" in p.stderr
 
