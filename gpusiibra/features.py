@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from . import _siibra_features as _sf
+from . import _siibra_net as _net
 from .errors import OptionError, RegionNotFound
 
 __all__ = ["KINDS", "COLUMNS", "region_features", "table_features", "dataset_features", "top_regions",
@@ -117,7 +118,7 @@ def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells
     DownloadError 1
     """
     if not download:
-        with _sf.no_downloads():
+        with _net.no_downloads():
             return region_features(regions, atlas, kinds, genes, top_targets, cache, use_cache, progress, strict)
     from tqdm.auto import tqdm
 
@@ -191,7 +192,7 @@ def page_section(page, regions, atlas, kinds=("receptors", "cells", "connectivit
     from .errors import GpusiibraError
 
     page.heading("What is known about the top regions")
-    why = available() or _sf.configuration_at_hand()
+    why = available() or _net.configuration_at_hand()
     table = None
     if why is None:
         try:

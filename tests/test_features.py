@@ -157,6 +157,7 @@ def test_unreachable_data_fail_fast_in_one_line_and_cache_nothing(tmp_path, monk
     assert len(str(e.value).splitlines()) == 1
 
 
+@pytest.mark.slow
 def test_a_server_that_never_answers_fails_fast(tmp_path, monkeypatch, conf):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))

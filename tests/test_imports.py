@@ -77,5 +77,5 @@ def test_the_features_layer():
     _study; the engine of the features and the dataset reader never import the page, the CLI or the features."""
     graph = _graph()
     assert "gpusiibra.features" in graph["gpusiibra.report"] and "gpusiibra._study" in graph["gpusiibra.features"]
-    for low in ("gpusiibra._siibra_features", "gpusiibra._study"):
+    for low in ("gpusiibra._siibra_features", "gpusiibra._siibra_net", "gpusiibra._study"):
         assert not graph[low] & {"gpusiibra.report", "gpusiibra.cli", "gpusiibra.features", "gpusiibra.demo"}, low
