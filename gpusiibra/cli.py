@@ -95,11 +95,7 @@ def _cmd_features(args):
         table = features.dataset_features(src, measure=args.measure, min_value=args.min_value, top=args.top, **kw)
         atlas = region_frequency(src, args.measure, args.min_value)[1]
     elif os.path.isfile(src):
-        if src.endswith(".parquet"):
-            df = pd.read_parquet(src)
-        else:
-            df = pd.read_csv(src, sep=None, engine="python", keep_default_na=False, na_values=[""])
-        table = features.table_features(df, atlas, measure=args.measure, top=args.top, **kw)
+        table = features.table_features(src, atlas, measure=args.measure, top=args.top, **kw)
     else:
         table = features.region_features(src, atlas, **kw)
     figures = not args.no_figures and importlib.util.find_spec("matplotlib") is not None

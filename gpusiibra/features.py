@@ -29,7 +29,7 @@ from . import _siibra_features as _sf
 from . import _siibra_net as _net
 from .errors import OptionError, RegionNotFound
 
-__all__ = ["KINDS", "COLUMNS", "region_features", "table_features", "dataset_features", "top_regions",
+__all__ = ["KINDS", "COLUMNS", "region_features", "table_features", "dataset_features", "top_regions", "read_table",
            "FeatureReport", "plot_features", "write_features", "available", "page_section"]
 
 KINDS = tuple(_sf.KINDS)
@@ -149,6 +149,20 @@ def region_features(regions, atlas="julich-3.1-top2", kinds=("receptors", "cells
     return out.astype({"value": float, "std": float, "samples": float})
 
 
+def read_table(path) -> pd.DataFrame:
+    """An assignment table from a file: Parquet, else CSV or TSV (the delimiter sniffed); a file that cannot be
+    read is a :class:`FileError` that names it."""
+    from .errors import FileError
+
+    try:
+        if str(path).endswith(".parquet"):
+            return pd.read_parquet(path)
+        return pd.read_csv(path, sep=None, engine="python", keep_default_na=False, na_values=[""])
+    except (OSError, ValueError, pd.errors.ParserError) as e:
+        raise FileError(path, f"not a table of regions: {str(e).splitlines()[0] if str(e) else type(e).__name__}") \
+            from None
+
+
 def top_regions(table, measure="correlation", top=10) -> list:
     """The ``top`` regions of an assignment table by their highest ``measure`` (ties by name).
 
@@ -157,8 +171,9 @@ def top_regions(table, measure="correlation", top=10) -> list:
     >>> top_regions(gpusiibra.get_map().assign("example:motor"), top=2)
     ['Area 1 (PostCG) right', 'Area 4a (PreCG) right']
     """
-    if measure not in table.columns:
-        raise OptionError(f"the table has no column {measure!r} (it has {', '.join(map(str, table.columns))})")
+    for col in ("region", measure):
+        if col not in table.columns:
+            raise OptionError(f"the table has no column {col!r} (it has {', '.join(map(str, table.columns))})")
     best = table.dropna(subset=[measure]).groupby("region")[measure].max().reset_index()
     best = best[best["region"].astype(str) != ""]
     return list(best.sort_values([measure, "region"], ascending=[False, True])["region"].head(top))
@@ -168,7 +183,7 @@ def table_features(table, atlas="julich-3.1-top2", measure="correlation", top=10
     """siibra's features of the ``top`` best regions of an assignment table (``SparseMap.assign``'s, or a CSV
     of one), by their highest ``measure``; the keywords are :func:`region_features`'."""
     if isinstance(table, (str, os.PathLike)):
-        table = pd.read_csv(table, keep_default_na=False, na_values=[""])
+        table = read_table(table)
     kwargs.setdefault("strict", False)
     return region_features(top_regions(table, measure, top), atlas, **kwargs)
 

@@ -247,3 +247,15 @@ def test_a_cache_that_cannot_be_written_is_warned_about_and_the_rows_come_all_th
     with pytest.warns(UserWarning, match="not cached"):
         rows = features.region_features(HOC1, kinds="receptors")
     assert len(rows) == 5 and sorted(os.listdir(tmp_path / "c")) == ["features"]
+
+
+def test_a_table_that_is_not_one_is_said_in_one_line(env, tmp_path):
+    from gpusiibra.errors import FileError
+
+    bad = tmp_path / "peaks.csv"
+    bad.write_text("x,y,z\n1,2,3\n")
+    with pytest.raises(OptionError, match="no column 'region'"):
+        features.table_features(str(bad))
+    (tmp_path / "t.parquet").write_bytes(b"PAR1\x00\x01garbage")
+    with pytest.raises(FileError, match="t.parquet: not a table of regions"):
+        features.table_features(str(tmp_path / "t.parquet"))
