@@ -259,3 +259,16 @@ def test_a_table_that_is_not_one_is_said_in_one_line(env, tmp_path):
     (tmp_path / "t.parquet").write_bytes(b"PAR1\x00\x01garbage")
     with pytest.raises(FileError, match="t.parquet: not a table of regions"):
         features.table_features(str(tmp_path / "t.parquet"))
+
+
+def test_siibra_s_own_setting_and_a_zipped_configuration(env, tmp_path, monkeypatch):
+    import shutil
+
+    folder, _ = env
+    monkeypatch.delenv("GPUSIIBRA_SIIBRA_CONFIGURATION")
+    monkeypatch.setenv("SIIBRA_USE_CONFIGURATION", folder)
+    assert (features.region_features(HOC1, kinds="receptors")["status"] == "ok").all()
+    zipped = shutil.make_archive(str(tmp_path / "conf"), "zip", folder)
+    monkeypatch.setenv("GPUSIIBRA_SIIBRA_CONFIGURATION", zipped)
+    rows = features.region_features("Area 4a (PreCG) left", kinds="cells", use_cache=False)
+    assert list(rows["measure"]) == ["I", "II", "III", "V", "VI"]
