@@ -48,6 +48,7 @@ def parser() -> argparse.ArgumentParser:
     _add_demo(sub)
     _add_report(sub)
     _add_compare(sub)
+    _add_features(sub)
     _add_example(sub)
     return p
 
@@ -177,6 +178,8 @@ def _add_report(sub):
     r.add_argument("--top", type=_number(int, 1), default=30, help="regions in the bar chart (default: 30)")
     r.add_argument("--max-rows", type=_number(int, 1), default=5000,
                    help="rows of the per-map table put in the page (default: 5000)")
+    r.add_argument("--no-features", action="store_true", help="no section of siibra's features of the top regions "
+                   "(drawn from what siibra's cache or a local configuration holds; the page downloads nothing)")
 
 
 def _add_compare(sub):
@@ -192,6 +195,34 @@ def _add_compare(sub):
                    help="the statistic whose highest value is a component's best region (default: correlation)")
     c.add_argument("--out", help="also write the whole table as CSV")
     c.add_argument("--changed", action="store_true", help="print only the components whose best region changed")
+
+
+def _add_features(sub):
+    f = sub.add_parser("features", help="what is known about regions: siibra's receptor, cell, gene and "
+                       "connectivity features (needs gpusiibra[features])",
+                       description="siibra's multimodal features of a region, of the best regions of an assignment "
+                                   "table, or of the most frequent regions of a results dataset: receptor density "
+                                   "fingerprints, layerwise cell densities, gene expressions (Allen Brain API, needs "
+                                   "the network) and streamline-count connectivity profiles, as CSV/Parquet and "
+                                   "figures. Offline: GPUSIIBRA_SIIBRA_CONFIGURATION=/a/local/siibra/configuration.")
+    f.add_argument("input", help="a region name (siibra's, e.g. 'Area 4a (PreCG) left'), an assignment table "
+                   "(CSV/TSV/Parquet with region and --measure columns) or a results dataset (gpusiibra assign --out)")
+    f.add_argument("--atlas", default=None, help="the atlas the region names come from (default: the dataset's, "
+                   "else julich-3.1-top2)")
+    f.add_argument("--kind", default="receptors,cells,connectivity",
+                   help="comma-separated: receptors, cells, genes, connectivity "
+                   "(default: receptors,cells,connectivity)")
+    f.add_argument("--genes", default="", help="gene symbols for --kind genes, comma-separated (e.g. GABRA1,GABRA2)")
+    f.add_argument("--top", type=_number(int, 1), default=10,
+                   help="regions of a table or dataset (default: 10); also the targets drawn per connectivity profile")
+    f.add_argument("--measure", default="correlation",
+                   help="a table's or dataset's column that ranks regions (default: correlation)")
+    f.add_argument("--min-value", type=_number(float), default=0.2,
+                   help="a dataset's region counts for a map reaching this --measure (default: 0.2)")
+    f.add_argument("--out", help="folder for features.csv, features.parquet and the figures")
+    f.add_argument("--no-figures", action="store_true", help="tables only")
+    f.add_argument("--no-cache", action="store_true", help="query siibra again (its own cache still applies)")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_example(sub):

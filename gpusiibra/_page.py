@@ -216,6 +216,34 @@ def _bar_png(labels, values, xlabel, title) -> bytes:
         plt.close(fig)
 
 
+def feature_bars_png(labels, values, errors, title, unit, xlabel, horizontal=False) -> bytes:
+    """A feature's values as bars with their standard deviations (a receptor fingerprint, densities by layer,
+    a connectivity profile's strongest targets, horizontal)."""
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    errors = np.where(np.isfinite(errors), errors, 0.0)
+    if horizontal:
+        fig, ax = plt.subplots(figsize=(7, 0.3 * max(len(labels), 4) + 1.2))
+        pos = np.arange(len(labels))[::-1]
+        ax.barh(pos, values, xerr=errors, color="#2c7fb8", capsize=3)
+        ax.set_yticks(pos, labels, fontsize=8)
+        ax.set_xlabel(unit)
+    else:
+        fig, ax = plt.subplots(figsize=(max(4.0, 0.45 * len(labels) + 1.5), 3.4))
+        ax.bar(np.arange(len(labels)), values, yerr=errors, color="#7f8c8d", edgecolor="black", capsize=3)
+        ax.set_xticks(np.arange(len(labels)), labels, rotation=60 if len(labels) > 8 else 0, fontsize=8,
+                      ha="right" if len(labels) > 8 else "center")
+        ax.set_xlabel(xlabel)
+        ax.set_ylabel(unit)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    try:
+        return _figure_png(fig)
+    finally:
+        plt.close(fig)
+
+
 def _hist_png(values, bins, xlabel, title, integer=False) -> bytes:
     import matplotlib.pyplot as plt
 

@@ -1,5 +1,5 @@
-"""Command line: ``gpusiibra assign | points | atlas | demo | example | report | compare``. The commands' arguments
-are in :mod:`gpusiibra._cli_parser`; the work is the Python API's."""
+"""Command line: ``gpusiibra assign | points | atlas | demo | example | report | compare | features``. The commands'
+arguments are in :mod:`gpusiibra._cli_parser`; the work is the Python API's."""
 from __future__ import annotations
 
 import importlib.util
@@ -22,7 +22,7 @@ def _cmd_report(args):
         print("gpusiibra: nilearn is not installed, so the page has no figures (pip install 'gpusiibra[plot]')",
               file=sys.stderr)
     rep = study_report(args.dataset, out, min_value=args.min_value, measure=args.measure, top=args.top,
-                       max_rows=args.max_rows, figures=figures)
+                       max_rows=args.max_rows, figures=figures, features=not args.no_features)
     for note in rep.notes:
         print(f"warning: {note}", file=sys.stderr)
     if rep.settings.get("kind") == "points":
@@ -89,6 +89,39 @@ def _cmd_compare(args):
         print(shown.head(60).to_string(index=False))
     if len(shown) > 60:
         print(f"... {len(shown) - 60} more rows" + (" (--out writes them all)" if not args.out else ""))
+    return 0
+
+
+def _cmd_features(args):
+    import pandas as pd
+
+    from . import features
+
+    kw = dict(kinds=args.kind, genes=args.genes, progress=not args.quiet, use_cache=not args.no_cache)
+    src = args.input
+    atlas = args.atlas or "julich-3.1-top2"
+    if os.path.isdir(src):
+        from ._study import region_frequency
+
+        table = features.dataset_features(src, measure=args.measure, min_value=args.min_value, top=args.top, **kw)
+        atlas = region_frequency(src, args.measure, args.min_value)[1]
+    elif os.path.isfile(src):
+        table = features.table_features(src, atlas, measure=args.measure, top=args.top, **kw)
+    else:
+        table = features.region_features(src, atlas, **kw)
+    figures = not args.no_figures and importlib.util.find_spec("matplotlib") is not None
+    if args.out:
+        rep = features.write_features(table, args.out, figures=figures, top_targets=args.top, atlas=atlas)
+        print(f"{len(rep.files)} files written to {os.path.abspath(args.out)}")
+    shown = table.assign(value=table["value"].round(2), std=table["std"].round(2))
+    cols = ["region", "kind", "measure", "value", "std", "unit", "status"]
+    with pd.option_context("display.max_rows", 80, "display.width", 200, "display.max_colwidth", 60):
+        print(shown[cols].head(80).to_string(index=False))
+    if len(shown) > 80:
+        print(f"... {len(shown) - 80} more rows" + (" (--out writes them all)" if not args.out else ""))
+    missing = table[table["status"] != "ok"]
+    if len(missing):
+        print(f"{len(missing)} (region, kind) without a feature: see the status column")
     return 0
 
 
@@ -297,7 +330,8 @@ def main(argv=None) -> int:
 
     _one_line_warnings()
     commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
-                "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare}
+                "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare,
+                "features": _cmd_features}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

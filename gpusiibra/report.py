@@ -21,11 +21,10 @@ import pandas as pd
 
 from ._page import Page, _bar_png, _hist_png, _slices, glass_brain
 
-__all__ = ["Page", "StudyReport", "study_report", "demo_figures", "write_demo_report", "glass_brain", "MEASURES"]
+__all__ = ["Page", "StudyReport", "study_report", "region_frequency", "demo_figures", "write_demo_report",
+           "glass_brain", "MEASURES"]
 
-#: the statistics a region's frequency can be counted with
-MEASURES = ("correlation", "map containedness", "input containedness")
-_MAP_KEY = ["input", "frame", "sign"]
+from ._study import _MAP_KEY, MEASURES, _frequency, _load, region_frequency  # noqa: F401 (re-exported)
 
 
 # ------------------------------------------------------------------ the study
@@ -51,39 +50,8 @@ class StudyReport:
     notes: list = field(default_factory=list)
 
 
-def _load(dataset):
-    """The manifest, the maps, the failed inputs and the rows of exactly the recorded, intact part files, with
-    notes on what is missing or unfinished."""
-    from .dataset import completeness_notes, errors_path, intact_chunks, read_manifest, require_dataset
-    from .errors import DatasetError
-
-    dataset = require_dataset(dataset)
-    err_file = errors_path(dataset)
-    records = read_manifest(dataset)
-    chunks, damaged = intact_chunks(dataset, records)
-    maps = pd.DataFrame([m for r in chunks for m in r["maps"]], columns=_MAP_KEY)
-    failed = pd.read_csv(err_file) if os.path.exists(err_file) else pd.DataFrame(columns=["input", "reason"])
-    notes = completeness_notes(dataset, records, damaged, "this report")
-    if maps.empty:
-        if len(failed):
-            raise DatasetError(dataset, f"no map was assigned: all {len(failed)} inputs failed "
-                                        f"(their reasons are in {err_file})")
-        raise DatasetError(dataset, "holds no assigned maps yet: nothing to report"
-                           + (f" ({notes[0]})" if notes else ""))
-    parts = [os.path.join(dataset, r["part"]) for r in chunks if r.get("part")]
-    if parts:
-        import pyarrow.parquet as pq
-
-        rows = pd.concat([pq.read_table(p).to_pandas() for p in parts], ignore_index=True)
-    else:
-        from .batch import batch_schema
-
-        rows = batch_schema().empty_table().to_pandas()
-    return records, maps, failed, rows, notes
-
-
 def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max_rows=5000, figures=True,
-                 atlas=None) -> StudyReport:
+                 atlas=None, features=True) -> StudyReport:
     """A study at a glance: one self-contained HTML page of a batch's results.
 
     Parameters
@@ -104,6 +72,9 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
         Draw the figures (needs nilearn and matplotlib); without them the page has the tables only.
     atlas : SparseMap, optional
         The atlas to paint the frequencies on; default the one the manifest names (when it can be loaded).
+    features : bool
+        The section "What is known about the top regions" (siibra's features of the 10 most frequent regions, from
+        what siibra's and gpusiibra's caches or a local siibra configuration hold; else one line saying why not).
 
     Returns
     -------
@@ -137,14 +108,7 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
     n_maps = len(maps)
     comp = rows[rows["kind"] == "component"]
     labels = [a.get("label", a.get("name")) for a in atlas_identities(run["atlas"])]
-    # region frequency, per atlas: the share of maps with a component that reaches the cut
-    passing = comp[comp[measure] >= min_value]
-    freq = (passing.drop_duplicates(["atlas", "region"] + _MAP_KEY).groupby(["atlas", "region"]).size()
-            .rename("maps").reset_index())
-    freq["share"] = freq["maps"] / n_maps
-    freq["_order"] = freq["atlas"].map({a: i for i, a in enumerate(labels)})
-    freq = (freq.sort_values(["_order", "maps", "region"], ascending=[True, False, True]).drop(columns="_order")
-            .reset_index(drop=True))
+    freq = _frequency(comp, n_maps, measure, min_value, labels)
     if len(labels) == 1:
         freq = freq.drop(columns="atlas")
     first = comp[comp["atlas"] == labels[0]] if len(labels) > 1 else comp
@@ -168,7 +132,7 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
                       runs=sum(r["type"] == "session" for r in records), measure=measure, cut=float(min_value),
                       frequency=freq, components_per_map=components, per_map=per_map,
                       rows_shown=min(len(per_map), max_rows), notes=notes)
-    page = _study_page(rep, rows, top, max_rows, figures, atlas)
+    page = _study_page(rep, rows, top, max_rows, figures, atlas, features)
     page.write(out)
     return rep
 
@@ -230,7 +194,7 @@ def _points_report(dataset, out, records, rows, notes, top, max_rows, figures, a
     return rep
 
 
-def _study_page(rep, rows, top, max_rows, figures, atlas):
+def _study_page(rep, rows, top, max_rows, figures, atlas, features=False):
     from .dataset import atlas_identities
 
     s = rep.settings
@@ -260,6 +224,15 @@ def _study_page(rep, rows, top, max_rows, figures, atlas):
             rep.frequency[rep.frequency["atlas"] == label].drop(columns="atlas").reset_index(drop=True)
         _regions_section(page, rep, ident, freq, top, figures, atlas if len(idents) == 1 else None,
                          title="Regions" if len(idents) == 1 else f"Regions: {label}")
+    if features:
+        from . import features as _features
+
+        first = rep.frequency if "atlas" not in rep.frequency else \
+            rep.frequency[rep.frequency["atlas"] == idents[0].get("label", idents[0].get("name"))]
+        source = idents[0].get("source") or idents[0].get("name")
+        name = source if isinstance(source, str) else idents[0].get("name")
+        _features.page_section(page, list(first["region"].head(10)), name, figures=figures,
+                               maps=atlas if atlas is not None else name)
     comp = rows[rows["kind"] == "component"]
     if figures and len(comp):
         page.heading("Distributions")
@@ -386,7 +359,7 @@ def demo_figures(result, atlas, out, n_regions=3):
     return figures
 
 
-def write_demo_report(result, atlas, out, seed=None, threshold=None):
+def write_demo_report(result, atlas, out, seed=None, threshold=None, features=True):
     """Write ``report.html`` into ``out``, self-contained (the figures, written there too, are embedded)."""
     from . import __version__
     from .backend import get_backend
@@ -403,6 +376,10 @@ def write_demo_report(result, atlas, out, seed=None, threshold=None):
     for caption, name in result.figures.items():
         with open(os.path.join(out, name), "rb") as f:
             page.figure(f.read(), caption)
+    if features:
+        from . import features as _features
+
+        _features.page_section(page, list(dict.fromkeys(result.assignments["region"]))[:5], atlas, maps=atlas)
     page.heading("Time per step")
     page.table(pd.DataFrame({"step": list(result.timings), "seconds": [round(v, 3) for v in result.timings.values()]}),
                "timings")

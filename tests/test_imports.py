@@ -70,3 +70,12 @@ def test_the_engine_does_not_reach_up():
     for low in ("gpusiibra._engine", "gpusiibra._kernels", "gpusiibra._resample", "gpusiibra._statistics",
                 "gpusiibra.backend", "gpusiibra.errors", "gpusiibra._readers"):
         assert not graph[low] & above, f"{low} imports {graph[low] & above}"
+
+
+def test_the_features_layer():
+    """siibra's features sit above the study's reading and below the page: report -> features -> _siibra_features,
+    _study; the engine of the features and the dataset reader never import the page, the CLI or the features."""
+    graph = _graph()
+    assert "gpusiibra.features" in graph["gpusiibra.report"] and "gpusiibra._study" in graph["gpusiibra.features"]
+    for low in ("gpusiibra._siibra_features", "gpusiibra._siibra_net", "gpusiibra._study"):
+        assert not graph[low] & {"gpusiibra.report", "gpusiibra.cli", "gpusiibra.features", "gpusiibra.demo"}, low

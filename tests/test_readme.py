@@ -37,16 +37,20 @@ def _shell_lines():
 @pytest.fixture
 def atlas_mirror(tmp_path_factory, monkeypatch):
     """The official atlas examples download from a server of our own on 127.0.0.1 (the mirror setting), which
-    serves the test atlas at julich-3.1's paths, into a fresh cache."""
+    serves the test atlas at julich-3.1's paths, into a fresh cache; siibra's features come from the tests' local
+    siibra configuration, its data on the same server."""
     from atlas_server import AtlasServer, serve_julich
+    from siibra_config import siibra_cache, write_configuration
 
     server = AtlasServer()
     serve_julich(server)
     monkeypatch.setenv("GPUSIIBRA_ATLAS_MIRROR", server.url)
     monkeypatch.setenv("GPUSIIBRA_CACHE", str(tmp_path_factory.mktemp("cache")))
-    monkeypatch.setenv("SIIBRA_CACHEDIR", str(tmp_path_factory.mktemp("siibra-cache")))
     monkeypatch.setenv("GPUSIIBRA_CHECK_REGIONS", "0")  # the test mirror serves the index alone, no region maps
-    yield server
+    monkeypatch.setenv("GPUSIIBRA_SIIBRA_CONFIGURATION",
+                       write_configuration(str(tmp_path_factory.mktemp("siibra-conf")), server))
+    with siibra_cache(str(tmp_path_factory.mktemp("siibra-cache"))):
+        yield server
     server.stop()
 
 
