@@ -140,7 +140,7 @@ def acquire_packaged(entry, checks):
     else:
         from .io import nifti
 
-        img = nifti.load_image(path)
+        img = nifti.read_image(path)  # inflated in one call
         data = np.asanyarray(img.dataobj)
         affine = np.asarray(img.affine, np.float64)
         if data.ndim != 4 or data.shape[3] != len(entry.regions):
@@ -152,12 +152,14 @@ def acquire_packaged(entry, checks):
             raise AtlasFileError(lpath, f"the label table does not name volumes 0 ... {len(entry.regions) - 1} as the "
                                         f"catalog does for {entry.id}: the labels do not match the volume")
         shape = data.shape[:3]
-        parts = []
-        for v in range(data.shape[3]):  # one volume at a time: the 4D array is never copied whole
-            vol = np.asarray(data[..., v]).reshape(-1)
-            nz = np.flatnonzero(vol)
-            parts.append((np.full(len(nz), v, np.int64), nz, vol[nz].astype(np.float32) / np.float32(100)))
-        region, voxel, value = (np.concatenate([p[i] for p in parts]) for i in range(3))
+        flat = data.reshape(-1, order="F")  # a view: x fastest, then y, z, volume
+        at = np.flatnonzero(flat)  # one pass over the whole 4D array
+        nvox = int(np.prod(shape))
+        region, f = np.divmod(at, nvox)
+        i, rest = np.divmod(f, shape[0])[::-1]
+        j, k = np.divmod(rest, shape[1])[::-1]
+        voxel = (i * shape[1] + j) * shape[2] + k  # C order, as the sparse index numbers voxels
+        value = flat[at].astype(np.float32) / np.float32(100)
     index = SparseIndex.from_entries(shape, affine, region, voxel, value, n_regions=len(entry.regions))
     origin = f"the installed {entry.source['package']} package ({os.path.dirname(path)})"
     return index, files, origin

@@ -1,4 +1,4 @@
-"""Command line: ``gpusiibra assign | points | atlas | demo | example | report | compare``. The commands' arguments
+"""Command line: ``gpusiibra assign | points | atlas | clusters | demo | example | report | compare``. The commands' arguments
 are in :mod:`gpusiibra._cli_parser`; the work is the Python API's."""
 from __future__ import annotations
 
@@ -122,6 +122,38 @@ def _cmd_points(args):
     with pd.option_context("display.max_rows", 500, "display.width", 160):
         print(df.to_string(index=False) if df["region"].notna().any() else "no region at these points")
     return 0
+
+
+def _cmd_clusters(args):
+    from .cluster_tables import clusters, write_tables
+
+    if args.two_sided and args.direction not in (None, "both"):
+        from .errors import OptionError
+
+        raise OptionError(f"--two-sided and --direction {args.direction} contradict each other")
+    tables = clusters(args.inputs, atlas=args.atlas, threshold=args.threshold, min_size=args.min_size,
+                      direction=args.direction, two_sided=args.two_sided, prob_threshold=args.prob_threshold,
+                      min_distance=args.min_distance, siibra=args.siibra, progress=not args.quiet)
+    for path, why in tables.failures:
+        print(f"gpusiibra: error: {path}: {why}" if not why.startswith(path) else f"gpusiibra: error: {why}",
+              file=sys.stderr)
+    if args.out:
+        for path in write_tables(tables, args.out):
+            print("written", path)
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+            print("peaks:")
+            print(tables.peaks.to_string(index=False))
+            print("\nclusters:")
+            print(tables.clusters.to_string(index=False))
+            if tables.siibra is not None:
+                print("\nsiibra's statistics:")
+                print(tables.siibra.to_string(index=False))
+    print(f"{tables.clusters['map'].nunique()} map(s): {len(tables.clusters)} clusters, {len(tables.peaks)} peaks"
+          + (f"; {len(tables.failures)} map(s) failed" if tables.failures else ""), file=sys.stderr)
+    return 1 if tables.failures else 0
 
 
 def _cmd_demo(args):
@@ -285,7 +317,7 @@ def main(argv=None) -> int:
 
     _one_line_warnings()
     commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
-                "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare}
+                "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare, "clusters": _cmd_clusters}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:
