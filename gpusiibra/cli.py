@@ -229,19 +229,23 @@ def _cmd_atlas(args):
     if action == "list":
         rows = [(name, smap.maptype, len(smap), smap.space, "bundled", "CC BY-NC-SA 4.0", smap.name)
                 for name, smap in ((n, get_map(n)) for n in available_maps())]
-        rows += [(e.id, e.maptype, len(e.regions), e.space, atlases.cache_state(e), e.licence, e.name)
+        rows += [(e.id, e.maptype, e.region_count, e.space, atlases.cache_state(e), e.licence, e.name)
                  for e in atlases.catalog()]
         spaces = sorted({r[3] for r in rows if r[3]})
-        short = {sp: "MNI152" if "2009c" in sp and "152" in sp else sp[:12] for sp in spaces}
-        print(f"{'name':<24}{'kind':<10}{'regions':>7}  {'space':<8}{'cached':<9}{'licence':<22}atlas")
+        short = {sp: "MNI152" if "2009c" in sp and "152" in sp else sp[:16] for sp in spaces}  # others: TemplateFlow's
+        w = max(8, *(len(v) + 1 for v in short.values())) if short else 8
+        nw = max(24, *(len(r[0]) + 1 for r in rows))
+        print(f"{'name':<{nw}}{'kind':<10}{'regions':>7}  {'space':<{w}}{'cached':<9}{'licence':<22}atlas")
         for name, kind, n, space, cached, licence, title in rows:
             lic = licence.split(":")[0].split(" (")[0]
             lic = lic if len(lic) <= 20 else lic[:19] + "~"
-            print(f"{name:<24}{'labelled' if kind == 'labelled' else 'prob.':<10}{n:>7}  {short.get(space, '-'):<8}"
-                  f"{cached:<9}{lic:<22}{title}")
+            print(f"{name:<{nw}}{'labelled' if kind == 'labelled' else 'prob.':<10}{n:>7}  "
+                  f"{short.get(space, '-'):<{w}}{cached:<9}{lic:<22}{title}")
         print()
         for abbrev in sorted(set(short.values())):
-            print(f"space {abbrev}: {' = '.join(sp for sp in spaces if short[sp] == abbrev)} (as siibra names it)")
+            if abbrev == "MNI152":
+                print(f"space {abbrev}: {' = '.join(sp for sp in spaces if short[sp] == abbrev)} (as siibra names it)")
+        print("other spaces by TemplateFlow's names, as each atlas's source states its space")
         print(f"cache: {atlases.cache_dir()}  (`gpusiibra atlas info NAME`: sources, licence and citation in full; "
               "prob. = probability maps, siibra's SparseMap rules; labelled = one label per voxel, siibra's "
               "Map rules)")
@@ -250,7 +254,7 @@ def _cmd_atlas(args):
         path = atlases.fetch(args.atlas, args.cache, progress=not args.quiet, from_siibra_cache=args.from_siibra_cache,
                              siibra_cache=args.siibra_cache, sources=args.sources, force=args.force)
         e = atlases.get_entry(args.atlas)
-        print(f"{e.id}: {len(e.regions)} regions, cached at {path}")
+        print(f"{e.id}: {e.region_count} regions, cached at {path}")
         print(f"licence: {e.licence}\ncite: {e.citation}")
         return 0
     if action == "info":

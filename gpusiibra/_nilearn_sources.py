@@ -1,0 +1,87 @@
+"""Atlases that nilearn's fetchers know (Schaefer 2018...), fetched with gpusiibra's guarantees and read by nilearn.
+
+The catalog records, for each map, nilearn's fetcher and its arguments, its dataset folder and the files and URLs
+the fetcher downloads (read from nilearn's source, ``nilearn/datasets/atlas.py``). gpusiibra downloads those files
+itself (pooch: progress, the mirror setting, each file's size and SHA-256 recorded at its first download, a file cut
+short refused, all under the cache's lock) into a data directory laid out as nilearn's, then calls nilearn's own
+fetcher on it with that ``data_dir``: nilearn finds every file present, downloads nothing, and reads the atlas as it
+always does (its label table, its files). The labels nilearn gives must be exactly those of the volume.
+"""
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ._download import _download, _NotThere, _say, mirrored
+from .errors import AtlasFileError, DependencyError, DownloadError
+
+__all__ = ["acquire_nilearn"]
+
+
+def _fetcher(entry):
+    try:
+        from nilearn import datasets
+    except ImportError:
+        raise DependencyError(f"{entry.id} is read by nilearn's {entry.source['nilearn']}, and nilearn is not "
+                              "installed: pip install nilearn") from None
+    return getattr(datasets, entry.source["nilearn"])
+
+
+def acquire_nilearn(entry, checks, folder, downloads, progress):
+    """``(index, files, origin, regions, labels)``: the map's files downloaded into a nilearn data directory under
+    ``downloads``, read by nilearn's fetcher, checked and turned into a sparse index."""
+    from .io.labels import label_entries
+    from .sparse import SparseIndex
+
+    src = entry.source
+    dataset_dir = os.path.join(downloads, src["dataset"])
+    files = {}
+    for fname, url in src["files"]:
+        try:
+            _, files[fname] = _download(url, dataset_dir, fname, checks, progress, folder)
+        except _NotThere as e:
+            raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", folder) from None
+    fetch = _fetcher(entry)
+    _say(f"{entry.id}: reading the files with nilearn's {src['nilearn']}")
+    import warnings
+
+    try:
+        with warnings.catch_warnings():  # nilearn's own notes on labels and volume: checked below, as errors
+            warnings.simplefilter("ignore", UserWarning)
+            got = fetch(data_dir=downloads, verbose=0, **src.get("kwargs", {}))
+    except Exception as e:  # nilearn could not read what was downloaded
+        raise AtlasFileError(mirrored(src["files"][0][1]), f"nilearn's {src['nilearn']} cannot read the fetched "
+                                                           f"files ({type(e).__name__}: {e}), so nothing was cached "
+                                                           "(run again to retry)") from None
+    lut = getattr(got, "lut", None)
+    where = str(got.maps)
+    if lut is None or not {"index", "name"} <= set(lut.columns):
+        raise AtlasFileError(where, f"nilearn's {src['nilearn']} gave no label table (index, name)")
+    pairs = [(int(i), str(n)) for i, n in zip(lut["index"], lut["name"]) if int(i) != 0]  # 0: the background
+    regions, labels = [n for _, n in pairs], [i for i, _ in pairs]
+    if entry.n_regions and len(regions) != entry.n_regions:
+        raise AtlasFileError(where, f"nilearn's label table names {len(regions)} regions, {entry.id} has "
+                                    f"{entry.n_regions}: the labels do not match the volume")
+    if len(set(regions)) != len(regions):
+        raise AtlasFileError(where, "nilearn's label table names a region twice")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", RuntimeWarning)  # a label the table does not name: refused, not skipped
+            got_entries = label_entries(str(got.maps), dict(zip(regions, labels)))
+    except AtlasFileError as e:
+        raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
+                                     "(run again to retry)") from None
+    except RuntimeWarning as w:
+        raise AtlasFileError(where, f"{str(w).split(': ', 1)[-1]}: the labels do not match the volume, so nothing "
+                                    "was cached") from None
+    present = np.unique(got_entries["region"])
+    if len(present) != len(regions):
+        absent = sorted(set(range(len(regions))) - set(present.tolist()))
+        raise AtlasFileError(where, f"the label table names {len(absent)} label(s) the volume does not hold (first: "
+                                    f"{labels[absent[0]]}, {regions[absent[0]]!r}): the labels do not match the "
+                                    "volume, so nothing was cached")
+    index = SparseIndex.from_entries(got_entries["shape"], got_entries["affine"], got_entries["region"],
+                                     got_entries["voxel"], np.ones(len(got_entries["region"]), np.float32),
+                                     n_regions=len(regions))
+    return index, files, f"{mirrored(src['files'][0][1]).rsplit('/', 1)[0]}/ (read by nilearn)", regions, labels

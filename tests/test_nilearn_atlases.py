@@ -1,0 +1,106 @@
+"""nilearn's atlases (Schaefer 2018...): downloaded by gpusiibra through the mirror (a server of the test's own on
+127.0.0.1, serving small files laid out as the real ones), read by nilearn's own fetcher from the data directory
+gpusiibra filled, checked and cached; a download cut short or labels that do not match the volume: one line,
+nothing cached."""
+import gzip
+import io
+import os
+
+import nibabel as nib
+import numpy as np
+import pytest
+
+import gpusiibra
+from gpusiibra import atlases
+from gpusiibra.errors import AtlasFileError, DownloadError
+
+from atlas_server import AtlasServer
+
+
+@pytest.fixture
+def server(monkeypatch):
+    s = AtlasServer()
+    monkeypatch.setenv(atlases.MIRROR_ENV, s.url)
+    yield s
+    s.stop()
+
+
+def _nifti_gz(data, affine) -> bytes:
+    img = nib.Nifti1Image(data, affine)
+    buf = io.BytesIO()
+    buf.write(img.to_bytes())
+    return gzip.compress(buf.getvalue())
+
+
+def _serve_schaefer(server, entry, n_labels=None, extra_label=None):
+    """A 10x10x10 label volume (labels 1..n on the first voxels, 1 mm, MNI-like origin) and the label table
+    (``index\\tname\\tr\\tg\\tb\\t0`` lines, as CBIG writes them) at the entry's URLs."""
+    n = entry.n_regions
+    data = np.zeros(1000, np.int16)
+    data[: n_labels or n] = np.arange(1, (n_labels or n) + 1)
+    if extra_label:
+        data[-1] = extra_label
+    affine = np.diag([-1.0, 1.0, 1.0, 1.0])
+    affine[:3, 3] = (5, -5, -5)
+    (tname, turl), (vname, vurl) = entry.source["files"]
+    table = "".join(f"{i}\t7Networks_{'LH' if i <= n // 2 else 'RH'}_Net_{i}\t{i % 255}\t20\t30\t0\n"
+                    for i in range(1, n + 1))
+    server.put(turl, table.encode())
+    server.put(vurl, _nifti_gz(data.reshape(10, 10, 10), affine))
+    return turl, vurl
+
+
+@pytest.mark.parametrize("name", ["schaefer-400-7", "schaefer-100-17"])
+def test_schaefer_is_fetched_through_the_mirror_and_read_by_nilearn(server, tmp_path, name):
+    entry = atlases.get_entry(name)
+    turl, vurl = _serve_schaefer(server, entry)
+    atlas = gpusiibra.get_map(name, cache=tmp_path, progress=False)
+    assert atlas.maptype == "labelled" and len(atlas) == entry.n_regions
+    assert atlas.regions[0] == "7Networks_LH_Net_1" and atlas.labels[-1] == entry.n_regions
+    assert server.hits[server.path(turl)] == 1 and server.hits[server.path(vurl)] == 1  # nilearn downloaded nothing
+    record = atlases._Checksums(os.path.join(tmp_path, entry.id)).known
+    assert sorted(record) == sorted(f for f, _ in entry.source["files"])
+    assert all(len(r["sha256"]) == 64 for r in record.values())
+    # the voxel of label 3 (the third voxel, C order) reads region 3
+    xyz = nib.affines.apply_affine(atlas.affine, np.unravel_index(2, (10, 10, 10)))
+    assert atlas.assign(gpusiibra.Point(tuple(xyz)))["region"].tolist() == ["7Networks_LH_Net_3"]
+    again = gpusiibra.get_map(name, cache=tmp_path, progress=False)  # from the cache: no second download
+    assert again.regions == atlas.regions and server.hits[server.path(vurl)] == 1
+
+
+def test_a_download_cut_short_is_one_line_and_nothing_is_cached(server, tmp_path):
+    entry = atlases.get_entry("schaefer-400-7")
+    _, vurl = _serve_schaefer(server, entry)
+    server.modes[server.path(vurl)] = "cut"
+    with pytest.raises(DownloadError, match="cut short") as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert "\n" not in str(e.value)
+    assert not atlases.is_cached(entry, tmp_path)
+    downloads = os.path.join(tmp_path, entry.id, "downloads", "schaefer_2018")
+    assert not os.path.exists(os.path.join(downloads, os.path.basename(vurl)))
+    server.modes.pop(server.path(vurl))  # the next try completes
+    assert len(gpusiibra.get_map(entry.id, cache=tmp_path, progress=False)) == 400
+
+
+@pytest.mark.parametrize("problem", ["a label missing from the volume", "a label the table does not name"])
+def test_labels_that_do_not_match_the_volume(server, tmp_path, problem):
+    entry = atlases.get_entry("schaefer-400-7")
+    if problem.startswith("a label missing"):
+        _serve_schaefer(server, entry, n_labels=399)
+        match = "the label table names 1 label"
+    else:
+        _serve_schaefer(server, entry, extra_label=777)
+        match = "777 name no region"
+    with pytest.raises(AtlasFileError, match=match) as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert "labels do not match the volume" in str(e.value) and "\n" not in str(e.value)
+    assert not atlases.is_cached(entry, tmp_path)
+
+
+def test_the_catalog_has_at_least_45_maps_and_describes_them():
+    from gpusiibra.maps import available_maps
+
+    assert len(atlases.catalog()) + len(available_maps()) >= 45
+    text = atlases.describe("schaefer-400-7")
+    assert "fetch_atlas_schaefer_2018(n_rois=400, yeo_networks=7, resolution_mm=1)" in text
+    assert "MNI152NLin6Asym" in text and "Schaefer A et al. (2018)" in text
