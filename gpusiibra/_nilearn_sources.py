@@ -37,11 +37,15 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
     src = entry.source
     dataset_dir = os.path.join(downloads, src["dataset"])
     files = {}
-    for fname, url in src["files"]:
+    for fname, url, *how in src["files"]:
+        archive = how and how[0] == "archive"  # unpacked into the dataset folder, as nilearn's fetcher would
         try:
-            _, files[fname] = _download(url, dataset_dir, fname, checks, progress, folder)
+            path, files[fname] = _download(url, downloads if archive else dataset_dir, fname, checks, progress,
+                                           folder)
         except _NotThere as e:
             raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", folder) from None
+        if archive:
+            _unpack(path, dataset_dir, mirrored(url))
     fetch = _fetcher(entry)
     _say(f"{entry.id}: reading the files with nilearn's {src['nilearn']}")
     import warnings
@@ -55,7 +59,8 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
                                                            f"files ({type(e).__name__}: {e}), so nothing was cached "
                                                            "(run again to retry)") from None
     lut = getattr(got, "lut", None)
-    where = str(got.maps)
+    maps = got.maps if not isinstance(got.maps, (str, os.PathLike)) else str(got.maps)  # a path or an image
+    where = maps if isinstance(maps, str) else mirrored(src["files"][0][1])
     if lut is None or not {"index", "name"} <= set(lut.columns):
         raise AtlasFileError(where, f"nilearn's {src['nilearn']} gave no label table (index, name)")
     pairs = [(int(i), str(n)) for i, n in zip(lut["index"], lut["name"]) if int(i) != 0]  # 0: the background
@@ -68,7 +73,7 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", RuntimeWarning)  # a label the table does not name: refused, not skipped
-            got_entries = label_entries(str(got.maps), dict(zip(regions, labels)))
+            got_entries = label_entries(maps, dict(zip(regions, labels)))
     except AtlasFileError as e:
         raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached "
                                      "(run again to retry)") from None
@@ -85,3 +90,32 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
                                      got_entries["voxel"], np.ones(len(got_entries["region"]), np.float32),
                                      n_regions=len(regions))
     return index, files, f"{mirrored(src['files'][0][1]).rsplit('/', 1)[0]}/ (read by nilearn)", regions, labels
+
+
+def _unpack(path, folder, where):
+    """A .zip, .tar.gz or .tgz archive into ``folder`` (no member may lead outside it)."""
+    import tarfile
+    import zipfile
+
+    os.makedirs(folder, exist_ok=True)
+    root = os.path.realpath(folder)
+    try:
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as z:
+                names = z.namelist()
+                _inside(root, names, where)
+                z.extractall(folder)
+        else:
+            with tarfile.open(path) as t:
+                members = t.getmembers()
+                _inside(root, [m.name for m in members], where)
+                t.extractall(folder, members=[m for m in members if m.isfile() or m.isdir()])
+    except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as e:
+        raise AtlasFileError(where, f"a damaged archive ({type(e).__name__}: {e}), so nothing was cached (run again "
+                                    "to retry)") from None
+
+
+def _inside(root, names, where):
+    for name in names:
+        if not os.path.realpath(os.path.join(root, name)).startswith(root + os.sep):
+            raise AtlasFileError(where, f"the archive's member {name!r} lies outside its folder: refused")

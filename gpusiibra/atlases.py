@@ -431,7 +431,7 @@ def describe(name, cache=None, sources=False) -> str:
                         f"files, downloaded by gpusiibra (checksums, lock, mirror) into its data directory "
                         f"({src['dataset']}/), read by nilearn"]
         lines.append("files:")
-        lines += [f"  {mirrored(url)}" for _, url in src["files"]]
+        lines += [f"  {mirrored(f[1])}" for f in src["files"]]
         return "\n".join(lines)
     if e.source.get("package"):  # shipped in an installed package: no URL, no siibra map
         src = e.source

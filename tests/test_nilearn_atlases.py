@@ -104,3 +104,93 @@ def test_the_catalog_has_at_least_45_maps_and_describes_them():
     text = atlases.describe("schaefer-400-7")
     assert "fetch_atlas_schaefer_2018(n_rois=400, yeo_networks=7, resolution_mm=1)" in text
     assert "MNI152NLin6Asym" in text and "Schaefer A et al. (2018)" in text
+
+
+# ------------------------------------------------------------------ archives, laid out as the real ones
+def _label_volume(n, shape=(10, 10, 10)):
+    data = np.zeros(int(np.prod(shape)), np.int16)
+    data[:n] = np.arange(1, n + 1)
+    affine = np.diag([-2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = (10, -10, -10)
+    return data.reshape(shape), affine
+
+
+def _tar_gz(members: dict) -> bytes:
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w:gz") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _zip(members: dict) -> bytes:
+    import zipfile
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        for name, data in members.items():
+            z.writestr(name, data)
+    return buf.getvalue()
+
+
+def _yeo_zip():
+    members = {}
+    for n in (7, 17):
+        data, affine = _label_volume(n)
+        for suffix in ("", "_LiberalMask"):
+            members[f"Yeo_JNeurophysiol11_MNI152/Yeo2011_{n}Networks_MNI152_FreeSurferConformed1mm{suffix}.nii.gz"] = \
+                _nifti_gz(data, affine)
+        members[f"Yeo_JNeurophysiol11_MNI152/Yeo2011_{n}Networks_ColorLUT.txt"] = (
+            "0 NONE 0 0 0 0\n" + "".join(f"{i} {n}Networks_{i} {i * 10} 20 30 0\n" for i in range(1, n + 1))).encode()
+    members["Yeo_JNeurophysiol11_MNI152/FSL_MNI152_FreeSurferConformed_1mm.nii.gz"] = _nifti_gz(
+        np.ones((10, 10, 10), np.int16), np.eye(4))
+    return _zip(members)
+
+
+def _aal_tar():
+    data, affine = _label_volume(116)
+    labels = np.arange(2001, 2117)
+    vol = np.zeros(data.shape, np.int16)
+    vol[data > 0] = labels[data[data > 0] - 1]
+    xml = "<?xml version='1.0'?><atlas version='2.0'><data>" + "".join(
+        f"<label><index>{v}</index><name>Region_{v}</name></label>" for v in labels) + "</data></atlas>"
+    return _tar_gz({"aal/atlas/AAL.nii": nib.Nifti1Image(vol, affine).to_bytes(), "aal/atlas/AAL.xml": xml.encode()})
+
+
+def _ho_tgz():
+    data, affine = _label_volume(21)
+    xml = "<?xml version='1.0'?><atlas><data>" + "".join(
+        f'<label index="{i}" x="0" y="0" z="0">Structure {i + 1}</label>' for i in range(21)) + "</data></atlas>"
+    return _tar_gz({"data/atlases/HarvardOxford/HarvardOxford-sub-maxprob-thr25-1mm.nii.gz": _nifti_gz(data, affine),
+                    "data/atlases/HarvardOxford-Subcortical.xml": xml.encode()})
+
+
+@pytest.mark.parametrize("name, make, first", [("yeo-7-thick", _yeo_zip, "7Networks_1"),
+                                               ("aal-spm12", _aal_tar, "Region_2001"),
+                                               ("harvard-oxford-sub-25", _ho_tgz, "Structure 1")])
+def test_archives_are_fetched_through_the_mirror_unpacked_and_read_by_nilearn(server, tmp_path, name, make, first):
+    entry = atlases.get_entry(name)
+    (fname, url, how), = entry.source["files"]
+    assert how == "archive"
+    server.put(url, make())
+    atlas = gpusiibra.get_map(name, cache=tmp_path, progress=False)
+    assert len(atlas) == entry.n_regions and atlas.regions[0] == first
+    assert server.hits[server.path(url)] == 1
+    assert atlases._Checksums(os.path.join(tmp_path, entry.id)).known[fname]["size"] == len(server.files[
+        server.path(url)])
+    # every region holds the voxels of its label (here: one each)
+    assert (np.diff(atlas.sparse_index.region_ptr) == 1).all()
+
+
+def test_a_damaged_archive_is_one_line_and_nothing_is_cached(server, tmp_path):
+    entry = atlases.get_entry("aal-spm12")
+    (_, url, _), = entry.source["files"]
+    server.put(url, _aal_tar()[:-300] + b"\0" * 300)
+    with pytest.raises(AtlasFileError) as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert "nothing was cached" in str(e.value) and "\n" not in str(e.value)
+    assert not atlases.is_cached(entry, tmp_path)

@@ -1402,7 +1402,7 @@ def nilearn_entry(ident, name, aliases, description, fetcher, kwargs, dataset, f
         "id": ident, "name": name, "aliases": aliases, "description": description,
         "space": space, "space_id": f"templateflow:{space}", "parcellation": name, "parcellation_id": "",
         "maptype": "labelled", "siibra_map_id": "", "sparse_index": "",
-        "volumes": [url for _, url in files], "configured_names": [], "regions": [], "labels": [],
+        "volumes": [f[1] for f in files], "configured_names": [], "regions": [], "labels": [],
         "n_regions": n_regions, "licence": licence, "citation": citation,
         "source": {"nilearn": fetcher, "kwargs": kwargs, "dataset": dataset, "files": [list(f) for f in files],
                    "nilearn_version": NILEARN_VERSION, "repository": "nilearn/nilearn",
@@ -1426,8 +1426,54 @@ def schaefer(n_rois, networks, resolution=1):
         "Connectivity MRI. Cereb Cortex 28(9):3095-3114, doi:10.1093/cercor/bhx179")
 
 
+YEO_ZIP = "ftp://surfer.nmr.mgh.harvard.edu/pub/data/Yeo_JNeurophysiol11_MNI152.zip"
+
+
+def yeo(networks, thickness):
+    return nilearn_entry(
+        f"yeo-{networks}-{thickness}", f"Yeo 2011, {networks} networks, {thickness} (FreeSurfer conformed 1 mm)",
+        [f"yeo {networks} {thickness}", f"yeo2011 {networks} {thickness}"] + ([f"yeo {networks}", f"yeo2011 {networks}"]
+                                                                            if thickness == "thick" else []),
+        f"Yeo et al. 2011's {networks} resting-state networks of the cerebral cortex in FSL's MNI152 (FreeSurfer "
+        f"conformed, 1 mm), {'liberal' if thickness == 'thick' else 'thin'} cortical mask; labelled 1..{networks}.",
+        "fetch_atlas_yeo_2011", {"n_networks": networks, "thickness": thickness}, "yeo_2011",
+        [("Yeo_JNeurophysiol11_MNI152.zip", YEO_ZIP, "archive")], networks, "MNI152NLin6Asym",
+        "unknown (nilearn: 'License: unknown'; FreeSurfer's data)",
+        "Yeo BTT et al. (2011) The organization of the human cerebral cortex estimated by intrinsic functional "
+        "connectivity. J Neurophysiol 106(3):1125-1165, doi:10.1152/jn.00338.2011")
+
+
+def aal_spm12():
+    return nilearn_entry(
+        "aal-spm12", "AAL (SPM12 toolbox version), 116 regions", ["aal", "aal spm12", "aal1"],
+        "The Automated Anatomical Labelling atlas of the MNI single subject, as its SPM12 toolbox ships it "
+        "(aal_for_SPM12: 116 regions, labels 2001-9170).",
+        "fetch_atlas_aal", {"version": "SPM12"}, "aal_SPM12",
+        [("aal_for_SPM12.tar.gz", "https://www.gin.cnrs.fr/AAL_files/aal_for_SPM12.tar.gz", "archive")], 116,
+        "MNIColin27", "the AAL toolbox's terms (free for research; see https://www.gin.cnrs.fr/en/tools/aal/)",
+        "Tzourio-Mazoyer N et al. (2002) Automated anatomical labeling of activations in SPM using a macroscopic "
+        "anatomical parcellation of the MNI MRI single-subject brain. NeuroImage 15(1):273-289, "
+        "doi:10.1006/nimg.2001.0978")
+
+
+def harvard_oxford_sub(thr):
+    return nilearn_entry(
+        f"harvard-oxford-sub-{thr}", f"Harvard-Oxford subcortical maximum probability map, threshold {thr}%, 1 mm",
+        [f"harvard oxford sub {thr}", f"ho-sub-{thr}", f"sub-maxprob-thr{thr}"],
+        f"Harvard-Oxford subcortical structural atlas (FSL), maximum probability labelling of its probability maps "
+        f"thresholded at {thr}%: 21 structures (both hemispheres' cerebral white matter, cortex, ventricles and "
+        "nuclei, brain stem); labelled; names from FSL's HarvardOxford-Subcortical.xml as nilearn reads it.",
+        "fetch_atlas_harvard_oxford", {"atlas_name": f"sub-maxprob-thr{thr}-1mm"}, "fsl",
+        [("HarvardOxford.tgz", "https://www.nitrc.org/frs/download.php/9902/HarvardOxford.tgz", "archive")], 21,
+        "MNI152NLin6Asym", FSL_LICENCE,
+        "Makris N et al. (2006) Schizophr Res 83:155-171; Frazier JA et al. (2005) Am J Psychiatry 162:1256-1265; "
+        "Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) Biol Psychiatry 61:935-945")
+
+
 def nilearn_entries():
-    return [schaefer(n, k) for k in (7, 17) for n in range(100, 1001, 100)]
+    return [schaefer(n, k) for k in (7, 17) for n in range(100, 1001, 100)] + \
+        [yeo(n, t) for n in (7, 17) for t in ("thick", "thin")] + [aal_spm12()] + \
+        [harvard_oxford_sub(t) for t in (0, 25, 50)]
 
 
 def main():
