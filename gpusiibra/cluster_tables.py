@@ -44,7 +44,9 @@ class ClusterTables:
         atlasreader's cluster table: ``cluster_id``, ``peak_x/y/z``, ``cluster_mean``, ``volume_mm``, then one
         column per atlas: the cluster's share of each region, ``"47.24% name; ..."`` (shares >= ``prob_threshold``).
     siibra : pandas.DataFrame or None
-        With ``siibra=True``: siibra's statistics of each map's clusters against each probabilistic atlas.
+        With ``siibra=True``: siibra's statistics (``SparseMap.assign``) of each cluster (its absolute values, as
+        one component) against each probabilistic atlas of the run: ``map``, ``atlas``, ``cluster_id``, then
+        siibra's columns, a row per region the cluster meets.
     failures : list of (str, str)
         The maps that could not be read, with the reason (the others are in the tables).
     """
@@ -166,24 +168,26 @@ def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, directio
 
 
 def _siibra_statistics(key, data, affine, lookups, threshold, min_size, direction):
-    """siibra's statistics of the map's kept clusters (absolute values) against each probabilistic atlas."""
+    """siibra's statistics of each of the map's clusters (its absolute values, as one component: the cluster as
+    atlasreader finds it) against each probabilistic atlas: siibra's columns after ``map``, ``atlas`` and
+    ``cluster_id``."""
     import nibabel as nib
     import pandas as pd
 
     from ._clusters import find_clusters
 
-    kept = np.zeros(data.size, np.float32)
-    for vox, values in find_clusters(data, affine, threshold, min_size, direction):
-        kept[vox] = np.abs(values)
-    img = nib.Nifti1Image(kept.reshape(data.shape), affine)
     out = []
-    for lk in lookups:
-        if lk.kind != "probabilistic" or lk.smap is None:
-            continue
-        rows = lk.smap.assign(img)
-        rows.insert(0, "atlas", lk.name)
-        rows.insert(0, "map", key)
-        out.append(rows)
+    probabilistic = [lk for lk in lookups if lk.kind == "probabilistic" and lk.smap is not None]
+    for n, (vox, values) in enumerate(find_clusters(data, affine, threshold, min_size, direction)):
+        one = np.zeros(data.size, np.float32)
+        one[vox] = np.abs(values)
+        img = nib.Nifti1Image(one.reshape(data.shape), affine)
+        for lk in probabilistic:
+            rows = lk.smap.assign(img, split_components=False).drop(columns=["input structure"], errors="ignore")
+            rows.insert(0, "cluster_id", n + 1)
+            rows.insert(0, "atlas", lk.name)
+            rows.insert(0, "map", key)
+            out.append(rows)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 

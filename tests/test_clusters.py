@@ -220,6 +220,19 @@ def test_cli_clusters_writes_both_tables_and_siibras(tmp_path, ar_cache):
     golden = pd.read_csv(os.path.join(GOLDEN, "motor_peaks.csv"), keep_default_na=False)
     assert peaks["aal"].tolist() == golden["aal"].tolist()
     assert set(siibra["atlas"]) == {"julich-3.1-top2"} and {"region", "correlation"} <= set(siibra.columns)
+    assert set(siibra["cluster_id"]) <= set(peaks["cluster_id"]) and len(set(siibra["cluster_id"])) > 10
+    # a cluster's rows are siibra's assignment of that cluster alone (its absolute values, one component)
+    from gpusiibra._clusters import find_clusters
+    from gpusiibra.cluster_tables import _read_map
+
+    data, affine = _read_map("example:motor")
+    vox, values = find_clusters(data, affine, 3.0, 20, "both")[1]
+    one = np.zeros(data.size, np.float32)
+    one[vox] = np.abs(values)
+    want = gpusiibra.get_map().assign(nib.Nifti1Image(one.reshape(data.shape), affine), split_components=False)
+    got = siibra[siibra["cluster_id"] == 2]
+    assert got["region"].tolist() == want["region"].tolist()
+    assert np.allclose(got["correlation"], want["correlation"], rtol=1e-6)
     run = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "clusters", str(tmp_path / "none.nii.gz"),
                           "--atlas", "aal", "--quiet"], capture_output=True, text=True, env=env)
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "no such file" in run.stderr
