@@ -46,6 +46,11 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
             raise DownloadError(e.args[0], "the server answered 404 Not Found (no such file)", folder) from None
         if archive:
             _unpack(path, dataset_dir, mirrored(url))
+    for rel in src.get("expects", ()):  # nilearn would download a missing file itself, unchecked: refused here
+        if not os.path.isfile(os.path.join(dataset_dir, rel)):
+            raise AtlasFileError(mirrored(src["files"][-1][1]), f"holds no {rel}, which nilearn's {src['nilearn']} "
+                                                                "reads (an atlas without its labels file, or a "
+                                                                "changed layout), so nothing was cached")
     fetch = _fetcher(entry)
     _say(f"{entry.id}: reading the files with nilearn's {src['nilearn']}")
     import warnings

@@ -194,3 +194,20 @@ def test_a_damaged_archive_is_one_line_and_nothing_is_cached(server, tmp_path):
         atlases.fetch(entry, tmp_path, progress=False)
     assert "nothing was cached" in str(e.value) and "\n" not in str(e.value)
     assert not atlases.is_cached(entry, tmp_path)
+
+
+def test_an_archive_without_its_labels_file_is_refused_before_nilearn_runs(server, tmp_path, monkeypatch):
+    import tarfile
+
+    entry = atlases.get_entry("harvard-oxford-sub-25")
+    (_, url, _), = entry.source["files"]
+    full = tarfile.open(fileobj=io.BytesIO(_ho_tgz()))
+    server.put(url, _tar_gz({m.name: full.extractfile(m).read() for m in full.getmembers() if
+                             not m.name.endswith(".xml")}))
+    import nilearn.datasets
+
+    monkeypatch.setattr(nilearn.datasets, "fetch_atlas_harvard_oxford", None)  # never reached
+    with pytest.raises(AtlasFileError, match=r"holds no data/atlases/HarvardOxford-Subcortical\.xml") as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert "nothing was cached" in str(e.value) and "\n" not in str(e.value)
+    assert not atlases.is_cached(entry, tmp_path) and server.hits[server.path(url)] == 1

@@ -1397,7 +1397,9 @@ SCHAEFER_BASE = ("https://raw.githubusercontent.com/ThomasYeoLab/CBIG/v0.14.3-Up
 
 
 def nilearn_entry(ident, name, aliases, description, fetcher, kwargs, dataset, files, n_regions, space, licence,
-                  citation):
+                  citation, expects=None):
+    """``expects``: the files (in the dataset folder) nilearn's fetcher reads, which an archive must hold (checked
+    before nilearn runs, so that it never downloads a missing one itself)."""
     return {
         "id": ident, "name": name, "aliases": aliases, "description": description,
         "space": space, "space_id": f"templateflow:{space}", "parcellation": name, "parcellation_id": "",
@@ -1405,6 +1407,7 @@ def nilearn_entry(ident, name, aliases, description, fetcher, kwargs, dataset, f
         "volumes": [f[1] for f in files], "configured_names": [], "regions": [], "labels": [],
         "n_regions": n_regions, "licence": licence, "citation": citation,
         "source": {"nilearn": fetcher, "kwargs": kwargs, "dataset": dataset, "files": [list(f) for f in files],
+                   "expects": expects or [f[0] for f in files],
                    "nilearn_version": NILEARN_VERSION, "repository": "nilearn/nilearn",
                    "file": "nilearn/datasets/atlas.py", "commit": NILEARN_VERSION},
     }
@@ -1440,7 +1443,14 @@ def yeo(networks, thickness):
         [("Yeo_JNeurophysiol11_MNI152.zip", YEO_ZIP, "archive")], networks, "MNI152NLin6Asym",
         "unknown (nilearn: 'License: unknown'; FreeSurfer's data)",
         "Yeo BTT et al. (2011) The organization of the human cerebral cortex estimated by intrinsic functional "
-        "connectivity. J Neurophysiol 106(3):1125-1165, doi:10.1152/jn.00338.2011")
+        "connectivity. J Neurophysiol 106(3):1125-1165, doi:10.1152/jn.00338.2011",
+        ["Yeo_JNeurophysiol11_MNI152/" + f for f in (
+            "Yeo2011_7Networks_MNI152_FreeSurferConformed1mm.nii.gz",
+            "Yeo2011_7Networks_MNI152_FreeSurferConformed1mm_LiberalMask.nii.gz",
+            "Yeo2011_17Networks_MNI152_FreeSurferConformed1mm.nii.gz",
+            "Yeo2011_17Networks_MNI152_FreeSurferConformed1mm_LiberalMask.nii.gz",
+            "Yeo2011_7Networks_ColorLUT.txt", "Yeo2011_17Networks_ColorLUT.txt",
+            "FSL_MNI152_FreeSurferConformed_1mm.nii.gz")])
 
 
 def aal_spm12():
@@ -1453,7 +1463,7 @@ def aal_spm12():
         "MNIColin27", "the AAL toolbox's terms (free for research; see https://www.gin.cnrs.fr/en/tools/aal/)",
         "Tzourio-Mazoyer N et al. (2002) Automated anatomical labeling of activations in SPM using a macroscopic "
         "anatomical parcellation of the MNI MRI single-subject brain. NeuroImage 15(1):273-289, "
-        "doi:10.1006/nimg.2001.0978")
+        "doi:10.1006/nimg.2001.0978", ["aal/atlas/AAL.nii", "aal/atlas/AAL.xml"])
 
 
 def harvard_oxford_sub(thr):
@@ -1467,7 +1477,9 @@ def harvard_oxford_sub(thr):
         [("HarvardOxford.tgz", "https://www.nitrc.org/frs/download.php/9902/HarvardOxford.tgz", "archive")], 21,
         "MNI152NLin6Asym", FSL_LICENCE,
         "Makris N et al. (2006) Schizophr Res 83:155-171; Frazier JA et al. (2005) Am J Psychiatry 162:1256-1265; "
-        "Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) Biol Psychiatry 61:935-945")
+        "Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) Biol Psychiatry 61:935-945",
+        [f"data/atlases/HarvardOxford/HarvardOxford-sub-maxprob-thr{thr}-1mm.nii.gz",
+         "data/atlases/HarvardOxford-Subcortical.xml"])
 
 
 def nilearn_entries():
