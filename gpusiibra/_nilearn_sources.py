@@ -66,6 +66,9 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
     lut = getattr(got, "lut", None)
     maps = got.maps if not isinstance(got.maps, (str, os.PathLike)) else str(got.maps)  # a path or an image
     where = maps if isinstance(maps, str) else mirrored(src["files"][0][1])
+    if not entry.labelled:
+        index, origin, regions, labels = _probabilistic(entry, got, maps, where)
+        return index, files, origin, regions, labels
     if lut is None or not {"index", "name"} <= set(lut.columns):
         raise AtlasFileError(where, f"nilearn's {src['nilearn']} gave no label table (index, name)")
     pairs = [(int(i), str(n)) for i, n in zip(lut["index"], lut["name"]) if int(i) != 0]  # 0: the background
@@ -95,6 +98,40 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
                                      got_entries["voxel"], np.ones(len(got_entries["region"]), np.float32),
                                      n_regions=len(regions))
     return index, files, f"{mirrored(src['files'][0][1]).rsplit('/', 1)[0]}/ (read by nilearn)", regions, labels
+
+
+def _probabilistic(entry, got, maps, where):
+    """``(index, origin, regions, labels)`` of a probabilistic map: a 4D map, one volume per region
+    (nilearn's labels: "Background", then the regions in volume order), values in percent (FSL's)."""
+    from .io import nifti
+    from .sparse import SparseIndex
+
+    img = nifti.load_image(maps) if isinstance(maps, str) else maps
+    data = np.asanyarray(img.dataobj)
+    names = [str(n) for n in got.labels]
+    regions = names[1:] if names and names[0] == "Background" else names
+    if data.ndim != 4 or data.shape[3] != len(regions):
+        raise AtlasFileError(where, f"nilearn's labels name {len(regions)} regions, the map has "
+                                    f"{data.shape[3] if data.ndim == 4 else 1} volume(s): the labels do not match "
+                                    "the volume, so nothing was cached")
+    if entry.n_regions and len(regions) != entry.n_regions:
+        raise AtlasFileError(where, f"{len(regions)} regions, {entry.id} has {entry.n_regions}: the labels do not "
+                                    "match the volume, so nothing was cached")
+    shape = data.shape[:3]
+    region, voxel, value = [], [], []
+    for v in range(data.shape[3]):
+        vol = np.asarray(data[..., v], np.float64).reshape(-1)  # C order, as the sparse index numbers voxels
+        nz = np.flatnonzero(vol)
+        region.append(np.full(len(nz), v))
+        voxel.append(nz)
+        value.append(vol[nz])
+    value = np.concatenate(value)
+    if value.size and (value.min() < 0 or value.max() > 100):
+        raise AtlasFileError(where, f"values in [{value.min():g}, {value.max():g}], not percentages in [0, 100]")
+    index = SparseIndex.from_entries(shape, np.asarray(img.affine, np.float64), np.concatenate(region),
+                                     np.concatenate(voxel), (value / 100.0).astype(np.float32),
+                                     n_regions=len(regions))
+    return index, f"{mirrored(entry.source['files'][0][1])} (read by nilearn)", regions, []
 
 
 def _unpack(path, folder, where):

@@ -211,3 +211,36 @@ def test_an_archive_without_its_labels_file_is_refused_before_nilearn_runs(serve
         atlases.fetch(entry, tmp_path, progress=False)
     assert "nothing was cached" in str(e.value) and "\n" not in str(e.value)
     assert not atlases.is_cached(entry, tmp_path) and server.hits[server.path(url)] == 1
+
+
+def _ho_prob_tgz(volumes=21):
+    rng = np.random.default_rng(7)
+    data = rng.integers(0, 101, size=(6, 6, 6, volumes)).astype(np.uint8)
+    data[rng.random(data.shape) < 0.7] = 0
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = (-6, -6, -6)
+    xml = "<?xml version='1.0'?><atlas><data>" + "".join(
+        f'<label index="{i}" x="0" y="0" z="0">Structure {i + 1}</label>' for i in range(21)) + "</data></atlas>"
+    return data, _tar_gz({"data/atlases/HarvardOxford/HarvardOxford-sub-prob-1mm.nii.gz": _nifti_gz(data, affine),
+                          "data/atlases/HarvardOxford-Subcortical.xml": xml.encode()})
+
+
+def test_a_probabilistic_one_is_read_as_probabilities(server, tmp_path):
+    entry = atlases.get_entry("harvard-oxford-sub-prob")
+    (_, url, _), = entry.source["files"]
+    data, archive = _ho_prob_tgz()
+    server.put(url, archive)
+    atlas = gpusiibra.get_map(entry.id, cache=tmp_path, progress=False)
+    assert atlas.maptype == "statistical" and atlas.regions[:2] == ["Structure 1", "Structure 2"]
+    for r in (0, 7, 20):  # each region's map is its volume, percent / 100
+        got = np.asanyarray(atlas.fetch(index=r).dataobj)
+        assert np.allclose(got, data[..., r] / 100.0, atol=1e-6)
+
+
+def test_a_probabilistic_one_whose_volumes_do_not_match_its_labels(server, tmp_path):
+    entry = atlases.get_entry("harvard-oxford-sub-prob")
+    (_, url, _), = entry.source["files"]
+    server.put(url, _ho_prob_tgz(volumes=20)[1])
+    with pytest.raises(AtlasFileError, match="labels name 21 regions, the map has 20 volume"):
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert not atlases.is_cached(entry, tmp_path)

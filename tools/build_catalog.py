@@ -1482,10 +1482,27 @@ def harvard_oxford_sub(thr):
          "data/atlases/HarvardOxford-Subcortical.xml"])
 
 
+def harvard_oxford_prob(part):
+    n, xml, what = {"cort": (48, "Cortical", "cortical"), "sub": (21, "Subcortical", "subcortical")}[part]
+    e = nilearn_entry(
+        f"harvard-oxford-{part}-prob", f"Harvard-Oxford {what} probability maps, 1 mm",
+        [f"harvard oxford {part} prob", f"ho-{part}-prob", f"{part}-prob-1mm"],
+        f"Harvard-Oxford {what} structural atlas (FSL): one probability map per structure ({n}), in percent, read "
+        "as probabilities (percent / 100); names from FSL's XML as nilearn reads them.",
+        "fetch_atlas_harvard_oxford", {"atlas_name": f"{part}-prob-1mm"}, "fsl",
+        [("HarvardOxford.tgz", "https://www.nitrc.org/frs/download.php/9902/HarvardOxford.tgz", "archive")], n,
+        "MNI152NLin6Asym", FSL_LICENCE,
+        "Makris N et al. (2006) Schizophr Res 83:155-171; Frazier JA et al. (2005) Am J Psychiatry 162:1256-1265; "
+        "Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) Biol Psychiatry 61:935-945",
+        [f"data/atlases/HarvardOxford/HarvardOxford-{part}-prob-1mm.nii.gz", f"data/atlases/HarvardOxford-{xml}.xml"])
+    e["maptype"] = "statistical"
+    return e
+
+
 def nilearn_entries():
     return [schaefer(n, k) for k in (7, 17) for n in range(100, 1001, 100)] + \
         [yeo(n, t) for n in (7, 17) for t in ("thick", "thin")] + [aal_spm12()] + \
-        [harvard_oxford_sub(t) for t in (0, 25, 50)]
+        [harvard_oxford_sub(t) for t in (0, 25, 50)] + [harvard_oxford_prob(p) for p in ("cort", "sub")]
 
 
 def main():
