@@ -1466,6 +1466,9 @@ def aal_spm12():
         "doi:10.1006/nimg.2001.0978", ["aal/atlas/AAL.nii", "aal/atlas/AAL.xml"])
 
 
+HO_TGZ = [("HarvardOxford.tgz", "https://www.nitrc.org/frs/download.php/9902/HarvardOxford.tgz", "archive")]
+
+
 def harvard_oxford_sub(thr):
     return nilearn_entry(
         f"harvard-oxford-sub-{thr}", f"Harvard-Oxford subcortical maximum probability map, threshold {thr}%, 1 mm",
@@ -1474,10 +1477,9 @@ def harvard_oxford_sub(thr):
         f"thresholded at {thr}%: 21 structures (both hemispheres' cerebral white matter, cortex, ventricles and "
         "nuclei, brain stem); labelled; names from FSL's HarvardOxford-Subcortical.xml as nilearn reads it.",
         "fetch_atlas_harvard_oxford", {"atlas_name": f"sub-maxprob-thr{thr}-1mm"}, "fsl",
-        [("HarvardOxford.tgz", "https://www.nitrc.org/frs/download.php/9902/HarvardOxford.tgz", "archive")], 21,
+        HO_TGZ, 21,
         "MNI152NLin6Asym", FSL_LICENCE,
-        "Makris N et al. (2006) Schizophr Res 83:155-171; Frazier JA et al. (2005) Am J Psychiatry 162:1256-1265; "
-        "Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) Biol Psychiatry 61:935-945",
+        HO_CITATION,
         [f"data/atlases/HarvardOxford/HarvardOxford-sub-maxprob-thr{thr}-1mm.nii.gz",
          "data/atlases/HarvardOxford-Subcortical.xml"])
 
@@ -1490,10 +1492,9 @@ def harvard_oxford_prob(part):
         f"Harvard-Oxford {what} structural atlas (FSL): one probability map per structure ({n}), in percent, read "
         "as probabilities (percent / 100); names from FSL's XML as nilearn reads them.",
         "fetch_atlas_harvard_oxford", {"atlas_name": f"{part}-prob-1mm"}, "fsl",
-        [("HarvardOxford.tgz", "https://www.nitrc.org/frs/download.php/9902/HarvardOxford.tgz", "archive")], n,
+        HO_TGZ, n,
         "MNI152NLin6Asym", FSL_LICENCE,
-        "Makris N et al. (2006) Schizophr Res 83:155-171; Frazier JA et al. (2005) Am J Psychiatry 162:1256-1265; "
-        "Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) Biol Psychiatry 61:935-945",
+        HO_CITATION,
         [f"data/atlases/HarvardOxford/HarvardOxford-{part}-prob-1mm.nii.gz", f"data/atlases/HarvardOxford-{xml}.xml"])
     e["maptype"] = "statistical"
     return e
