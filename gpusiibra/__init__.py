@@ -24,13 +24,15 @@ _LAZY = {
     "DEFAULT_ATLAS": "maps", "SparseMap": "maps", "available_maps": "maps", "from_arrays": "maps",
     "get_map": "maps", "load_map": "maps", "Point": "points", "PointCloud": "points", "SparseIndex": "sparse",
     "volumes": None, "atlases": None, "label_points": "tables", "LabelledMap": "labelled",
-    "from_label_image": "labelled", "assign_batch": "maps", "get_maps": "maps",
+    "from_label_image": "labelled", "assign_batch": "maps", "get_maps": "maps", "clusters": "cluster_tables",
+    "ClusterTables": "cluster_tables",
 }
 
 __all__ = [
     "AtlasFileError",
     "AtlasNotFound",
     "BackendError",
+    "ClusterTables",
     "DatasetError",
     "DependencyError",
     "DownloadError",
@@ -48,6 +50,7 @@ __all__ = [
     "assign_batch",
     "atlases",
     "available_maps",
+    "clusters",
     "from_arrays",
     "from_label_image",
     "get_backend",

