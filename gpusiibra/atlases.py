@@ -110,6 +110,8 @@ class AtlasEntry:
     fragments: tuple = ()
     volume_fragments: tuple = ()
     unmapped_labels: tuple = ()
+    template: str = ""  # the TemplateFlow space its source states (gpusiibra.spaces), where siibra's may differ
+    template_note: str = ""  # why, when it is not siibra's
 
     @property
     def labelled(self) -> bool:
@@ -150,6 +152,12 @@ def _read_catalog(path):
 def catalog() -> list:
     """Every map of the catalog, as :class:`AtlasEntry`."""
     return list(_read_catalog(_CATALOG))
+
+
+def catalog_template(name) -> str:
+    """The TemplateFlow name of the space a catalog map's source states ("" for a name not in the catalog)."""
+    e = find(name)
+    return e.template if e is not None else ""
 
 
 def _normal(name) -> str:
@@ -385,6 +393,12 @@ def _downloaded(path) -> str:
     return f" ({len(sizes)} file(s), {sum(sizes) / 1e6:.1f} MB downloaded)" if sizes else ""
 
 
+def _space_line(e) -> str:
+    if e.template_note:
+        return f"{e.template} ({e.template_note}; siibra's configuration says {e.space})"
+    return f"{e.template or e.space} ({e.space}, as siibra's configuration states)" if e.template else e.space
+
+
 def describe(name, cache=None, sources=False) -> str:
     """A few lines about a catalog map: names, space, licence, citation, cache state and its source URLs
     (the region maps' URLs one by one only with ``sources``)."""
@@ -394,7 +408,7 @@ def describe(name, cache=None, sources=False) -> str:
     lines = [
         f"atlas        {e.name}",
         f"id           {e.id} (also: {', '.join(e.aliases)})",
-        f"space        {e.space}",
+        f"space        {_space_line(e)}",
         f"parcellation {e.parcellation}",
         f"regions      {len(e.regions)} (siibra's names, in volume order: {e.regions[0]!r} ... {e.regions[-1]!r})",
         f"kind         {'labelled (one label per voxel; siibra Map.assign rules)' if e.labelled else 'probabilistic'}",

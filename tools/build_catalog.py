@@ -1273,6 +1273,10 @@ def white_matter_probabilities(kind):
                    "commit": "ecb33102b7074b6a3000a506d8f8c9d1acf69ac8"}})
 
 
+TEMPLATES = {f"harvard-oxford-cort-{thr}": ("MNI152NLin6Asym", "FSL's atlas, on FSL's MNI152: its source's space")
+             for thr in (0, 25)}
+
+
 def main():
     entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
         [white_matter_probabilities("dwm"), white_matter_probabilities("swm"),
@@ -1280,6 +1284,10 @@ def main():
          vep(), visf(), white_matter("dwm"), white_matter("swm")]
     for e in entries:
         e.setdefault("values", "probabilities")
+        # the space each map's source states, as TemplateFlow names it (gpusiibra.spaces): siibra's configuration
+        # files every map here under ICBM 2009c; FSL's Harvard-Oxford maps (NeuroVault collection 262, FSL's
+        # HarvardOxford-cort-maxprob-thr*-1mm files) are on FSL's MNI152 (MNI152NLin6Asym) grid and template
+        e["template"], e["template_note"] = TEMPLATES.get(e["id"], ("MNI152NLin2009cAsym", ""))
     for e in entries:
         n = len(e["regions"])
         assert len(e["volumes"]) in (0, 1, n) or e["maptype"] == "labelled", e["id"]  # none, one 4D file, or one

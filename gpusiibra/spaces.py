@@ -1,0 +1,449 @@
+"""Template spaces: which MNI a map or a coordinate is in, and the published transforms between them.
+
+Spaces are named as TemplateFlow names them: ``MNI152NLin2009cAsym`` (ICBM 2009c, siibra's and Julich-Brain's),
+``MNI152NLin6Asym`` (FSL's MNI152), ``MNI152Lin`` (SPM's), ``MNI305`` (FreeSurfer's), and, for coordinates,
+``Talairach`` (Lancaster's icbm2tal) and ``TalairachBrett`` (Brett's mni2tal). The spellings people type
+(``FSL``, ``SPM``, ``ICBM2009c``, ``TAL``, ``fsaverage``...) name them too; bare ``MNI`` / ``MNI152`` names
+none: "the atlas's own MNI", siibra's behaviour, nothing warped.
+
+>>> from gpusiibra import spaces
+>>> spaces.resolve_space("FSL").name, spaces.resolve_space("MNI") is None
+('MNI152NLin6Asym', True)
+>>> spaces.warp_points([[0.0, 0.0, 0.0]], "Talairach", "MNI152NLin6Asym").round(3).tolist()
+[[1.127, 1.296, -3.628]]
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from ._spaces import GENERIC_MNI, SPACES, Chain, Space, resolve, route, space_names
+from .errors import ImageFileError, OptionError
+
+__all__ = ["Space", "SPACES", "GENERIC_MNI", "resolve_space", "space_names", "atlas_space", "transform_chain",
+           "warp_points", "warp_image", "declared_space", "Declared", "input_space", "TEMPLATE_GRIDS",
+           "list_spaces", "points_to_atlas", "pull_to_atlas", "space_record"]
+
+#: the 1 mm grids of TemplateFlow's templates (res-01): shape and affine, where warp_image puts an image
+TEMPLATE_GRIDS = {
+    "MNI152NLin2009cAsym": ((193, 229, 193), ((1, 0, 0, -96), (0, 1, 0, -132), (0, 0, 1, -78), (0, 0, 0, 1))),
+    "MNI152NLin6Asym": ((182, 218, 182), ((-1, 0, 0, 90), (0, 1, 0, -126), (0, 0, 1, -72), (0, 0, 0, 1))),
+}
+
+
+def resolve_space(name, what="space"):
+    """The :class:`Space` named by ``name`` (any known spelling), or None for a generic MNI or None.
+
+    Raises
+    ------
+    OptionError
+        For an unknown name (the message lists the names taken).
+
+    Examples
+    --------
+    >>> from gpusiibra.spaces import resolve_space
+    >>> resolve_space("icbm 2009c").name
+    'MNI152NLin2009cAsym'
+    """
+    return resolve(name, what)
+
+
+def list_spaces():
+    """The spaces as a table: name, title, whether images can be in them, the spellings taken.
+
+    Examples
+    --------
+    >>> from gpusiibra.spaces import list_spaces
+    >>> "MNI152NLin6Asym" in set(list_spaces()["name"])
+    True
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{"name": s.name, "title": s.title, "images": s.images, "also": ", ".join(s.aliases)}
+                         for s in SPACES])
+
+
+def atlas_space(smap):
+    """The template space of an atlas (a :class:`Space`), or None when it does not say.
+
+    An official atlas carries the space its source states (the catalog's ``template``: FSL's Harvard-Oxford maps
+    are in ``MNI152NLin6Asym`` although siibra's configuration files them under ICBM 2009c); otherwise its
+    ``space`` is read as a name.
+
+    Examples
+    --------
+    >>> import gpusiibra
+    >>> from gpusiibra.spaces import atlas_space
+    >>> atlas_space(gpusiibra.get_map()).name
+    'MNI152NLin2009cAsym'
+    """
+    template = smap.meta.get("template")
+    if not template:
+        source = smap.meta.get("catalog_id") or smap.meta.get("source")
+        if isinstance(source, str) and source:
+            from .atlases import catalog_template
+
+            template = catalog_template(source)
+    for name in (template, smap.space):
+        if name:
+            try:
+                sp = resolve(name)
+            except OptionError:
+                continue
+            if sp is not None:
+                return sp
+    return None
+
+
+@lru_cache(maxsize=16)
+def transform_chain(source, target) -> Chain:
+    """The transforms from ``source`` to ``target`` (names), built once per process."""
+    return Chain(source, target)
+
+
+def warp_points(coords, source, target):
+    """Points in ``source`` space (mm, (n, 3)) -> the same points in ``target`` space, through the published
+    transforms (chained where no single one joins them: Talairach -> MNI152NLin6Asym -> MNI152NLin2009cAsym).
+
+    A point outside a displacement field's domain comes back as NaN.
+
+    Parameters
+    ----------
+    coords : array-like, (n, 3) or (3,)
+    source, target : str
+        Space names (any spelling :func:`resolve_space` takes). A generic "MNI" names no particular template
+        and is refused, except beside "Talairach": then Lancaster's pooled transform (icbm_other2tal, for MNI
+        templates other than FSL's and SPM's) is used, as NiMARE's ``mni2tal``/``tal2mni`` and GingerALE do.
+
+    Returns
+    -------
+    numpy.ndarray (n, 3), float64 (CuPy in, CuPy out for the displacement fields)
+
+    Examples
+    --------
+    >>> from gpusiibra.spaces import warp_points
+    >>> warp_points([10, -20, 30], "MNI305", "MNI152NLin6Asym").round(4).tolist()
+    [[10.6501, -18.3599, 31.0474]]
+    """
+    xyz = _points(coords)
+    pooled = _pooled(source, target)
+    if pooled is not None:  # Talairach and "some MNI": Lancaster's pooled fit, as NiMARE and GingerALE take it
+        return pooled.map_points(xyz)
+    src, dst = _specific(source, "source"), _specific(target, "target")
+    if src.name == dst.name:
+        return xyz.copy()
+    return transform_chain(src.name, dst.name).map_points(xyz)
+
+
+def _pooled(source, target):
+    """Lancaster's icbm_other2tal (or its inverse) when one side is Talairach and the other a generic MNI."""
+    from ._spaces import ICBM_OTHER2TAL, AffineTransform
+
+    a, b = resolve(source, "source"), resolve(target, "target")
+    if a is None and b is not None and b.name == "Talairach":
+        return AffineTransform(ICBM_OTHER2TAL, "Lancaster 2007 icbm_other2tal")
+    if b is None and a is not None and a.name == "Talairach":
+        return AffineTransform(np.linalg.inv(ICBM_OTHER2TAL), "Lancaster 2007 tal2icbm_other")
+    return None
+
+
+def _specific(name, what):
+    sp = resolve(name, what)
+    if sp is None:
+        raise OptionError(f"{what} space {name!r} names no particular MNI: use one of {space_names()}")
+    return sp
+
+
+def _points(coords):
+    from .backend import is_device_array
+
+    if is_device_array(coords):
+        import cupy as xp
+    else:
+        xp = np
+    xyz = xp.asarray(coords, dtype=xp.float64)
+    if xyz.ndim == 1:
+        xyz = xyz[None, :]
+    if xyz.ndim != 2 or xyz.shape[1] != 3:
+        raise OptionError(f"points are an (n, 3) array of mm coordinates, got shape {tuple(xyz.shape)}")
+    return xyz
+
+
+def warp_image(img, source, target, *, like=None, order=None):
+    """A NIfTI image of ``source`` space pulled onto a grid of ``target`` space through the transforms.
+
+    Each voxel of the target grid takes the image's value at the source point it corresponds to (trilinear, or
+    nearest neighbour for a mask, as the assignment resamples), 0 outside the image.
+
+    Parameters
+    ----------
+    img : nibabel image or path
+    source, target : str
+        Space names (the target must be a template space, not Talairach).
+    like : nibabel image, SparseMap or (shape, affine), optional
+        The target grid; default TemplateFlow's 1 mm grid of ``target`` (:data:`TEMPLATE_GRIDS`), else the
+        image's own grid.
+    order : int, optional
+        0 or 1; default as the assignment chooses (0 for an image of only 0 and 1).
+
+    Returns
+    -------
+    nibabel.Nifti1Image (float32 unless order 0 keeps the image's type)
+    """
+    import nibabel as nib
+
+    from .io import nifti
+
+    src, dst = _specific(source, "source"), _specific(target, "target")
+    for sp in (src, dst):
+        if not sp.images:
+            raise OptionError(f"{sp.name} is a coordinate system here (no template image): warp coordinates "
+                              "with warp_points")
+    where = os.fspath(img) if isinstance(img, (str, os.PathLike)) else "<in-memory image>"
+    if isinstance(img, (str, os.PathLike)):
+        img = nifti.load_image(img)
+    data, affine = nifti.image_data(img, where)
+    shape, grid = _grid(like, dst.name, data.shape[:3], affine)
+    out = pull_array(data, affine, src.name, dst.name, shape, grid, order)
+    res = nib.Nifti1Image(out, grid)
+    res.header.set_xyzt_units("mm")
+    return res
+
+
+def _grid(like, target, shape, affine):
+    if like is None:
+        if target in TEMPLATE_GRIDS:
+            s, a = TEMPLATE_GRIDS[target]
+            return tuple(s), np.asarray(a, np.float64)
+        return tuple(shape), np.asarray(affine, np.float64)
+    if hasattr(like, "sparse_index"):
+        return tuple(like.shape), np.asarray(like.affine, np.float64)
+    if hasattr(like, "affine") and hasattr(like, "shape"):
+        return tuple(like.shape[:3]), np.asarray(like.affine, np.float64)
+    s, a = like
+    return tuple(int(v) for v in s), np.asarray(a, np.float64)
+
+
+def pull_array(data, affine, source, target, shape, grid, order=None):
+    """An array on (shape, grid) of ``target`` space: ``data`` (its grid ``affine``, ``source`` space) pulled
+    through the transforms (:mod:`gpusiibra._warp` interpolates)."""
+    from . import _warp
+
+    chain = transform_chain(source, target)
+    if order is None:  # nearest neighbour for an image of exactly {0, 1}, as the assignment resamples (nilearn)
+        order = 0 if set(np.unique(np.asarray(data)).tolist()) == {0, 1} else 1
+    return _warp.pull(data, affine, _Pull(chain), shape, grid, order=order)
+
+
+class _Pull:
+    """A chain seen from the target: ``map_points`` takes target points to source points."""
+
+    def __init__(self, chain):
+        self.chain = chain
+        self.name = chain.describe()
+        self.sha256 = None
+
+    def map_points(self, xyz):
+        return self.chain.pull(xyz)
+
+
+# ------------------------------------------------------------ what an input says about its space
+
+@dataclass(frozen=True)
+class Declared:
+    """A space an input's own files name: ``value`` as written, ``space`` (None: a generic MNI), ``where``
+    (the file name, its JSON sidecar or NeuroVault's metadata)."""
+
+    value: str
+    space: Space | None
+    where: str
+
+
+_BIDS_SPACE = re.compile(r"(?:^|_)space-([A-Za-z0-9]+)(?=_|\.|$)")
+#: keys of a JSON sidecar that name a space: BIDS derivatives, NeuroVault's image metadata
+_JSON_KEYS = ("space", "Space", "SpatialReference", "target_template_image", "template")
+
+
+def _sidecars(path):
+    base = os.path.basename(path)
+    stem = re.sub(r"\.nii(\.gz)?$", "", base, flags=re.I)
+    folder = os.path.dirname(path)
+    names = [stem + ".json", base + ".json"]
+    return [os.path.join(folder, n) for n in names]
+
+
+def declared_space(path):
+    """What an input's file name (BIDS ``_space-<label>_``) or sidecar (``<name>.json``: BIDS ``SpatialReference``
+    / ``space``, NeuroVault's ``target_template_image``) says its space is: a :class:`Declared`, or None.
+
+    A sidecar wins over the name. A label that names no space gpusiibra knows is returned with ``space``
+    None and ``value`` as written (the caller decides: a warning, never a guess).
+
+    Examples
+    --------
+    >>> from gpusiibra.spaces import declared_space
+    >>> declared_space("sub-01_space-MNI152NLin6Asym_stat-t_statmap.nii.gz").space.name
+    'MNI152NLin6Asym'
+    """
+    path = os.fspath(path)
+    for side in _sidecars(path):
+        if os.path.isfile(side):
+            try:
+                with open(side, encoding="utf-8") as f:
+                    meta = json.load(f)
+            except (OSError, ValueError) as e:
+                raise ImageFileError(side, f"the sidecar is not readable JSON ({e})") from None
+            if isinstance(meta, dict):
+                for k in _JSON_KEYS:
+                    v = meta.get(k)
+                    if isinstance(v, dict):  # BIDS SpatialReference as {"URI": ...} or per-image entries
+                        v = v.get("URI") or v.get("space") or next(iter(v.values()), None)
+                    if isinstance(v, str) and v.strip():
+                        return _declared(v.strip(), f"{side} ({k})")
+    m = _BIDS_SPACE.search(os.path.basename(path))
+    if m:
+        return _declared(m.group(1), f"{os.path.basename(path)} (its name)")
+    return None
+
+
+def _declared(value, where):
+    label = value.rsplit("/", 1)[-1]  # a URI such as https://templateflow.s3.../tpl-MNI152NLin6Asym/...
+    label = re.sub(r"^tpl-", "", label.split("_")[0]) if label.startswith("tpl-") else label
+    try:
+        return Declared(value, resolve(label), where)
+    except OptionError:
+        return Declared(value, None, where) if _unknown_ok(label) else Declared(value, _Unknown(value), where)
+
+
+def _unknown_ok(label):
+    return re.sub(r"[^a-z0-9]", "", label.lower()) in {re.sub(r"[^a-z0-9]", "", g.lower()) for g in GENERIC_MNI}
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    """A space named in a file that gpusiibra does not know (warned about, never warped)."""
+
+    name: str
+    images: bool = True
+
+
+def input_space(path, space, atlas):
+    """The space to warp a file from, given the user's ``space`` (or None) and the atlas's space.
+
+    Returns ``(Space or None, warning or None)``: None means nothing is warped. With ``space`` given, a file
+    whose name or sidecar names another particular space is refused (ImageFileError naming both); without it,
+    a file that names a space other than the atlas's gets a one-line warning naming ``--space``.
+    """
+    declared = declared_space(path) if path is not None else None
+    user = resolve(space)
+    target = atlas_space(atlas)
+    if space is not None:
+        if user is not None and declared is not None and declared.space is not None \
+                and declared.space.name != user.name:
+            raise ImageFileError(path, f"{declared.where} says space {declared.value}, --space says {space}: "
+                                       "which is it? (remove one)")
+        if user is not None and not user.images:
+            raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images "
+                              "are in (warp coordinates with it)")
+        return (user if user is not None and _target(atlas, user).name != user.name else None), None
+    if declared is None or declared.space is None or target is None or declared.space.name == target.name:
+        return None, None
+    if isinstance(declared.space, _Unknown):
+        return None, (f"{declared.where} says space {declared.value}, which gpusiibra does not know; it was "
+                      f"taken as the atlas's {target.name} (--space names the spaces: {space_names()})")
+    return None, (f"{declared.where} says space {declared.space.name}, the atlas is in {target.name}; nothing "
+                  f"was warped: say --space {declared.space.name} (space='{declared.space.name}') to warp it, or "
+                  "--space MNI to take it as it is")
+
+
+def _target(atlas, source):
+    """The atlas's space, for warping from ``source``; an OptionError when the atlas does not say."""
+    target = atlas_space(atlas)
+    if target is None:
+        raise OptionError(f"the atlas {getattr(atlas, 'name', '') or 'given'!r} does not say its space, so inputs in "
+                          f"{source.name} cannot be warped into it: give the atlas's space (load_map(..., space=...)) "
+                          "or leave out --space")
+    return target
+
+
+def points_to_atlas(coords, space, atlas, declared_by=True):
+    """Points (mm) of ``space`` in the atlas's space: warped when ``space`` names a particular space other than
+    the atlas's, else as they are. A point the transforms cannot take (outside a displacement field) comes back
+    as NaN, with a warning: it gets no region, never a wrong one. ``declared_by``: the user said ``space``
+    (an unknown name is then an error); else it is an object's own attribute (an unknown one is ignored)."""
+    xyz = np.asarray(coords, np.float64).reshape(-1, 3)
+    try:
+        source = resolve(space)
+    except OptionError:
+        if declared_by:
+            raise
+        return xyz
+    if source is None or len(xyz) == 0:
+        return xyz
+    target = _target(atlas, source)
+    if source.name == target.name:
+        return xyz
+    from .backend import to_host
+
+    out = np.asarray(to_host(transform_chain(source.name, target.name).map_points(xyz)), np.float64)
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        first = ", ".join(f"{c:g}" for c in xyz[np.flatnonzero(bad)[0]])
+        warn(f"{int(bad.sum())} point(s) of {source.name} fall outside the transform to {target.name} and get no "
+             f"assignment (first: ({first}) mm)", stacklevel=4)
+        out[bad] = np.nan
+    return out
+
+
+def pull_to_atlas(data, affine, source, atlas):
+    """An image (array, its affine) of ``source`` space pulled onto the atlas's grid through the transforms to
+    the atlas's space (a 4D image frame by frame): the array the assignment then takes on the atlas's grid."""
+    source = resolve(source)
+    target = _target(atlas, source)
+    shape, grid = tuple(atlas.shape), np.asarray(atlas.affine, np.float64)
+    data = np.asarray(data)
+    if data.ndim == 4:
+        return np.stack([pull_array(data[..., t], affine, source.name, target.name, shape, grid)
+                         for t in range(data.shape[3])], axis=-1)
+    return pull_array(data, affine, source.name, target.name, shape, grid)
+
+
+def space_record(space, atlases, direction="points") -> dict:
+    """What a dataset records of the inputs' declared space: ``{}`` when none was declared (siibra's behaviour,
+    the settings of earlier datasets); else ``space`` (its TemplateFlow name, or "MNI": the atlas's own) and, per
+    atlas, its space and the transforms used (name, kind; a file's name and SHA-256), the transforms built."""
+    if space is None:
+        return {}
+    user = resolve(space)
+    out = {"space": user.name if user is not None else "MNI", "warps": {}}
+    from ._atlas_identity import atlas_label
+
+    for smap in atlases:
+        entry = {"atlas_space": getattr(atlas_space(smap), "name", None), "transforms": []}
+        if user is not None:
+            target = _target(smap, user)
+            if target.name != user.name:
+                chain = transform_chain(user.name, target.name)
+                if direction == "points":
+                    chain.map_points(np.zeros((1, 3)))  # built: a file's SHA-256 is known
+                else:
+                    chain.pull(np.zeros((1, 3)))
+                entry["transforms"] = chain.record(direction)
+        out["warps"][atlas_label(smap)] = entry
+    return out
+
+
+def warn(message, stacklevel=3):
+    """A space warning (RuntimeWarning)."""
+    warnings.warn(message, RuntimeWarning, stacklevel=stacklevel)
+
+
+def route_names(source, target) -> list:
+    """The names of the transforms from ``source`` to ``target``."""
+    return [st.name for st in route(source, target)]
