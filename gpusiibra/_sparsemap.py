@@ -232,7 +232,7 @@ class SparseMap:
 
         source, warning = input_space(path, space, self)
         if warning:
-            warnings.warn(f"{where}: {warning}" if path is None else warning, RuntimeWarning, stacklevel=4)
+            warnings.warn(f"{where}: {warning}", RuntimeWarning, stacklevel=4)
         if source is not None:  # declared: pulled onto the atlas's grid through the transforms (one interpolation)
             return pull_to_atlas(data, affine, source, self), self.affine, where
         note = nifti.space_note(item.header, affine, data.shape, check_grid=False) if hasattr(item, "header") \

@@ -305,10 +305,10 @@ def declared_space(path):
                     if isinstance(v, dict):  # BIDS SpatialReference as {"URI": ...} or per-image entries
                         v = v.get("URI") or v.get("space") or next(iter(v.values()), None)
                     if isinstance(v, str) and v.strip():
-                        return _declared(v.strip(), f"{side} ({k})")
+                        return _declared(v.strip(), f"its sidecar {os.path.basename(side)} ({k})")
     m = _BIDS_SPACE.search(os.path.basename(path))
     if m:
-        return _declared(m.group(1), f"{os.path.basename(path)} (its name)")
+        return _declared(m.group(1), "its name")
     return None
 
 
@@ -344,13 +344,13 @@ def input_space(path, space, atlas):
     user = resolve(space)
     target = atlas_space(atlas)
     if space is not None:
+        if user is not None and not user.images:
+            raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images "
+                              "are in (warp coordinates with it)")
         if user is not None and declared is not None and declared.space is not None \
                 and declared.space.name != user.name:
             raise ImageFileError(path, f"{declared.where} says space {declared.value}, --space says {space}: "
                                        "which is it? (remove one)")
-        if user is not None and not user.images:
-            raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images "
-                              "are in (warp coordinates with it)")
         return (user if user is not None and _target(atlas, user).name != user.name else None), None
     if declared is None or declared.space is None or target is None or declared.space.name == target.name:
         return None, None
