@@ -122,14 +122,33 @@ class AffineTransform:
     sha256: str | None = None
 
     def map_points(self, xyz):
+        from .backend import is_device_array
+
+        if is_device_array(xyz):  # the device's points stay there (the displacement fields' steps take them)
+            import cupy
+
+            m = cupy.asarray(self.matrix)
+            return cupy.asarray(xyz, cupy.float64) @ m[:3, :3].T + m[:3, 3]
         from nibabel.affines import apply_affine
 
-        from .backend import to_host
+        return apply_affine(self.matrix, np.asarray(xyz, np.float64))
 
-        return apply_affine(self.matrix, np.asarray(to_host(xyz), np.float64))
+    def preimage_box(self, lo, hi):
+        """Boxes holding every point this transform maps into the boxes [lo, hi] ((3,) or (m, 3), mm)."""
+        return _box_through(np.linalg.inv(self.matrix), lo, hi)
 
     def inverse(self, name) -> "AffineTransform":
         return AffineTransform(np.linalg.inv(self.matrix), name)
+
+
+def _box_through(matrix, lo, hi):
+    """The bounding boxes of the boxes [lo, hi] ((3,) or (m, 3)) mapped by an affine (their corners' extremes)."""
+    from nibabel.affines import apply_affine
+
+    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
+    sel = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], bool)
+    pts = apply_affine(matrix, np.where(sel, hi[..., None, :], lo[..., None, :]))  # (..., 8, 3)
+    return pts.min(-2), pts.max(-2)
 
 
 def _spm_matrix_brett(zoom_z):
@@ -167,6 +186,15 @@ class BrettTransform:
         out[below] = apply_affine(np.diag([1 / 0.99, 1 / 0.97, 1 / 0.84, 1.0]), q[below])
         out[~below] = apply_affine(np.diag([1 / 0.99, 1 / 0.97, 1 / 0.92, 1.0]), q[~below])
         return out
+
+    def preimage_box(self, lo, hi):
+        """Boxes holding every point mapped into [lo, hi]: the union of both pieces' preimages."""
+        pieces = [_spm_matrix_brett(z) for z in (0.84, 0.92)]
+        if not self.inverse_:  # the preimage under mni2tal is the image under its inverse pieces
+            boxes = [_box_through(np.linalg.inv(m), lo, hi) for m in pieces]
+        else:
+            boxes = [_box_through(m, lo, hi) for m in pieces]
+        return np.minimum(boxes[0][0], boxes[1][0]), np.maximum(boxes[0][1], boxes[1][1])
 
 
 #: Lancaster's icbm_fsl2tal: MNI (FSL's MNI152) -> Talairach
@@ -222,7 +250,7 @@ def _templateflow(source, target):
 
         folder, fname = TEMPLATEFLOW_FILES[(source, target)]
         path, sha = _templateflow.fetch(folder, fname)
-        return _itk.load_transform(path, sha256=sha, name=fname)
+        return _itk.read_itk_h5(path, sha256=sha)
 
     return make
 
@@ -303,6 +331,12 @@ class Chain:
         for t in self._backward:
             xyz = t.map_points(xyz)
         return xyz
+
+    def pull_transforms(self) -> list:
+        """The transforms of the reverse route, built once (target points to source points, in order)."""
+        if self._backward is None:
+            self._backward = self._built(route(self.target, self.source))
+        return self._backward
 
     def record(self, direction="points") -> list:
         """What a dataset records: each transform's name, kind and, for a file, its name and SHA-256."""

@@ -28,7 +28,8 @@ from .errors import ImageFileError, OptionError
 
 __all__ = ["Space", "SPACES", "GENERIC_MNI", "resolve_space", "space_names", "atlas_space", "transform_chain",
            "warp_points", "warp_image", "declared_space", "Declared", "input_space", "TEMPLATE_GRIDS",
-           "list_spaces", "points_to_atlas", "pull_to_atlas", "space_record"]
+           "list_spaces", "points_to_atlas", "pull_to_atlas", "space_record",
+           "image_space_record", "engine_pulls", "pull_transform"]
 
 #: the 1 mm grids of TemplateFlow's templates (res-01): shape and affine, where warp_image puts an image
 TEMPLATE_GRIDS = {
@@ -233,12 +234,42 @@ def _grid(like, target, shape, affine):
 def pull_array(data, affine, source, target, shape, grid, order=None):
     """An array on (shape, grid) of ``target`` space: ``data`` (its grid ``affine``, ``source`` space) pulled
     through the transforms (:mod:`gpusiibra._warp` interpolates)."""
-    from . import _warp
+    from . import _warp, backend
 
-    chain = transform_chain(source, target)
+    data = np.asarray(data)
     if order is None:  # nearest neighbour for an image of exactly {0, 1}, as the assignment resamples (nilearn)
-        order = 0 if set(np.unique(np.asarray(data)).tolist()) == {0, 1} else 1
-    return _warp.pull(data, affine, _Pull(chain), shape, grid, order=order)
+        order = 0 if set(np.unique(data).tolist()) == {0, 1} else 1
+    if order == 1 and data.dtype.kind != "f":
+        data = data.astype(np.float64)
+    xp = backend.xp()
+    out = np.zeros(tuple(shape), np.float64 if order == 1 else data.dtype)
+    nz = np.argwhere(data != 0)
+    if not len(nz):
+        return out
+    pull = pull_transform(source, target)
+    # only the target voxels the image's nonzero box can reach (the transforms' preimage of that box)
+    lo_t, hi_t = (b[0] for b in _warp.target_boxes(pull, nz.min(0), nz.max(0), affine, shape, grid))
+    if np.any(hi_t < lo_t):
+        return out
+    sub = np.asarray(grid, np.float64).copy()
+    sub[:3, 3] = grid[:3, :3] @ lo_t + grid[:3, 3]
+    got = _warp.pull_array(xp.asarray(np.ascontiguousarray(data)), affine, pull, tuple(hi_t - lo_t + 1), sub, order)
+    out[tuple(slice(a, b + 1) for a, b in zip(lo_t, hi_t))] = backend.to_host(got)
+    return out
+
+
+@lru_cache(maxsize=16)
+def pull_transform(source, target):
+    """The transform that pulls an image of ``source`` onto a grid of ``target`` (target points to source
+    points), built once per process."""
+    return _Pull(transform_chain(source, target))
+
+
+def engine_pulls(smap, source):
+    """For the engine (:func:`gpusiibra._engine.assign_chunk`'s ``pulls``): the transform pulling a map declared
+    in ``source`` onto ``smap``'s grid, or None when the atlas is in that space."""
+    target = _target(smap, resolve(source)).name
+    return None if target == source else pull_transform(source, target)
 
 
 class _Pull:
@@ -247,10 +278,17 @@ class _Pull:
     def __init__(self, chain):
         self.chain = chain
         self.name = chain.describe()
+        chain.pull_transforms()
         self.sha256 = None
 
     def map_points(self, xyz):
         return self.chain.pull(xyz)
+
+    def preimage_box(self, lo, hi):
+        """A target box holding every target point that lands in the source box [lo, hi]."""
+        for t in reversed(self.chain.pull_transforms()):
+            lo, hi = t.preimage_box(lo, hi)
+        return lo, hi
 
 
 # ------------------------------------------------------------ what an input says about its space
@@ -437,6 +475,16 @@ def space_record(space, atlases, direction="points") -> dict:
                 entry["transforms"] = chain.record(direction)
         out["warps"][atlas_label(smap)] = entry
     return out
+
+
+def image_space_record(space, atlases) -> dict:
+    """:func:`space_record` for maps: the space checked (a template images are in), the transforms that pull
+    them onto each atlas's grid built (fetched, their SHA-256 known)."""
+    user = resolve(space)
+    if user is not None and not user.images:
+        raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images are "
+                          "in (warp coordinates with it)")
+    return space_record(space, atlases, direction="pull")
 
 
 def warn(message, stacklevel=3):
