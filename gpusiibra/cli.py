@@ -1,5 +1,5 @@
-"""Command line: ``gpusiibra assign | points | atlas | demo | example | report | compare``. The commands' arguments
-are in :mod:`gpusiibra._cli_parser`; the work is the Python API's."""
+"""Command line: ``gpusiibra assign | points | atlas | demo | example | report | compare | warp``. The
+commands' arguments are in :mod:`gpusiibra._cli_parser`; the work is the Python API's."""
 from __future__ import annotations
 
 import importlib.util
@@ -121,6 +121,21 @@ def _cmd_points(args):
         df.to_csv(args.out, index=False)
     with pd.option_context("display.max_rows", 500, "display.width", 160):
         print(df.to_string(index=False) if df["region"].notna().any() else "no region at these points")
+    return 0
+
+
+def _cmd_warp(args):
+    from . import backend
+    from .spaces import warp_file
+
+    if args.backend:
+        backend.set_backend(args.backend)
+    like = args.like
+    if like is not None and not os.fspath(like).lower().endswith((".nii", ".nii.gz")):
+        from .maps import get_map
+
+        like = get_map(like)  # an atlas name or file: its grid
+    print(warp_file(args.input, args.source, args.target, args.out, like=like))
     return 0
 
 
@@ -285,7 +300,7 @@ def main(argv=None) -> int:
 
     _one_line_warnings()
     commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
-                "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare}
+                "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare, "warp": _cmd_warp}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -29,7 +29,7 @@ from .errors import ImageFileError, OptionError
 __all__ = ["Space", "SPACES", "GENERIC_MNI", "resolve_space", "space_names", "atlas_space", "transform_chain",
            "warp_points", "warp_image", "declared_space", "Declared", "input_space", "TEMPLATE_GRIDS",
            "list_spaces", "points_to_atlas", "pull_to_atlas", "space_record",
-           "image_space_record", "engine_pulls", "pull_transform"]
+           "image_space_record", "engine_pulls", "pull_transform", "warp_table", "warp_file"]
 
 #: the 1 mm grids of TemplateFlow's templates (res-01): shape and affine, where warp_image puts an image
 TEMPLATE_GRIDS = {
@@ -485,6 +485,65 @@ def image_space_record(space, atlases) -> dict:
         raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images are "
                           "in (warp coordinates with it)")
     return space_record(space, atlases, direction="pull")
+
+
+def warp_table(table, source, target):
+    """A coordinate table (DataFrame or CSV/TSV path) with its coordinate columns warped from ``source`` to
+    ``target`` (:func:`warp_points`): every other column kept, a ``space`` column set to ``target`` (added
+    when the table has none). A ``space`` column that names another space than ``source`` is refused.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpusiibra.spaces import warp_table
+    >>> warp_table(pd.DataFrame({"x": [0.0], "y": [0.0], "z": [0.0], "t": [5.2]}), "TAL", "FSL").round(3)
+           x      y      z    t            space
+    0  1.115  0.869 -3.605  5.2  MNI152NLin6Asym
+    """
+    import pandas as pd
+
+    from .io.coordinates import check_space, coordinate_columns, points_of, read_table
+
+    where = None
+    if isinstance(table, (str, os.PathLike)):
+        where = os.fspath(table)
+        table = read_table(where)
+    table = pd.DataFrame(table).reset_index(drop=True)
+    name = _specific(target, "target").name if _pooled(source, target) is None else str(target)
+    check_space(table, where, source)
+    cols = coordinate_columns(table.columns, where)
+    xyz = points_of(table, 0.0, source, where).coordinates
+    out = table.copy()
+    moved = warp_points(xyz, source, target)
+    for a, c in enumerate(cols):
+        out[c] = np.asarray(moved)[:, a]
+    low = {str(c).strip().lower(): c for c in out.columns}
+    out[low.get("space", "space")] = name
+    return out
+
+
+def warp_file(path, source, target, out, like=None) -> str:
+    """``gpusiibra warp``: a NIfTI map (:func:`warp_image`) or a coordinate table (:func:`warp_table`) written to
+    ``out``; returns what was done, in one line."""
+    from .io.nifti import is_nifti_path, load_image
+
+    path = os.fspath(path)
+    if _pooled(source, target) is not None:
+        chain = f"{source} -> {target}: Lancaster's pooled transform"
+    else:
+        chain = " -> ".join([_specific(source, "source").name] + [st.target for st in route(source, target)])
+    if is_nifti_path(path) or path.startswith("example:"):
+        if like is not None and isinstance(like, (str, os.PathLike)):
+            like = load_image(like)
+        img = warp_image(path, source, target, like=like)
+        import nibabel as nib
+
+        nib.save(img, out)
+        return f"{path} ({chain}) -> {out}: {' x '.join(map(str, img.shape))} voxels"
+    df = warp_table(path, source, target)
+    sep = "\t" if out.lower().endswith((".tsv", ".txt")) else ","
+    df.to_csv(out, sep=sep, index=False)
+    return f"{path} ({chain}) -> {out}: {len(df)} points"
 
 
 def warn(message, stacklevel=3):

@@ -199,11 +199,8 @@ def test_a_map_that_says_another_space_is_warned_about_and_a_contradiction_refus
     import nibabel as nib
 
     julich = gpusiibra.get_map()
-    from gpusiibra.data import EXAMPLES
-
-    img = nib.load(EXAMPLES["example:motor"])
     path = tmp_path / "sub-01_space-MNI152NLin6Asym_stat-t_statmap.nii.gz"
-    nib.save(img, path)
+    nib.save(_blob(), path)
     with pytest.warns(RuntimeWarning, match="statmap.nii.gz: its name says space MNI152NLin6Asym, the atlas is in "
                                             "MNI152NLin2009cAsym; nothing was warped: say --space MNI152NLin6Asym"):
         got = julich.assign(path)
@@ -223,3 +220,91 @@ def test_space_record_names_the_transforms(fsl_atlas):
     assert rec["space"] == "Talairach" and entry["atlas_space"] == "MNI152NLin6Asym"
     assert [t["transform"] for t in entry["transforms"]] == ["Lancaster 2007 tal2icbm_fsl"]
     assert spaces.space_record("MNI", [fsl_atlas])["space"] == "MNI"
+
+
+def _blob(shape=(36, 40, 34), affine=None):
+    import nibabel as nib
+
+    i, j, k = np.indices(shape, dtype=float)
+    c = np.array(shape) / 2
+    data = 5 * np.exp(-((i - c[0]) ** 2 + (j - c[1]) ** 2 + (k - c[2]) ** 2) / 40.0)
+    data[data < 0.5] = 0  # zero at the border: ITK's and scipy's edges agree
+    aff = np.array([[2.0, 0, 0, -36], [0, 2, 0, -50], [0, 0, 2, -20], [0, 0, 0, 1]]) if affine is None else affine
+    return nib.Nifti1Image(data, aff)
+
+
+def test_warp_image_pulls_through_the_affine_as_scipy_does():
+    from scipy import ndimage
+
+    img = _blob()
+    grid = np.array([[1.5, 0, 0, -40], [0, 1.5, 0, -60], [0, 0, 1.5, -30], [0, 0, 0, 1]])
+    out = spaces.warp_image(img, "MNI305", "FSL", like=((50, 60, 50), grid))
+    pull = np.linalg.inv(img.affine) @ np.linalg.inv(_h(MNI305_152)) @ grid  # target voxel -> source voxel
+    ref = ndimage.affine_transform(np.asarray(img.dataobj), pull, order=1, output_shape=(50, 60, 50), cval=0.0)
+    assert out.shape == (50, 60, 50) and np.allclose(out.affine, grid)
+    assert np.abs(out.get_fdata() - ref).max() <= 1e-5 * 5 and ref.max() > 4  # float32 output
+    mask = spaces.warp_image(img.__class__((np.asarray(img.dataobj) > 2).astype(np.uint8), img.affine), "MNI305",
+                             "FSL", like=((50, 60, 50), grid))
+    assert set(np.unique(mask.get_fdata())) == {0, 1}  # a mask: nearest neighbour
+    with pytest.raises(OptionError, match="Talairach is a coordinate system here"):
+        spaces.warp_image(img, "TAL", "FSL")
+
+
+def test_the_batch_pulls_declared_maps_as_the_api_does(fsl_atlas, tmp_path):
+    import nibabel as nib
+
+    from gpusiibra import batch
+
+    img = _blob()
+    path = tmp_path / "blob.nii.gz"
+    nib.save(img, path)
+    rows, summary = batch.assign_batch(fsl_atlas, [path], space="MNI305", progress=False, peaks=True)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api = fsl_atlas.assign(path, space="MNI305")
+    comps = rows[rows["kind"] == "component"]
+    cols = ["correlation", "intersection over union", "map value", "map weighted mean", "map containedness",
+            "input weighted mean", "input containedness"]
+    assert len(comps) == len(api) > 0 and list(comps["region"]) == list(api["region"])
+    assert np.abs(comps[cols].to_numpy() - api[cols].to_numpy()).max() <= 1e-12
+    plain, _ = batch.assign_batch(fsl_atlas, [path], progress=False)
+    assert len(plain) and not np.array_equal(plain["centroid"].iloc[0], comps["centroid"].iloc[0])
+    peak = rows[rows["kind"] == "peak"]
+    moved = spaces.warp_points(img.affine[:3, :3] @ (np.array(img.shape) // 2) + img.affine[:3, 3], "MNI305", "FSL")
+    assert np.allclose(np.stack(peak["centroid"].to_numpy())[0], moved[0])
+
+
+def test_a_dataset_records_the_declared_space_and_its_transforms(fsl_atlas, tmp_path):
+    import nibabel as nib
+
+    from gpusiibra import batch
+    from gpusiibra.dataset import read_manifest
+
+    path = tmp_path / "blob.nii.gz"
+    nib.save(_blob(), path)
+    batch.assign_batch(fsl_atlas, [path], tmp_path / "out", space="fsaverage", progress=False)
+    run = read_manifest(tmp_path / "out")[0]["settings"]
+    (warp,) = run["warps"].values()
+    assert run["space"] == "MNI305" and warp["atlas_space"] == "MNI152NLin6Asym"
+    assert [t["transform"] for t in warp["transforms"]] == ["FreeSurfer MNI152 to MNI305 (inverse of "
+                                                           "mni152.register.dat)"]  # the pull: target to source
+    batch.assign_batch(fsl_atlas, [path], tmp_path / "plain", progress=False)
+    assert "space" not in read_manifest(tmp_path / "plain")[0]["settings"]  # as before: no key when not declared
+
+
+def test_the_command_line_warps_and_refuses_in_one_line(tmp_path, capsys):
+    from gpusiibra.cli import main
+
+    table = tmp_path / "peaks.csv"
+    table.write_text("x,y,z,study\n0,0,0,a\n-40,-20,55,b\n")
+    assert main(["warp", str(table), "--from", "TAL", "--to", "FSL", "--out", str(tmp_path / "w.csv")]) == 0
+    got = pd.read_csv(tmp_path / "w.csv")
+    assert list(got.columns) == ["x", "y", "z", "study", "space"] and set(got["space"]) == {"MNI152NLin6Asym"}
+    assert np.abs(got[["x", "y", "z"]].to_numpy() - _as_mfile(np.linalg.inv(_h(FSL2TAL)), [[0, 0, 0], [-40, -20, 55]])
+                  ).max() <= 1e-9
+    capsys.readouterr()
+    assert main(["warp", str(table), "--from", "TAL", "--to", "Colin27", "--out", str(tmp_path / "x.csv")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "unknown target 'Colin27'" in err
+    assert main(["points", str(table), "--space", "Colin27"]) == 2
+    assert "unknown space 'Colin27'" in capsys.readouterr().err
