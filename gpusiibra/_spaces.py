@@ -23,7 +23,7 @@ Every matrix below is a published number:
   MNI305 (fsaverage) -> MNI152, from $FREESURFER_HOME/average/mni152.register.dat (FSL's MNI152).
 - TemplateFlow's composite transforms (an affine and a displacement field, ITK .h5) between
   MNI152NLin6Asym and MNI152NLin2009cAsym: read by :mod:`gpusiibra._itk`, fetched by
-  :mod:`gpusiibra._templateflow`.
+  :mod:`gpusiibra._templateflow` (:func:`~gpusiibra._templateflow.point_transform`).
 """
 from __future__ import annotations
 
@@ -218,15 +218,9 @@ MNI305_TO_MNI152 = np.array([[0.9975, -0.0073, 0.0176, -0.0429],
                              [-0.0130, -0.0093, 0.9971, 1.1840],
                              [0.0, 0.0, 0.0, 1.0]])
 
-#: TemplateFlow's composite transforms: (points from, points to) -> (template folder, file name). A file
-#: tpl-T_from-S_mode-image_xfm.h5 resamples an image of S onto T, so it maps T's points to S's: the points of
-#: S reach T through tpl-S_from-T.
-TEMPLATEFLOW_FILES = {
-    ("MNI152NLin6Asym", "MNI152NLin2009cAsym"):
-        ("tpl-MNI152NLin6Asym", "tpl-MNI152NLin6Asym_from-MNI152NLin2009cAsym_mode-image_xfm.h5"),
-    ("MNI152NLin2009cAsym", "MNI152NLin6Asym"):
-        ("tpl-MNI152NLin2009cAsym", "tpl-MNI152NLin2009cAsym_from-MNI152NLin6Asym_mode-image_xfm.h5"),
-}
+#: the pairs TemplateFlow publishes composite transforms between (points of the first to the second through
+#: tpl-<first>_from-<second>_mode-image_xfm.h5: see gpusiibra._itk on which file maps which way)
+TEMPLATEFLOW_PAIRS = (("MNI152NLin6Asym", "MNI152NLin2009cAsym"), ("MNI152NLin2009cAsym", "MNI152NLin6Asym"))
 
 
 @dataclass(frozen=True)
@@ -245,12 +239,11 @@ def _affine(matrix, name):
 
 
 def _templateflow(source, target):
+    """TemplateFlow's file whose points go from ``source`` to ``target``: tpl-<source>_from-<target>."""
     def make():
-        from . import _itk, _templateflow  # the displacement-field side
+        from . import _templateflow  # the displacement-field side: fetched once, parsed once
 
-        folder, fname = TEMPLATEFLOW_FILES[(source, target)]
-        path, sha = _templateflow.fetch(folder, fname)
-        return _itk.read_itk_h5(path, sha256=sha)
+        return _templateflow.point_transform(source, target)
 
     return make
 
@@ -272,8 +265,8 @@ STEPS = (
          _affine(MNI305_TO_MNI152, "FreeSurfer MNI305 to MNI152 (mni152.register.dat)")),
     Step("MNI152NLin6Asym", "MNI305", "FreeSurfer MNI152 to MNI305 (inverse of mni152.register.dat)", "affine",
          _affine(np.linalg.inv(MNI305_TO_MNI152), "FreeSurfer MNI152 to MNI305 (inverse of mni152.register.dat)")),
-) + tuple(Step(s, t, f"TemplateFlow {TEMPLATEFLOW_FILES[(s, t)][1]}", "displacement field", _templateflow(s, t))
-          for s, t in TEMPLATEFLOW_FILES)
+) + tuple(Step(s, t, f"TemplateFlow tpl-{s}_from-{t}_mode-image_xfm.h5", "displacement field",
+               _templateflow(s, t)) for s, t in TEMPLATEFLOW_PAIRS)
 
 
 def route(source, target) -> tuple:

@@ -308,3 +308,85 @@ def test_the_command_line_warps_and_refuses_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "unknown target 'Colin27'" in err
     assert main(["points", str(table), "--space", "Colin27"]) == 2
     assert "unknown space 'Colin27'" in capsys.readouterr().err
+
+
+@pytest.fixture(scope="module")
+def templateflow_home(tmp_path_factory):
+    """$TEMPLATEFLOW_HOME holding the two composite transforms between FSL's MNI152 and ICBM 2009c, made here:
+    an affine and a smooth displacement field each (not TemplateFlow's numbers: its layout and file names)."""
+    from gpusiibra._itk import AffineStep, FieldStep, write_itk_h5
+
+    home = tmp_path_factory.mktemp("templateflow")
+    grid = np.diag([6.0, 6.0, 6.0, 1.0])
+    grid[:3, 3] = [-96, -132, -78]
+    i, j, k = np.indices((33, 39, 33), dtype=float)
+    for n, (tpl, frm) in enumerate((("MNI152NLin6Asym", "MNI152NLin2009cAsym"),
+                                    ("MNI152NLin2009cAsym", "MNI152NLin6Asym"))):
+        sign = 1 if n == 0 else -1
+        field = sign * np.stack([1.5 * np.sin(i / 5), 1.0 * np.cos(j / 6), 0.8 * np.sin((i + k) / 7)], axis=-1)
+        m = np.eye(4)
+        m[:3, 3] = [sign * 0.7, sign * -1.2, sign * 0.4]
+        (home / f"tpl-{tpl}").mkdir()
+        write_itk_h5(home / f"tpl-{tpl}" / f"tpl-{tpl}_from-{frm}_mode-image_xfm.h5", [FieldStep(field, grid),
+                                                                                        AffineStep(m)])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TEMPLATEFLOW_HOME", str(home))
+        mp.setenv("GPUSIIBRA_CACHE", str(tmp_path_factory.mktemp("cache")))
+        spaces.transform_chain.cache_clear()
+        spaces.pull_transform.cache_clear()
+        yield home
+        spaces.transform_chain.cache_clear()
+        spaces.pull_transform.cache_clear()
+
+
+def test_points_reach_2009c_through_the_displacement_field_and_chains(templateflow_home, xyz):
+    from gpusiibra._itk import read_itk_h5
+
+    fsl_from_2009c = read_itk_h5(templateflow_home / "tpl-MNI152NLin6Asym" /
+                                 "tpl-MNI152NLin6Asym_from-MNI152NLin2009cAsym_mode-image_xfm.h5")
+    direct = fsl_from_2009c.map_points(xyz)  # points of FSL's MNI152 -> ICBM 2009c (its fixed space: FSL's)
+    assert np.abs(spaces.warp_points(xyz, "FSL", "ICBM2009c") - direct).max() <= 1e-9
+    assert np.abs(direct - xyz).max() > 0.5  # it moved them
+    tal = spaces.warp_points(xyz, "TAL", "MNI152NLin2009cAsym")  # Talairach -> FSL (Lancaster) -> 2009c (field)
+    assert np.abs(tal - fsl_from_2009c.map_points(_as_mfile(np.linalg.inv(_h(FSL2TAL)), xyz))).max() <= 1e-9
+    rec = spaces.space_record("TAL", [gpusiibra.get_map()])
+    (entry,) = rec["warps"].values()
+    assert [t.get("file") for t in entry["transforms"]] == [None, "tpl-MNI152NLin6Asym_from-MNI152NLin2009cAsym_"
+                                                                  "mode-image_xfm.h5"]
+    assert entry["transforms"][1]["sha256"] == fsl_from_2009c.sha256
+
+
+@pytest.mark.slow
+def test_a_map_in_fsl_space_is_pulled_onto_julich_as_the_warped_map_is_assigned(templateflow_home, tmp_path):
+    import nibabel as nib
+
+    from gpusiibra import _warp, batch
+    from gpusiibra._itk import read_itk_h5
+
+    julich = gpusiibra.get_map()
+    img = _blob(affine=np.array([[-2.0, 0, 0, 36], [0, 2, 0, -50], [0, 0, 2, -20], [0, 0, 0, 1]]))
+    path = tmp_path / "fsl.nii.gz"
+    nib.save(img, path)
+    pull = read_itk_h5(templateflow_home / "tpl-MNI152NLin2009cAsym" /
+                       "tpl-MNI152NLin2009cAsym_from-MNI152NLin6Asym_mode-image_xfm.h5")  # images FSL -> 2009c
+    crop = julich.affine.copy()  # a box of the atlas's grid around the map (the pull is zero outside it)
+    crop[:3, 3] = julich.affine[:3, :3] @ np.round(np.linalg.inv(julich.affine) @ [-48, -64, -34, 1])[:3] + \
+        julich.affine[:3, 3]
+    warped = _warp.pull_image(img, pull, (97, 107, 95), crop, order=1, dtype=np.float64)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # its header says scanner coordinates
+        ref = julich.assign(warped)
+    rows, _ = batch.assign_batch(julich, [path], space="FSL", progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        api = julich.assign(path, space="MNI152NLin6Asym")
+    cols = ["correlation", "intersection over union", "map value", "map weighted mean", "map containedness",
+            "input weighted mean", "input containedness"]
+    assert len(ref) > 0 and list(api["region"]) == list(ref["region"]) == list(rows["region"])
+    assert np.abs(api[cols].to_numpy() - ref[cols].to_numpy()).max() <= 1e-12
+    assert np.abs(rows[cols].to_numpy() - ref[cols].to_numpy()).max() <= 1e-12
+    table = pd.DataFrame(np.random.default_rng(5).uniform(-50, 50, (100, 3)), columns=["x", "y", "z"])
+    moved = spaces.warp_points(table.to_numpy(), "FSL", "MNI152NLin2009cAsym")
+    pd.testing.assert_frame_equal(label_points(table, julich, space="FSL")[["region", "map value"]],
+                                  label_points(pd.DataFrame(moved, columns=["x", "y", "z"]), julich)[["region",
+                                                                                                      "map value"]])
