@@ -127,7 +127,9 @@ def check_space(df, where=None, space=None, atlas_space=None):
       in a particular MNI other than ``atlas_space`` (a name) are taken as they are, with a warning naming
       ``--space``.
     """
-    from ..spaces import resolve_space, warn
+    import warnings
+
+    from .._spaces import resolve as resolve_space
 
     user = resolve_space(space) if space is not None else None
     if space is not None and user is None:
@@ -161,9 +163,9 @@ def check_space(df, where=None, space=None, atlas_space=None):
                                      "--space MNI to take them as they are")
     other = [sp.name for sp in named.values() if sp is not None and atlas_space and sp.name != atlas_space]
     if other:
-        warn(f"{where or 'the table'}: its space column says {other[0]}, the atlas is in {atlas_space}; nothing was "
-             f"warped: say --space {other[0]} (space='{other[0]}') to warp the points, or --space MNI to take them "
-             "as they are", stacklevel=4)
+        warnings.warn(f"{where or 'the table'}: its space column says {other[0]}, the atlas is in {atlas_space}; "
+                      f"nothing was warped: say --space {other[0]} (space='{other[0]}') to warp the points, or "
+                      "--space MNI to take them as they are", RuntimeWarning, stacklevel=4)
 
 
 def points_of(df, sigma_mm=None, space=None, where=None, atlas_space=None):
