@@ -314,21 +314,9 @@ def test_the_command_line_warps_and_refuses_in_one_line(tmp_path, capsys):
 def templateflow_home(tmp_path_factory):
     """$TEMPLATEFLOW_HOME holding the two composite transforms between FSL's MNI152 and ICBM 2009c, made here:
     an affine and a smooth displacement field each (not TemplateFlow's numbers: its layout and file names)."""
-    from gpusiibra._itk import AffineStep, FieldStep, write_itk_h5
+    from made_transforms import write_templateflow_home
 
-    home = tmp_path_factory.mktemp("templateflow")
-    grid = np.diag([6.0, 6.0, 6.0, 1.0])
-    grid[:3, 3] = [-96, -132, -78]
-    i, j, k = np.indices((33, 39, 33), dtype=float)
-    for n, (tpl, frm) in enumerate((("MNI152NLin6Asym", "MNI152NLin2009cAsym"),
-                                    ("MNI152NLin2009cAsym", "MNI152NLin6Asym"))):
-        sign = 1 if n == 0 else -1
-        field = sign * np.stack([1.5 * np.sin(i / 5), 1.0 * np.cos(j / 6), 0.8 * np.sin((i + k) / 7)], axis=-1)
-        m = np.eye(4)
-        m[:3, 3] = [sign * 0.7, sign * -1.2, sign * 0.4]
-        (home / f"tpl-{tpl}").mkdir()
-        write_itk_h5(home / f"tpl-{tpl}" / f"tpl-{tpl}_from-{frm}_mode-image_xfm.h5", [FieldStep(field, grid),
-                                                                                        AffineStep(m)])
+    home = write_templateflow_home(tmp_path_factory.mktemp("templateflow"))
     with pytest.MonkeyPatch.context() as mp:
         mp.setenv("TEMPLATEFLOW_HOME", str(home))
         mp.setenv("GPUSIIBRA_CACHE", str(tmp_path_factory.mktemp("cache")))
