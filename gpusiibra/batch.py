@@ -330,10 +330,12 @@ def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lo
     settings = dict(threshold=None if threshold is None else float(threshold), two_sided=bool(two_sided),
                     lower_threshold=float(lower_threshold), minsize=int(minsize), peaks=bool(peaks),
                     mindist=int(mindist))
-    if space is not None:  # checked (and its transforms fetched) before anything is read
-        from .spaces import image_space_record
+    from .spaces import image_space_record, mixed_spaces_note
 
+    if space is not None:  # checked (and its transforms fetched) before anything is read
         settings.update(image_space_record(space, smap))
+    elif mixed_spaces_note(smap):
+        warnings.warn(mixed_spaces_note(smap), RuntimeWarning, stacklevel=2)
     for item, reason in missing:  # said at once, not only in the errors file
         print(f"error: {item}: {reason}", file=sys.stderr)
     dask = _dask_client(workers, scheduler) if workers or scheduler else None  # checked before anything is made

@@ -210,12 +210,14 @@ def _cmd_atlas(args):
 
     action = args.action or "list"
     if action == "list":
-        rows = [(name, smap.maptype, len(smap), smap.space, "bundled", "CC BY-NC-SA 4.0", smap.name)
-                for name, smap in ((n, get_map(n)) for n in available_maps())]
-        rows += [(e.id, e.maptype, len(e.regions), e.space, atlases.cache_state(e), e.licence, e.name)
+        from .spaces import atlas_space
+
+        rows = [(name, smap.maptype, len(smap), getattr(atlas_space(smap), "name", smap.space), "bundled",
+                 "CC BY-NC-SA 4.0", smap.name) for name, smap in ((n, get_map(n)) for n in available_maps())]
+        rows += [(e.id, e.maptype, len(e.regions), e.template or e.space, atlases.cache_state(e), e.licence, e.name)
                  for e in atlases.catalog()]
         spaces = sorted({r[3] for r in rows if r[3]})
-        short = {sp: "MNI152" if "2009c" in sp and "152" in sp else sp[:12] for sp in spaces}
+        short = {sp: {"MNI152NLin2009cAsym": "2009c", "MNI152NLin6Asym": "FSL"}.get(sp, sp[:7]) for sp in spaces}
         print(f"{'name':<24}{'kind':<10}{'regions':>7}  {'space':<8}{'cached':<9}{'licence':<22}atlas")
         for name, kind, n, space, cached, licence, title in rows:
             lic = licence.split(":")[0].split(" (")[0]
@@ -224,7 +226,8 @@ def _cmd_atlas(args):
                   f"{cached:<9}{lic:<22}{title}")
         print()
         for abbrev in sorted(set(short.values())):
-            print(f"space {abbrev}: {' = '.join(sp for sp in spaces if short[sp] == abbrev)} (as siibra names it)")
+            print(f"space {abbrev}: {' = '.join(sp for sp in spaces if short[sp] == abbrev)} (the space each "
+                  "source states, as TemplateFlow names it; `gpusiibra atlas info NAME` also says siibra's)")
         print(f"cache: {atlases.cache_dir()}  (`gpusiibra atlas info NAME`: sources, licence and citation in full; "
               "prob. = probability maps, siibra's SparseMap rules; labelled = one label per voxel, siibra's "
               "Map rules)")

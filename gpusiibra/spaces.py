@@ -29,7 +29,8 @@ from .errors import ImageFileError, OptionError
 __all__ = ["Space", "SPACES", "GENERIC_MNI", "resolve_space", "space_names", "atlas_space", "transform_chain",
            "warp_points", "warp_image", "declared_space", "Declared", "input_space", "TEMPLATE_GRIDS",
            "list_spaces", "points_to_atlas", "pull_to_atlas", "space_record",
-           "image_space_record", "engine_pulls", "pull_transform", "warp_table", "warp_file"]
+           "image_space_record", "engine_pulls", "pull_transform", "warp_table", "warp_file",
+           "mixed_spaces_note"]
 
 #: the 1 mm grids of TemplateFlow's templates (res-01): shape and affine, where warp_image puts an image
 TEMPLATE_GRIDS = {
@@ -544,6 +545,19 @@ def warp_file(path, source, target, out, like=None) -> str:
     sep = "\t" if out.lower().endswith((".tsv", ".txt")) else ","
     df.to_csv(out, sep=sep, index=False)
     return f"{path} ({chain}) -> {out}: {len(df)} points"
+
+
+def mixed_spaces_note(atlases):
+    """A line saying that atlases of one pass are in different spaces and nothing is warped (no space declared),
+    or None."""
+    from ._atlas_identity import atlas_label
+
+    named = [(atlas_label(a), getattr(atlas_space(a), "name", None)) for a in atlases]
+    if len({sp for _, sp in named if sp}) < 2:
+        return None
+    return ("the atlases are in different spaces (" + ", ".join(f"{label}: {sp}" for label, sp in named if sp) +
+            "): the inputs are compared with each as they are; say their space with --space (space=) to warp them "
+            "into each atlas's")
 
 
 def warn(message, stacklevel=3):

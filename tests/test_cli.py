@@ -31,7 +31,7 @@ def test_every_option_has_help():
         sub = next((a for a in parser._actions if isinstance(a, argparse._SubParsersAction)), None)
         return {} if sub is None else sub.choices
 
-    assert set(subcommands(_parser())) == {"assign", "points", "atlas", "demo", "example", "report", "compare"}
+    assert set(subcommands(_parser())) == {"assign", "points", "atlas", "demo", "example", "report", "compare", "warp"}
     assert set(subcommands(subcommands(_parser())["atlas"])) == {"list", "info", "fetch", "save"}
     todo = [("gpusiibra " + name, p) for name, p in subcommands(_parser()).items()]
     while todo:

@@ -288,7 +288,13 @@ def test_a_dataset_records_the_declared_space_and_its_transforms(fsl_atlas, tmp_
     assert run["space"] == "MNI305" and warp["atlas_space"] == "MNI152NLin6Asym"
     assert [t["transform"] for t in warp["transforms"]] == ["FreeSurfer MNI152 to MNI305 (inverse of "
                                                            "mni152.register.dat)"]  # the pull: target to source
-    batch.assign_batch(fsl_atlas, [path], tmp_path / "plain", progress=False)
+    from gpusiibra.report import _options
+
+    assert "blob: in MNI152NLin6Asym, warped by FreeSurfer MNI152 to MNI305" in \
+        _options(dict(run, blob=None, warps={"blob": warp}))
+    with pytest.warns(RuntimeWarning, match=r"the atlases are in different spaces \(julich-3.1-top2: "
+                                            r"MNI152NLin2009cAsym, .*: MNI152NLin6Asym\): the inputs are compared"):
+        batch.assign_batch([gpusiibra.get_map(), fsl_atlas], [path], tmp_path / "plain", progress=False)
     assert "space" not in read_manifest(tmp_path / "plain")[0]["settings"]  # as before: no key when not declared
 
 
