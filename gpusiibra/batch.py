@@ -402,7 +402,7 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
         if space is None:  # the user did not say: warned once, at the first such file, and counted
             if spaces and not summary.space:
                 path, note = spaces[0]
-                if note.startswith("its "):  # its name or sidecar says another space (gpusiibra.spaces)
+                if note.startswith(("its name ", "its sidecar ")):  # says another space (gpusiibra.spaces)
                     tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
                 else:
                     tqdm.write(f"warning: {path}: {note}: is it in MNI152 space? The atlas is; if the file is too, "
