@@ -250,7 +250,7 @@ def test_warp_image_pulls_through_the_affine_as_scipy_does():
         spaces.warp_image(img, "TAL", "FSL")
 
 
-def test_the_batch_pulls_declared_maps_as_the_api_does(fsl_atlas, tmp_path):
+def test_the_batch_pulls_declared_maps_as_the_api_does(fsl_atlas, tmp_path, on_backend):
     import nibabel as nib
 
     from gpusiibra import batch
@@ -351,7 +351,8 @@ def test_points_reach_2009c_through_the_displacement_field_and_chains(templatefl
 
 
 @pytest.mark.slow
-def test_a_map_in_fsl_space_is_pulled_onto_julich_as_the_warped_map_is_assigned(templateflow_home, tmp_path):
+def test_a_map_in_fsl_space_is_pulled_onto_julich_as_the_warped_map_is_assigned(templateflow_home, tmp_path,
+                                                                                on_backend):
     import nibabel as nib
 
     from gpusiibra import _warp, batch
