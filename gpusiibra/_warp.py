@@ -22,8 +22,9 @@ from __future__ import annotations
 import numpy as np
 
 from . import backend
+from ._itk import affine_rows
 
-__all__ = ["pull_image", "pull_array", "pull_sparse", "target_boxes", "source_index"]
+__all__ = ["pull_image", "pull_array", "pull_sparse", "pull_plan", "PullPlan", "target_boxes", "source_index"]
 
 #: target voxels evaluated at once (bounds the temporaries: about 200 bytes each)
 _BLOCK = 1 << 20
@@ -40,50 +41,62 @@ def _xp_of(a):
 
 def source_index(transform, vox, target_affine, source_affine):
     """The continuous source voxel index of target voxels ``vox`` (int (p, 3), on the array module)."""
-    xp = _xp_of(vox)
-    ta = xp.asarray(np.asarray(target_affine, np.float64))
-    inv = xp.asarray(np.linalg.inv(np.asarray(source_affine, np.float64)))
-    mm = vox.astype(xp.float64) @ ta[:3, :3].T + ta[:3, 3]
-    mm = transform.map_points(mm)
-    return mm @ inv[:3, :3].T + inv[:3, 3]
+    mm = transform.map_points(affine_rows(vox.astype("float64"), target_affine))
+    return affine_rows(mm, np.linalg.inv(np.asarray(source_affine, np.float64)))
 
 
-def _lookup(xp, buf, idx, lo, dims, offset):
-    """Values of the voxels ``idx`` (p, 3) in boxes (``lo``, ``dims``: (p, 3) or (3,); ``offset``: where each box
-    starts in the flat ``buf``, C order); 0 outside a box (no nonzero voxel lies there)."""
-    rel = idx - lo
-    ok = xp.all((rel >= 0) & (rel < dims), axis=1)
-    lin = offset + (rel[:, 0] * dims[..., 1] + rel[:, 1]) * dims[..., 2] + rel[:, 2]
-    v = buf[xp.where(ok, lin, 0)]
-    return xp.where(ok, v, 0)
+def _inside(xp, k, n):
+    """ITK's ``IsInsideBuffer``: ``-0.5 <= k < n - 0.5`` on every axis."""
+    return ((k[:, 0] >= -0.5) & (k[:, 0] < n[0] - 0.5) & (k[:, 1] >= -0.5) & (k[:, 1] < n[1] - 0.5)
+            & (k[:, 2] >= -0.5) & (k[:, 2] < n[2] - 0.5))
 
 
-def _sample(xp, buf, k, n, order, lo, dims, offset):
-    """ITK's interpolation of the source (shape ``n``) at continuous indices ``k`` (p, 3), values taken from boxes
-    of ``buf`` (:func:`_lookup`); float64 (nearest: ``buf``'s type)."""
-    nn = xp.asarray(np.asarray(n, np.float64))
-    inside = xp.all((k >= -0.5) & (k < nn - 0.5), axis=1)
-    top = xp.asarray(np.asarray(n, np.int64) - 1)
+def _cells(xp, k, n, order):
+    """Per axis, the source voxel each index ``k`` (p, 3) is interpolated from, and its fraction: the nearest
+    voxel (order 0; no fractions), or the low corner of its 2x2x2 cell, the index clamped to the outer voxel
+    centres first (ITK's linear interpolator, whose neighbours past the last voxel are the last voxel)."""
+    cells, fracs = [], []
+    for a in range(3):
+        ka = k[:, a]
+        if order == 0:
+            cells.append(xp.minimum(xp.floor(ka + 0.5).astype(xp.int64), int(n[a]) - 1))
+        else:
+            kc = xp.minimum(xp.maximum(ka, 0.0), float(n[a] - 1))
+            c = xp.minimum(xp.floor(kc).astype(xp.int64), max(int(n[a]) - 2, 0))
+            cells.append(c)
+            fracs.append(kc - c)
+    return cells, fracs
+
+
+def _interpolate(buf, lin, s0, s1, fracs, order):
+    """The value at each point from the 8 voxels of its cell in the padded boxes of ``buf`` (``lin``: the flat
+    index of the cell's low corner; ``s0``, ``s1``: its box's strides along x and y): trilinear, along z, then y,
+    then x. An axis with one voxel has fraction 0 and its second voxel in the box's padding."""
     if order == 0:
-        idx = xp.minimum(xp.floor(k + 0.5).astype(xp.int64), top)
-        val = _lookup(xp, buf, idx, lo, dims, offset)
-        return xp.where(inside, val, 0).astype(buf.dtype)
-    kc = xp.minimum(xp.maximum(k, 0.0), nn - 1.0)
-    base = xp.minimum(xp.floor(kc).astype(xp.int64), xp.maximum(top - 1, 0))
-    frac = kc - base
-    out = xp.zeros(k.shape[0], xp.float64)
-    for corner in range(8):
-        o = xp.asarray([(corner >> 2) & 1, (corner >> 1) & 1, corner & 1])
-        w = xp.prod(xp.where(o == 1, frac, 1.0 - frac), axis=1)
-        idx = xp.minimum(base + o, top)
-        out = out + w * _lookup(xp, buf, idx, lo, dims, offset)
-    return xp.where(inside, out, 0.0)
+        return buf[lin]
+    f0, f1, f2 = fracs
+    g2 = 1.0 - f2
+    c00 = buf[lin] * g2 + buf[lin + 1] * f2
+    c01 = buf[lin + s1] * g2 + buf[lin + s1 + 1] * f2
+    c10 = buf[lin + s0] * g2 + buf[lin + s0 + 1] * f2
+    c11 = buf[lin + s0 + s1] * g2 + buf[lin + s0 + s1 + 1] * f2
+    c0 = c00 * (1.0 - f1) + c01 * f1
+    c1 = c10 * (1.0 - f1) + c11 * f1
+    return c0 * (1.0 - f0) + c1 * f0
 
 
 def _order_of(order, data):
     if order not in (0, 1):
         raise ValueError(f"order must be 0 (nearest) or 1 (linear), got {order!r}")
     return order
+
+
+def _padded(xp, data, dtype):
+    """``data`` with one zero voxel on each side of every axis (the boxes :func:`_interpolate` reads)."""
+    n = data.shape[:3]
+    out = xp.zeros(tuple(int(s) + 2 for s in n), dtype)
+    out[1:-1, 1:-1, 1:-1] = data
+    return out
 
 
 def pull_array(data, source_affine, transform, target_shape, target_affine, order=1):
@@ -110,18 +123,18 @@ def pull_array(data, source_affine, transform, target_shape, target_affine, orde
     order = _order_of(order, data)
     shape = tuple(int(s) for s in target_shape)
     n = tuple(int(s) for s in data.shape[:3])
-    buf = data.reshape(-1)
-    if order == 1:
-        buf = buf.astype(xp.float64)
-    dims = xp.asarray(np.asarray(n, np.int64))
-    lo = xp.zeros(3, xp.int64)
+    buf = _padded(xp, data, xp.float64 if order == 1 else data.dtype).reshape(-1)
+    s1, s0 = n[2] + 2, (n[1] + 2) * (n[2] + 2)
     total = int(np.prod(shape))
     out = xp.zeros(total, xp.float64 if order == 1 else buf.dtype)
     for start in range(0, total, _BLOCK):
         lin = xp.arange(start, min(start + _BLOCK, total), dtype=xp.int64)
         vox = xp.stack(xp.unravel_index(lin, shape), axis=1)
         k = source_index(transform, vox, target_affine, source_affine)
-        out[start:start + lin.size] = _sample(xp, buf, k, n, order, lo, dims, 0)
+        inside = xp.flatnonzero(_inside(xp, k, n))
+        (c0, c1, c2), fracs = _cells(xp, k[inside], n, order)
+        at = ((c0 + 1) * (n[1] + 2) + (c1 + 1)) * (n[2] + 2) + (c2 + 1)
+        out[start + inside] = _interpolate(buf, at, s0, s1, fracs, order)
     return out.reshape(shape)
 
 
@@ -194,6 +207,94 @@ def target_boxes(transform, lo_vox, hi_vox, source_affine, target_shape, target_
     return lo_t, hi_t
 
 
+class PullPlan:
+    """A transform evaluated once on a target grid for one source geometry and order: every target voxel whose
+    source index falls inside the source image, grouped by the source voxel it is interpolated from (the low
+    corner of its 2x2x2 cell, or its nearest voxel; CSR), with its fractions, so that a map's pull visits only
+    the target voxels its nonzero voxels reach.
+
+    Build it with :func:`pull_plan` (cached per transform and geometry); it lives on the backend's device
+    (about 32 bytes per target voxel inside the source image, 8 with ``order=0``).
+
+    Attributes
+    ----------
+    target : array of int64
+        Target voxels (C-order linear index), grouped by cell.
+    fracs : tuple of 3 arrays of float64 (empty for order 0)
+        Their fractions along x, y, z within the cell.
+    cell_ptr : array of int64 (source size + 1)
+        ``target[cell_ptr[c]:cell_ptr[c + 1]]``: the target voxels of cell ``c`` (a source voxel's linear index).
+    """
+
+    def __init__(self, transform, source_shape, source_affine, target_shape, target_affine, order):
+        xp = backend.xp()
+        self.source_shape = tuple(int(s) for s in source_shape)
+        self.target_shape = tuple(int(s) for s in target_shape)
+        self.order = int(order)
+        n = np.asarray(self.source_shape, np.int64)
+        lo, hi = target_boxes(transform, np.zeros((1, 3), np.int64), n[None] - 1, source_affine, target_shape,
+                              target_affine)
+        lo, hi = lo[0], hi[0]
+        dims = np.maximum(hi - lo + 1, 0)
+        total = int(dims.prod())
+        targets, fracs, cells = [], [], []
+        for start in range(0, total, _BLOCK):
+            lin = xp.arange(start, min(start + _BLOCK, total), dtype=xp.int64)
+            vox = xp.stack(xp.unravel_index(lin, tuple(int(d) for d in dims)), axis=1) + xp.asarray(lo)
+            k = source_index(transform, vox, target_affine, source_affine)
+            inside = xp.flatnonzero(_inside(xp, k, n))
+            vox, k = vox[inside], k[inside]
+            (c0, c1, c2), f = _cells(xp, k, n, self.order)
+            targets.append((vox[:, 0] * self.target_shape[1] + vox[:, 1]) * self.target_shape[2] + vox[:, 2])
+            fracs.append(f)
+            cells.append((c0 * int(n[1]) + c1) * int(n[2]) + c2)
+        cell = xp.concatenate(cells) if cells else xp.zeros(0, xp.int64)
+        by_cell = xp.argsort(cell, kind="stable") if xp is np else xp.argsort(cell)
+        self.target = (xp.concatenate(targets) if targets else xp.zeros(0, xp.int64))[by_cell]
+        self.fracs = tuple(xp.concatenate([f[a] for f in fracs])[by_cell] for a in range(3)) \
+            if self.order == 1 and fracs else ()
+        self.cell_ptr = xp.searchsorted(cell[by_cell], xp.arange(int(n.prod()) + 1, dtype=xp.int64))
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.target.nbytes + sum(f.nbytes for f in self.fracs) + self.cell_ptr.nbytes)
+
+
+_PLANS = None
+
+
+def pull_plan(transform, source_shape, source_affine, target_shape, target_affine, order=1) -> PullPlan:
+    """The :class:`PullPlan` of a transform, source geometry, target grid and order, made once per transform
+    object (kept while the transform lives) and backend (the two most recent geometries)."""
+    import weakref
+
+    global _PLANS
+    if _PLANS is None:
+        _PLANS = weakref.WeakKeyDictionary()
+    key = (backend.get_backend(), backend.device_id() if backend.get_backend() == "gpu" else -1,
+           tuple(int(s) for s in source_shape), np.asarray(source_affine, np.float64).tobytes(),
+           tuple(int(s) for s in target_shape), np.asarray(target_affine, np.float64).tobytes(), int(order))
+    try:
+        plans = _PLANS.setdefault(transform, {})
+    except TypeError:  # a transform that takes no weak reference: planned at each call
+        return PullPlan(transform, source_shape, source_affine, target_shape, target_affine, order)
+    if key not in plans:
+        while len(plans) >= 2:
+            plans.pop(next(iter(plans)))
+        plans[key] = PullPlan(transform, source_shape, source_affine, target_shape, target_affine, order)
+    return plans[key]
+
+
+def _ragged(xp, count, total):
+    """For ``total = sum(count)`` items in runs of ``count``: each item's run and its place in the run."""
+    starts = xp.cumsum(count) - count
+    if xp is np:
+        which = np.repeat(np.arange(count.size), count)
+    else:
+        which = xp.searchsorted(xp.cumsum(count), xp.arange(total, dtype=xp.int64), side="right")
+    return which, xp.arange(total, dtype=xp.int64) - starts[which]
+
+
 def _map_boxes(flat, counts, shape):
     """Per map (entries grouped by map, ``counts`` each): the box (lo, hi) of its voxels (host)."""
     ijk = np.stack(np.unravel_index(flat, shape), axis=1)
@@ -205,14 +306,14 @@ def _map_boxes(flat, counts, shape):
 _PAIRS = 1 << 21
 
 
-def pull_sparse(images, ids, target_shape, target_affine, transform, order=None):
+def pull_sparse(images, ids, target_shape, target_affine, transform, order=None, plan=None):
     """Pull many maps (one source geometry) onto the target grid at the voxels they reach: the engine's sorted
     ``(key, value)`` entries, ``key = id * prod(target_shape) + target voxel``.
 
-    The work is bounded by each map's support: its box of nonzero voxels, sent through
-    ``transform.preimage_box`` into a box of target voxels; only those are evaluated (with the transform
-    computed once per target voxel of the boxes' union). The values equal :func:`pull_array`'s at every voxel
-    (the same arithmetic), nonzero ones only.
+    The work is bounded by each map's support: the transform is evaluated once per target grid
+    (:func:`pull_plan`, cached), and a map visits only the target voxels whose interpolation cell touches one
+    of its nonzero voxels. The values equal :func:`pull_array`'s at every voxel (the same arithmetic), nonzero
+    ones only.
 
     Parameters
     ----------
@@ -225,7 +326,9 @@ def pull_sparse(images, ids, target_shape, target_affine, transform, order=None)
     transform : object with ``map_points`` (and ``preimage_box``)
         Target-space points -> source-space points (RAS mm).
     order : {None, 0, 1}
-        None: each group's ``SparseImage.order`` (0 for a {0, 1} mask, as siibra), else as given.
+        None: each map's ``SparseImage.order`` (0 for a {0, 1} mask, as siibra), else as given.
+    plan : PullPlan, optional
+        The plan to use (default: :func:`pull_plan`'s).
 
     Returns
     -------
@@ -238,85 +341,95 @@ def pull_sparse(images, ids, target_shape, target_affine, transform, order=None)
     images = list(images)
     ids = np.asarray(ids, np.int64)
     keep = [i for i, im in enumerate(images) if im.nnz]
+    empty = xp.zeros(0, xp.int64), xp.zeros(0, xp.float64)
     if not keep:
-        return xp.zeros(0, xp.int64), xp.zeros(0, xp.float64)
+        return empty
     first = images[keep[0]]
     src = tuple(int(s) for s in first.shape)
     for i in keep:
-        if tuple(images[i].shape) != src or not np.allclose(images[i].affine, first.affine, rtol=0, atol=0):
+        if tuple(images[i].shape) != src or not np.array_equal(images[i].affine, first.affine):
             raise ValueError("pull_sparse takes maps of one grid: group them by shape and affine first")
     orders = {images[i].order if order is None else order for i in keep}
     if len(orders) > 1:  # masks (nearest) and maps (linear) in one chunk: each their own pass
-        parts = [pull_sparse([images[i] for i in keep if images[i].order == o], ids[[i for i in keep
-                                                                                    if images[i].order == o]],
-                             shape, target_affine, transform, o) for o in sorted(orders)]
+        parts = []
+        for o in sorted(orders):
+            sel = [i for i in keep if images[i].order == o]
+            parts.append(pull_sparse([images[i] for i in sel], ids[sel], shape, target_affine, transform, o))
         key = xp.concatenate([p[0] for p in parts])
         val = xp.concatenate([p[1] for p in parts])
         o = xp.argsort(key)
         return key[o], val[o]
     the_order = orders.pop()
+    if plan is None:
+        plan = pull_plan(transform, src, first.affine, shape, target_affine, the_order)
+    n = np.asarray(src, np.int64)
+    nin = int(n.prod())
     entries = [images[i].entries() for i in keep]
     counts = np.array([e[0].size for e in entries], np.int64)
     flat = np.concatenate([e[0] for e in entries])
     vals = np.concatenate([e[1] for e in entries])
+    # each map's values in a dense box of its own (C order, padded), all boxes in one flat buffer
     lo_s, hi_s = _map_boxes(flat, counts, src)
-    lo_t, hi_t = target_boxes(transform, lo_s, hi_s, first.affine, shape, target_affine)
-    dims_t = np.maximum(hi_t - lo_t + 1, 0)
-    size_t = dims_t.prod(1)
-    # each map's values in a dense box of its own (C order), all boxes in one flat buffer
     dims_s = hi_s - lo_s + 1
-    size_s = dims_s.prod(1)
-    off_s = np.r_[0, np.cumsum(size_s)[:-1]]
+    size_p = (dims_s + 2).prod(1)  # each box padded by one voxel on every side
+    off_s = np.r_[0, np.cumsum(size_p)[:-1]]
     m_of = np.repeat(np.arange(len(keep)), counts)
-    ijk = np.stack(np.unravel_index(flat, src), axis=1) - lo_s[m_of]
-    pos = off_s[m_of] + (ijk[:, 0] * dims_s[m_of, 1] + ijk[:, 1]) * dims_s[m_of, 2] + ijk[:, 2]
-    buf = xp.zeros(int(size_s.sum()), xp.float64 if the_order == 1 else vals.dtype)
+    ijk = np.stack(np.unravel_index(flat, src), axis=1)
+    rel = ijk - (lo_s - 1)[m_of]
+    dp = (dims_s + 2)[m_of]
+    pos = off_s[m_of] + (rel[:, 0] * dp[:, 1] + rel[:, 1]) * dp[:, 2] + rel[:, 2]
+    buf = xp.zeros(int(size_p.sum()), xp.float64 if the_order == 1 else vals.dtype)
     buf[xp.asarray(pos)] = xp.asarray(vals if the_order == 0 else vals.astype(np.float64))
-    # the transform once per voxel of the union of the target boxes
-    live = size_t > 0
-    if not live.any():
-        return xp.zeros(0, xp.int64), xp.zeros(0, xp.float64)
-    u_lo, u_hi = lo_t[live].min(0), hi_t[live].max(0)
-    u_dims = u_hi - u_lo + 1
-    u_total = int(u_dims.prod())
-    kk = xp.empty((u_total, 3), xp.float64)
-    for start in range(0, u_total, _BLOCK):
-        lin = xp.arange(start, min(start + _BLOCK, u_total), dtype=xp.int64)
-        vox = xp.stack(xp.unravel_index(lin, tuple(int(d) for d in u_dims)), axis=1) + xp.asarray(u_lo)
-        kk[start:start + lin.size] = source_index(transform, vox, target_affine, first.affine)
-    lo_s_d, dims_s_d, off_s_d = xp.asarray(lo_s), xp.asarray(dims_s), xp.asarray(off_s)
-    lo_t_d, dims_t_d = xp.asarray(lo_t), xp.asarray(dims_t)
-    u_lo_d = xp.asarray(u_lo)
+    # the cells whose interpolation touches a nonzero voxel: the voxel itself and its lower neighbours
+    d_ijk = xp.asarray(ijk)
+    d_m = xp.asarray(m_of)
+    if the_order == 0:
+        cells = d_m * nin + xp.asarray(flat)
+    else:
+        low = [max(int(x) - 2, 0) for x in n]
+        parts = []
+        for c in range(8):
+            o = ((c >> 2) & 1, (c >> 1) & 1, c & 1)
+            x, y, z = d_ijk[:, 0] - o[0], d_ijk[:, 1] - o[1], d_ijk[:, 2] - o[2]
+            ok = (x >= 0) & (x <= low[0]) & (y >= 0) & (y <= low[1]) & (z >= 0) & (z <= low[2])
+            parts.append(xp.where(ok, d_m * nin + (x * int(n[1]) + y) * int(n[2]) + z, -1))
+        mark = xp.zeros(len(keep) * nin + 1, xp.bool_)  # a mark per (map, cell): sorted and unique at once
+        for part in parts:
+            mark[part] = True  # -1: the last slot, never a cell
+        cells = xp.flatnonzero(mark[:-1])
+    cm, cc = cells // nin, cells % nin
+    first_t = plan.cell_ptr[cc]
+    count = plan.cell_ptr[cc + 1] - first_t
+    # each cell's low corner in its map's padded box, and the box's strides
+    cx, cy, cz = cc // (int(n[1]) * int(n[2])), (cc // int(n[2])) % int(n[1]), cc % int(n[2])
+    lo_p, d_p, off_p = xp.asarray(lo_s - 1)[cm], xp.asarray(dims_s + 2)[cm], xp.asarray(off_s)[cm]
+    s1 = d_p[:, 2]
+    s0 = d_p[:, 1] * s1
+    corner = off_p + ((cx - lo_p[:, 0]) * d_p[:, 1] + (cy - lo_p[:, 1])) * s1 + (cz - lo_p[:, 2])
+    id_of = xp.asarray(ids[keep])[cm] * G
+    ends = backend.to_host(xp.cumsum(count))
     keys, values = [], []
-    # maps in batches of about _PAIRS (map, target voxel) pairs: a loop over batches, not over maps or voxels
-    csum = np.cumsum(size_t)
-    start_m = 0
-    while start_m < len(keep):
-        end_m = int(np.searchsorted(csum, (csum[start_m - 1] if start_m else 0) + _PAIRS, side="right"))
-        end_m = max(end_m, start_m + 1)
-        sel = np.arange(start_m, min(end_m, len(keep)))
-        start_m = int(sel[-1]) + 1
-        n_pairs = int(size_t[sel].sum())
-        if n_pairs == 0:
+    first_cell = 0
+    while first_cell < ends.size:  # blocks of about _PAIRS pairs: a loop over blocks, not over maps or voxels
+        done = int(ends[first_cell - 1]) if first_cell else 0
+        last = max(int(np.searchsorted(ends, done + _PAIRS, side="right")), first_cell + 1)
+        sel = slice(first_cell, last)
+        first_cell = last
+        total = int(ends[last - 1]) - done
+        if total == 0:
             continue
-        ends = np.cumsum(size_t[sel])
-        pair = xp.arange(n_pairs, dtype=xp.int64)
-        which = xp.searchsorted(xp.asarray(ends), pair, side="right")  # the pair's map among sel (ragged ranges)
-        local = pair - xp.asarray(np.r_[0, ends[:-1]])[which]
-        m = xp.asarray(sel)[which]
-        d = dims_t_d[m]
-        vox = xp.stack([local // (d[:, 1] * d[:, 2]), (local // d[:, 2]) % d[:, 1], local % d[:, 2]], axis=1)
-        vox = vox + lo_t_d[m]
-        rel = vox - u_lo_d
-        k = kk[(rel[:, 0] * int(u_dims[1]) + rel[:, 1]) * int(u_dims[2]) + rel[:, 2]]
-        v = _sample(xp, buf, k, src, the_order, lo_s_d[m], dims_s_d[m], off_s_d[m])
+        which, local = _ragged(xp, count[sel], total)
+        row = first_t[sel][which] + local
+        fr = tuple(f[row] for f in plan.fracs)
+        v = _interpolate(buf, corner[sel][which], s0[sel][which], s1[sel][which], fr, the_order)
         nz = xp.flatnonzero(v != 0)
-        key = xp.asarray(ids[keep])[m[nz]] * G + ((vox[nz, 0] * shape[1] + vox[nz, 1]) * shape[2] + vox[nz, 2])
-        keys.append(key)
+        keys.append(id_of[sel][which[nz]] + plan.target[row[nz]])
         values.append(v[nz].astype(xp.float64))
-    key = xp.concatenate(keys) if keys else xp.zeros(0, xp.int64)
-    val = xp.concatenate(values) if values else xp.zeros(0, xp.float64)
-    if not np.all(np.diff(ids[keep]) > 0):
-        o = xp.argsort(key)
-        key, val = key[o], val[o]
-    return key, val
+    if not keys:
+        return empty
+    key = xp.concatenate(keys)
+    val = xp.concatenate(values)
+    # nearly sorted already (maps in order; cells in the source's order, their target voxels in order): NumPy's
+    # stable sort finds the runs
+    o = xp.argsort(key, kind="stable") if xp is np else xp.argsort(key)
+    return key[o], val[o]

@@ -161,31 +161,44 @@ def test_sparse_pull_equals_the_dense_pull(tmp_path, on_backend):
     np.testing.assert_array_equal(backend.to_host(key1), np.flatnonzero(dense))
 
 
-def test_the_sparse_pull_evaluates_only_the_supports_box(tmp_path):
-    """A small blob reaches a small box of the target grid: the transform is evaluated there only."""
+def test_the_sparse_pull_visits_only_what_the_support_reaches(tmp_path, monkeypatch):
+    """The transform is evaluated once per grid (the plan, reused by the next maps); a small blob visits only
+    the target voxels of the cells it touches."""
     rng = np.random.default_rng(7)
     path, _ = _transform(tmp_path, rng)
     xfm = read_itk_h5(path)
-    calls = []
-    real = xfm.map_points
+    calls, sampled = [], []
+    real_map, real_interpolate = xfm.map_points, _warp._interpolate
 
     class Counting:
         def map_points(self, p):
             calls.append(p.shape[0])
-            return real(p)
+            return real_map(p)
 
         preimage_box = staticmethod(xfm.preimage_box)
 
+    def counting_interpolate(buf, lin, *args):
+        sampled.append(lin.shape[0])
+        return real_interpolate(buf, lin, *args)
+
+    monkeypatch.setattr(_warp, "_interpolate", counting_interpolate)
+    counting = Counting()
     src = np.zeros((20, 22, 19), np.float32)
     src[9:11, 10:12, 9:10] = 1.5
     saff = np.diag([2.0, 2.0, 2.0, 1])
     saff[:3, 3] = [-20, -22, -19]
     tshape, taff = (60, 70, 60), np.diag([1.0, 1.0, 1.0, 1])
     taff[:3, 3] = [-30, -35, -30]
-    key, val = _warp.pull_sparse([sparse_image(src, saff)], [0], tshape, taff, Counting())
+    key, val = _warp.pull_sparse([sparse_image(src, saff)], [0], tshape, taff, counting)
+    assert 0 < sum(sampled) <= 8 * 4 * 8 * 1.5  # 4 voxels: at most 8 cells each, about 8 target voxels a cell
     dense = _warp.pull_array(src, saff, xfm, tshape, taff)
     assert np.array_equal(np.flatnonzero(dense), key) and np.array_equal(dense.ravel()[key], val)
-    assert 0 < sum(calls) < 0.05 * np.prod(tshape)
+    n_calls = len(calls)
+    src2 = np.roll(src, 3, axis=0)
+    key2, val2 = _warp.pull_sparse([sparse_image(src2, saff)], [0], tshape, taff, counting)
+    assert len(calls) == n_calls  # the plan is reused
+    dense2 = _warp.pull_array(src2, saff, xfm, tshape, taff)
+    assert np.array_equal(np.flatnonzero(dense2), key2) and np.array_equal(dense2.ravel()[key2], val2)
 
 
 def test_bad_transform_files_are_one_line(tmp_path):
