@@ -75,15 +75,6 @@ class AffineStep:
 
     matrix: np.ndarray
 
-    def inverse_box(self, lo, hi):
-        """The boxes (lo, hi) that hold every point this step maps into the boxes [lo, hi] ((3,) or (m, 3))."""
-        inv = np.linalg.inv(self.matrix)
-        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        sel = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], bool)
-        corners = np.where(sel, hi[..., None, :], lo[..., None, :])  # (..., 8, 3)
-        pts = corners @ inv[:3, :3].T + inv[:3, 3]
-        return pts.min(-2), pts.max(-2)
-
 
 @dataclass
 class FieldStep:
@@ -104,18 +95,6 @@ class FieldStep:
     @property
     def shape(self):
         return tuple(int(s) for s in self.vectors.shape[:3])
-
-    @property
-    def reach(self) -> np.ndarray:
-        """The largest displacement along each RAS axis (mm): a point moves at most this far."""
-        if "reach" not in self._device:
-            v = self.vectors.reshape(-1, 3)
-            self._device["reach"] = np.maximum(v.max(0), -v.min(0)) if v.size else np.zeros(3)
-        return self._device["reach"]
-
-    def inverse_box(self, lo, hi):
-        r = self.reach
-        return np.asarray(lo) - r, np.asarray(hi) + r
 
     def arrays(self, xp):
         """The vectors as (n, 3) C-order rows on ``xp``'s device (copied there once per device)."""
@@ -215,14 +194,6 @@ class ITKTransform:
             else:
                 pts = pts + step.displacement(pts)
         return pts[0] if one else pts
-
-    def preimage_box(self, lo, hi):
-        """A box (lo, hi) in the fixed space that holds every point :meth:`map_points` sends into the moving-space
-        box [lo, hi] (RAS mm): the work of pulling an image bounded by its support."""
-        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        for step in reversed(self.steps):
-            lo, hi = step.inverse_box(lo, hi)
-        return lo, hi
 
 
 # ------------------------------------------------------------------ reading

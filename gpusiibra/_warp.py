@@ -5,9 +5,7 @@ NumPy and CuPy (the backend's array module).
 
 A transform here is anything with ``map_points(xyz_ras_mm) -> xyz_ras_mm`` that maps a point of the *target*
 space to where it lies in the *source* space (an :class:`gpusiibra._itk.ITKTransform` read from TemplateFlow's
-``tpl-<target>_from-<source>_mode-image_xfm.h5``), and, for the sparse pull to bound its work, optionally
-``preimage_box(lo, hi)``: a target-space box holding every point it sends into the source-space box [lo, hi]
-(``lo``, ``hi``: (3,) or (m, 3) arrays). Without it, every map's box is the whole target grid.
+``tpl-<target>_from-<source>_mode-image_xfm.h5``; an affine or a chain of them works the same way).
 
 Each target voxel t takes the source image at the continuous voxel index
 ``k = inv(A_source) @ T(A_target @ t)``, ITK's way:
@@ -24,7 +22,7 @@ import numpy as np
 from . import backend
 from ._itk import affine_rows
 
-__all__ = ["pull_image", "pull_array", "pull_sparse", "pull_plan", "PullPlan", "target_boxes", "source_index"]
+__all__ = ["pull_image", "pull_array", "pull_sparse", "pull_plan", "PullPlan", "source_index"]
 
 #: target voxels evaluated at once (bounds the temporaries: about 200 bytes each)
 _BLOCK = 1 << 20
@@ -64,7 +62,9 @@ def _cells(xp, k, n, order):
             kc = xp.minimum(xp.maximum(ka, 0.0), float(n[a] - 1))
             c = xp.minimum(xp.floor(kc).astype(xp.int64), max(int(n[a]) - 2, 0))
             cells.append(c)
-            fracs.append(kc - c)
+            # kept in float32 (as ANTs' images; at most 6e-8 of the image's range off ITK's double weights): the
+            # plan of a 1 mm grid then takes 16 bytes a voxel
+            fracs.append((kc - c).astype(xp.float32))
     return cells, fracs
 
 
@@ -74,7 +74,7 @@ def _interpolate(buf, lin, s0, s1, fracs, order):
     then x. An axis with one voxel has fraction 0 and its second voxel in the box's padding."""
     if order == 0:
         return buf[lin]
-    f0, f1, f2 = fracs
+    f0, f1, f2 = (f.astype(buf.dtype) for f in fracs)
     g2 = 1.0 - f2
     c00 = buf[lin] * g2 + buf[lin + 1] * f2
     c01 = buf[lin + s1] * g2 + buf[lin + s1 + 1] * f2
@@ -181,32 +181,6 @@ def pull_image(img, transform, target_shape, target_affine, order=1, dtype=None)
 
 
 # ------------------------------------------------------------------ sparse (the engine's entries)
-def _corners(lo, hi):
-    """The 8 corners (m, 8, 3) of boxes lo, hi (m, 3)."""
-    sel = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], bool)
-    return np.where(sel[None], hi[:, None, :], lo[:, None, :])
-
-
-def target_boxes(transform, lo_vox, hi_vox, source_affine, target_shape, target_affine):
-    """The box of target voxels (inclusive, clipped to the grid; ``lo > hi`` on some axis when empty) that may
-    take a nonzero value from source voxels in the boxes [lo_vox, hi_vox] ((m, 3) int, host): every target voxel
-    whose source index ``k`` falls within one voxel of the box. Uses ``transform.preimage_box`` when it has one,
-    else the whole grid."""
-    lo_vox, hi_vox = np.atleast_2d(lo_vox), np.atleast_2d(hi_vox)
-    shape = np.asarray(target_shape, np.int64)
-    m = lo_vox.shape[0]
-    if not hasattr(transform, "preimage_box"):
-        return np.zeros((m, 3), np.int64), np.tile(shape - 1, (m, 1))
-    sa = np.asarray(source_affine, np.float64)
-    mm = _corners(lo_vox - 1.0, hi_vox + 1.0) @ sa[:3, :3].T + sa[:3, 3]  # within one voxel: a nonzero weight
-    lo_mm, hi_mm = transform.preimage_box(mm.min(1), mm.max(1))
-    inv = np.linalg.inv(np.asarray(target_affine, np.float64))
-    t = _corners(np.asarray(lo_mm), np.asarray(hi_mm)) @ inv[:3, :3].T + inv[:3, 3]
-    lo_t = np.maximum(np.floor(t.min(1) - 1e-6), 0).astype(np.int64)
-    hi_t = np.minimum(np.ceil(t.max(1) + 1e-6), shape - 1).astype(np.int64)
-    return lo_t, hi_t
-
-
 class PullPlan:
     """A transform evaluated once on a target grid for one source geometry and order: every target voxel whose
     source index falls inside the source image, grouped by the source voxel it is interpolated from (the low
@@ -214,13 +188,13 @@ class PullPlan:
     the target voxels its nonzero voxels reach.
 
     Build it with :func:`pull_plan` (cached per transform and geometry); it lives on the backend's device
-    (about 32 bytes per target voxel inside the source image, 8 with ``order=0``).
+    (16 bytes per target voxel inside the source image, 4 with ``order=0``; 74 MB for a 1 mm MNI grid).
 
     Attributes
     ----------
-    target : array of int64
+    target : array of int32 (int64 for grids of 2**31 voxels or more)
         Target voxels (C-order linear index), grouped by cell.
-    fracs : tuple of 3 arrays of float64 (empty for order 0)
+    fracs : tuple of 3 arrays of float32 (empty for order 0)
         Their fractions along x, y, z within the cell.
     cell_ptr : array of int64 (source size + 1)
         ``target[cell_ptr[c]:cell_ptr[c + 1]]``: the target voxels of cell ``c`` (a source voxel's linear index).
@@ -232,25 +206,21 @@ class PullPlan:
         self.target_shape = tuple(int(s) for s in target_shape)
         self.order = int(order)
         n = np.asarray(self.source_shape, np.int64)
-        lo, hi = target_boxes(transform, np.zeros((1, 3), np.int64), n[None] - 1, source_affine, target_shape,
-                              target_affine)
-        lo, hi = lo[0], hi[0]
-        dims = np.maximum(hi - lo + 1, 0)
-        total = int(dims.prod())
+        self._index_type = xp.int32 if np.prod(self.target_shape) < 2 ** 31 else xp.int64
+        mapped = _grid_points(transform, self.target_shape, target_affine)
+        inv = np.linalg.inv(np.asarray(source_affine, np.float64))
         targets, fracs, cells = [], [], []
-        for start in range(0, total, _BLOCK):
-            lin = xp.arange(start, min(start + _BLOCK, total), dtype=xp.int64)
-            vox = xp.stack(xp.unravel_index(lin, tuple(int(d) for d in dims)), axis=1) + xp.asarray(lo)
-            k = source_index(transform, vox, target_affine, source_affine)
+        for start in range(0, mapped.shape[0], _BLOCK):
+            k = affine_rows(mapped[start:start + _BLOCK], inv)
             inside = xp.flatnonzero(_inside(xp, k, n))
-            vox, k = vox[inside], k[inside]
+            k = k[inside]
             (c0, c1, c2), f = _cells(xp, k, n, self.order)
-            targets.append((vox[:, 0] * self.target_shape[1] + vox[:, 1]) * self.target_shape[2] + vox[:, 2])
+            targets.append((inside + start).astype(self._index_type))
             fracs.append(f)
             cells.append((c0 * int(n[1]) + c1) * int(n[2]) + c2)
         cell = xp.concatenate(cells) if cells else xp.zeros(0, xp.int64)
         by_cell = xp.argsort(cell, kind="stable") if xp is np else xp.argsort(cell)
-        self.target = (xp.concatenate(targets) if targets else xp.zeros(0, xp.int64))[by_cell]
+        self.target = (xp.concatenate(targets) if targets else xp.zeros(0, self._index_type))[by_cell]
         self.fracs = tuple(xp.concatenate([f[a] for f in fracs])[by_cell] for a in range(3)) \
             if self.order == 1 and fracs else ()
         self.cell_ptr = xp.searchsorted(cell[by_cell], xp.arange(int(n.prod()) + 1, dtype=xp.int64))
@@ -263,24 +233,56 @@ class PullPlan:
 _PLANS = None
 
 
-def pull_plan(transform, source_shape, source_affine, target_shape, target_affine, order=1) -> PullPlan:
-    """The :class:`PullPlan` of a transform, source geometry, target grid and order, made once per transform
-    object (kept while the transform lives) and backend (the two most recent geometries)."""
+def _cache_of(transform):
+    """The plans and points kept for ``transform`` (while it lives), or None when it takes no weak reference."""
     import weakref
 
     global _PLANS
     if _PLANS is None:
         _PLANS = weakref.WeakKeyDictionary()
-    key = (backend.get_backend(), backend.device_id() if backend.get_backend() == "gpu" else -1,
+    try:
+        return _PLANS.setdefault(transform, {})
+    except TypeError:
+        return None
+
+
+def _grid_points(transform, target_shape, target_affine):
+    """``transform.map_points`` of every voxel of the target grid ((G, 3) RAS mm, C order), computed once per
+    transform, grid and device (the plans of every source grid start from it)."""
+    xp = backend.xp()
+    key = ("points", backend.get_backend(), backend.device_id() if backend.get_backend() == "gpu" else -1,
+           tuple(target_shape), np.asarray(target_affine, np.float64).tobytes())
+    cache = _cache_of(transform)
+    if cache is not None and key in cache:
+        return cache[key]
+    if cache is not None:
+        for old in [k for k in cache if k[0] == "points"]:
+            del cache[old]  # one grid's points at a time
+    total = int(np.prod(target_shape))
+    out = xp.empty((total, 3), xp.float64)
+    for start in range(0, total, _BLOCK):
+        lin = xp.arange(start, min(start + _BLOCK, total), dtype=xp.int64)
+        vox = xp.stack(xp.unravel_index(lin, tuple(target_shape)), axis=1)
+        out[start:start + lin.size] = transform.map_points(affine_rows(vox.astype("float64"), target_affine))
+    if cache is not None:
+        cache[key] = out
+    return out
+
+
+def pull_plan(transform, source_shape, source_affine, target_shape, target_affine, order=1) -> PullPlan:
+    """The :class:`PullPlan` of a transform, source geometry, target grid and order, made once per transform
+    object (kept while the transform lives) and backend (the four most recent geometries; the transform's
+    points on the target grid, 24 bytes a voxel, kept for the next geometry)."""
+    key = ("plan", backend.get_backend(), backend.device_id() if backend.get_backend() == "gpu" else -1,
            tuple(int(s) for s in source_shape), np.asarray(source_affine, np.float64).tobytes(),
            tuple(int(s) for s in target_shape), np.asarray(target_affine, np.float64).tobytes(), int(order))
-    try:
-        plans = _PLANS.setdefault(transform, {})
-    except TypeError:  # a transform that takes no weak reference: planned at each call
+    plans = _cache_of(transform)
+    if plans is None:  # a transform that takes no weak reference: planned at each call
         return PullPlan(transform, source_shape, source_affine, target_shape, target_affine, order)
     if key not in plans:
-        while len(plans) >= 2:
-            plans.pop(next(iter(plans)))
+        mine = [k for k in plans if k[0] == "plan"]
+        for old in mine[:max(len(mine) - 3, 0)]:
+            del plans[old]
         plans[key] = PullPlan(transform, source_shape, source_affine, target_shape, target_affine, order)
     return plans[key]
 
@@ -323,7 +325,7 @@ def pull_sparse(images, ids, target_shape, target_affine, transform, order=None,
         Each map's number in the chunk.
     target_shape, target_affine :
         The target grid.
-    transform : object with ``map_points`` (and ``preimage_box``)
+    transform : object with ``map_points``
         Target-space points -> source-space points (RAS mm).
     order : {None, 0, 1}
         None: each map's ``SparseImage.order`` (0 for a {0, 1} mask, as siibra), else as given.
@@ -423,7 +425,7 @@ def pull_sparse(images, ids, target_shape, target_affine, transform, order=None,
         fr = tuple(f[row] for f in plan.fracs)
         v = _interpolate(buf, corner[sel][which], s0[sel][which], s1[sel][which], fr, the_order)
         nz = xp.flatnonzero(v != 0)
-        keys.append(id_of[sel][which[nz]] + plan.target[row[nz]])
+        keys.append(id_of[sel][which[nz]] + plan.target[row[nz]].astype(xp.int64))
         values.append(v[nz].astype(xp.float64))
     if not keys:
         return empty

@@ -175,8 +175,6 @@ def test_the_sparse_pull_visits_only_what_the_support_reaches(tmp_path, monkeypa
             calls.append(p.shape[0])
             return real_map(p)
 
-        preimage_box = staticmethod(xfm.preimage_box)
-
     def counting_interpolate(buf, lin, *args):
         sampled.append(lin.shape[0])
         return real_interpolate(buf, lin, *args)
