@@ -68,21 +68,39 @@ def _cells(xp, k, n, order):
     return cells, fracs
 
 
-def _interpolate(buf, lin, s0, s1, fracs, order):
-    """The value at each point from the 8 voxels of its cell in the padded boxes of ``buf`` (``lin``: the flat
-    index of the cell's low corner; ``s0``, ``s1``: its box's strides along x and y): trilinear, along z, then y,
-    then x. An axis with one voxel has fraction 0 and its second voxel in the box's padding."""
-    if order == 0:
-        return buf[lin]
-    f0, f1, f2 = (f.astype(buf.dtype) for f in fracs)
+def _corners(buf, lin, s0, s1):
+    """The 8 voxels of each cell in the padded boxes of ``buf`` (``lin``: the flat index of the cell's low corner;
+    ``s0``, ``s1``: the boxes' strides along x and y), in the order (x, y, z) = 000, 001, 010, 011, 100, ...
+    An axis with one voxel has fraction 0 and its second voxel in the box's padding."""
+    return [buf[lin + (s0 if c & 4 else 0) + (s1 if c & 2 else 0) + (c & 1)] for c in range(8)]
+
+
+def _lerp(v, fracs):
+    """Trilinear interpolation of the 8 corner values ``v`` (:func:`_corners`): along z, then y, then x."""
+    f0, f1, f2 = (f.astype(v[0].dtype) for f in fracs)
     g2 = 1.0 - f2
-    c00 = buf[lin] * g2 + buf[lin + 1] * f2
-    c01 = buf[lin + s1] * g2 + buf[lin + s1 + 1] * f2
-    c10 = buf[lin + s0] * g2 + buf[lin + s0 + 1] * f2
-    c11 = buf[lin + s0 + s1] * g2 + buf[lin + s0 + s1 + 1] * f2
+    c00 = v[0] * g2 + v[1] * f2
+    c01 = v[2] * g2 + v[3] * f2
+    c10 = v[4] * g2 + v[5] * f2
+    c11 = v[6] * g2 + v[7] * f2
     c0 = c00 * (1.0 - f1) + c01 * f1
     c1 = c10 * (1.0 - f1) + c11 * f1
     return c0 * (1.0 - f0) + c1 * f0
+
+
+def _interpolate(buf, lin, s0, s1, fracs, order):
+    """The value at each point (``lin``: its cell's low corner or, order 0, its voxel; see :func:`_corners`)."""
+    if order == 0:
+        return buf[lin]
+    return _lerp(_corners(buf, lin, s0, s1), fracs)
+
+
+def _work_type(dtype):
+    """The type the linear interpolation runs in: float32 for float32 and 8/16-bit integer images (as ANTs
+    resamples them), else float64."""
+    dtype = np.dtype(dtype)
+    small = dtype == np.float32 or (dtype.kind in "iub" and dtype.itemsize <= 2)
+    return np.float32 if small else np.float64
 
 
 def _order_of(order, data):
@@ -117,16 +135,17 @@ def pull_array(data, source_affine, transform, target_shape, target_affine, orde
 
     Returns
     -------
-    array of ``target_shape``: float64 (order 1) or ``data``'s type (order 0).
+    array of ``target_shape``: float32 (order 1, a float32 or 8/16-bit integer image, as ANTs), float64 (order 1,
+    other types) or ``data``'s type (order 0).
     """
     xp = _xp_of(data)
     order = _order_of(order, data)
     shape = tuple(int(s) for s in target_shape)
     n = tuple(int(s) for s in data.shape[:3])
-    buf = _padded(xp, data, xp.float64 if order == 1 else data.dtype).reshape(-1)
+    buf = _padded(xp, data, _work_type(data.dtype) if order == 1 else data.dtype).reshape(-1)
     s1, s0 = n[2] + 2, (n[1] + 2) * (n[2] + 2)
     total = int(np.prod(shape))
-    out = xp.zeros(total, xp.float64 if order == 1 else buf.dtype)
+    out = xp.zeros(total, buf.dtype)
     for start in range(0, total, _BLOCK):
         lin = xp.arange(start, min(start + _BLOCK, total), dtype=xp.int64)
         vox = xp.stack(xp.unravel_index(lin, shape), axis=1)
@@ -168,8 +187,6 @@ def pull_image(img, transform, target_shape, target_affine, order=1, dtype=None)
         data = data[..., 0]
     if data.ndim != 3:
         raise ValueError(f"a 3-D image is pulled, got shape {data.shape}")
-    if order == 1 and data.dtype.kind not in "f":
-        data = data.astype(np.float64)
     out = backend.to_host(pull_array(xp.asarray(np.ascontiguousarray(data)), img.affine, transform, target_shape,
                                      target_affine, order))
     if dtype is None:
@@ -288,13 +305,18 @@ def pull_plan(transform, source_shape, source_affine, target_shape, target_affin
 
 
 def _ragged(xp, count, total):
-    """For ``total = sum(count)`` items in runs of ``count``: each item's run and its place in the run."""
+    """For ``total = sum(count)`` items in runs of ``count``: a function that spreads a per-run array over the
+    items (NumPy's ``repeat``; on CuPy, a gather by each item's run), and each item's place in its run."""
     starts = xp.cumsum(count) - count
     if xp is np:
-        which = np.repeat(np.arange(count.size), count)
+        def spread(a):
+            return np.repeat(a, count)
     else:
         which = xp.searchsorted(xp.cumsum(count), xp.arange(total, dtype=xp.int64), side="right")
-    return which, xp.arange(total, dtype=xp.int64) - starts[which]
+
+        def spread(a):
+            return a[which]
+    return spread, xp.arange(total, dtype=xp.int64) - spread(starts)
 
 
 def _map_boxes(flat, counts, shape):
@@ -370,18 +392,20 @@ def pull_sparse(images, ids, target_shape, target_affine, transform, order=None,
     counts = np.array([e[0].size for e in entries], np.int64)
     flat = np.concatenate([e[0] for e in entries])
     vals = np.concatenate([e[1] for e in entries])
-    # each map's values in a dense box of its own (C order, padded), all boxes in one flat buffer
+    # the maps' values in one box (the union of their supports' boxes, padded by a voxel on every side), map
+    # after map in one flat buffer: a cell's 8 voxels are at fixed strides from its low corner
     lo_s, hi_s = _map_boxes(flat, counts, src)
-    dims_s = hi_s - lo_s + 1
-    size_p = (dims_s + 2).prod(1)  # each box padded by one voxel on every side
-    off_s = np.r_[0, np.cumsum(size_p)[:-1]]
+    lo_u, hi_u = lo_s.min(0) - 1, hi_s.max(0) + 1
+    d = [int(x) for x in hi_u - lo_u + 1]
+    box = d[0] * d[1] * d[2]
+    s1, s0 = d[2], d[1] * d[2]
     m_of = np.repeat(np.arange(len(keep)), counts)
     ijk = np.stack(np.unravel_index(flat, src), axis=1)
-    rel = ijk - (lo_s - 1)[m_of]
-    dp = (dims_s + 2)[m_of]
-    pos = off_s[m_of] + (rel[:, 0] * dp[:, 1] + rel[:, 1]) * dp[:, 2] + rel[:, 2]
-    buf = xp.zeros(int(size_p.sum()), xp.float64 if the_order == 1 else vals.dtype)
-    buf[xp.asarray(pos)] = xp.asarray(vals if the_order == 0 else vals.astype(np.float64))
+    rel = ijk - lo_u
+    pos = m_of * box + (rel[:, 0] * d[1] + rel[:, 1]) * d[2] + rel[:, 2]
+    work = _work_type(vals.dtype) if the_order == 1 else vals.dtype
+    buf = xp.zeros(len(keep) * box, work)
+    buf[xp.asarray(pos)] = xp.asarray(vals.astype(work))
     # the cells whose interpolation touches a nonzero voxel: the voxel itself and its lower neighbours
     d_ijk = xp.asarray(ijk)
     d_m = xp.asarray(m_of)
@@ -389,25 +413,19 @@ def pull_sparse(images, ids, target_shape, target_affine, transform, order=None,
         cells = d_m * nin + xp.asarray(flat)
     else:
         low = [max(int(x) - 2, 0) for x in n]
-        parts = []
+        mark = xp.zeros(len(keep) * nin + 1, xp.bool_)  # a mark per (map, cell): sorted and unique at once
         for c in range(8):
             o = ((c >> 2) & 1, (c >> 1) & 1, c & 1)
             x, y, z = d_ijk[:, 0] - o[0], d_ijk[:, 1] - o[1], d_ijk[:, 2] - o[2]
             ok = (x >= 0) & (x <= low[0]) & (y >= 0) & (y <= low[1]) & (z >= 0) & (z <= low[2])
-            parts.append(xp.where(ok, d_m * nin + (x * int(n[1]) + y) * int(n[2]) + z, -1))
-        mark = xp.zeros(len(keep) * nin + 1, xp.bool_)  # a mark per (map, cell): sorted and unique at once
-        for part in parts:
-            mark[part] = True  # -1: the last slot, never a cell
+            mark[xp.where(ok, d_m * nin + (x * int(n[1]) + y) * int(n[2]) + z, -1)] = True  # -1: never a cell
         cells = xp.flatnonzero(mark[:-1])
     cm, cc = cells // nin, cells % nin
     first_t = plan.cell_ptr[cc]
     count = plan.cell_ptr[cc + 1] - first_t
-    # each cell's low corner in its map's padded box, and the box's strides
+    # each cell's low corner in its map's box
     cx, cy, cz = cc // (int(n[1]) * int(n[2])), (cc // int(n[2])) % int(n[1]), cc % int(n[2])
-    lo_p, d_p, off_p = xp.asarray(lo_s - 1)[cm], xp.asarray(dims_s + 2)[cm], xp.asarray(off_s)[cm]
-    s1 = d_p[:, 2]
-    s0 = d_p[:, 1] * s1
-    corner = off_p + ((cx - lo_p[:, 0]) * d_p[:, 1] + (cy - lo_p[:, 1])) * s1 + (cz - lo_p[:, 2])
+    corner = cm * box + ((cx - int(lo_u[0])) * d[1] + (cy - int(lo_u[1]))) * d[2] + (cz - int(lo_u[2]))
     id_of = xp.asarray(ids[keep])[cm] * G
     ends = backend.to_host(xp.cumsum(count))
     keys, values = [], []
@@ -420,12 +438,15 @@ def pull_sparse(images, ids, target_shape, target_affine, transform, order=None,
         total = int(ends[last - 1]) - done
         if total == 0:
             continue
-        which, local = _ragged(xp, count[sel], total)
-        row = first_t[sel][which] + local
+        spread, local = _ragged(xp, count[sel], total)
+        row = spread(first_t[sel]) + local
         fr = tuple(f[row] for f in plan.fracs)
-        v = _interpolate(buf, corner[sel][which], s0[sel][which], s1[sel][which], fr, the_order)
+        if the_order == 0:
+            v = buf[spread(corner[sel])]
+        else:  # a cell's 8 voxels read once, spread over its target voxels
+            v = _lerp([spread(c) for c in _corners(buf, corner[sel], s0, s1)], fr)
         nz = xp.flatnonzero(v != 0)
-        keys.append(id_of[sel][which[nz]] + plan.target[row[nz]].astype(xp.int64))
+        keys.append(spread(id_of[sel])[nz] + plan.target[row[nz]].astype(xp.int64))
         values.append(v[nz].astype(xp.float64))
     if not keys:
         return empty

@@ -168,18 +168,18 @@ def test_the_sparse_pull_visits_only_what_the_support_reaches(tmp_path, monkeypa
     path, _ = _transform(tmp_path, rng)
     xfm = read_itk_h5(path)
     calls, sampled = [], []
-    real_map, real_interpolate = xfm.map_points, _warp._interpolate
+    real_map, real_lerp = xfm.map_points, _warp._lerp
 
     class Counting:
         def map_points(self, p):
             calls.append(p.shape[0])
             return real_map(p)
 
-    def counting_interpolate(buf, lin, *args):
-        sampled.append(lin.shape[0])
-        return real_interpolate(buf, lin, *args)
+    def counting_lerp(v, fracs):
+        sampled.append(v[0].shape[0])
+        return real_lerp(v, fracs)
 
-    monkeypatch.setattr(_warp, "_interpolate", counting_interpolate)
+    monkeypatch.setattr(_warp, "_lerp", counting_lerp)
     counting = Counting()
     src = np.zeros((20, 22, 19), np.float32)
     src[9:11, 10:12, 9:10] = 1.5
