@@ -21,6 +21,7 @@ import numpy as np
 
 from . import backend
 from ._itk import affine_rows
+from .errors import ImageFileError, OptionError
 
 __all__ = ["pull_image", "pull_array", "pull_sparse", "pull_plan", "PullPlan", "source_index"]
 
@@ -105,7 +106,7 @@ def _work_type(dtype):
 
 def _order_of(order, data):
     if order not in (0, 1):
-        raise ValueError(f"order must be 0 (nearest) or 1 (linear), got {order!r}")
+        raise OptionError(f"order must be 0 (nearest) or 1 (linear), got {order!r}")
     return order
 
 
@@ -137,6 +138,18 @@ def pull_array(data, source_affine, transform, target_shape, target_affine, orde
     -------
     array of ``target_shape``: float32 (order 1, a float32 or 8/16-bit integer image, as ANTs), float64 (order 1,
     other types) or ``data``'s type (order 0).
+
+    Examples
+    --------
+    A transform that maps each target point 1 mm to the right in the source pulls the image 1 mm to the left:
+
+    >>> import numpy as np
+    >>> from gpusiibra._itk import AffineStep, ITKTransform
+    >>> shift = np.eye(4); shift[0, 3] = 1.0
+    >>> src = np.zeros((4, 3, 3)); src[2, 1, 1] = 8.0
+    >>> out = pull_array(src, np.eye(4), ITKTransform([AffineStep(shift)]), (4, 3, 3), np.eye(4))
+    >>> out[:, 1, 1]
+    array([0., 8., 0., 0.])
     """
     xp = _xp_of(data)
     order = _order_of(order, data)
@@ -186,7 +199,7 @@ def pull_image(img, transform, target_shape, target_affine, order=1, dtype=None)
     if data.ndim == 4 and data.shape[3] == 1:
         data = data[..., 0]
     if data.ndim != 3:
-        raise ValueError(f"a 3-D image is pulled, got shape {data.shape}")
+        raise ImageFileError(img.get_filename(), f"a 3-D image is warped, this one has shape {data.shape}")
     out = backend.to_host(pull_array(xp.asarray(np.ascontiguousarray(data)), img.affine, transform, target_shape,
                                      target_affine, order))
     if dtype is None:

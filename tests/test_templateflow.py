@@ -136,3 +136,23 @@ def test_a_process_killed_mid_download_leaves_nothing_and_a_retry_completes(serv
     xfm = tf.load_transform(TPL, FRM, progress=False)
     assert xfm.sha256 == read_itk_h5(tmp_path / "made-0.h5").sha256
     assert sorted(os.listdir(folder)) == [".lock", "checksums.json", xfm.name, xfm.name + ".npz"]
+
+
+@pytest.mark.online
+def test_the_real_templateflow_transforms_against_ants(tmp_path, monkeypatch):
+    """TemplateFlow's own files (downloaded): points as ANTs maps them, and the two files nearly each other's
+    inverse (one SyN registration's forward and inverse warps)."""
+    import pandas as pd
+
+    ants = pytest.importorskip("ants")
+    monkeypatch.delenv(tf.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(tf.HOME_ENV, raising=False)
+    monkeypatch.setenv("GPUSIIBRA_CACHE", str(tmp_path))
+    to_2009c = tf.point_transform(FRM, TPL, progress=False)  # 6Asym points -> 2009c
+    to_6 = tf.point_transform(TPL, FRM, progress=False)
+    pts = np.random.default_rng(0).uniform([-70, -100, -50], [70, 70, 80], (500, 3))
+    out = ants.apply_transforms_to_points(3, pd.DataFrame(pts * [-1, -1, 1], columns=["x", "y", "z"]),
+                                          [to_2009c.path])
+    np.testing.assert_allclose(to_2009c.map_points(pts), out[["x", "y", "z"]].to_numpy() * [-1, -1, 1], atol=1e-4)
+    back = to_6.map_points(to_2009c.map_points(pts))
+    assert np.percentile(np.linalg.norm(back - pts, axis=1), 95) < 1.0
