@@ -112,6 +112,24 @@ def test_templateflow_home_is_used_as_it_is(server, tmp_path, monkeypatch):
     assert tf.load_transform(TPL, FRM, progress=False).sha256 == xfm.sha256  # from its parsed copy
 
 
+def test_two_processes_download_once(server, tmp_path):
+    data = _xfm_bytes(tmp_path)
+    url = tf.transform_url(TPL, FRM)
+    server.put(url, data)
+    server.delay = 0.5
+    code = textwrap.dedent("""
+        from gpusiibra import _templateflow as tf
+        print(tf.load_transform("MNI152NLin2009cAsym", "MNI152NLin6Asym", progress=False).sha256)
+    """)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert {o[0].strip() for o in outs} == {read_itk_h5(tmp_path / "made-0.h5").sha256}
+    assert server.hits[server.path(url)] == 1
+
+
 def test_a_process_killed_mid_download_leaves_nothing_and_a_retry_completes(server, tmp_path):
     data = _xfm_bytes(tmp_path)
     url = tf.transform_url(TPL, FRM)
