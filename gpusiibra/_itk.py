@@ -52,6 +52,14 @@ __all__ = ["ITKTransform", "AffineStep", "FieldStep", "read_itk_h5", "write_itk_
 _FLIP = np.diag([-1.0, -1.0, 1.0, 1.0])
 
 
+def affine_rows(pts, m):
+    """``pts @ m[:3, :3].T + m[:3, 3]`` for points (n, 3), written out element by element: the same bits for a
+    point whatever the other rows (a matrix product's blocking may differ with the number of rows)."""
+    x, y, z = pts[:, 0], pts[:, 1], pts[:, 2]
+    m = np.asarray(m, np.float64).tolist()
+    return _xp_of(pts).stack([m[r][0] * x + m[r][1] * y + m[r][2] * z + m[r][3] for r in range(3)], axis=1)
+
+
 def _xp_of(a):
     try:
         import cupy
@@ -66,15 +74,6 @@ class AffineStep:
     """One affine step in RAS millimetres: ``y = matrix[:3, :3] @ x + matrix[:3, 3]``."""
 
     matrix: np.ndarray
-
-    def inverse_box(self, lo, hi):
-        """The boxes (lo, hi) that hold every point this step maps into the boxes [lo, hi] ((3,) or (m, 3))."""
-        inv = np.linalg.inv(self.matrix)
-        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        sel = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], bool)
-        corners = np.where(sel, hi[..., None, :], lo[..., None, :])  # (..., 8, 3)
-        pts = corners @ inv[:3, :3].T + inv[:3, 3]
-        return pts.min(-2), pts.max(-2)
 
 
 @dataclass
@@ -97,45 +96,41 @@ class FieldStep:
     def shape(self):
         return tuple(int(s) for s in self.vectors.shape[:3])
 
-    @property
-    def reach(self) -> np.ndarray:
-        """The largest displacement along each RAS axis (mm): a point moves at most this far."""
-        return np.abs(self.vectors).reshape(-1, 3).max(0) if self.vectors.size else np.zeros(3)
-
-    def inverse_box(self, lo, hi):
-        r = self.reach
-        return np.asarray(lo) - r, np.asarray(hi) + r
-
     def arrays(self, xp):
-        """(vectors as (n, 3) C-order rows, RAS -> continuous index matrix) on ``xp``'s device (copied once)."""
+        """The vectors as (n, 3) C-order rows on ``xp``'s device (copied there once per device)."""
         key = xp.__name__
+        if xp is not np:
+            key += f":{xp.cuda.Device().id}"
         if key not in self._device:
-            inv = np.linalg.inv(self.affine)
-            self._device[key] = (xp.asarray(np.ascontiguousarray(self.vectors.reshape(-1, 3))), xp.asarray(inv))
+            self._device[key] = xp.asarray(np.ascontiguousarray(self.vectors.reshape(-1, 3)))
         return self._device[key]
 
     def displacement(self, pts):
         """d(pts) for RAS points ``pts`` (n, 3) as ITK interpolates it (0 outside the field's domain)."""
         xp = _xp_of(pts)
-        vec, inv = self.arrays(xp)
-        n = np.array(self.shape)
-        k = pts @ inv[:3, :3].T + inv[:3, 3]
-        inside = xp.all((k >= -0.5) & (k < xp.asarray(n - 0.5)), axis=1)
-        # outer half voxels take the outer voxels' vectors: the index clamped to the voxel centres
-        k = xp.minimum(xp.maximum(k, 0.0), xp.asarray(n - 1.0))
-        base = xp.minimum(xp.floor(k).astype(xp.int64), xp.asarray(np.maximum(n - 2, 0)))
-        frac = k - base
-        out = xp.zeros_like(pts)
-        strides = (n[1] * n[2], n[2], 1)
-        for corner in range(8):
-            o = [(corner >> a) & 1 for a in range(3)]
-            w = xp.ones(pts.shape[0], pts.dtype)
-            lin = xp.zeros(pts.shape[0], xp.int64)
-            for a in range(3):
-                idx = xp.minimum(base[:, a] + o[a], int(n[a] - 1))
-                w = w * (frac[:, a] if o[a] else 1.0 - frac[:, a])
-                lin = lin + idx * int(strides[a])
-            out += w[:, None] * vec[lin]
+        vec = self.arrays(xp)
+        n = self.shape
+        k = affine_rows(pts, np.linalg.inv(self.affine))
+        inside = xp.ones(pts.shape[0], bool)
+        lin = xp.zeros(pts.shape[0], xp.int64)
+        fr, step = [], []
+        stride = (n[1] * n[2], n[2], 1)
+        for a in range(3):
+            ka = k[:, a]
+            inside &= (ka >= -0.5) & (ka < n[a] - 0.5)
+            # the outer half voxels take the outer voxels' vectors: the index clamped to the voxel centres
+            kc = xp.minimum(xp.maximum(ka, 0.0), float(n[a] - 1))
+            c = xp.minimum(xp.floor(kc).astype(xp.int64), max(n[a] - 2, 0))
+            fr.append((kc - c)[:, None])
+            lin += c * stride[a]
+            step.append(stride[a] if n[a] > 1 else 0)  # one voxel along an axis: its fraction is 0
+        f0, f1, f2 = fr
+        s0, s1, s2 = step
+        c00 = vec[lin] * (1.0 - f2) + vec[lin + s2] * f2
+        c01 = vec[lin + s1] * (1.0 - f2) + vec[lin + s1 + s2] * f2
+        c10 = vec[lin + s0] * (1.0 - f2) + vec[lin + s0 + s2] * f2
+        c11 = vec[lin + s0 + s1] * (1.0 - f2) + vec[lin + s0 + s1 + s2] * f2
+        out = (c00 * (1.0 - f1) + c01 * f1) * (1.0 - f0) + (c10 * (1.0 - f1) + c11 * f1) * f0
         return xp.where(inside[:, None], out, 0.0)
 
 
@@ -195,19 +190,10 @@ class ITKTransform:
         pts = pts.reshape(-1, 3)
         for step in self.steps:
             if isinstance(step, AffineStep):
-                m = xp.asarray(step.matrix)
-                pts = pts @ m[:3, :3].T + m[:3, 3]
+                pts = affine_rows(pts, step.matrix)
             else:
                 pts = pts + step.displacement(pts)
         return pts[0] if one else pts
-
-    def preimage_box(self, lo, hi):
-        """A box (lo, hi) in the fixed space that holds every point :meth:`map_points` sends into the moving-space
-        box [lo, hi] (RAS mm): the work of pulling an image bounded by its support."""
-        lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-        for step in reversed(self.steps):
-            lo, hi = step.inverse_box(lo, hi)
-        return lo, hi
 
 
 # ------------------------------------------------------------------ reading

@@ -104,17 +104,13 @@ def fetch_transform(tpl: str, frm: str, cache=None, *, progress: bool = True) ->
     path = os.path.join(folder, name)
     if os.path.isfile(path) and _cached_problem(folder, name, path) is None:
         return path
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError:
-        pass
-    if not os.access(folder, os.W_OK):
+    from .atlases import _writable
+
+    if not _writable(folder):
         raise AtlasFileError(folder, f"the cache cannot be written and does not hold an intact {name}: set "
                                      f"GPUSIIBRA_CACHE to a folder of your own (or {HOME_ENV} to TemplateFlow's)")
     lock = FileLock(os.path.join(folder, ".lock"))
-    if not lock.acquire():
-        _say(f"waiting for another process fetching {name}{lock.holder()}")
-        lock.acquire(wait=True)
+    lock.take(name, _say)
     try:
         problem = _cached_problem(folder, name, path) if os.path.isfile(path) else "missing"
         if problem is None:

@@ -329,9 +329,7 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
                                      f"a folder of your own, or ask the cache's owner to run "
                                      f"`gpusiibra atlas fetch {entry.id}`")
     lock = FileLock(os.path.join(folder, ".lock"))
-    if not lock.acquire():
-        _say(f"waiting for another process fetching {entry.id}{lock.holder()}")
-        lock.acquire(wait=True)
+    lock.take(entry.id, _say)
     try:
         if native.is_native(target) and not force:
             return target  # another process fetched it while this one waited

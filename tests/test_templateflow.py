@@ -112,6 +112,24 @@ def test_templateflow_home_is_used_as_it_is(server, tmp_path, monkeypatch):
     assert tf.load_transform(TPL, FRM, progress=False).sha256 == xfm.sha256  # from its parsed copy
 
 
+def test_two_processes_download_once(server, tmp_path):
+    data = _xfm_bytes(tmp_path)
+    url = tf.transform_url(TPL, FRM)
+    server.put(url, data)
+    server.delay = 0.5
+    code = textwrap.dedent("""
+        from gpusiibra import _templateflow as tf
+        print(tf.load_transform("MNI152NLin2009cAsym", "MNI152NLin6Asym", progress=False).sha256)
+    """)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    procs = [subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              text=True) for _ in range(2)]
+    outs = [p.communicate(timeout=120) for p in procs]
+    assert [p.returncode for p in procs] == [0, 0], outs
+    assert {o[0].strip() for o in outs} == {read_itk_h5(tmp_path / "made-0.h5").sha256}
+    assert server.hits[server.path(url)] == 1
+
+
 def test_a_process_killed_mid_download_leaves_nothing_and_a_retry_completes(server, tmp_path):
     data = _xfm_bytes(tmp_path)
     url = tf.transform_url(TPL, FRM)
@@ -136,3 +154,23 @@ def test_a_process_killed_mid_download_leaves_nothing_and_a_retry_completes(serv
     xfm = tf.load_transform(TPL, FRM, progress=False)
     assert xfm.sha256 == read_itk_h5(tmp_path / "made-0.h5").sha256
     assert sorted(os.listdir(folder)) == [".lock", "checksums.json", xfm.name, xfm.name + ".npz"]
+
+
+@pytest.mark.online
+def test_the_real_templateflow_transforms_against_ants(tmp_path, monkeypatch):
+    """TemplateFlow's own files (downloaded): points as ANTs maps them, and the two files nearly each other's
+    inverse (one SyN registration's forward and inverse warps)."""
+    import pandas as pd
+
+    ants = pytest.importorskip("ants")
+    monkeypatch.delenv(tf.MIRROR_ENV, raising=False)
+    monkeypatch.delenv(tf.HOME_ENV, raising=False)
+    monkeypatch.setenv("GPUSIIBRA_CACHE", str(tmp_path))
+    to_2009c = tf.point_transform(FRM, TPL, progress=False)  # 6Asym points -> 2009c
+    to_6 = tf.point_transform(TPL, FRM, progress=False)
+    pts = np.random.default_rng(0).uniform([-70, -100, -50], [70, 70, 80], (500, 3))
+    out = ants.apply_transforms_to_points(3, pd.DataFrame(pts * [-1, -1, 1], columns=["x", "y", "z"]),
+                                          [to_2009c.path])
+    np.testing.assert_allclose(to_2009c.map_points(pts), out[["x", "y", "z"]].to_numpy() * [-1, -1, 1], atol=1e-4)
+    back = to_6.map_points(to_2009c.map_points(pts))
+    assert np.percentile(np.linalg.norm(back - pts, axis=1), 95) < 1.0

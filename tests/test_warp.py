@@ -26,17 +26,20 @@ def _group(g, kind, params, fixed, misspelled=False):
     word = "Tranform" if misspelled else "Transform"
     g.create_dataset("TransformType", data=np.array([kind.encode()], dtype=h5py.string_dtype("ascii")))
     g.create_dataset(f"{word}FixedParameters", data=np.asarray(fixed, np.float64))
-    g.create_dataset(f"{word}Parameters", data=np.asarray(params, np.float64))
+    params = np.asarray(params)
+    g.create_dataset(f"{word}Parameters", data=params if params.dtype == np.float32 else params.astype(np.float64))
 
 
 def write_composite(path, affine_lps, center, field_lps, origin, spacing, direction, affine_first=True,
-                    misspelled=False):
+                    misspelled=False, precision="double"):
     """An ITK composite in HDF5: an affine (3x4 ``affine_lps`` and its centre) and a displacement field (vectors
     (nx, ny, nz, 3) in LPS on the grid of origin/spacing/direction, all LPS). ``affine_first``: the file's order
     (the queue); a composite applies the file's last transform to a point first."""
-    aff = ("AffineTransform_double_3_3", np.r_[affine_lps[:3, :3].ravel(), affine_lps[:3, 3]], center)
+    dt = np.float32 if precision == "float" else np.float64
+    aff = (f"AffineTransform_{precision}_3_3", np.r_[affine_lps[:3, :3].ravel(), affine_lps[:3, 3]].astype(dt),
+           center)
     size = field_lps.shape[:3]
-    fld = ("DisplacementFieldTransform_double_3_3", field_lps.transpose(2, 1, 0, 3).ravel(),
+    fld = (f"DisplacementFieldTransform_{precision}_3_3", field_lps.transpose(2, 1, 0, 3).ravel().astype(dt),
            np.r_[size, origin, spacing, np.asarray(direction).ravel()])
     with h5py.File(path, "w") as f:
         f.create_dataset("ITKVersion", data=np.array([b"5.4.0"], dtype=h5py.string_dtype("ascii")))
@@ -46,7 +49,7 @@ def write_composite(path, affine_lps, center, field_lps, origin, spacing, direct
             _group(groups.create_group(str(i + 1)), kind, params, fixed, misspelled)
 
 
-def _transform(tmp_path, rng, affine_first=True, misspelled=False, name="xfm.h5"):
+def _transform(tmp_path, rng, affine_first=True, misspelled=False, name="xfm.h5", precision="double"):
     a = np.eye(4)
     a[:3, :3] += rng.normal(0, 0.06, (3, 3))
     a[:3, 3] = rng.normal(0, 2.5, 3)
@@ -58,7 +61,7 @@ def _transform(tmp_path, rng, affine_first=True, misspelled=False, name="xfm.h5"
                             np.cos(g[..., 0] * g[..., 2])], -1)
     path = str(tmp_path / name)
     write_composite(path, a, rng.normal(0, 3, 3), field, origin=[14.0, 15.0, -13.0], spacing=[3.2, 3.0, 3.4],
-                    direction=direction, affine_first=affine_first, misspelled=misspelled)
+                    direction=direction, affine_first=affine_first, misspelled=misspelled, precision=precision)
     return path, dict(origin=np.array([14.0, 15.0, -13.0]), spacing=np.array([3.2, 3.0, 3.4]),
                       direction=direction, shape=shape)
 
@@ -69,11 +72,12 @@ def _ants_points(path, pts_ras):
     return out[["x", "y", "z"]].to_numpy() * LPS
 
 
-@pytest.mark.parametrize("affine_first,misspelled", [(True, False), (False, True)])
+@pytest.mark.parametrize("affine_first,misspelled,precision", [(True, False, "double"), (False, True, "double"),
+                                                              (True, False, "float")])
 def test_points_equal_ants_inside_at_the_edges_and_outside_the_field(tmp_path, on_backend, affine_first,
-                                                                     misspelled):
+                                                                     misspelled, precision):
     rng = np.random.default_rng(3)
-    path, grid = _transform(tmp_path, rng, affine_first, misspelled)
+    path, grid = _transform(tmp_path, rng, affine_first, misspelled, precision=precision)
     xfm = read_itk_h5(path)
     # points everywhere, and points in the half voxel around the field's outer voxel centres (LPS grid -> RAS)
     k = rng.uniform(-1.5, 1.0, (600, 3)) + np.where(rng.random((600, 3)) < 0.5, 0, np.array(grid["shape"]) - 1.0)
@@ -161,31 +165,42 @@ def test_sparse_pull_equals_the_dense_pull(tmp_path, on_backend):
     np.testing.assert_array_equal(backend.to_host(key1), np.flatnonzero(dense))
 
 
-def test_the_sparse_pull_evaluates_only_the_supports_box(tmp_path):
-    """A small blob reaches a small box of the target grid: the transform is evaluated there only."""
+def test_the_sparse_pull_visits_only_what_the_support_reaches(tmp_path, monkeypatch):
+    """The transform is evaluated once per grid (the plan, reused by the next maps); a small blob visits only
+    the target voxels of the cells it touches."""
     rng = np.random.default_rng(7)
     path, _ = _transform(tmp_path, rng)
     xfm = read_itk_h5(path)
-    calls = []
-    real = xfm.map_points
+    calls, sampled = [], []
+    real_map, real_lerp = xfm.map_points, _warp._lerp
 
     class Counting:
         def map_points(self, p):
             calls.append(p.shape[0])
-            return real(p)
+            return real_map(p)
 
-        preimage_box = staticmethod(xfm.preimage_box)
+    def counting_lerp(v, fracs):
+        sampled.append(v[0].shape[0])
+        return real_lerp(v, fracs)
 
+    monkeypatch.setattr(_warp, "_lerp", counting_lerp)
+    counting = Counting()
     src = np.zeros((20, 22, 19), np.float32)
     src[9:11, 10:12, 9:10] = 1.5
     saff = np.diag([2.0, 2.0, 2.0, 1])
     saff[:3, 3] = [-20, -22, -19]
     tshape, taff = (60, 70, 60), np.diag([1.0, 1.0, 1.0, 1])
     taff[:3, 3] = [-30, -35, -30]
-    key, val = _warp.pull_sparse([sparse_image(src, saff)], [0], tshape, taff, Counting())
+    key, val = _warp.pull_sparse([sparse_image(src, saff)], [0], tshape, taff, counting)
+    assert 0 < sum(sampled) <= 8 * 4 * 8 * 1.5  # 4 voxels: at most 8 cells each, about 8 target voxels a cell
     dense = _warp.pull_array(src, saff, xfm, tshape, taff)
     assert np.array_equal(np.flatnonzero(dense), key) and np.array_equal(dense.ravel()[key], val)
-    assert 0 < sum(calls) < 0.05 * np.prod(tshape)
+    n_calls = len(calls)
+    src2 = np.roll(src, 3, axis=0)
+    key2, val2 = _warp.pull_sparse([sparse_image(src2, saff)], [0], tshape, taff, counting)
+    assert len(calls) == n_calls  # the plan is reused
+    dense2 = _warp.pull_array(src2, saff, xfm, tshape, taff)
+    assert np.array_equal(np.flatnonzero(dense2), key2) and np.array_equal(dense2.ravel()[key2], val2)
 
 
 def test_bad_transform_files_are_one_line(tmp_path):
