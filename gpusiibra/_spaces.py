@@ -133,22 +133,8 @@ class AffineTransform:
 
         return apply_affine(self.matrix, np.asarray(xyz, np.float64))
 
-    def preimage_box(self, lo, hi):
-        """Boxes holding every point this transform maps into the boxes [lo, hi] ((3,) or (m, 3), mm)."""
-        return _box_through(np.linalg.inv(self.matrix), lo, hi)
-
     def inverse(self, name) -> "AffineTransform":
         return AffineTransform(np.linalg.inv(self.matrix), name)
-
-
-def _box_through(matrix, lo, hi):
-    """The bounding boxes of the boxes [lo, hi] ((3,) or (m, 3)) mapped by an affine (their corners' extremes)."""
-    from nibabel.affines import apply_affine
-
-    lo, hi = np.asarray(lo, np.float64), np.asarray(hi, np.float64)
-    sel = np.array([[(c >> 2) & 1, (c >> 1) & 1, c & 1] for c in range(8)], bool)
-    pts = apply_affine(matrix, np.where(sel, hi[..., None, :], lo[..., None, :]))  # (..., 8, 3)
-    return pts.min(-2), pts.max(-2)
 
 
 def _spm_matrix_brett(zoom_z):
@@ -186,15 +172,6 @@ class BrettTransform:
         out[below] = apply_affine(np.diag([1 / 0.99, 1 / 0.97, 1 / 0.84, 1.0]), q[below])
         out[~below] = apply_affine(np.diag([1 / 0.99, 1 / 0.97, 1 / 0.92, 1.0]), q[~below])
         return out
-
-    def preimage_box(self, lo, hi):
-        """Boxes holding every point mapped into [lo, hi]: the union of both pieces' preimages."""
-        pieces = [_spm_matrix_brett(z) for z in (0.84, 0.92)]
-        if not self.inverse_:  # the preimage under mni2tal is the image under its inverse pieces
-            boxes = [_box_through(np.linalg.inv(m), lo, hi) for m in pieces]
-        else:
-            boxes = [_box_through(m, lo, hi) for m in pieces]
-        return np.minimum(boxes[0][0], boxes[1][0]), np.maximum(boxes[0][1], boxes[1][1])
 
 
 #: Lancaster's icbm_fsl2tal: MNI (FSL's MNI152) -> Talairach

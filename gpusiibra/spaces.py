@@ -234,29 +234,18 @@ def _grid(like, target, shape, affine):
 
 def pull_array(data, affine, source, target, shape, grid, order=None):
     """An array on (shape, grid) of ``target`` space: ``data`` (its grid ``affine``, ``source`` space) pulled
-    through the transforms (:mod:`gpusiibra._warp` interpolates)."""
+    through the transforms, as the batch pulls it (:func:`gpusiibra._warp.pull_sparse`: only the target voxels
+    its nonzero voxels reach; the same numbers)."""
     from . import _warp, backend
+    from ._sparse_image import sparse_image
 
     data = np.asarray(data)
-    if order is None:  # nearest neighbour for an image of exactly {0, 1}, as the assignment resamples (nilearn)
-        order = 0 if set(np.unique(data).tolist()) == {0, 1} else 1
-    if order == 1 and data.dtype.kind != "f":
-        data = data.astype(np.float64)
-    xp = backend.xp()
-    out = np.zeros(tuple(shape), np.float64 if order == 1 else data.dtype)
-    nz = np.argwhere(data != 0)
-    if not len(nz):
-        return out
-    pull = pull_transform(source, target)
-    # only the target voxels the image's nonzero box can reach (the transforms' preimage of that box)
-    lo_t, hi_t = (b[0] for b in _warp.target_boxes(pull, nz.min(0), nz.max(0), affine, shape, grid))
-    if np.any(hi_t < lo_t):
-        return out
-    sub = np.asarray(grid, np.float64).copy()
-    sub[:3, 3] = grid[:3, :3] @ lo_t + grid[:3, 3]
-    got = _warp.pull_array(xp.asarray(np.ascontiguousarray(data)), affine, pull, tuple(hi_t - lo_t + 1), sub, order)
-    out[tuple(slice(a, b + 1) for a, b in zip(lo_t, hi_t))] = backend.to_host(got)
-    return out
+    image = sparse_image(data, affine)
+    order = image.order if order is None else order  # nearest neighbour for exactly {0, 1}, as nilearn
+    key, value = _warp.pull_sparse([image], [0], shape, grid, pull_transform(source, target), order=order)
+    out = np.zeros(int(np.prod(shape)), np.float64 if order == 1 else image.dtype)
+    out[backend.to_host(key)] = backend.to_host(value)
+    return out.reshape(tuple(int(s) for s in shape))
 
 
 @lru_cache(maxsize=16)
@@ -284,12 +273,6 @@ class _Pull:
 
     def map_points(self, xyz):
         return self.chain.pull(xyz)
-
-    def preimage_box(self, lo, hi):
-        """A target box holding every target point that lands in the source box [lo, hi]."""
-        for t in reversed(self.chain.pull_transforms()):
-            lo, hi = t.preimage_box(lo, hi)
-        return lo, hi
 
 
 # ------------------------------------------------------------ what an input says about its space

@@ -250,6 +250,7 @@ def test_warp_image_pulls_through_the_affine_as_scipy_does():
         spaces.warp_image(img, "TAL", "FSL")
 
 
+@pytest.mark.slow
 def test_the_batch_pulls_declared_maps_as_the_api_does(fsl_atlas, tmp_path, on_backend):
     import nibabel as nib
 
@@ -314,6 +315,27 @@ def test_the_command_line_warps_and_refuses_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "unknown target 'Colin27'" in err
     assert main(["points", str(table), "--space", "Colin27"]) == 2
     assert "unknown space 'Colin27'" in capsys.readouterr().err
+
+
+def test_the_batch_warns_once_about_a_named_space_and_refuses_a_contradicted_file(fsl_atlas, tmp_path, capsys):
+    import nibabel as nib
+
+    from gpusiibra import batch
+
+    named = tmp_path / "sub-01_space-MNI152NLin2009cAsym_stat-t_statmap.nii.gz"
+    other = tmp_path / "sub-02_space-MNI152NLin2009cAsym_stat-t_statmap.nii.gz"
+    plain = tmp_path / "plain.nii.gz"
+    for p in (named, other, plain):
+        nib.save(_blob(), p)
+    rows, summary = batch.assign_batch(fsl_atlas, [named, other, plain], progress=False)
+    err = capsys.readouterr().err
+    assert err.count("says space MNI152NLin2009cAsym, the atlas is in MNI152NLin6Asym; nothing was warped") == 1
+    assert summary.maps == 3 and summary.failures == 0
+    rows, summary = batch.assign_batch(fsl_atlas, [named, plain], progress=False, space="MNI305")
+    assert summary.failures == 1 and summary.maps == 1  # the other file goes on
+    (path, reason), = rows.attrs["errors"]
+    assert path == str(named) and reason == "its name says space MNI152NLin2009cAsym, --space says MNI305: which " \
+                                            "is it? (remove one)"
 
 
 @pytest.fixture(scope="module")
@@ -385,24 +407,3 @@ def test_a_map_in_fsl_space_is_pulled_onto_julich_as_the_warped_map_is_assigned(
     pd.testing.assert_frame_equal(label_points(table, julich, space="FSL")[["region", "map value"]],
                                   label_points(pd.DataFrame(moved, columns=["x", "y", "z"]), julich)[["region",
                                                                                                       "map value"]])
-
-
-def test_the_batch_warns_once_about_a_named_space_and_refuses_a_contradicted_file(fsl_atlas, tmp_path, capsys):
-    import nibabel as nib
-
-    from gpusiibra import batch
-
-    named = tmp_path / "sub-01_space-MNI152NLin2009cAsym_stat-t_statmap.nii.gz"
-    other = tmp_path / "sub-02_space-MNI152NLin2009cAsym_stat-t_statmap.nii.gz"
-    plain = tmp_path / "plain.nii.gz"
-    for p in (named, other, plain):
-        nib.save(_blob(), p)
-    rows, summary = batch.assign_batch(fsl_atlas, [named, other, plain], progress=False)
-    err = capsys.readouterr().err
-    assert err.count("says space MNI152NLin2009cAsym, the atlas is in MNI152NLin6Asym; nothing was warped") == 1
-    assert summary.maps == 3 and summary.failures == 0
-    rows, summary = batch.assign_batch(fsl_atlas, [named, plain], progress=False, space="MNI305")
-    assert summary.failures == 1 and summary.maps == 1  # the other file goes on
-    (path, reason), = rows.attrs["errors"]
-    assert path == str(named) and reason == "its name says space MNI152NLin2009cAsym, --space says MNI305: which " \
-                                            "is it? (remove one)"
