@@ -338,6 +338,23 @@ def test_the_batch_warns_once_about_a_named_space_and_refuses_a_contradicted_fil
                                             "is it? (remove one)"
 
 
+def test_a_points_dataset_records_the_space_and_warps_as_label_points(fsl_atlas, table, tmp_path):
+    import pyarrow.parquet as pq
+
+    from gpusiibra.dataset import read_manifest
+    from gpusiibra.tables import label_points_batch
+
+    path = tmp_path / "peaks.csv"
+    table.to_csv(path, index=False)
+    label_points_batch(path, tmp_path / "peaks.parquet", fsl_atlas, space="TAL", progress=False, chunk_rows=100)
+    run = read_manifest(tmp_path / "peaks.parquet")[0]["settings"]
+    assert run["space"] == "Talairach" and [t["transform"] for t in next(iter(run["warps"].values()))[
+        "transforms"]] == ["Lancaster 2007 tal2icbm_fsl"]
+    got = pq.read_table(tmp_path / "peaks.parquet").to_pandas().sort_values(["row", "volume"], kind="stable")
+    ref = label_points(table, fsl_atlas, space="TAL")
+    assert list(got["region"].fillna("")) == list(ref["region"].fillna(""))
+
+
 @pytest.fixture(scope="module")
 def templateflow_home(tmp_path_factory):
     """$TEMPLATEFLOW_HOME holding the two composite transforms between FSL's MNI152 and ICBM 2009c, made here:
