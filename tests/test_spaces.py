@@ -355,6 +355,13 @@ def test_a_points_dataset_records_the_space_and_warps_as_label_points(fsl_atlas,
     assert list(got["region"].fillna("")) == list(ref["region"].fillna(""))
 
 
+def test_a_point_warped_outside_the_grid_is_a_warning_never_a_region(fsl_atlas):
+    far = pd.DataFrame({"x": [-40.0, 150.0], "y": [-20.0, 0.0], "z": [55.0, 0.0]})
+    with pytest.warns(RuntimeWarning, match=r"1 point\(s\) lie outside the atlas grid and get no assignment"):
+        got = label_points(far, fsl_atlas, space="TAL")
+    assert got.loc[got["x"] == 150.0, "region"].isna().all() and got.loc[got["x"] == -40.0, "region"].notna().all()
+
+
 @pytest.fixture(scope="module")
 def templateflow_home(tmp_path_factory):
     """$TEMPLATEFLOW_HOME holding the two composite transforms between FSL's MNI152 and ICBM 2009c, made here:
