@@ -339,12 +339,8 @@ def _declared(value, where):
     label = re.sub(r"^tpl-", "", label.split("_")[0]) if label.startswith("tpl-") else label
     try:
         return Declared(value, resolve(label), where)
-    except OptionError:
-        return Declared(value, None, where) if _unknown_ok(label) else Declared(value, _Unknown(value), where)
-
-
-def _unknown_ok(label):
-    return re.sub(r"[^a-z0-9]", "", label.lower()) in {re.sub(r"[^a-z0-9]", "", g.lower()) for g in GENERIC_MNI}
+    except OptionError:  # a space gpusiibra does not know: said, never guessed
+        return Declared(value, _Unknown(value), where)
 
 
 @dataclass(frozen=True)
@@ -417,8 +413,8 @@ def points_to_atlas(coords, space, atlas, declared_by=True):
     bad = ~np.isfinite(out).all(axis=1)
     if bad.any():
         first = ", ".join(f"{c:g}" for c in xyz[np.flatnonzero(bad)[0]])
-        warn(f"{int(bad.sum())} point(s) of {source.name} fall outside the transform to {target.name} and get no "
-             f"assignment (first: ({first}) mm)", stacklevel=4)
+        warnings.warn(f"{int(bad.sum())} point(s) of {source.name} have no place in {target.name} after the "
+                      f"transforms and get no assignment (first: ({first}) mm)", RuntimeWarning, stacklevel=4)
         out[bad] = np.nan
     return out
 
@@ -541,13 +537,3 @@ def mixed_spaces_note(atlases):
     return ("the atlases are in different spaces (" + ", ".join(f"{label}: {sp}" for label, sp in named if sp) +
             "): the inputs are compared with each as they are; say their space with --space (space=) to warp them "
             "into each atlas's")
-
-
-def warn(message, stacklevel=3):
-    """A space warning (RuntimeWarning)."""
-    warnings.warn(message, RuntimeWarning, stacklevel=stacklevel)
-
-
-def route_names(source, target) -> list:
-    """The names of the transforms from ``source`` to ``target``."""
-    return [st.name for st in route(source, target)]
