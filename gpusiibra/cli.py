@@ -98,6 +98,11 @@ def _cmd_points(args):
 
     if args.backend:
         backend.set_backend(args.backend)
+    if args.space is not None:  # what is warped, said first (the table itself goes to stdout)
+        from .maps import get_maps
+        from .spaces import describe_warps
+
+        print(describe_warps(args.space, get_maps(args.atlas), images=False), file=sys.stderr)
     if args.out and args.out.rstrip("/\\").endswith(".parquet"):  # a results dataset, in chunks, resumable
         summary = label_points_batch(args.table, args.out, get_map(args.atlas), sigma_mm=args.sigma,
                                      lower_threshold=args.lower_threshold, resume=args.resume,
@@ -180,6 +185,10 @@ def _cmd_assign(args):
     for smap in smaps:
         print(f"atlas: {smap.name} ({len(smap)} {smap.maptype} regions{', ' + smap.space if smap.space else ''}), "
               f"backend: {backend.get_backend()}")
+    if args.space is not None:
+        from .spaces import describe_warps
+
+        print(describe_warps(args.space, smaps))
     print(summary)
     if summary.rows:
         import pandas as pd

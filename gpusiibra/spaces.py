@@ -30,7 +30,7 @@ __all__ = ["Space", "SPACES", "GENERIC_MNI", "resolve_space", "space_names", "at
            "warp_points", "warp_image", "declared_space", "Declared", "input_space", "TEMPLATE_GRIDS",
            "list_spaces", "points_to_atlas", "pull_to_atlas", "space_record",
            "image_space_record", "engine_pulls", "pull_transform", "warp_table", "warp_file",
-           "mixed_spaces_note"]
+           "mixed_spaces_note", "describe_warps"]
 
 #: the 1 mm grids of TemplateFlow's templates (res-01): shape and affine, where warp_image puts an image
 TEMPLATE_GRIDS = {
@@ -537,3 +537,20 @@ def mixed_spaces_note(atlases):
     return ("the atlases are in different spaces (" + ", ".join(f"{label}: {sp}" for label, sp in named if sp) +
             "): the inputs are compared with each as they are; say their space with --space (space=) to warp them "
             "into each atlas's")
+
+
+def describe_warps(space, atlases, images=True) -> str:
+    """One line: the inputs' declared space and, per atlas, what they were warped into and through what (for
+    maps, the transforms that pull them: from the atlas's space to theirs)."""
+    from ._atlas_identity import atlas_label
+
+    user = resolve(space)
+    if user is None:
+        return f"space: {space}, the atlas's own: nothing warped (siibra's behaviour)"
+    parts = []
+    for smap in atlases:
+        target = _target(smap, user)
+        steps = route(target, user) if images else route(user, target)
+        parts.append(f"{atlas_label(smap)}: into {target.name} by " + " then ".join(st.name for st in steps)
+                     if steps else f"{atlas_label(smap)}: already in {target.name}, nothing warped")
+    return f"space: inputs in {user.name}; " + "; ".join(parts)

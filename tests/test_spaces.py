@@ -233,6 +233,13 @@ def _blob(shape=(36, 40, 34), affine=None):
     return nib.Nifti1Image(data, aff)
 
 
+def _blob_file(folder):
+    import nibabel as nib
+
+    nib.save(_blob(), folder / "blob.nii.gz")
+    return folder / "blob.nii.gz"
+
+
 def test_warp_image_pulls_through_the_affine_as_scipy_does():
     from scipy import ndimage
 
@@ -315,6 +322,9 @@ def test_the_command_line_warps_and_refuses_in_one_line(tmp_path, capsys):
     assert err.count("\n") == 1 and "unknown target 'Colin27'" in err
     assert main(["points", str(table), "--space", "Colin27"]) == 2
     assert "unknown space 'Colin27'" in capsys.readouterr().err
+    assert main(["assign", str(_blob_file(tmp_path)), "--space", "MNI", "--out", str(tmp_path / "o.parquet"),
+                 "--quiet"]) == 0
+    assert "space: MNI, the atlas's own: nothing warped (siibra's behaviour)" in capsys.readouterr().out
 
 
 def test_the_batch_warns_once_about_a_named_space_and_refuses_a_contradicted_file(fsl_atlas, tmp_path, capsys):
