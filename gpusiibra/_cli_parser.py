@@ -145,8 +145,9 @@ def _add_points(sub):
     q.add_argument("--by", help="with a dataset --out: the regions of each group's points, grouped by this "
                    "column of the table (e.g. study_id), written into the dataset and shown")
     q.add_argument("--space", help=_SPACE_HELP + " (or Talairach, TalairachBrett): the points are warped into each "
-                   "atlas's space before the lookup; MNI takes them as they are, whatever a `space` column says. "
-                   "Default: as they are (siibra's behaviour); a `space` column naming Talairach is refused")
+                   "atlas's space before the lookup; MNI takes them as they are, whatever a `space` column says; "
+                   "`column`: each row from the space its `space` column names (Neurosynth, NiMARE). Default: as "
+                   "they are (siibra's behaviour); a `space` column naming Talairach is refused")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
 

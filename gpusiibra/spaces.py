@@ -30,7 +30,7 @@ __all__ = ["Space", "SPACES", "GENERIC_MNI", "resolve_space", "space_names", "at
            "warp_points", "warp_image", "declared_space", "Declared", "input_space", "TEMPLATE_GRIDS",
            "list_spaces", "points_to_atlas", "pull_to_atlas", "space_record",
            "image_space_record", "engine_pulls", "pull_transform", "warp_table", "warp_file",
-           "mixed_spaces_note", "describe_warps"]
+           "mixed_spaces_note", "describe_warps", "rows_to_atlas"]
 
 #: the 1 mm grids of TemplateFlow's templates (res-01): shape and affine, where warp_image puts an image
 TEMPLATE_GRIDS = {
@@ -419,6 +419,30 @@ def points_to_atlas(coords, space, atlas, declared_by=True):
     return out
 
 
+def rows_to_atlas(coords, names, atlas, where=None):
+    """Points each in the space its row names (``names``: a table's ``space`` column) in the atlas's space: the
+    rows of each space warped together (:func:`points_to_atlas`); a generic "MNI" taken as it is. Every name is
+    checked first (all of them when ``coords`` is empty): an unknown one is a PointsFileError naming it."""
+    from .errors import PointsFileError
+
+    names = np.asarray(names, dtype=object)
+    known = {}
+    for v in dict.fromkeys(names.tolist()):
+        try:
+            known[v] = resolve(v)
+        except OptionError:
+            rows = int((names == v).sum())
+            raise PointsFileError(where, f"{rows} rows say their coordinates are in {v!r}, a space gpusiibra does "
+                                         f"not know (it knows {space_names()})") from None
+    xyz = np.asarray(coords, np.float64).reshape(-1, 3)
+    out = xyz.copy()
+    for v, sp in known.items():
+        sel = names[:len(xyz)] == v
+        if sp is not None and sel.any():
+            out[sel] = points_to_atlas(xyz[sel], sp.name, atlas)
+    return out
+
+
 def pull_to_atlas(data, affine, source, atlas):
     """An image (array, its affine) of ``source`` space pulled onto the atlas's grid through the transforms to
     the atlas's space (a 4D image frame by frame): the array the assignment then takes on the atlas's grid."""
@@ -438,6 +462,11 @@ def space_record(space, atlases, direction="points") -> dict:
     atlas, its space and the transforms used (name, kind; a file's name and SHA-256), the transforms built."""
     if space is None:
         return {}
+    if isinstance(space, str) and space.strip().lower() == "column":  # each row's own (a table's space column)
+        from ._atlas_identity import atlas_label
+
+        return {"space": "column", "warps": {atlas_label(a): {"atlas_space": getattr(atlas_space(a), "name", None)}
+                                             for a in atlases}}
     user = resolve(space)
     out = {"space": user.name if user is not None else "MNI", "warps": {}}
     from ._atlas_identity import atlas_label
@@ -544,6 +573,9 @@ def describe_warps(space, atlases, images=True) -> str:
     maps, the transforms that pull them: from the atlas's space to theirs)."""
     from ._atlas_identity import atlas_label
 
+    if isinstance(space, str) and space.strip().lower() == "column":
+        return "space: each row's own (the table's space column), warped into " + "; ".join(
+            f"{atlas_label(a)}: {getattr(atlas_space(a), 'name', '?')}" for a in atlases)
     user = resolve(space)
     if user is None:
         return f"space: {space}, the atlas's own: nothing warped (siibra's behaviour)"

@@ -36,7 +36,9 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
         The coordinates' space (:mod:`gpusiibra.spaces`: ``"Talairach"``, ``"MNI152NLin6Asym"``/``"FSL"``,
         ``"MNI305"``...): the points are warped into each atlas's space before the lookup. Default: the
         table's as they are (siibra's behaviour; ``"MNI"`` says the same); a ``space`` column that names
-        Talairach is refused, one that contradicts ``space`` too.
+        Talairach is refused, one that contradicts ``space`` too. ``"column"``: each row is warped from the
+        space its own ``space`` column names (Neurosynth's and NiMARE's tables mix MNI and Talairach rows;
+        a row saying a generic "MNI" is taken as it is; one naming a space gpusiibra does not know is refused).
 
     Returns
     -------
@@ -77,7 +79,16 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
             blocks.append(got)
         return pd.concat(blocks, ignore_index=True)
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
-    points = points_of(table, sigma_mm, space, where=where, atlas_space=_space_name(smap))
+    if _by_row(space):  # each row from the space its `space` column names (a coordinate database)
+        from .points import PointCloud
+        from .spaces import rows_to_atlas
+
+        points = points_of(table, sigma_mm, "MNI", where=where)
+        points = PointCloud(rows_to_atlas(points.coordinates, _space_column(table, where), smap, where),
+                            None, points.sigma)
+        space = None
+    else:
+        points = points_of(table, sigma_mm, space, where=where, atlas_space=_space_name(smap))
     assigned = smap.assign(points, lower_threshold=lower_threshold, space=space)
     point = assigned["input structure"].to_numpy(np.int64)
     left = table.reset_index(drop=True)
@@ -98,6 +109,21 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
     if "volume" in got:
         got["volume"] = got["volume"].astype("Int64")
     return got if keep_row else got.drop(columns="_row")
+
+
+def _by_row(space) -> bool:
+    return isinstance(space, str) and space.strip().lower() == "column"
+
+
+def _space_column(table, where):
+    """The values of a table's ``space`` column (any case), or a PointsFileError when it has none."""
+    from .errors import PointsFileError
+
+    low = {str(c).strip().lower(): c for c in table.columns}
+    if "space" not in low:
+        raise PointsFileError(where, "--space column: the table has no space column (it has "
+                                     f"{', '.join(map(str, table.columns))})")
+    return table[low["space"]].astype(str).str.strip().to_numpy()
 
 
 def _space_name(smap):
@@ -186,7 +212,13 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
     df = df.rename(columns={c: f"input:{c}" for c in df.columns if c in set(COLUMNS) | {"row"}})
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
     # every row checked before anything is written
-    points = points_of(df, sigma_mm, space, where=path, atlas_space=_space_name(smap))
+    if _by_row(space):
+        from .spaces import rows_to_atlas
+
+        points = points_of(df, sigma_mm, "MNI", where=path)
+        rows_to_atlas(points.coordinates[:0], _space_column(df, path), smap, path)  # every row's space known
+    else:
+        points = points_of(df, sigma_mm, space, where=path, atlas_space=_space_name(smap))
     key = input_key(path)
     if by is not None and by not in df.columns:
         raise OptionError(f"--by {by}: the table has no such column (it has {', '.join(map(str, df.columns))})")

@@ -441,3 +441,24 @@ def test_a_map_in_fsl_space_is_pulled_onto_julich_as_the_warped_map_is_assigned(
     pd.testing.assert_frame_equal(label_points(table, julich, space="FSL")[["region", "map value"]],
                                   label_points(pd.DataFrame(moved, columns=["x", "y", "z"]), julich)[["region",
                                                                                                       "map value"]])
+
+
+def test_a_table_of_mixed_spaces_is_warped_row_by_row(fsl_atlas, table, tmp_path, capsys):
+    mixed = table.assign(space=np.where(np.arange(len(table)) % 3 == 0, "TAL", "MNI"))
+    got = label_points(mixed, fsl_atlas, space="column")
+    tal = (np.arange(len(table)) % 3 == 0)
+    moved = table.to_numpy().copy()
+    moved[tal] = spaces.warp_points(moved[tal], "TAL", "FSL")
+    ref = label_points(pd.DataFrame(moved, columns=["x", "y", "z"]), fsl_atlas)
+    assert got[["region", "map value"]].equals(ref[["region", "map value"]])
+    with pytest.raises(PointsFileError, match="100 rows say their coordinates are in 'Colin27', a space"):
+        label_points(mixed.assign(space=np.where(tal, "Colin27", "MNI")), fsl_atlas, space="column")
+    with pytest.raises(PointsFileError, match="--space column: the table has no space column"):
+        label_points(table, fsl_atlas, space="column")
+    from gpusiibra.cli import main
+
+    path = tmp_path / "mixed.csv"
+    mixed.to_csv(path, index=False)
+    atlas = fsl_atlas.save(tmp_path / "fsl-atlas.npz")  # its space kept in the file
+    assert main(["points", str(path), "--space", "column", "--atlas", atlas]) == 0
+    assert "space: each row's own (the table's space column), warped into" in capsys.readouterr().err
