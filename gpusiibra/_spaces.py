@@ -30,13 +30,15 @@ from __future__ import annotations
 import os
 import re
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 
 from .errors import OptionError
 
 __all__ = ["Space", "SPACES", "resolve", "route", "Chain", "Step", "STEPS", "GENERIC_MNI", "space_names",
-           "AffineTransform", "BrettTransform"]
+           "AffineTransform", "BrettTransform", "atlas_space", "target_space", "transform_chain", "pull_transform",
+           "engine_pulls"]
 
 
 @dataclass(frozen=True)
@@ -324,3 +326,81 @@ class Chain:
 
     def describe(self) -> str:
         return " -> ".join([self.source.name] + [f"[{st.name}] {st.target}" for st in self.steps])
+
+
+def atlas_space(smap):
+    """The template space of an atlas (a :class:`Space`), or None when it does not say.
+
+    An official atlas carries the space its source states (the catalog's ``template``: FSL's Harvard-Oxford maps
+    are in ``MNI152NLin6Asym`` although siibra's configuration files them under ICBM 2009c); otherwise its
+    ``space`` is read as a name.
+
+    Examples
+    --------
+    >>> import gpusiibra
+    >>> from gpusiibra.spaces import atlas_space
+    >>> atlas_space(gpusiibra.get_map()).name
+    'MNI152NLin2009cAsym'
+    """
+    template = smap.meta.get("template")
+    if not template:
+        source = smap.meta.get("catalog_id") or smap.meta.get("source")
+        if isinstance(source, str) and source:
+            from .atlases import catalog_template
+
+            template = catalog_template(source)
+    for name in (template, smap.space):
+        if name:
+            try:
+                sp = resolve(name)
+            except OptionError:
+                continue
+            if sp is not None:
+                return sp
+    return None
+
+
+def target_space(atlas, source):
+    """The atlas's space, for warping from ``source``; an OptionError when the atlas does not say."""
+    target = atlas_space(atlas)
+    if target is None:
+        raise OptionError(f"the atlas {getattr(atlas, 'name', '') or 'given'!r} does not say its space, so inputs in "
+                          f"{source.name} cannot be warped into it: give the atlas's space (load_map(..., space=...)) "
+                          "or leave out --space")
+    return target
+
+
+@lru_cache(maxsize=16)
+def transform_chain(source, target) -> Chain:
+    """The transforms from ``source`` to ``target`` (names), built once per process."""
+    return Chain(source, target)
+
+
+@lru_cache(maxsize=16)
+def pull_transform(source, target):
+    """The transform that pulls an image of ``source`` onto a grid of ``target`` (target points to source
+    points), built once per process."""
+    return _Pull(transform_chain(source, target))
+
+
+def engine_pulls(smap, source):
+    """For the engine (:func:`gpusiibra._engine.assign_chunk`'s ``pulls``): the transform pulling a map declared
+    in ``source`` onto ``smap``'s grid, or None when the atlas is in that space."""
+    target = target_space(smap, resolve(source)).name
+    return None if target == source else pull_transform(source, target)
+
+
+class _Pull:
+    """A chain seen from the target: ``map_points`` takes target points to source points."""
+
+    def __init__(self, chain):
+        self.chain = chain
+        self.name = chain.describe()
+        chain.pull_transforms()
+        self.sha256 = None
+
+    def map_points(self, xyz):
+        return self.chain.pull(xyz)
+
+
+# ------------------------------------------------------------ what an input says about its space

@@ -14,17 +14,15 @@ none: "the atlas's own MNI", siibra's behaviour, nothing warped.
 """
 from __future__ import annotations
 
-import json
 import os
-import re
 import warnings
-from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
-from ._spaces import GENERIC_MNI, SPACES, Chain, Space, resolve, route, space_names
-from .errors import ImageFileError, OptionError
+from ._space_inputs import Declared, declared_space, input_space
+from ._spaces import (GENERIC_MNI, SPACES, Space, atlas_space, engine_pulls, pull_transform, resolve, route,
+                      space_names, target_space, transform_chain)
+from .errors import OptionError
 
 __all__ = ["Space", "SPACES", "GENERIC_MNI", "resolve_space", "space_names", "atlas_space", "transform_chain",
            "warp_points", "warp_image", "declared_space", "Declared", "input_space", "TEMPLATE_GRIDS",
@@ -69,44 +67,6 @@ def list_spaces():
 
     return pd.DataFrame([{"name": s.name, "title": s.title, "images": s.images, "also": ", ".join(s.aliases)}
                          for s in SPACES])
-
-
-def atlas_space(smap):
-    """The template space of an atlas (a :class:`Space`), or None when it does not say.
-
-    An official atlas carries the space its source states (the catalog's ``template``: FSL's Harvard-Oxford maps
-    are in ``MNI152NLin6Asym`` although siibra's configuration files them under ICBM 2009c); otherwise its
-    ``space`` is read as a name.
-
-    Examples
-    --------
-    >>> import gpusiibra
-    >>> from gpusiibra.spaces import atlas_space
-    >>> atlas_space(gpusiibra.get_map()).name
-    'MNI152NLin2009cAsym'
-    """
-    template = smap.meta.get("template")
-    if not template:
-        source = smap.meta.get("catalog_id") or smap.meta.get("source")
-        if isinstance(source, str) and source:
-            from .atlases import catalog_template
-
-            template = catalog_template(source)
-    for name in (template, smap.space):
-        if name:
-            try:
-                sp = resolve(name)
-            except OptionError:
-                continue
-            if sp is not None:
-                return sp
-    return None
-
-
-@lru_cache(maxsize=16)
-def transform_chain(source, target) -> Chain:
-    """The transforms from ``source`` to ``target`` (names), built once per process."""
-    return Chain(source, target)
 
 
 def warp_points(coords, source, target):
@@ -248,148 +208,6 @@ def pull_array(data, affine, source, target, shape, grid, order=None):
     return out.reshape(tuple(int(s) for s in shape))
 
 
-@lru_cache(maxsize=16)
-def pull_transform(source, target):
-    """The transform that pulls an image of ``source`` onto a grid of ``target`` (target points to source
-    points), built once per process."""
-    return _Pull(transform_chain(source, target))
-
-
-def engine_pulls(smap, source):
-    """For the engine (:func:`gpusiibra._engine.assign_chunk`'s ``pulls``): the transform pulling a map declared
-    in ``source`` onto ``smap``'s grid, or None when the atlas is in that space."""
-    target = _target(smap, resolve(source)).name
-    return None if target == source else pull_transform(source, target)
-
-
-class _Pull:
-    """A chain seen from the target: ``map_points`` takes target points to source points."""
-
-    def __init__(self, chain):
-        self.chain = chain
-        self.name = chain.describe()
-        chain.pull_transforms()
-        self.sha256 = None
-
-    def map_points(self, xyz):
-        return self.chain.pull(xyz)
-
-
-# ------------------------------------------------------------ what an input says about its space
-
-@dataclass(frozen=True)
-class Declared:
-    """A space an input's own files name: ``value`` as written, ``space`` (None: a generic MNI), ``where``
-    (the file name, its JSON sidecar or NeuroVault's metadata)."""
-
-    value: str
-    space: Space | None
-    where: str
-
-
-_BIDS_SPACE = re.compile(r"(?:^|_)space-([A-Za-z0-9]+)(?=_|\.|$)")
-#: keys of a JSON sidecar that name a space: BIDS derivatives, NeuroVault's image metadata
-_JSON_KEYS = ("space", "Space", "SpatialReference", "target_template_image", "template")
-
-
-def _sidecars(path):
-    base = os.path.basename(path)
-    stem = re.sub(r"\.nii(\.gz)?$", "", base, flags=re.I)
-    folder = os.path.dirname(path)
-    names = [stem + ".json", base + ".json"]
-    return [os.path.join(folder, n) for n in names]
-
-
-def declared_space(path):
-    """What an input's file name (BIDS ``_space-<label>_``) or sidecar (``<name>.json``: BIDS ``SpatialReference``
-    / ``space``, NeuroVault's ``target_template_image``) says its space is: a :class:`Declared`, or None.
-
-    A sidecar wins over the name. A label that names no space gpusiibra knows is returned with ``space``
-    None and ``value`` as written (the caller decides: a warning, never a guess).
-
-    Examples
-    --------
-    >>> from gpusiibra.spaces import declared_space
-    >>> declared_space("sub-01_space-MNI152NLin6Asym_stat-t_statmap.nii.gz").space.name
-    'MNI152NLin6Asym'
-    """
-    path = os.fspath(path)
-    for side in _sidecars(path):
-        if os.path.isfile(side):
-            try:
-                with open(side, encoding="utf-8") as f:
-                    meta = json.load(f)
-            except (OSError, ValueError) as e:
-                raise ImageFileError(side, f"the sidecar is not readable JSON ({e})") from None
-            if isinstance(meta, dict):
-                for k in _JSON_KEYS:
-                    v = meta.get(k)
-                    if isinstance(v, dict):  # BIDS SpatialReference as {"URI": ...} or per-image entries
-                        v = v.get("URI") or v.get("space") or next(iter(v.values()), None)
-                    if isinstance(v, str) and v.strip():
-                        return _declared(v.strip(), f"its sidecar {os.path.basename(side)} ({k})")
-    m = _BIDS_SPACE.search(os.path.basename(path))
-    if m:
-        return _declared(m.group(1), "its name")
-    return None
-
-
-def _declared(value, where):
-    label = value.rsplit("/", 1)[-1]  # a URI such as https://templateflow.s3.../tpl-MNI152NLin6Asym/...
-    label = re.sub(r"^tpl-", "", label.split("_")[0]) if label.startswith("tpl-") else label
-    try:
-        return Declared(value, resolve(label), where)
-    except OptionError:  # a space gpusiibra does not know: said, never guessed
-        return Declared(value, _Unknown(value), where)
-
-
-@dataclass(frozen=True)
-class _Unknown:
-    """A space named in a file that gpusiibra does not know (warned about, never warped)."""
-
-    name: str
-    images: bool = True
-
-
-def input_space(path, space, atlas):
-    """The space to warp a file from, given the user's ``space`` (or None) and the atlas's space.
-
-    Returns ``(Space or None, warning or None)``: None means nothing is warped. With ``space`` given, a file
-    whose name or sidecar names another particular space is refused (ImageFileError naming both); without it,
-    a file that names a space other than the atlas's gets a one-line warning naming ``--space``.
-    """
-    declared = declared_space(path) if path is not None else None
-    user = resolve(space)
-    target = atlas_space(atlas)
-    if space is not None:
-        if user is not None and not user.images:
-            raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images "
-                              "are in (warp coordinates with it)")
-        if user is not None and declared is not None and declared.space is not None \
-                and declared.space.name != user.name:
-            raise ImageFileError(path, f"{declared.where} says space {declared.value}, --space says {space}: "
-                                       "which is it? (remove one)")
-        return (user if user is not None and _target(atlas, user).name != user.name else None), None
-    if declared is None or declared.space is None or target is None or declared.space.name == target.name:
-        return None, None
-    if isinstance(declared.space, _Unknown):
-        return None, (f"{declared.where} says space {declared.value}, which gpusiibra does not know; it was "
-                      f"taken as the atlas's {target.name} (--space names the spaces: {space_names()})")
-    return None, (f"{declared.where} says space {declared.space.name}, the atlas is in {target.name}; nothing "
-                  f"was warped: say --space {declared.space.name} (space='{declared.space.name}') to warp it, or "
-                  "--space MNI to take it as it is")
-
-
-def _target(atlas, source):
-    """The atlas's space, for warping from ``source``; an OptionError when the atlas does not say."""
-    target = atlas_space(atlas)
-    if target is None:
-        raise OptionError(f"the atlas {getattr(atlas, 'name', '') or 'given'!r} does not say its space, so inputs in "
-                          f"{source.name} cannot be warped into it: give the atlas's space (load_map(..., space=...)) "
-                          "or leave out --space")
-    return target
-
-
 def points_to_atlas(coords, space, atlas, declared_by=True):
     """Points (mm) of ``space`` in the atlas's space: warped when ``space`` names a particular space other than
     the atlas's, else as they are. A point the transforms cannot take (outside a displacement field) comes back
@@ -404,7 +222,7 @@ def points_to_atlas(coords, space, atlas, declared_by=True):
         return xyz
     if source is None or len(xyz) == 0:
         return xyz
-    target = _target(atlas, source)
+    target = target_space(atlas, source)
     if source.name == target.name:
         return xyz
     from .backend import to_host
@@ -447,7 +265,7 @@ def pull_to_atlas(data, affine, source, atlas):
     """An image (array, its affine) of ``source`` space pulled onto the atlas's grid through the transforms to
     the atlas's space (a 4D image frame by frame): the array the assignment then takes on the atlas's grid."""
     source = resolve(source)
-    target = _target(atlas, source)
+    target = target_space(atlas, source)
     shape, grid = tuple(atlas.shape), np.asarray(atlas.affine, np.float64)
     data = np.asarray(data)
     if data.ndim == 4:
@@ -474,7 +292,7 @@ def space_record(space, atlases, direction="points") -> dict:
     for smap in atlases:
         entry = {"atlas_space": getattr(atlas_space(smap), "name", None), "transforms": []}
         if user is not None:
-            target = _target(smap, user)
+            target = target_space(smap, user)
             if target.name != user.name:
                 chain = transform_chain(user.name, target.name)
                 if direction == "points":
@@ -581,7 +399,7 @@ def describe_warps(space, atlases, images=True) -> str:
         return f"space: {space}, the atlas's own: nothing warped (siibra's behaviour)"
     parts = []
     for smap in atlases:
-        target = _target(smap, user)
+        target = target_space(smap, user)
         steps = route(target, user) if images else route(user, target)
         parts.append(f"{atlas_label(smap)}: into {target.name} by " + " then ".join(st.name for st in steps)
                      if steps else f"{atlas_label(smap)}: already in {target.name}, nothing warped")
