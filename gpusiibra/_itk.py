@@ -38,7 +38,6 @@ To move *points* from A to B, take the other file, ``tpl-A_from-B_mode-image_xfm
 """
 from __future__ import annotations
 
-import hashlib
 import os
 from dataclasses import dataclass, field
 
@@ -238,14 +237,6 @@ def _field_step(params, fixed, path) -> FieldStep:
     return FieldStep(vec, _FLIP @ lps)
 
 
-def file_sha256(path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def read_itk_h5(path, sha256=None) -> ITKTransform:
     """Read an ITK HDF5 transform file (a composite of affines and displacement fields, or one of them).
 
@@ -306,7 +297,11 @@ def read_itk_h5(path, sha256=None) -> ITKTransform:
     except OSError as e:
         raise AtlasFileError(path, f"damaged HDF5 data ({e})") from None
     # a composite applies its queue from the back: the file's last transform acts first on a point
-    return ITKTransform(steps[::-1], path, sha256 or file_sha256(path))
+    if sha256 is None:
+        from ._download import _file_sha256
+
+        sha256 = _file_sha256(path)
+    return ITKTransform(steps[::-1], path, sha256)
 
 
 # ------------------------------------------------------------------ writing (tests, caches)
