@@ -34,7 +34,11 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--check", action="store_true", help="compare antspyx with the golden files, write nothing")
     args = ap.parse_args(argv)
-    import ants
+    try:
+        import ants
+    except ImportError:
+        sys.exit("antspyx_oracle: antspyx does not import here: pip install -e '.[oracle]' in an environment of its "
+                 "own (antspyx 0.6.3 pins scipy<1.16 and numpy<2.4)")
 
     os.makedirs(warp_cases.GOLDEN, exist_ok=True)
     bad = 0
