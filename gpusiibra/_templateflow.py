@@ -227,16 +227,21 @@ def load_transform(tpl: str, frm: str, cache=None, *, progress: bool = True) -> 
 
     Its ``map_points`` maps points of ``tpl`` to ``frm``: it pulls images from ``frm`` onto ``tpl``.
 
-    A parsed copy is used when it was made from the ``.h5`` as it is now (same path, size and modification
-    time) and its zip CRCs hold; else the ``.h5`` is checked against the record of its first download (fetched
-    again, saying so, when it differs) and parsed again.
+    A transform this process loaded already is returned as it is (the same object: the warps planned with it
+    are reused). A parsed copy is used when it was made from the ``.h5`` as it is now (same path, size and
+    modification time) and its zip CRCs hold; else the ``.h5`` is checked against the record of its first
+    download (fetched again, saying so, when it differs) and parsed again.
     """
     _check_pair(tpl, frm)
     path = _home_file(tpl, frm) or os.path.join(_cache_root(cache), f"tpl-{tpl}", transform_file(tpl, frm))
     if os.path.isfile(path):
-        xfm = _read_parsed(_parsed_path(path, tpl, frm, cache), _stat_key(path))
+        key = _stat_key(path)
+        memo = (key["path"], key["size"], key["mtime_ns"])
+        if memo in _LOADED:  # this process loaded it already: the same object (and the warps planned with it)
+            return _LOADED[memo]
+        xfm = _read_parsed(_parsed_path(path, tpl, frm, cache), key)
         if xfm is not None:
-            return xfm
+            return _remember(memo, xfm)
     path = fetch_transform(tpl, frm, cache, progress=progress)
     key = _stat_key(path)
     parsed = _parsed_path(path, tpl, frm, cache)
@@ -248,6 +253,17 @@ def load_transform(tpl: str, frm: str, cache=None, *, progress: bool = True) -> 
         _write_parsed(parsed, xfm, key)
     except OSError:
         pass  # a read-only cache: parsed at each load
+    return _remember((key["path"], key["size"], key["mtime_ns"]), xfm)
+
+
+#: transforms loaded by this process, by file (path, size, modification time): the two most recent
+_LOADED = {}
+
+
+def _remember(memo, xfm):
+    while len(_LOADED) >= 2:
+        _LOADED.pop(next(iter(_LOADED)))
+    _LOADED[memo] = xfm
     return xfm
 
 

@@ -341,6 +341,8 @@ def _map_boxes(flat, counts, shape):
 
 #: (map, target voxel) pairs evaluated at once in the sparse pull
 _PAIRS = 1 << 21
+#: the most voxels of the maps' boxes (and of their cell marks) one pass holds: 256 MB of float32 values
+_BOX_VOXELS = 1 << 26
 
 
 def pull_sparse(images, ids, target_shape, target_affine, transform, order=None, plan=None):
@@ -401,6 +403,16 @@ def pull_sparse(images, ids, target_shape, target_affine, transform, order=None,
         plan = pull_plan(transform, src, first.affine, shape, target_affine, the_order)
     n = np.asarray(src, np.int64)
     nin = int(n.prod())
+    group = max(1, _BOX_VOXELS // int((n + 2).prod()))
+    if len(keep) > group:  # the maps' boxes would exceed _BOX_VOXELS: a few groups of maps, one after the other
+        parts = [pull_sparse([images[i] for i in keep[a:a + group]], ids[keep[a:a + group]], shape, target_affine,
+                             transform, the_order, plan) for a in range(0, len(keep), group)]
+        key = xp.concatenate([p[0] for p in parts])
+        val = xp.concatenate([p[1] for p in parts])
+        if not np.all(np.diff(ids[keep]) > 0):
+            o = xp.argsort(key)
+            key, val = key[o], val[o]
+        return key, val
     entries = [images[i].entries() for i in keep]
     counts = np.array([e[0].size for e in entries], np.int64)
     flat = np.concatenate([e[0] for e in entries])

@@ -57,6 +57,7 @@ def test_fetched_once_through_the_mirror_recorded_and_loaded_from_its_parsed_cop
     assert xfm.name == tf.transform_file(TPL, FRM) and xfm.sha256 == ref.sha256
     folder = tmp_path / "cache" / "templateflow" / f"tpl-{TPL}"
     assert sorted(os.listdir(folder)) == [".lock", "checksums.json", xfm.name, xfm.name + ".npz"]
+    tf._LOADED.clear()  # as a new process
     again = tf.load_transform(TPL, FRM, progress=False)
     assert again.sha256 == ref.sha256 and server.hits[server.path(tf.transform_url(TPL, FRM))] == 1
     np.testing.assert_array_equal(again.map_points(pts), ref.map_points(pts))
@@ -74,13 +75,16 @@ def test_a_damaged_cached_transform_is_fetched_again_saying_so(server, tmp_path,
     with open(path, "r+b") as f:  # bytes changed in the middle, the size kept
         f.seek(len(data) // 2)
         f.write(b"\xff" * 16)
+    tf._LOADED.clear()  # as a new process
     xfm = tf.load_transform(TPL, FRM, progress=False)
     err = capsys.readouterr().err
     assert f"the cached copy of {os.path.basename(path)} is damaged (its SHA-256 differs" in err
     assert "fetching it again" in err and len(err.strip().splitlines()) == 1
     assert open(path, "rb").read() == data and server.hits[server.path(tf.transform_url(TPL, FRM))] == 2
     assert xfm.sha256 == read_itk_h5(tmp_path / "made-0.h5").sha256
-    # a damaged parsed copy: read again from the intact .h5, saying so, no download
+    assert tf.load_transform(TPL, FRM, progress=False) is xfm  # loaded once per process
+    # a damaged parsed copy (in a new process: nothing loaded): read again from the intact .h5, saying so
+    tf._LOADED.clear()
     with open(path + ".npz", "r+b") as f:
         f.seek(os.path.getsize(path + ".npz") // 2)
         f.write(b"\x00" * 32)
@@ -109,6 +113,7 @@ def test_templateflow_home_is_used_as_it_is(server, tmp_path, monkeypatch):
     assert xfm.path == str(mine) and not server.hits  # no download
     assert sorted(os.listdir(home / f"tpl-{TPL}")) == [mine.name]  # TemplateFlow's folder untouched
     assert xfm.sha256 == read_itk_h5(mine).sha256
+    tf._LOADED.clear()
     assert tf.load_transform(TPL, FRM, progress=False).sha256 == xfm.sha256  # from its parsed copy
 
 

@@ -1,147 +1,114 @@
 """Displacement-field transforms (ITK ``.h5`` composites, as TemplateFlow publishes them) against antspyx.
 
-The tests write their own composite transforms (an affine and a smooth displacement field on a small grid, in
-ITK's HDF5 layout, with h5py directly: not through gpusiibra's writer) and compare gpusiibra's points and pulled
-images with ANTs' (``ants.apply_transforms_to_points``, ``ants.apply_transforms``).
+The tests write their own composite transforms (tests/warp_cases.py: an affine and a smooth displacement field on a
+small grid, in ITK's HDF5 layout, with h5py directly: not through gpusiibra's writer) and compare gpusiibra's points
+and pulled images with ANTs' (``ants.apply_transforms_to_points``, ``ants.apply_transforms``): with the golden files
+tools/antspyx_oracle.py recorded (tests/golden/antspyx; antspyx pins scipy<1.16 and numpy<2.4, so it is not a test
+dependency: ``pip install ".[oracle]"`` in an environment of its own), and live where antspyx imports.
 """
 import os
 
 import h5py
 import nibabel as nib
 import numpy as np
-import pandas as pd
 import pytest
 
 from gpusiibra import _warp, backend
 from gpusiibra._itk import read_itk_h5
 from gpusiibra._sparse_image import sparse_image
 from gpusiibra.errors import AtlasFileError
+from warp_cases import (CASES, IMAGE_CASES, POINTS_CASES, _group, ants_image, ants_points, case_inputs,
+                        inputs_sha256, load_golden, transform, write_images)
 
-ants = pytest.importorskip("ants", reason="antspyx (the test extra) is the oracle of these tests")
-
-LPS = np.array([-1.0, -1.0, 1.0])
-
-
-def _group(g, kind, params, fixed, misspelled=False):
-    word = "Tranform" if misspelled else "Transform"
-    g.create_dataset("TransformType", data=np.array([kind.encode()], dtype=h5py.string_dtype("ascii")))
-    g.create_dataset(f"{word}FixedParameters", data=np.asarray(fixed, np.float64))
-    params = np.asarray(params)
-    g.create_dataset(f"{word}Parameters", data=params if params.dtype == np.float32 else params.astype(np.float64))
+#: the oracle of a comparison: antspyx's golden files (everywhere), or antspyx itself (where it imports)
+ORACLES = ["golden", "live"]
 
 
-def write_composite(path, affine_lps, center, field_lps, origin, spacing, direction, affine_first=True,
-                    misspelled=False, precision="double"):
-    """An ITK composite in HDF5: an affine (3x4 ``affine_lps`` and its centre) and a displacement field (vectors
-    (nx, ny, nz, 3) in LPS on the grid of origin/spacing/direction, all LPS). ``affine_first``: the file's order
-    (the queue); a composite applies the file's last transform to a point first."""
-    dt = np.float32 if precision == "float" else np.float64
-    aff = (f"AffineTransform_{precision}_3_3", np.r_[affine_lps[:3, :3].ravel(), affine_lps[:3, 3]].astype(dt),
-           center)
-    size = field_lps.shape[:3]
-    fld = (f"DisplacementFieldTransform_{precision}_3_3", field_lps.transpose(2, 1, 0, 3).ravel().astype(dt),
-           np.r_[size, origin, spacing, np.asarray(direction).ravel()])
-    with h5py.File(path, "w") as f:
-        f.create_dataset("ITKVersion", data=np.array([b"5.4.0"], dtype=h5py.string_dtype("ascii")))
-        groups = f.create_group("TransformGroup")
-        _group(groups.create_group("0"), "CompositeTransform_double_3_3", [], [], misspelled)
-        for i, (kind, params, fixed) in enumerate([aff, fld] if affine_first else [fld, aff]):
-            _group(groups.create_group(str(i + 1)), kind, params, fixed, misspelled)
+def _ants():
+    return pytest.importorskip("ants", reason="antspyx (pip install '.[oracle]', its own environment) is not here")
 
 
-def _transform(tmp_path, rng, affine_first=True, misspelled=False, name="xfm.h5", precision="double"):
-    a = np.eye(4)
-    a[:3, :3] += rng.normal(0, 0.06, (3, 3))
-    a[:3, 3] = rng.normal(0, 2.5, 3)
-    shape = (9, 10, 8)
-    th = 0.25
-    direction = np.array([[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]])
-    g = np.stack(np.meshgrid(*[np.linspace(0, np.pi, s) for s in shape], indexing="ij"), -1)
-    field = 2.5 * np.stack([np.sin(g[..., 0]) * np.cos(g[..., 1]), np.sin(g[..., 1] + g[..., 2]),
-                            np.cos(g[..., 0] * g[..., 2])], -1)
-    path = str(tmp_path / name)
-    write_composite(path, a, rng.normal(0, 3, 3), field, origin=[14.0, 15.0, -13.0], spacing=[3.2, 3.0, 3.4],
-                    direction=direction, affine_first=affine_first, misspelled=misspelled, precision=precision)
-    return path, dict(origin=np.array([14.0, 15.0, -13.0]), spacing=np.array([3.2, 3.0, 3.4]),
-                      direction=direction, shape=shape)
+def _oracle_points(oracle, case, key, path, pts):
+    """ANTs' points for a case: from its golden file, or from antspyx live (then also the golden file's, within the
+    tolerance: the golden files are still what antspyx says)."""
+    gold = load_golden(case)["outputs"][key]
+    if oracle == "golden":
+        return gold
+    theirs = ants_points(_ants(), path, pts)
+    np.testing.assert_allclose(theirs, gold, rtol=0, atol=1e-4)
+    return theirs
 
 
-def _ants_points(path, pts_ras):
-    df = pd.DataFrame(pts_ras * LPS, columns=["x", "y", "z"])
-    out = ants.apply_transforms_to_points(3, df, [path])
-    return out[["x", "y", "z"]].to_numpy() * LPS
+@pytest.mark.parametrize("case", CASES)
+def test_the_golden_files_were_made_from_the_tests_inputs(tmp_path, case):
+    """The inputs the tests rebuild (seeded transforms, points, images) are the ones antspyx was given: the same
+    arrays as the golden file's (the same SHA-256 on this machine; within 1e-12 where a libm's last bit differs),
+    and the golden file is whole (its inputs' SHA-256)."""
+    gold = load_golden(case)
+    assert gold["sha256"] == inputs_sha256(gold["inputs"])
+    assert gold["versions"].startswith("antspyx 0.6.3, ")
+    inputs, _ = case_inputs(tmp_path, case)
+    assert sorted(inputs) == sorted(gold["inputs"])
+    if inputs_sha256(inputs) != gold["sha256"]:
+        for k, v in inputs.items():
+            g = gold["inputs"][k]
+            assert v.dtype == g.dtype and v.shape == g.shape, k
+            if v.dtype.kind in "US":
+                assert np.array_equal(v, g), k
+            else:
+                np.testing.assert_allclose(v, g, rtol=1e-12, atol=1e-12, err_msg=k)
 
 
-@pytest.mark.parametrize("affine_first,misspelled,precision", [(True, False, "double"), (False, True, "double"),
-                                                              (True, False, "float")])
-def test_points_equal_ants_inside_at_the_edges_and_outside_the_field(tmp_path, on_backend, affine_first,
-                                                                     misspelled, precision):
-    rng = np.random.default_rng(3)
-    path, grid = _transform(tmp_path, rng, affine_first, misspelled, precision=precision)
-    xfm = read_itk_h5(path)
-    # points everywhere, and points in the half voxel around the field's outer voxel centres (LPS grid -> RAS)
-    k = rng.uniform(-1.5, 1.0, (600, 3)) + np.where(rng.random((600, 3)) < 0.5, 0, np.array(grid["shape"]) - 1.0)
-    k = np.where(rng.random((600, 3)) < 0.5, rng.uniform(0, np.array(grid["shape"]) - 1, (600, 3)), k)
-    edge_lps = grid["origin"] + (k * grid["spacing"]) @ grid["direction"].T
-    pts = np.vstack([rng.uniform(-40, 40, (2000, 3)), edge_lps * LPS])
-    # the edge points pass the affine before the field when the affine acts first: then they are not exactly
-    # at the edge, but spread around it, which is as good a test
-    mine = backend.to_host(xfm.map_points(backend.xp().asarray(pts)))
-    theirs = _ants_points(path, pts)
+@pytest.mark.parametrize("oracle", ORACLES)
+@pytest.mark.parametrize("name", list(POINTS_CASES))
+def test_points_equal_ants_inside_at_the_edges_and_outside_the_field(tmp_path, on_backend, name, oracle):
+    case = f"points-{name}"
+    _, c = case_inputs(tmp_path, case)
+    pts = c["pts"]
+    mine = backend.to_host(read_itk_h5(c["path"]).map_points(backend.xp().asarray(pts)))
+    theirs = _oracle_points(oracle, case, "points", c["path"], pts)
     assert np.abs(theirs - pts).max() > 3  # the transform moves points by millimetres
     np.testing.assert_allclose(mine, theirs, rtol=0, atol=1e-4)
 
 
-def test_the_steps_act_in_itks_order_field_last_in_the_file_first(tmp_path):
-    rng = np.random.default_rng(4)
-    p1, _ = _transform(tmp_path, np.random.default_rng(4), affine_first=True, name="a.h5")
-    p2, _ = _transform(tmp_path, np.random.default_rng(4), affine_first=False, name="b.h5")
-    pts = rng.uniform(-20, 20, (200, 3))
-    a, b = read_itk_h5(p1).map_points(pts), read_itk_h5(p2).map_points(pts)
+@pytest.mark.parametrize("oracle", ORACLES)
+def test_the_steps_act_in_itks_order_field_last_in_the_file_first(tmp_path, oracle):
+    _, c = case_inputs(tmp_path, "order-both")
+    pts = c["pts"]
+    a, b = read_itk_h5(c["p1"]).map_points(pts), read_itk_h5(c["p2"]).map_points(pts)
     assert np.abs(a - b).max() > 0.1  # the order matters, and each file matches ANTs in its own order
-    np.testing.assert_allclose(a, _ants_points(p1, pts), atol=1e-4)
-    np.testing.assert_allclose(b, _ants_points(p2, pts), atol=1e-4)
+    np.testing.assert_allclose(a, _oracle_points(oracle, "order-both", "a_points", c["p1"], pts), rtol=0, atol=1e-4)
+    np.testing.assert_allclose(b, _oracle_points(oracle, "order-both", "b_points", c["p2"], pts), rtol=0, atol=1e-4)
 
 
-def _images(tmp_path, rng):
-    sshape, saff = (20, 22, 19), np.diag([2.0, 2.0, 2.0, 1])
-    saff[:3, 3] = [-20, -22, -19]
-    src = (rng.normal(size=sshape) * 3).astype(np.float32)
-    src[np.abs(src) < 2.0] = 0
-    tshape, taff = (23, 27, 21), np.diag([-1.7, 1.6, 1.8, 1])
-    taff[:3, 3] = [19, -21, -18]
-    nib.save(nib.Nifti1Image(src, saff), tmp_path / "src.nii.gz")
-    nib.save(nib.Nifti1Image(np.zeros(tshape, np.float32), taff), tmp_path / "tgt.nii.gz")
-    return src, saff, tshape, taff
-
-
-@pytest.mark.parametrize("interpolator,order", [("linear", 1), ("nearestNeighbor", 0)])
-def test_pulled_image_equals_ants_apply_transforms(tmp_path, on_backend, interpolator, order):
-    rng = np.random.default_rng(5)
-    path, _ = _transform(tmp_path, rng)
-    src, saff, tshape, taff = _images(tmp_path, rng)
-    if order == 0:
-        src = np.round(np.abs(src)).astype(np.int16)  # a label image
-        nib.save(nib.Nifti1Image(src, saff), tmp_path / "src.nii.gz")
-    theirs = ants.apply_transforms(ants.image_read(str(tmp_path / "tgt.nii.gz")),
-                                   ants.image_read(str(tmp_path / "src.nii.gz")), [path],
-                                   interpolator=interpolator).numpy()
-    img = _warp.pull_image(nib.load(tmp_path / "src.nii.gz"), read_itk_h5(path), tshape, taff, order=order)
+@pytest.mark.parametrize("oracle", ORACLES)
+@pytest.mark.parametrize("interpolator", list(IMAGE_CASES))
+def test_pulled_image_equals_ants_apply_transforms(tmp_path, on_backend, interpolator, oracle):
+    order = IMAGE_CASES[interpolator]
+    _, c = case_inputs(tmp_path, f"image-{interpolator}")
+    src, tshape, taff = c["src"], c["tshape"], c["taff"]
+    span = float(src.max() - src.min())
+    theirs = load_golden(f"image-{interpolator}")["outputs"]["image"]
+    if oracle == "live":
+        live = ants_image(_ants(), c, interpolator)
+        assert live.shape == theirs.shape and np.abs(live - theirs).max() <= 1e-5 * span
+        assert order == 1 or np.array_equal(live, theirs)
+        theirs = live
+    img = _warp.pull_image(nib.load(c["src_path"]), read_itk_h5(c["path"]), tshape, taff, order=order)
     mine = np.asarray(img.dataobj)
     assert img.shape == tshape and np.allclose(img.affine, taff)
     assert mine.dtype == (np.float32 if order else np.int16)
     assert np.count_nonzero(theirs) > 1000
-    span = float(src.max() - src.min())
     assert np.abs(mine - theirs).max() <= 1e-5 * span
     if order == 0:
         assert np.array_equal(mine, theirs)
 
 
-def test_sparse_pull_equals_the_dense_pull(tmp_path, on_backend):
+def test_sparse_pull_equals_the_dense_pull(tmp_path, on_backend, monkeypatch):
     rng = np.random.default_rng(6)
-    path, _ = _transform(tmp_path, rng)
+    path, _ = transform(tmp_path, rng)
     xfm = read_itk_h5(path)
-    src, saff, tshape, taff = _images(tmp_path, rng)
+    src, saff, tshape, taff = write_images(tmp_path, rng)
     maps = [src, np.where(np.abs(src) > 4, src, 0), np.zeros_like(src), (src > 3).astype(np.float32)]
     small = np.zeros_like(src)
     small[3:5, 17:20, 0:2] = 2.5  # a corner: the outer half voxel of the image
@@ -159,6 +126,11 @@ def test_sparse_pull_equals_the_dense_pull(tmp_path, on_backend):
         got[key[sel] % G] = val[sel]
         assert np.array_equal(got.reshape(tshape), dense.astype(np.float64)), i
     assert images[3].order == 0  # the {0, 1} mask took the nearest voxel (siibra's rule)
+    # maps whose boxes exceed a pass: in groups, the same entries
+    monkeypatch.setattr(_warp, "_BOX_VOXELS", 2 * 22 * 24 * 21)
+    key2, val2 = _warp.pull_sparse(images, ids, tshape, taff, xfm)
+    np.testing.assert_array_equal(backend.to_host(key2), key)
+    np.testing.assert_array_equal(backend.to_host(val2), val)
     # forced linear
     key1, val1 = _warp.pull_sparse(images[3:4], [0], tshape, taff, xfm, order=1)
     dense = backend.to_host(_warp.pull_array(backend.xp().asarray(maps[3]), saff, xfm, tshape, taff, order=1))
@@ -169,7 +141,7 @@ def test_the_sparse_pull_visits_only_what_the_support_reaches(tmp_path, monkeypa
     """The transform is evaluated once per grid (the plan, reused by the next maps); a small blob visits only
     the target voxels of the cells it touches."""
     rng = np.random.default_rng(7)
-    path, _ = _transform(tmp_path, rng)
+    path, _ = transform(tmp_path, rng)
     xfm = read_itk_h5(path)
     calls, sampled = [], []
     real_map, real_lerp = xfm.map_points, _warp._lerp
@@ -226,7 +198,7 @@ def test_bad_transform_files_are_one_line(tmp_path):
 def test_name_and_sha256_of_the_file(tmp_path):
     import hashlib
 
-    path, _ = _transform(tmp_path, np.random.default_rng(8))
+    path, _ = transform(tmp_path, np.random.default_rng(8))
     xfm = read_itk_h5(path)
     assert xfm.name == os.path.basename(path)
     assert xfm.sha256 == hashlib.sha256(open(path, "rb").read()).hexdigest()
