@@ -1,5 +1,5 @@
 """The command line's arguments: one function per command (``gpusiibra assign | points | atlas | clusters | demo |
-example | report | compare``); :mod:`gpusiibra.cli` runs them."""
+example | report | compare | features | warp``); :mod:`gpusiibra.cli` runs them."""
 from __future__ import annotations
 
 import argparse
@@ -14,6 +14,10 @@ _BACKEND_HELP = "where to compute: auto (the GPU when CuPy sees one, else the CP
 
 _ATLAS_HELP = ("an atlas name (`gpusiibra atlas list`: official ones are fetched once and cached) or an atlas file "
                "(default: julich-3.1-top2, the embedded offline derivative)")
+
+
+_SPACE_HELP = ("the inputs' template space: MNI152NLin6Asym (FSL), MNI152NLin2009cAsym (ICBM2009c), MNI152Lin "
+               "(SPM), MNI305 (fsaverage)")
 
 
 def _number(kind, lo=None, finite=True):
@@ -51,6 +55,7 @@ def parser() -> argparse.ArgumentParser:
     _add_compare(sub)
     _add_features(sub)
     _add_example(sub)
+    _add_warp(sub)
     return p
 
 
@@ -81,9 +86,10 @@ def _add_assign(sub):
     a.add_argument("--chunk-size", type=_number(int, 1),
                    help="files per chunk (default: 256 on the GPU, 32 on the CPU)")
     a.add_argument("--readers", type=_number(int, 1), help="reader processes ahead of the engine (default: the cores)")
-    a.add_argument("--space", help="the inputs' space when you know it (e.g. --space MNI): files whose header says "
-                   "scanner or Talairach coordinates, or whose grid misses most of the MNI brain, are then not "
-                   "warned about")
+    a.add_argument("--space", help=_SPACE_HELP + ": every map is pulled onto each atlas's grid through the "
+                   "published transforms into the atlas's space (one interpolation); MNI takes them as they are "
+                   "(files whose header says scanner or Talairach coordinates are then not warned about). Default: "
+                   "nothing warped (siibra's behaviour)")
     a.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
@@ -140,8 +146,10 @@ def _add_points(sub):
                    help="rows of the table per part file of a dataset (default: 20000)")
     q.add_argument("--by", help="with a dataset --out: the regions of each group's points, grouped by this "
                    "column of the table (e.g. study_id), written into the dataset and shown")
-    q.add_argument("--space", help="the space of the coordinates, when a `space` column of the table says "
-                   "otherwise than MNI and you know better (e.g. --space MNI)")
+    q.add_argument("--space", help=_SPACE_HELP + " (or Talairach, TalairachBrett): the points are warped into each "
+                   "atlas's space before the lookup; MNI takes them as they are, whatever a `space` column says; "
+                   "`column`: each row from the space its `space` column names (Neurosynth, NiMARE). Default: as "
+                   "they are (siibra's behaviour); a `space` column naming Talairach is refused")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
 
@@ -263,3 +271,21 @@ def _add_example(sub):
                                    "`gpusiibra assign` with; the last one is a 4D file of two volumes.")
     e.add_argument("folder", help="where to write the maps (created if needed)")
     e.add_argument("--maps", type=_number(int, 1), default=8, help="number of files (default: 8)")
+
+
+def _add_warp(sub):
+    w = sub.add_parser("warp", help="warp a map or a coordinate table from one template space to another",
+                       description="Write INPUT (a NIfTI map, or a CSV/TSV table of coordinates) warped from one "
+                                   "template space to another through the published transforms (TemplateFlow's "
+                                   "composite transforms, Lancaster's icbm2tal, Brett's mni2tal, FreeSurfer's MNI305 "
+                                   "affine; chained where needed). A map goes onto the target template's 1 mm grid "
+                                   "(or --like's); a table keeps every column, its coordinates replaced.")
+    w.add_argument("input", help="a NIfTI map, or a CSV/TSV table with x, y, z columns (mm)")
+    w.add_argument("--from", dest="source", required=True, help="the input's space (`gpusiibra warp --list`... "
+                   "MNI152NLin6Asym/FSL, MNI152NLin2009cAsym/ICBM2009c, MNI152Lin/SPM, MNI305, Talairach, "
+                   "TalairachBrett; MNI beside Talairach: Lancaster's pooled transform, as NiMARE)")
+    w.add_argument("--to", dest="target", required=True, help="the space to warp into")
+    w.add_argument("--out", required=True, help="the file to write (.nii.gz for a map; .csv or .tsv for a table)")
+    w.add_argument("--like", help="a map: the NIfTI image or atlas whose grid to write it on (default: the target "
+                   "template's 1 mm grid, else the map's own)")
+    w.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)

@@ -92,21 +92,27 @@ def _route(shape, affine_bytes, dtype_str, order, grid_shape, grid_affine_bytes)
     return "separable"
 
 
-def support_entries(images, shape, grid_affine, zeros=False):
+def support_entries(images, shape, grid_affine, zeros=False, pulls=None):
     """Every image resampled onto the grid: sorted ``(key, value)`` entries, ``key = image * grid size + voxel``,
     nonzero values only (``zeros=True``: with the exact zeros the separable passes may leave, for a caller that
     compacts the entries once itself).
 
     Images of one geometry and type are resampled together; oblique images (and integer images the
-    separable passes cannot round as scipy does) one by one with scipy on the host.
+    separable passes cannot round as scipy does) one by one with scipy on the host. An image whose ``space``
+    has a transform in ``pulls`` (space -> transform taking the grid's points to that space's) is pulled onto
+    the grid through it instead, in one interpolation (:func:`gpusiibra._warp.pull_sparse`), with the others of
+    its space and geometry.
     """
     xp = backend.xp()
     shape = tuple(int(s) for s in shape)
     G = int(np.prod(shape))
     gbytes = np.ascontiguousarray(grid_affine, np.float64).tobytes()
-    groups, dense, boxed = {}, [], []
+    groups, dense, boxed, warped = {}, [], [], {}
     for i, im in enumerate(images):
         if im.nnz == 0:
+            continue
+        if pulls and im.space in pulls:
+            warped.setdefault((im.space, im.shape, im.affine.tobytes()), []).append(i)
             continue
         route = _route(im.shape, np.ascontiguousarray(im.affine, np.float64).tobytes(), im.dtype.str, im.order,
                        shape, gbytes)
@@ -119,6 +125,11 @@ def support_entries(images, shape, grid_affine, zeros=False):
             groups.setdefault(gk, []).append(i)
     parts = [resample_sparse([images[i] for i in idx], idx, shape, grid_affine) for idx in groups.values()]
     parts += [resample_dense(images[i], i, shape, grid_affine) for i in boxed]
+    if warped:
+        from . import _warp
+
+        parts += [_warp.pull_sparse([images[i] for i in idx], idx, shape, grid_affine, pulls[key[0]])
+                  for key, idx in warped.items()]
     for i in dense:
         res = resample_to_grid(images[i].dense(), images[i].affine, shape, grid_affine)
         if res.empty:
@@ -252,7 +263,7 @@ def components(key, x, shape, grid_affine, split_components=True):
 PASS_VOXELS = 4_000_000
 
 
-def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_components=True):
+def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_components=True, pulls=None):
     """Assign a chunk of maps to every region of ``smap`` (or of each of several atlases).
 
     Parameters
@@ -263,6 +274,10 @@ def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compo
     images : list of SparseImage or (data, affine)
     minsize_voxel, lower_threshold, split_components :
         siibra's parameters.
+    pulls : callable, optional
+        ``pulls(smap, space)``: the transform that pulls an image declared in ``space`` onto ``smap``'s grid
+        (its points to the space's), or None when nothing is warped; images whose ``space`` is None are taken as
+        they are. Each map is pulled once per distinct (space, atlas grid).
 
     Returns
     -------
@@ -278,7 +293,7 @@ def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compo
         while cut[-1] < len(images):
             base = ends[cut[-1] - 1] if cut[-1] else 0
             cut.append(max(cut[-1] + 1, int(np.searchsorted(ends, base + PASS_VOXELS, side="right"))))
-        passes = [_assign_pass(smaps, images[a:b], minsize_voxel, lower_threshold, split_components)
+        passes = [_assign_pass(smaps, images[a:b], minsize_voxel, lower_threshold, split_components, pulls)
                   for a, b in zip(cut[:-1], cut[1:])]
         out = []
         for k in range(len(smaps)):
@@ -287,30 +302,34 @@ def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compo
                                    {c: np.concatenate([p.columns[c] for p in parts]) for c in parts[0].columns},
                                    [st for p in parts for st in p.status]))
     else:
-        out = _assign_pass(smaps, images, minsize_voxel, lower_threshold, split_components)
+        out = _assign_pass(smaps, images, minsize_voxel, lower_threshold, split_components, pulls)
     return out if many else out[0]
 
 
-def _assign_pass(smaps, images, minsize_voxel, lower_threshold, split_components) -> list:
-    """One ChunkResult per atlas; the resampling and labelling are done once per atlas grid."""
+def _assign_pass(smaps, images, minsize_voxel, lower_threshold, split_components, pulls=None) -> list:
+    """One ChunkResult per atlas; the resampling and labelling are done once per atlas grid (and, for maps
+    declared in other spaces, once per distinct set of transforms onto it)."""
     prepared = {}
     out = []
+    declared = sorted({im.space for im in images if im.space is not None}) if pulls is not None else []
     for smap in smaps:
         index = smap.sparse_index
-        grid = (tuple(index.shape), np.asarray(index.affine, np.float64).tobytes())
+        by_space = {sp: t for sp in declared for t in [pulls(smap, sp)] if t is not None}
+        grid = (tuple(index.shape), np.asarray(index.affine, np.float64).tobytes(),
+                tuple((sp, id(t)) for sp, t in sorted(by_space.items())))
         if grid not in prepared:
-            prepared[grid] = _prepare(images, tuple(index.shape), index.affine, split_components)
+            prepared[grid] = _prepare(images, tuple(index.shape), index.affine, split_components, by_space)
         out.append(_score(smap, prepared[grid], minsize_voxel, lower_threshold, split_components))
     return out
 
 
-def _prepare(images, shape, grid_affine, split_components):
+def _prepare(images, shape, grid_affine, split_components, pulls=None):
     """The maps on one grid: (status, and the support's keys, values, components and component of each entry, or
     None when nothing lies on the grid)."""
     xp = backend.xp()
     G = int(np.prod(shape))
     M = len(images)
-    key, x = support_entries(images, shape, grid_affine, zeros=True)
+    key, x = support_entries(images, shape, grid_affine, zeros=True, pulls=pulls)
     reached = backend.to_host(_kernels.segment_sums([x != 0], key // G, M)[:, 0]) if key.size else \
         np.zeros(M)
     status = ["empty" if im.nnz == 0 else "outside" if reached[i] == 0 else "ok" for i, im in enumerate(images)]

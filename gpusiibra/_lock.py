@@ -50,6 +50,13 @@ class FileLock:
         self._f = f
         return True
 
+    def take(self, what: str, say) -> None:
+        """Take the lock, waiting for it when another process holds it (``say`` tells the user who, while this
+        one waits for ``what``)."""
+        if not self.acquire():
+            say(f"waiting for another process fetching {what}{self.holder()}")
+            self.acquire(wait=True)
+
     def held(self) -> bool:
         """Whether another process holds the lock now (without taking it, and without writing)."""
         if os.name == "nt" or not os.path.exists(self.path):

@@ -37,6 +37,9 @@ class SparseImage:
         The number of nonzero voxels.
     data : ndarray (3D, C order), or None
         The image itself, for a map whose nonzero fraction exceeds :data:`DENSE_FRACTION`.
+    space : str, or None
+        The template space the user declared for it (:mod:`gpusiibra.spaces`), when it is to be warped into an
+        atlas's space; None: taken as it is (siibra's behaviour).
     """
 
     shape: tuple
@@ -49,6 +52,7 @@ class SparseImage:
     vmax: float
     nnz: int
     data: np.ndarray = None
+    space: str = None
 
     def entries(self):
         """``(index, value)`` of the nonzero voxels."""

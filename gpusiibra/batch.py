@@ -29,7 +29,7 @@ from ._inputs import expand_inputs
 from ._pipeline import Writer, run_local
 from ._readers import safe_read
 from .dataset import Dataset, atlas_identity, atlas_label, errors_path, file_stamp, write_errors
-from .errors import ImageFileError, OptionError
+from .errors import GpusiibraError, ImageFileError, OptionError
 from .io.nifti import load_image
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "batch_schema"]
@@ -132,12 +132,17 @@ def _rows_table(maps, kind, columns, row_map, smap):
 
 def _assign_maps(smaps, maps, lower_threshold, minsize):
     """Assign a chunk of read maps in one engine pass to each atlas: (Arrow table or None, keys, maps outside the
-    grid of the first atlas)."""
+    grid of the first atlas). Maps declared in another space than an atlas's are pulled onto its grid through
+    the transforms (:mod:`gpusiibra.spaces`), their peaks warped."""
     import pyarrow as pa
 
     if not maps:
         return None, [], []
-    results = _engine.assign_chunk(list(smaps), [m.image for m in maps], minsize, lower_threshold)
+    declared = any(m.image.space is not None for m in maps)
+    if declared:
+        from .spaces import engine_pulls, points_to_atlas
+    results = _engine.assign_chunk(list(smaps), [m.image for m in maps], minsize, lower_threshold,
+                                   pulls=engine_pulls if declared else None)
     tables = []
     with_peaks = [i for i, m in enumerate(maps) if m.peaks is not None and len(m.peaks)]
     for smap, res in zip(smaps, results):
@@ -147,7 +152,9 @@ def _assign_maps(smaps, maps, lower_threshold, minsize):
             counts = np.array([len(maps[i].peaks) for i in with_peaks])
             owner = np.repeat(np.asarray(with_peaks), counts)
             first = np.repeat(np.cumsum(counts) - counts, counts)
-            cols = _assign.assign_points(smap, np.concatenate([maps[i].peaks for i in with_peaks]), 0.0)
+            peaks = [maps[i].peaks if maps[i].image.space is None else
+                     points_to_atlas(maps[i].peaks, maps[i].image.space, smap) for i in with_peaks]
+            cols = _assign.assign_points(smap, np.concatenate(peaks), 0.0)
             point = np.asarray(cols["input structure"], np.int64)
             if len(point):
                 cols["input structure"] = point - first[point]  # the peak's number in its map
@@ -157,10 +164,31 @@ def _assign_maps(smaps, maps, lower_threshold, minsize):
     return (pa.concat_tables(tables) if tables else None), keys, outside
 
 
+def _declared(path, maps, space, smaps, notes):
+    """A file's maps with the space the user declared (``space``; the engine warps them into each atlas's
+    space), or the error that refuses the file (its name or sidecar says another space). Without ``space``, a
+    file whose name or sidecar says another space than an atlas's adds a note."""
+    from .spaces import input_space, resolve_space
+
+    try:
+        for smap in smaps:
+            _, note = input_space(path, space, smap)
+            if note and not any(p == path for p, _ in notes):
+                notes.append((path, note))
+    except GpusiibraError as e:
+        return e
+    user = resolve_space(space)
+    for m in maps:
+        m.image.space = user.name if user is not None else None
+    return maps
+
+
 def _assign_read(smap, paths, results, kw, done):
     """Assign the read maps of some files that are not done: (table, keys, errors, outside, space notes)."""
     maps, errors, spaces = [], [], []
     for path, result in zip(paths, results):
+        if not isinstance(result, Exception) and result:
+            result = _declared(path, result, kw.get("space"), smap, spaces)
         if isinstance(result, Exception):
             errors.append((path, getattr(result, "reason", str(result))))
             continue
@@ -180,10 +208,10 @@ def _assign_read(smap, paths, results, kw, done):
 
 
 def assign_files(smap, paths, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
-                 peaks=False, mindist=5, done=frozenset()):
+                 peaks=False, mindist=5, done=frozenset(), space=None):
     """Read and assign the maps of some files: (Arrow table or None, finished map keys, errors, maps outside,
     (path, reason) of the files whose header says they may not be in MNI152 space)."""
-    kw = dict(lower_threshold=lower_threshold, minsize=minsize)
+    kw = dict(lower_threshold=lower_threshold, minsize=minsize, space=space)
     reads = [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths]
     return _assign_read(atlas_list(smap), paths, reads, kw, done)
 
@@ -259,9 +287,13 @@ def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lo
     progress : bool
         Show a tqdm progress bar (one step per file assigned).
     space : str, optional
-        The inputs' space when you know it (``"MNI"``): files whose header says scanner or Talairach
-        coordinates, or whose grid misses most of the MNI brain, are then not warned about (else they are,
-        once, and counted in the summary).
+        The inputs' template space (:mod:`gpusiibra.spaces`: ``"MNI152NLin6Asym"``/``"FSL"``, ``"MNI305"``...):
+        each map is pulled onto each atlas's grid through the published transforms into that atlas's space,
+        in one interpolation, and its peaks warped; a file whose BIDS name or sidecar says another space is
+        refused (an error of that file). ``"MNI"`` takes the maps as they are (siibra's behaviour) and says
+        that files whose header says scanner or Talairach coordinates, or whose grid misses most of the MNI
+        brain, are in MNI. Default: nothing warped; such files, and files whose name or sidecar names another
+        space than the atlas's, are warned about once and counted in the summary.
 
     Returns
     -------
@@ -299,6 +331,12 @@ def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lo
     settings = dict(threshold=None if threshold is None else float(threshold), two_sided=bool(two_sided),
                     lower_threshold=float(lower_threshold), minsize=int(minsize), peaks=bool(peaks),
                     mindist=int(mindist))
+    from .spaces import image_space_record, mixed_spaces_note
+
+    if space is not None:  # checked (and its transforms fetched) before anything is read
+        settings.update(image_space_record(space, smap))
+    elif mixed_spaces_note(smap):
+        warnings.warn(mixed_spaces_note(smap), RuntimeWarning, stacklevel=2)
     for item, reason in missing:  # said at once, not only in the errors file
         print(f"error: {item}: {reason}", file=sys.stderr)
     dask = _dask_client(workers, scheduler) if workers or scheduler else None  # checked before anything is made
@@ -357,7 +395,7 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
         done_by_path.setdefault(path, set()).add((frame, sign))
     todo = [p for p in paths if not _all_done(p, done_by_path.get(p), settings["two_sided"])]
     chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
-    kw = {k: settings[k] for k in ("lower_threshold", "minsize")}
+    kw = dict({k: settings[k] for k in ("lower_threshold", "minsize")}, space=space)
     # one step per file whose maps are assigned (not read): the bar agrees with what a stop keeps
     bar = tqdm(total=len(todo), unit="file", desc="assigning", disable=not progress, file=sys.stderr)
     frames_seen = set()
@@ -366,8 +404,12 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
         errors.extend(errs)
         if space is None:  # the user did not say: warned once, at the first such file, and counted
             if spaces and not summary.space:
-                tqdm.write(f"warning: {spaces[0][0]}: {spaces[0][1]}: is it in MNI152 space? The atlas is; if the "
-                           "file is too, say --space MNI (space='MNI')", file=sys.stderr)
+                path, note = spaces[0]
+                if note.startswith(("its name ", "its sidecar ")):  # says another space (gpusiibra.spaces)
+                    tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
+                else:
+                    tqdm.write(f"warning: {path}: {note}: is it in MNI152 space? The atlas is; if the file is too, "
+                               "say --space MNI (space='MNI')", file=sys.stderr)
             summary.space.extend(spaces)
         for path, reason in errs:
             tqdm.write(f"error: {path}: {reason}", file=sys.stderr)

@@ -1,4 +1,5 @@
-"""Command line: ``gpusiibra assign | points | atlas | clusters | demo | example | report | compare | features``. The
+"""Command line: ``gpusiibra assign | points | atlas | clusters | demo | example | report | compare | features |
+warp``. The
 commands' arguments are in :mod:`gpusiibra._cli_parser`; the work is the Python API's."""
 from __future__ import annotations
 
@@ -142,6 +143,11 @@ def _cmd_points(args):
 
     if args.backend:
         backend.set_backend(args.backend)
+    if args.space is not None:  # what is warped, said first (the table itself goes to stdout)
+        from .maps import get_maps
+        from .spaces import describe_warps
+
+        print(describe_warps(args.space, get_maps(args.atlas), images=False), file=sys.stderr)
     if args.out and args.out.rstrip("/\\").endswith(".parquet"):  # a results dataset, in chunks, resumable
         summary = label_points_batch(args.table, args.out, get_map(args.atlas), sigma_mm=args.sigma,
                                      lower_threshold=args.lower_threshold, resume=args.resume,
@@ -201,6 +207,21 @@ def _cmd_clusters(args):
     return 1 if tables.failures else 0
 
 
+def _cmd_warp(args):
+    from . import backend
+    from .spaces import warp_file
+
+    if args.backend:
+        backend.set_backend(args.backend)
+    like = args.like
+    if like is not None and not os.fspath(like).lower().endswith((".nii", ".nii.gz")):
+        from .maps import get_map
+
+        like = get_map(like)  # an atlas name or file: its grid
+    print(warp_file(args.input, args.source, args.target, args.out, like=like))
+    return 0
+
+
 def _cmd_demo(args):
 
     import pandas as pd
@@ -242,6 +263,10 @@ def _cmd_assign(args):
     for smap in smaps:
         print(f"atlas: {smap.name} ({len(smap)} {smap.maptype} regions{', ' + smap.space if smap.space else ''}), "
               f"backend: {backend.get_backend()}")
+    if args.space is not None:
+        from .spaces import describe_warps
+
+        print(describe_warps(args.space, smaps))
     print(summary)
     if summary.rows:
         import pandas as pd
@@ -272,12 +297,14 @@ def _cmd_atlas(args):
 
     action = args.action or "list"
     if action == "list":
-        rows = [(name, smap.maptype, len(smap), smap.space, "bundled", "CC BY-NC-SA 4.0", smap.name)
-                for name, smap in ((n, get_map(n)) for n in available_maps())]
-        rows += [(e.id, e.maptype, e.region_count, e.space, atlases.cache_state(e), e.licence, e.name)
+        from .spaces import atlas_space
+
+        rows = [(name, smap.maptype, len(smap), getattr(atlas_space(smap), "name", smap.space), "bundled",
+                 "CC BY-NC-SA 4.0", smap.name) for name, smap in ((n, get_map(n)) for n in available_maps())]
+        rows += [(e.id, e.maptype, e.region_count, e.template or e.space, atlases.cache_state(e), e.licence, e.name)
                  for e in atlases.catalog()]
         spaces = sorted({r[3] for r in rows if r[3]})
-        short = {sp: "MNI152" if "2009c" in sp and "152" in sp else sp[:16] for sp in spaces}  # others: TemplateFlow's
+        short = {sp: {"MNI152NLin2009cAsym": "2009c", "MNI152NLin6Asym": "FSL"}.get(sp, sp[:16]) for sp in spaces}
         w = max(8, *(len(v) + 1 for v in short.values())) if short else 8
         nw = max(24, *(len(r[0]) + 1 for r in rows))
         print(f"{'name':<{nw}}{'kind':<10}{'regions':>7}  {'space':<{w}}{'cached':<9}{'licence':<22}atlas")
@@ -288,9 +315,11 @@ def _cmd_atlas(args):
                   f"{short.get(space, '-'):<{w}}{cached:<9}{lic:<22}{title}")
         print()
         for abbrev in sorted(set(short.values())):
-            if abbrev == "MNI152":
-                print(f"space {abbrev}: {' = '.join(sp for sp in spaces if short[sp] == abbrev)} (as siibra names it)")
-        print("other spaces by TemplateFlow's names, as each atlas's source states its space")
+            named = [sp for sp in spaces if short[sp] == abbrev]
+            if named != [abbrev]:
+                print(f"space {abbrev}: {' = '.join(named)}")
+        print("spaces by TemplateFlow's names, as each atlas's source states its space (`gpusiibra atlas info NAME` "
+              "also says siibra's)")
         print(f"cache: {atlases.cache_dir()}  (`gpusiibra atlas info NAME`: sources, licence and citation in full; "
               "prob. = probability maps, siibra's SparseMap rules; labelled = one label per voxel, siibra's "
               "Map rules)")
@@ -367,7 +396,7 @@ def main(argv=None) -> int:
     _one_line_warnings()
     commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
                 "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare,
-                "features": _cmd_features, "clusters": _cmd_clusters}
+                "features": _cmd_features, "clusters": _cmd_clusters, "warp": _cmd_warp}
     try:
         return commands[args.command](args)
     except KeyboardInterrupt:

@@ -163,7 +163,7 @@ def _points_report(dataset, out, records, rows, notes, top, max_rows, figures, a
     page.heading("The run")
     for note in notes:
         page.paragraph(f"Warning: {note}", cls="warning")
-    opts = ", ".join(f"{k} = {v}" for k, v in run["settings"].items() if v is not None and k != "kind")
+    opts = _options(run["settings"])
     page.raw(f'<table id="run"><tbody><tr><td>points</td><td id="n-points">{n_points}</td></tr>'
              f"<tr><td>options</td><td>{html.escape(opts)}</td></tr>"
              f"<tr><td>atlas</td><td>{html.escape(str(rep.atlas.get('name')))} ({rep.atlas.get('regions')} "
@@ -194,6 +194,18 @@ def _points_report(dataset, out, records, rows, notes, top, max_rows, figures, a
     return rep
 
 
+def _options(settings) -> str:
+    """The run's settings in one line; a declared space with what was warped, into which space, by which
+    transforms (a file's name and the start of its SHA-256)."""
+    out = [f"{k} = {v}" for k, v in settings.items() if v is not None and k not in ("kind", "warps")]
+    for label, w in (settings.get("warps") or {}).items():
+        used = "; ".join(t.get("file") or t["transform"] for t in w.get("transforms", [])) or "nothing to warp"
+        sha = [t["sha256"][:12] for t in w.get("transforms", []) if t.get("sha256")]
+        out.append(f"{label}: in {w.get('atlas_space')}, warped by {used}" + (f" (SHA-256 {', '.join(sha)}...)"
+                                                                               if sha else ""))
+    return ", ".join(out)
+
+
 def _study_page(rep, rows, top, max_rows, figures, atlas, features=False):
     from .dataset import atlas_identities
 
@@ -202,7 +214,7 @@ def _study_page(rep, rows, top, max_rows, figures, atlas, features=False):
     page.heading("The run")
     for note in rep.notes:  # missing or damaged parts, an unfinished run: said before any number
         page.paragraph(f"Warning: {note}", cls="warning")
-    opts = ", ".join(f"{k} = {v}" for k, v in s.items())
+    opts = _options(s)
     runs = f"{rep.runs} run{'s' if rep.runs > 1 else ''}"
     page.raw(f'<table id="run"><tbody>'
              f"<tr><td>maps</td><td id=\"n-maps\">{rep.maps}</td></tr>"

@@ -32,6 +32,13 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
         Every point's uncertainty in mm; else a ``sigma_mm`` (or ``sigma``) column, else 0 (exact lookup).
     lower_threshold : float
         siibra's ``lower_threshold``.
+    space : str, optional
+        The coordinates' space (:mod:`gpusiibra.spaces`: ``"Talairach"``, ``"MNI152NLin6Asym"``/``"FSL"``,
+        ``"MNI305"``...): the points are warped into each atlas's space before the lookup. Default: the
+        table's as they are (siibra's behaviour; ``"MNI"`` says the same); a ``space`` column that names
+        Talairach is refused, one that contradicts ``space`` too. ``"column"``: each row is warped from the
+        space its own ``space`` column names (Neurosynth's and NiMARE's tables mix MNI and Talairach rows;
+        a row saying a generic "MNI" is taken as it is; one naming a space gpusiibra does not know is refused).
 
     Returns
     -------
@@ -62,7 +69,6 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
         table = read_table(where)
     elif not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table)
-    points = points_of(table, sigma_mm, space, where=where)
     if isinstance(atlas, (list, tuple)) or (isinstance(atlas, str) and "," in atlas):
         from .dataset import atlas_label
 
@@ -73,7 +79,17 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
             blocks.append(got)
         return pd.concat(blocks, ignore_index=True)
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
-    assigned = smap.assign(points, lower_threshold=lower_threshold)
+    if _by_row(space):  # each row from the space its `space` column names (a coordinate database)
+        from .points import PointCloud
+        from .spaces import rows_to_atlas
+
+        points = points_of(table, sigma_mm, "MNI", where=where)
+        points = PointCloud(rows_to_atlas(points.coordinates, _space_column(table, where), smap, where),
+                            None, points.sigma)
+        space = None
+    else:
+        points = points_of(table, sigma_mm, space, where=where, atlas_space=_space_name(smap))
+    assigned = smap.assign(points, lower_threshold=lower_threshold, space=space)
     point = assigned["input structure"].to_numpy(np.int64)
     left = table.reset_index(drop=True)
     clash = {c: f"input:{c}" for c in left.columns if c in assigned.columns and c != "input structure"}
@@ -93,6 +109,28 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
     if "volume" in got:
         got["volume"] = got["volume"].astype("Int64")
     return got if keep_row else got.drop(columns="_row")
+
+
+def _by_row(space) -> bool:
+    return isinstance(space, str) and space.strip().lower() == "column"
+
+
+def _space_column(table, where):
+    """The values of a table's ``space`` column (any case), or a PointsFileError when it has none."""
+    from .errors import PointsFileError
+
+    low = {str(c).strip().lower(): c for c in table.columns}
+    if "space" not in low:
+        raise PointsFileError(where, "--space column: the table has no space column (it has "
+                                     f"{', '.join(map(str, table.columns))})")
+    return table[low["space"]].astype(str).str.strip().to_numpy()
+
+
+def _space_name(smap):
+    from .spaces import atlas_space
+
+    sp = atlas_space(smap)
+    return sp.name if sp is not None else None
 
 
 @dataclass
@@ -172,13 +210,23 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
     path = os.fspath(table)
     df = read_table(path)
     df = df.rename(columns={c: f"input:{c}" for c in df.columns if c in set(COLUMNS) | {"row"}})
-    points = points_of(df, sigma_mm, space, where=path)  # every row checked before anything is written
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
+    # every row checked before anything is written
+    if _by_row(space):
+        from .spaces import rows_to_atlas
+
+        points = points_of(df, sigma_mm, "MNI", where=path)
+        rows_to_atlas(points.coordinates[:0], _space_column(df, path), smap, path)  # every row's space known
+    else:
+        points = points_of(df, sigma_mm, space, where=path, atlas_space=_space_name(smap))
     key = input_key(path)
     if by is not None and by not in df.columns:
         raise OptionError(f"--by {by}: the table has no such column (it has {', '.join(map(str, df.columns))})")
     settings = dict(kind="points", sigma_mm=None if sigma_mm is None else float(sigma_mm),
                     lower_threshold=float(lower_threshold), chunk_rows=int(chunk_rows))
+    from .spaces import space_record
+
+    settings.update(space_record(space, [smap]))  # the input's space and the transforms (only when declared)
     from nibabel.affines import voxel_sizes
 
     scale = float(np.mean(voxel_sizes(smap.sparse_index.affine)))  # siibra's voxel scale, as _assign takes it

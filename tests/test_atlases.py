@@ -506,9 +506,10 @@ def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypat
     monkeypatch.setenv(atlases.CACHE_ENV, str(tmp_path))
     assert cli(["atlas", "list"]) == 0
     out = capsys.readouterr().out
-    assert re.search(r"julich-3\.1\s+prob\.\s+414\s+MNI152\s+no\s", out) and "bundled" in out
-    assert re.search(r"julich-3\.1-mpm\s+labelled\s+410\s+MNI152\s+no\s+CC BY-NC-SA 4\.0", out)
-    assert len(re.findall(r"\s(?:prob\.|labelled)\s+\d+\s+MNI152\s", out)) >= 21
+    assert re.search(r"julich-3\.1\s+prob\.\s+414\s+2009c\s+no\s", out) and "bundled" in out
+    assert re.search(r"julich-3\.1-mpm\s+labelled\s+410\s+2009c\s+no\s+CC BY-NC-SA 4\.0", out)
+    assert re.search(r"harvard-oxford-cort-25\s+labelled\s+96\s+FSL\s", out)  # the space its source states
+    assert len(re.findall(r"\s(?:prob\.|labelled)\s+\d+\s+(?:2009c|FSL)\s", out)) >= 21
     assert cli(["atlas", "info", "julich-3.1", "--sources"]) == 0
     out = capsys.readouterr().out
     e = atlases.get_entry("julich-3.1")
@@ -518,7 +519,7 @@ def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypat
     assert cli(["atlas", "fetch", "julich-3.1", "--quiet"]) == 0
     assert "414 regions, cached at" in capsys.readouterr().out
     assert cli(["atlas", "list"]) == 0
-    assert re.search(r"julich-3\.1\s+prob\.\s+414\s+MNI152\s+yes\s", capsys.readouterr().out)
+    assert re.search(r"julich-3\.1\s+prob\.\s+414\s+2009c\s+yes\s", capsys.readouterr().out)
     assert cli(["atlas", "info", "jba31"]) == 0
     out = capsys.readouterr().out
     assert "cached: " in out and "grid     157 x 197 x 165 voxels" in out and "entries  2,666,962" in out

@@ -32,7 +32,7 @@ def test_every_option_has_help():
         return {} if sub is None else sub.choices
 
     assert set(subcommands(_parser())) == {"assign", "points", "atlas", "demo", "example", "report", "compare",
-                                               "features", "clusters"}
+                                               "features", "clusters", "warp"}
     assert set(subcommands(subcommands(_parser())["atlas"])) == {"list", "info", "fetch", "save"}
     todo = [("gpusiibra " + name, p) for name, p in subcommands(_parser()).items()]
     while todo:

@@ -68,7 +68,8 @@ def test_the_engine_does_not_reach_up():
     above = {"gpusiibra.maps", "gpusiibra.batch", "gpusiibra.cli", "gpusiibra.demo", "gpusiibra.report",
              "gpusiibra.dataset"}
     for low in ("gpusiibra._engine", "gpusiibra._kernels", "gpusiibra._resample", "gpusiibra._statistics",
-                "gpusiibra.backend", "gpusiibra.errors", "gpusiibra._readers"):
+                "gpusiibra.backend", "gpusiibra.errors", "gpusiibra._readers", "gpusiibra._itk", "gpusiibra._warp",
+                "gpusiibra._templateflow"):
         assert not graph[low] & above, f"{low} imports {graph[low] & above}"
 
 

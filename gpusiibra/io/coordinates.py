@@ -137,32 +137,64 @@ MNI_SPACES = ("mni", "mni152", "icbm", "icbm152", "mni152nlin2009casym", "mni152
               "mni152lin", "mni305", "spm", "fsl")
 
 
-def check_space(df, where=None, space=None):
-    """Refuse a table whose ``space`` column (NiMARE's and Neurosynth's exports have one) names another space
-    than MNI (Talairach, say): its coordinates would be read as MNI and land in other regions. ``space`` (the
-    user's word, ``--space``) takes the table as it is."""
-    if space is not None:
+def check_space(df, where=None, space=None, atlas_space=None):
+    """What a table's ``space`` column (NiMARE's and Neurosynth's exports have one) says, against the user's
+    ``space`` (``--space``, a name :func:`gpusiibra.spaces.resolve_space` takes: an unknown one is an error).
+
+    - ``space`` names a particular space: rows whose column names another particular space are refused (the
+      message names both); ``space`` "MNI" takes the table as it is (siibra's behaviour).
+    - no ``space``: rows in Talairach (or a space gpusiibra does not know) are refused, naming ``--space``; rows
+      in a particular MNI other than ``atlas_space`` (a name) are taken as they are, with a warning naming
+      ``--space``.
+    """
+    import warnings
+
+    from .._spaces import resolve as resolve_space
+
+    user = resolve_space(space) if space is not None else None
+    if space is not None and user is None:
         return
     low = {str(n).strip().lower(): n for n in df.columns}
     if "space" not in low:
         return
     values = df[low["space"]].astype(str).str.strip()
-    other = values[~values.str.lower().str.replace("[^a-z0-9]", "", regex=True).isin(
-        [m.replace("_", "") for m in MNI_SPACES])]
-    if len(other):
-        seen = ", ".join(repr(v) for v in other.unique()[:3])
-        raise PointsFileError(where, f"{len(other)} rows say their coordinates are in {seen}, not MNI152: convert "
-                                     "them to MNI first (e.g. Lancaster's tal2icbm), or say that they are with "
-                                     "--space MNI (space= in Python)")
+    named = {}
+    for v in values.unique():
+        try:
+            named[v] = resolve_space(v)
+        except ValueError:
+            named[v] = v  # a space gpusiibra does not know: kept as written
+    if user is not None:
+        other = [v for v, sp in named.items() if sp is not None and getattr(sp, "name", sp) != user.name]
+        if other:
+            n = int(values.isin(other).sum())
+            raise PointsFileError(where, f"{n} rows say their coordinates are in {', '.join(map(repr, other[:3]))}, "
+                                         f"--space says {space}: which is it? (remove one; --space MNI takes the "
+                                         "table as it is)")
+        return
+    far = [v for v, sp in named.items() if isinstance(sp, str) or (sp is not None and not sp.images)]
+    if far:
+        n = int(values.isin(far).sum())
+        seen = ", ".join(repr(v) for v in far[:3])
+        hint = next((named[v].name for v in far if not isinstance(named[v], str)), None)
+        say = f"say --space {hint} to warp them into the atlas's space" if hint else \
+            "say their space with --space (gpusiibra.spaces lists the names)"
+        raise PointsFileError(where, f"{n} rows say their coordinates are in {seen}, not MNI152: {say}, or "
+                                     "--space MNI to take them as they are")
+    other = [sp.name for sp in named.values() if sp is not None and atlas_space and sp.name != atlas_space]
+    if other:
+        warnings.warn(f"{where or 'the table'}: its space column says {other[0]}, the atlas is in {atlas_space}; "
+                      f"nothing was warped: say --space {other[0]} (space='{other[0]}') to warp the points, or "
+                      "--space MNI to take them as they are", RuntimeWarning, stacklevel=4)
 
 
-def points_of(df, sigma_mm=None, space=None, where=None):
+def points_of(df, sigma_mm=None, space=None, where=None, atlas_space=None):
     """The :class:`~gpusiibra.PointCloud` of a table's coordinate columns (and ``sigma_mm`` column, unless
-    ``sigma_mm`` is given); a ``space`` column naming another space than MNI is refused
-    (:func:`check_space`) unless ``space`` is given."""
+    ``sigma_mm`` is given), in ``space`` (the user's word); its ``space`` column is checked against it
+    (:func:`check_space`)."""
     from ..points import PointCloud
 
-    check_space(df, where, space)
+    check_space(df, where, space, atlas_space)
     cols = coordinate_columns(df.columns, where)
     lines = df.attrs.get("lines") or list(range(1, len(df) + 1))
     coords = np.empty((len(df), 3))

@@ -1,0 +1,117 @@
+"""What an input says about its template space: a BIDS file name, its JSON sidecar, NeuroVault's image metadata
+(:func:`declared_space`), weighed against the user's ``--space`` (:func:`input_space`). Re-exported by
+:mod:`gpusiibra.spaces`."""
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass
+
+from ._spaces import Space, atlas_space, resolve, space_names, target_space
+from .errors import ImageFileError, OptionError
+
+__all__ = ["Declared", "declared_space", "input_space"]
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A space an input's own files name: ``value`` as written, ``space`` (None: a generic MNI), ``where``
+    (the file name, its JSON sidecar or NeuroVault's metadata)."""
+
+    value: str
+    space: Space | None
+    where: str
+
+
+_BIDS_SPACE = re.compile(r"(?:^|_)space-([A-Za-z0-9]+)(?=_|\.|$)")
+#: keys of a JSON sidecar that name a space: BIDS derivatives, NeuroVault's image metadata
+_JSON_KEYS = ("space", "Space", "SpatialReference", "target_template_image", "template")
+
+
+def _sidecars(path):
+    base = os.path.basename(path)
+    stem = re.sub(r"\.nii(\.gz)?$", "", base, flags=re.I)
+    folder = os.path.dirname(path)
+    names = [stem + ".json", base + ".json"]
+    return [os.path.join(folder, n) for n in names]
+
+
+def declared_space(path):
+    """What an input's file name (BIDS ``_space-<label>_``) or sidecar (``<name>.json``: BIDS ``SpatialReference``
+    / ``space``, NeuroVault's ``target_template_image``) says its space is: a :class:`Declared`, or None.
+
+    A sidecar wins over the name. A label that names no space gpusiibra knows is returned with ``space``
+    None and ``value`` as written (the caller decides: a warning, never a guess).
+
+    Examples
+    --------
+    >>> from gpusiibra.spaces import declared_space
+    >>> declared_space("sub-01_space-MNI152NLin6Asym_stat-t_statmap.nii.gz").space.name
+    'MNI152NLin6Asym'
+    """
+    path = os.fspath(path)
+    for side in _sidecars(path):
+        if os.path.isfile(side):
+            try:
+                with open(side, encoding="utf-8") as f:
+                    meta = json.load(f)
+            except (OSError, ValueError) as e:
+                raise ImageFileError(side, f"the sidecar is not readable JSON ({e})") from None
+            if isinstance(meta, dict):
+                for k in _JSON_KEYS:
+                    v = meta.get(k)
+                    if isinstance(v, dict):  # BIDS SpatialReference as {"URI": ...} or per-image entries
+                        v = v.get("URI") or v.get("space") or next(iter(v.values()), None)
+                    if isinstance(v, str) and v.strip():
+                        return _declared(v.strip(), f"its sidecar {os.path.basename(side)} ({k})")
+    m = _BIDS_SPACE.search(os.path.basename(path))
+    if m:
+        return _declared(m.group(1), "its name")
+    return None
+
+
+def _declared(value, where):
+    label = value.rsplit("/", 1)[-1]  # a URI such as https://templateflow.s3.../tpl-MNI152NLin6Asym/...
+    label = re.sub(r"^tpl-", "", label.split("_")[0]) if label.startswith("tpl-") else label
+    try:
+        return Declared(value, resolve(label), where)
+    except OptionError:  # a space gpusiibra does not know: said, never guessed
+        return Declared(value, _Unknown(value), where)
+
+
+@dataclass(frozen=True)
+class _Unknown:
+    """A space named in a file that gpusiibra does not know (warned about, never warped)."""
+
+    name: str
+    images: bool = True
+
+
+def input_space(path, space, atlas):
+    """The space to warp a file from, given the user's ``space`` (or None) and the atlas's space.
+
+    Returns ``(Space or None, warning or None)``: None means nothing is warped. With ``space`` given, a file
+    whose name or sidecar names another particular space is refused (ImageFileError naming both); without it,
+    a file that names a space other than the atlas's gets a one-line warning naming ``--space``.
+    """
+    declared = declared_space(path) if path is not None else None
+    user = resolve(space)
+    target = atlas_space(atlas)
+    if space is not None:
+        if user is not None and not user.images:
+            raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images "
+                              "are in (warp coordinates with it)")
+        if user is not None and declared is not None and declared.space is not None \
+                and declared.space.name != user.name:
+            raise ImageFileError(path, f"{declared.where} says space {declared.value}, --space says {space}: "
+                                       "which is it? (remove one)")
+        return (user if user is not None and target_space(atlas, user).name != user.name else None), None
+    if declared is None or declared.space is None or target is None or declared.space.name == target.name:
+        return None, None
+    if isinstance(declared.space, _Unknown):
+        return None, (f"{declared.where} says space {declared.value}, which gpusiibra does not know; it was "
+                      f"taken as the atlas's {target.name} (--space names the spaces: {space_names()})")
+    return None, (f"{declared.where} says space {declared.space.name}, the atlas is in {target.name}; nothing "
+                  f"was warped: say --space {declared.space.name} (space='{declared.space.name}') to warp it, or "
+                  "--space MNI to take it as it is")

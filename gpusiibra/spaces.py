@@ -1,0 +1,406 @@
+"""Template spaces: which MNI a map or a coordinate is in, and the published transforms between them.
+
+Spaces are named as TemplateFlow names them: ``MNI152NLin2009cAsym`` (ICBM 2009c, siibra's and Julich-Brain's),
+``MNI152NLin6Asym`` (FSL's MNI152), ``MNI152Lin`` (SPM's), ``MNI305`` (FreeSurfer's), and, for coordinates,
+``Talairach`` (Lancaster's icbm2tal) and ``TalairachBrett`` (Brett's mni2tal). The spellings people type
+(``FSL``, ``SPM``, ``ICBM2009c``, ``TAL``, ``fsaverage``...) name them too; bare ``MNI`` / ``MNI152`` names
+none: "the atlas's own MNI", siibra's behaviour, nothing warped.
+
+>>> from gpusiibra import spaces
+>>> spaces.resolve_space("FSL").name, spaces.resolve_space("MNI") is None
+('MNI152NLin6Asym', True)
+>>> spaces.warp_points([[0.0, 0.0, 0.0]], "Talairach", "MNI152NLin6Asym").round(3).tolist()
+[[1.115, 0.869, -3.605]]
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+
+from ._space_inputs import Declared, declared_space, input_space
+from ._spaces import (GENERIC_MNI, SPACES, Space, atlas_space, engine_pulls, pull_transform, resolve, route,
+                      space_names, target_space, transform_chain)
+from .errors import OptionError
+
+__all__ = ["Space", "SPACES", "GENERIC_MNI", "resolve_space", "space_names", "atlas_space", "transform_chain",
+           "warp_points", "warp_image", "declared_space", "Declared", "input_space", "TEMPLATE_GRIDS",
+           "list_spaces", "points_to_atlas", "pull_to_atlas", "space_record",
+           "image_space_record", "engine_pulls", "pull_transform", "warp_table", "warp_file",
+           "mixed_spaces_note", "describe_warps", "rows_to_atlas"]
+
+#: the 1 mm grids of TemplateFlow's templates (res-01): shape and affine, where warp_image puts an image
+TEMPLATE_GRIDS = {
+    "MNI152NLin2009cAsym": ((193, 229, 193), ((1, 0, 0, -96), (0, 1, 0, -132), (0, 0, 1, -78), (0, 0, 0, 1))),
+    "MNI152NLin6Asym": ((182, 218, 182), ((-1, 0, 0, 90), (0, 1, 0, -126), (0, 0, 1, -72), (0, 0, 0, 1))),
+}
+
+
+def resolve_space(name, what="space"):
+    """The :class:`Space` named by ``name`` (any known spelling), or None for a generic MNI or None.
+
+    Raises
+    ------
+    OptionError
+        For an unknown name (the message lists the names taken).
+
+    Examples
+    --------
+    >>> from gpusiibra.spaces import resolve_space
+    >>> resolve_space("icbm 2009c").name
+    'MNI152NLin2009cAsym'
+    """
+    return resolve(name, what)
+
+
+def list_spaces():
+    """The spaces as a table: name, title, whether images can be in them, the spellings taken.
+
+    Examples
+    --------
+    >>> from gpusiibra.spaces import list_spaces
+    >>> "MNI152NLin6Asym" in set(list_spaces()["name"])
+    True
+    """
+    import pandas as pd
+
+    return pd.DataFrame([{"name": s.name, "title": s.title, "images": s.images, "also": ", ".join(s.aliases)}
+                         for s in SPACES])
+
+
+def warp_points(coords, source, target):
+    """Points in ``source`` space (mm, (n, 3)) -> the same points in ``target`` space, through the published
+    transforms (chained where no single one joins them: Talairach -> MNI152NLin6Asym -> MNI152NLin2009cAsym).
+
+    A point outside a displacement field's domain comes back as NaN.
+
+    Parameters
+    ----------
+    coords : array-like, (n, 3) or (3,)
+    source, target : str
+        Space names (any spelling :func:`resolve_space` takes). A generic "MNI" names no particular template
+        and is refused, except beside "Talairach": then Lancaster's pooled transform (icbm_other2tal, for MNI
+        templates other than FSL's and SPM's) is used, as NiMARE's ``mni2tal``/``tal2mni`` and GingerALE do.
+
+    Returns
+    -------
+    numpy.ndarray (n, 3), float64 (CuPy in, CuPy out for the displacement fields)
+
+    Examples
+    --------
+    >>> from gpusiibra.spaces import warp_points
+    >>> warp_points([10, -20, 30], "MNI305", "MNI152NLin6Asym").round(4).tolist()
+    [[10.6061, -18.3944, 31.153]]
+    """
+    xyz = _points(coords)
+    pooled = _pooled(source, target)
+    if pooled is not None:  # Talairach and "some MNI": Lancaster's pooled fit, as NiMARE and GingerALE take it
+        return pooled.map_points(xyz)
+    src, dst = _specific(source, "source"), _specific(target, "target")
+    if src.name == dst.name:
+        return xyz.copy()
+    return transform_chain(src.name, dst.name).map_points(xyz)
+
+
+def _pooled(source, target):
+    """Lancaster's icbm_other2tal (or its inverse) when one side is Talairach and the other a generic MNI."""
+    from ._spaces import ICBM_OTHER2TAL, AffineTransform
+
+    a, b = resolve(source, "source"), resolve(target, "target")
+    if a is None and b is not None and b.name == "Talairach":
+        return AffineTransform(ICBM_OTHER2TAL, "Lancaster 2007 icbm_other2tal")
+    if b is None and a is not None and a.name == "Talairach":
+        return AffineTransform(np.linalg.inv(ICBM_OTHER2TAL), "Lancaster 2007 tal2icbm_other")
+    return None
+
+
+def _specific(name, what):
+    sp = resolve(name, what)
+    if sp is None:
+        raise OptionError(f"{what} space {name!r} names no particular MNI: use one of {space_names()}")
+    return sp
+
+
+def _points(coords):
+    from .backend import is_device_array
+
+    if is_device_array(coords):
+        import cupy as xp
+    else:
+        xp = np
+    xyz = xp.asarray(coords, dtype=xp.float64)
+    if xyz.ndim == 1:
+        xyz = xyz[None, :]
+    if xyz.ndim != 2 or xyz.shape[1] != 3:
+        raise OptionError(f"points are an (n, 3) array of mm coordinates, got shape {tuple(xyz.shape)}")
+    return xyz
+
+
+def warp_image(img, source, target, *, like=None, order=None):
+    """A NIfTI image of ``source`` space pulled onto a grid of ``target`` space through the transforms.
+
+    Each voxel of the target grid takes the image's value at the source point it corresponds to (trilinear, or
+    nearest neighbour for a mask, as the assignment resamples), 0 outside the image.
+
+    Parameters
+    ----------
+    img : nibabel image or path
+    source, target : str
+        Space names (the target must be a template space, not Talairach).
+    like : nibabel image, SparseMap or (shape, affine), optional
+        The target grid; default TemplateFlow's 1 mm grid of ``target`` (:data:`TEMPLATE_GRIDS`), else the
+        image's own grid.
+    order : int, optional
+        0 or 1; default as the assignment chooses (0 for an image of only 0 and 1).
+
+    Returns
+    -------
+    nibabel.Nifti1Image (float32 unless order 0 keeps the image's type)
+    """
+    import nibabel as nib
+
+    from .io import nifti
+
+    src, dst = _specific(source, "source"), _specific(target, "target")
+    for sp in (src, dst):
+        if not sp.images:
+            raise OptionError(f"{sp.name} is a coordinate system here (no template image): warp coordinates "
+                              "with warp_points")
+    where = os.fspath(img) if isinstance(img, (str, os.PathLike)) else "<in-memory image>"
+    if isinstance(img, (str, os.PathLike)):
+        img = nifti.load_image(img)
+    data, affine = nifti.image_data(img, where)
+    shape, grid = _grid(like, dst.name, data.shape[:3], affine)
+    out = pull_array(data, affine, src.name, dst.name, shape, grid, order)
+    res = nib.Nifti1Image(out, grid)
+    res.header.set_xyzt_units("mm")
+    return res
+
+
+def _grid(like, target, shape, affine):
+    if like is None:
+        if target in TEMPLATE_GRIDS:
+            s, a = TEMPLATE_GRIDS[target]
+            return tuple(s), np.asarray(a, np.float64)
+        return tuple(shape), np.asarray(affine, np.float64)
+    if hasattr(like, "sparse_index"):
+        return tuple(like.shape), np.asarray(like.affine, np.float64)
+    if hasattr(like, "affine") and hasattr(like, "shape"):
+        return tuple(like.shape[:3]), np.asarray(like.affine, np.float64)
+    s, a = like
+    return tuple(int(v) for v in s), np.asarray(a, np.float64)
+
+
+def pull_array(data, affine, source, target, shape, grid, order=None):
+    """An array on (shape, grid) of ``target`` space: ``data`` (its grid ``affine``, ``source`` space) pulled
+    through the transforms, as the batch pulls it (:func:`gpusiibra._warp.pull_sparse`: only the target voxels
+    its nonzero voxels reach; the same numbers)."""
+    from . import _warp, backend
+    from ._sparse_image import sparse_image
+
+    data = np.asarray(data)
+    image = sparse_image(data, affine)
+    order = image.order if order is None else order  # nearest neighbour for exactly {0, 1}, as nilearn
+    key, value = _warp.pull_sparse([image], [0], shape, grid, pull_transform(source, target), order=order)
+    out = np.zeros(int(np.prod(shape)), np.float64 if order == 1 else image.dtype)
+    out[backend.to_host(key)] = backend.to_host(value)
+    return out.reshape(tuple(int(s) for s in shape))
+
+
+def points_to_atlas(coords, space, atlas, declared_by=True):
+    """Points (mm) of ``space`` in the atlas's space: warped when ``space`` names a particular space other than
+    the atlas's, else as they are. A point the transforms cannot take (outside a displacement field) comes back
+    as NaN, with a warning: it gets no region, never a wrong one. ``declared_by``: the user said ``space``
+    (an unknown name is then an error); else it is an object's own attribute (an unknown one is ignored)."""
+    xyz = np.asarray(coords, np.float64).reshape(-1, 3)
+    try:
+        source = resolve(space)
+    except OptionError:
+        if declared_by:
+            raise
+        return xyz
+    if source is None or len(xyz) == 0:
+        return xyz
+    target = target_space(atlas, source)
+    if source.name == target.name:
+        return xyz
+    from .backend import to_host
+
+    out = np.asarray(to_host(transform_chain(source.name, target.name).map_points(xyz)), np.float64)
+    bad = ~np.isfinite(out).all(axis=1)
+    if bad.any():
+        first = ", ".join(f"{c:g}" for c in xyz[np.flatnonzero(bad)[0]])
+        warnings.warn(f"{int(bad.sum())} point(s) of {source.name} have no place in {target.name} after the "
+                      f"transforms and get no assignment (first: ({first}) mm)", RuntimeWarning, stacklevel=4)
+        out[bad] = np.nan
+    return out
+
+
+def rows_to_atlas(coords, names, atlas, where=None):
+    """Points each in the space its row names (``names``: a table's ``space`` column) in the atlas's space: the
+    rows of each space warped together (:func:`points_to_atlas`); a generic "MNI" taken as it is. Every name is
+    checked first (all of them when ``coords`` is empty): an unknown one is a PointsFileError naming it."""
+    from .errors import PointsFileError
+
+    names = np.asarray(names, dtype=object)
+    known = {}
+    for v in dict.fromkeys(names.tolist()):
+        try:
+            known[v] = resolve(v)
+        except OptionError:
+            rows = int((names == v).sum())
+            raise PointsFileError(where, f"{rows} rows say their coordinates are in {v!r}, a space gpusiibra does "
+                                         f"not know (it knows {space_names()})") from None
+    xyz = np.asarray(coords, np.float64).reshape(-1, 3)
+    out = xyz.copy()
+    for v, sp in known.items():
+        sel = names[:len(xyz)] == v
+        if sp is not None and sel.any():
+            out[sel] = points_to_atlas(xyz[sel], sp.name, atlas)
+    return out
+
+
+def pull_to_atlas(data, affine, source, atlas):
+    """An image (array, its affine) of ``source`` space pulled onto the atlas's grid through the transforms to
+    the atlas's space (a 4D image frame by frame): the array the assignment then takes on the atlas's grid."""
+    source = resolve(source)
+    target = target_space(atlas, source)
+    shape, grid = tuple(atlas.shape), np.asarray(atlas.affine, np.float64)
+    data = np.asarray(data)
+    if data.ndim == 4:
+        return np.stack([pull_array(data[..., t], affine, source.name, target.name, shape, grid)
+                         for t in range(data.shape[3])], axis=-1)
+    return pull_array(data, affine, source.name, target.name, shape, grid)
+
+
+def space_record(space, atlases, direction="points") -> dict:
+    """What a dataset records of the inputs' declared space: ``{}`` when none was declared (siibra's behaviour,
+    the settings of earlier datasets); else ``space`` (its TemplateFlow name, or "MNI": the atlas's own) and, per
+    atlas, its space and the transforms used (name, kind; a file's name and SHA-256), the transforms built."""
+    if space is None:
+        return {}
+    if isinstance(space, str) and space.strip().lower() == "column":  # each row's own (a table's space column)
+        from ._atlas_identity import atlas_label
+
+        return {"space": "column", "warps": {atlas_label(a): {"atlas_space": getattr(atlas_space(a), "name", None)}
+                                             for a in atlases}}
+    user = resolve(space)
+    out = {"space": user.name if user is not None else "MNI", "warps": {}}
+    from ._atlas_identity import atlas_label
+
+    for smap in atlases:
+        entry = {"atlas_space": getattr(atlas_space(smap), "name", None), "transforms": []}
+        if user is not None:
+            target = target_space(smap, user)
+            if target.name != user.name:
+                chain = transform_chain(user.name, target.name)
+                if direction == "points":
+                    chain.map_points(np.zeros((1, 3)))  # built: a file's SHA-256 is known
+                else:
+                    chain.pull(np.zeros((1, 3)))
+                entry["transforms"] = chain.record(direction)
+        out["warps"][atlas_label(smap)] = entry
+    return out
+
+
+def image_space_record(space, atlases) -> dict:
+    """:func:`space_record` for maps: the space checked (a template images are in), the transforms that pull
+    them onto each atlas's grid built (fetched, their SHA-256 known)."""
+    user = resolve(space)
+    if user is not None and not user.images:
+        raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images are "
+                          "in (warp coordinates with it)")
+    return space_record(space, atlases, direction="pull")
+
+
+def warp_table(table, source, target):
+    """A coordinate table (DataFrame or CSV/TSV path) with its coordinate columns warped from ``source`` to
+    ``target`` (:func:`warp_points`): every other column kept, a ``space`` column set to ``target`` (added
+    when the table has none). A ``space`` column that names another space than ``source`` is refused.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from gpusiibra.spaces import warp_table
+    >>> warp_table(pd.DataFrame({"x": [0.0], "y": [0.0], "z": [0.0], "t": [5.2]}), "TAL", "FSL").round(3)
+           x      y      z    t            space
+    0  1.115  0.869 -3.605  5.2  MNI152NLin6Asym
+    """
+    import pandas as pd
+
+    from .io.coordinates import check_space, coordinate_columns, points_of, read_table
+
+    where = None
+    if isinstance(table, (str, os.PathLike)):
+        where = os.fspath(table)
+        table = read_table(where)
+    table = pd.DataFrame(table).reset_index(drop=True)
+    name = _specific(target, "target").name if _pooled(source, target) is None else str(target)
+    check_space(table, where, source)
+    cols = coordinate_columns(table.columns, where)
+    xyz = points_of(table, 0.0, source, where).coordinates
+    out = table.copy()
+    moved = warp_points(xyz, source, target)
+    for a, c in enumerate(cols):
+        out[c] = np.asarray(moved)[:, a]
+    low = {str(c).strip().lower(): c for c in out.columns}
+    out[low.get("space", "space")] = name
+    return out
+
+
+def warp_file(path, source, target, out, like=None) -> str:
+    """``gpusiibra warp``: a NIfTI map (:func:`warp_image`) or a coordinate table (:func:`warp_table`) written to
+    ``out``; returns what was done, in one line."""
+    from .io.nifti import is_nifti_path, load_image
+
+    path = os.fspath(path)
+    if _pooled(source, target) is not None:
+        chain = f"{source} -> {target}: Lancaster's pooled transform"
+    else:
+        chain = " -> ".join([_specific(source, "source").name] + [st.target for st in route(source, target)])
+    if is_nifti_path(path) or path.startswith("example:"):
+        if like is not None and isinstance(like, (str, os.PathLike)):
+            like = load_image(like)
+        img = warp_image(path, source, target, like=like)
+        import nibabel as nib
+
+        nib.save(img, out)
+        return f"{path} ({chain}) -> {out}: {' x '.join(map(str, img.shape))} voxels"
+    df = warp_table(path, source, target)
+    sep = "\t" if out.lower().endswith((".tsv", ".txt")) else ","
+    df.to_csv(out, sep=sep, index=False)
+    return f"{path} ({chain}) -> {out}: {len(df)} points"
+
+
+def mixed_spaces_note(atlases):
+    """A line saying that atlases of one pass are in different spaces and nothing is warped (no space declared),
+    or None."""
+    from ._atlas_identity import atlas_label
+
+    named = [(atlas_label(a), getattr(atlas_space(a), "name", None)) for a in atlases]
+    if len({sp for _, sp in named if sp}) < 2:
+        return None
+    return ("the atlases are in different spaces (" + ", ".join(f"{label}: {sp}" for label, sp in named if sp) +
+            "): the inputs are compared with each as they are; say their space with --space (space=) to warp them "
+            "into each atlas's")
+
+
+def describe_warps(space, atlases, images=True) -> str:
+    """One line: the inputs' declared space and, per atlas, what they were warped into and through what (for
+    maps, the transforms that pull them: from the atlas's space to theirs)."""
+    from ._atlas_identity import atlas_label
+
+    if isinstance(space, str) and space.strip().lower() == "column":
+        return "space: each row's own (the table's space column), warped into " + "; ".join(
+            f"{atlas_label(a)}: {getattr(atlas_space(a), 'name', '?')}" for a in atlases)
+    user = resolve(space)
+    if user is None:
+        return f"space: {space}, the atlas's own: nothing warped (siibra's behaviour)"
+    parts = []
+    for smap in atlases:
+        target = target_space(smap, user)
+        steps = route(target, user) if images else route(user, target)
+        parts.append(f"{atlas_label(smap)}: into {target.name} by " + " then ".join(st.name for st in steps)
+                     if steps else f"{atlas_label(smap)}: already in {target.name}, nothing warped")
+    return f"space: inputs in {user.name}; " + "; ".join(parts)
