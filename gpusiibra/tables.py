@@ -173,6 +173,7 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
     df = read_table(path)
     df = df.rename(columns={c: f"input:{c}" for c in df.columns if c in set(COLUMNS) | {"row"}})
     points = points_of(df, sigma_mm, space, where=path)  # every row checked before anything is written
+    df.attrs.pop("lines", None)  # checked: pandas would deep-copy the table's line numbers at every chunk's step
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
     key = input_key(path)
     if by is not None and by not in df.columns:
