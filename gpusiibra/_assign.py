@@ -145,14 +145,16 @@ def point_voxels(coords_mm, grid_affine):
     return v.astype(np.int64)
 
 
-def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
+def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0, centroids=True) -> dict:
     """Assign points (mm) with per-point uncertainty ``sigma_mm``; returns table columns.
 
     A point with ``sigma_mm / voxel size < 3`` is looked up exactly (regions with
     value > lower_threshold at its voxel); a wider one becomes siibra's Gaussian
     kernel image, assigned with ``split_components=False``. Points outside the
     grid give no rows and a warning; points on voxels no region covers give no
-    rows (README, "Differences from siibra", 1).
+    rows (README, "Differences from siibra", 1). Without ``centroids`` the
+    ``centroid`` column (a tuple per row) is left out, for callers that have the
+    coordinates (a table of a million rows spends seconds making the tuples).
     """
     index = smap.sparse_index
     coords = np.asarray(coords_mm, np.float64).reshape(-1, 3)
@@ -175,7 +177,7 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     outside = np.flatnonzero(exact & ~inside)
     if len(outside):
         warnings.warn(f"{len(outside)} point(s) lie outside the atlas grid and get no assignment "
-                      f"(first: ({', '.join(f'{c:g}' for c in coords[outside[0]])}) mm)", RuntimeWarning, stacklevel=3)
+                      f"(first: ({', '.join(f'{c:g}' for c in coords[outside[0]])}) mm)", RuntimeWarning, stacklevel=4)
     parts = []
     labels = smap.label_values() if _engine.is_labelled(smap) else None
     # exact lookups
@@ -197,11 +199,9 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     point = np.concatenate([q["point"] for q in parts])
     volume = np.concatenate([q["volume"] for q in parts])
     order = np.lexsort((volume, point))
-    out = {
-        "input structure": point[order],
-        "centroid": list(map(tuple, coords[point[order]].tolist())),  # Python floats, as siibra's
-        "volume": volume[order],
-    }
+    out = {"input structure": point[order], "volume": volume[order]}
+    if centroids:
+        out["centroid"] = list(map(tuple, coords[point[order]].tolist()))  # Python floats, as siibra's
     for col in _STAT_COLUMNS:
         if any(col in q["stats"] for q in parts):
             vals = np.concatenate([q["stats"].get(col, np.full(len(q["point"]), np.nan)) for q in parts])
@@ -221,7 +221,7 @@ def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold, 
     usable = n_vox > (1 if labels is None else 0)  # siibra's sparse maps drop structures of <= 1 voxel
     if (n_vox == 0).any():
         warnings.warn(f"{int((n_vox == 0).sum())} uncertain point(s) lie outside the atlas grid and get no assignment",
-                      RuntimeWarning, stacklevel=4)
+                      RuntimeWarning, stacklevel=5)
     keep = np.flatnonzero(usable)
     # sums of each cut cube, from its separable factors: ((s0 s1) s2) / total, each factor's sums taken once per
     # distinct cut (a profile's whole range for most points; a few others at the grid's faces)

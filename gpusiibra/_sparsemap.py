@@ -181,9 +181,7 @@ class SparseMap:
         if isinstance(item, Point):
             item = PointCloud([item.coordinate], item.space, item.sigma)
         if isinstance(item, PointCloud):
-            cols = _assign.assign_points(self, item.coordinates, item.sigma, lower_threshold)
-            kind = "point" if "correlation" not in cols else "image"
-            return _assign.make_table(cols, self, kind=kind if len(cols["volume"]) else "point")
+            return self._assign_points(item, lower_threshold)
         data, affine, where = self._image_input(item)
         if data.ndim == 4:
             frames = []
@@ -202,6 +200,12 @@ class SparseMap:
         got = _assign.assign_image_data(self, data, affine, minsize_voxel, lower_threshold, split)
         _warn_outside(got.status, where)
         return _assign.make_table(got.columns, self)
+
+    def _assign_points(self, cloud, lower_threshold=0.0, centroids=True):
+        """:meth:`assign` of a :class:`PointCloud`; without ``centroids``, no ``centroid`` column."""
+        cols = _assign.assign_points(self, cloud.coordinates, cloud.sigma, lower_threshold, centroids)
+        kind = "point" if "correlation" not in cols else "image"
+        return _assign.make_table(cols, self, kind=kind if len(cols["volume"]) else "point")
 
     @staticmethod
     def _image_input(item):

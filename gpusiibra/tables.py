@@ -73,13 +73,13 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
             blocks.append(got)
         return pd.concat(blocks, ignore_index=True)
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
-    assigned = smap.assign(points, lower_threshold=lower_threshold)
+    assigned = smap._assign_points(points, lower_threshold, centroids=False)  # the table has the coordinates
     point = assigned["input structure"].to_numpy(np.int64)
     left = table.reset_index(drop=True)
     clash = {c: f"input:{c}" for c in left.columns if c in assigned.columns and c != "input structure"}
     left = left.rename(columns=clash)
     left["_row"] = np.arange(len(left))  # the row's number in the table (dropped below unless asked for)
-    right = assigned.drop(columns=["input structure", "centroid"])
+    right = assigned.drop(columns=["input structure", "centroid"], errors="ignore")
     right.index = point
     order = np.argsort(point, kind="stable")  # the table's order; within a point, the assignment's
     rows = left.iloc[point[order]].reset_index(drop=True)
