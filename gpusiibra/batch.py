@@ -100,28 +100,38 @@ class BatchSummary:
 
 
 def _rows_table(maps, kind, columns, row_map, smap):
-    """Arrow table of rows from chunk-level columns (``row_map``: each row's map, a :class:`MapInput`)."""
+    """Arrow table of rows from chunk-level columns (``row_map``: each row's map, a :class:`MapInput`).
+
+    Strings are taken from one list per chunk (the maps' names and signs) or per region (names, fragments)
+    by index, in Arrow: no per-row Python object, and no NumPy object array (whose conversion imports pandas)."""
     import pyarrow as pa
 
     n = len(row_map)
-    keys = np.array([(m.input, m.frame, m.sign) for m in maps], dtype=object).reshape(-1, 3)[row_map]
-    fields = smap.region_fields(np.asarray(columns["volume"], np.int64))
-    fragment = fields.get("fragment")
+    row_map = pa.array(np.asarray(row_map, np.int64))
+    volume = np.asarray(columns["volume"], np.int64)
+    regions, of_region = np.unique(volume, return_inverse=True)
+    of_region = pa.array(of_region.ravel().astype(np.int64))
+    fields = smap.region_fields(regions)  # the chunk's distinct regions' columns
+
+    def strings(values, index):
+        return pa.array(list(values), pa.string()).take(index)
+
+    first = pa.array(np.zeros(n, np.int64))
     voxels = np.asarray(columns["component voxels"], np.int64) if "component voxels" in columns \
         else np.full(n, -1, np.int64)
     cent = np.asarray(columns["centroid"], np.float64).reshape(-1, 3)
     arrays = {
-        "input": pa.array(keys[:, 0], pa.string()),
-        "atlas": pa.array(np.full(n, atlas_label(smap), dtype=object), pa.string()),
-        "frame": pa.array(keys[:, 1].astype(np.int64)),
-        "sign": pa.array(keys[:, 2], pa.string()),
-        "kind": pa.array(np.full(n, kind, dtype=object), pa.string()),
+        "input": strings((m.input for m in maps), row_map),
+        "atlas": strings([atlas_label(smap)], first),
+        "frame": pa.array(np.array([m.frame for m in maps], np.int64)).take(row_map),
+        "sign": strings((m.sign for m in maps), row_map),
+        "kind": strings([kind], first),
         "voxels": pa.array(voxels, mask=voxels < 0),
         "input structure": pa.array(np.asarray(columns["input structure"], np.int64)),
         "centroid": pa.ListArray.from_arrays(np.arange(0, 3 * n + 1, 3, dtype=np.int32), pa.array(cent.ravel())),
-        "volume": pa.array(fields["volume"]),
-        "fragment": pa.array(fragment if fragment is not None else np.full(n, None, dtype=object), pa.string()),
-        "region": pa.array(fields["region"], pa.string()),
+        "volume": pa.array(np.asarray(fields["volume"], np.int64)).take(of_region),
+        "fragment": strings(fields["fragment"], of_region) if "fragment" in fields else pa.nulls(n, pa.string()),
+        "region": strings(fields["region"], of_region),
     }
     for c in BATCH_COLUMNS[len(arrays):]:
         v = np.asarray(columns[c], np.float64) if c in columns else np.full(n, np.nan)
