@@ -37,11 +37,11 @@ assign_batch(get_map(), sorted(glob.glob(sys.argv[1] + "/*.nii.gz")), sys.argv[2
 """
 
 
-def _run(tree, argv):
+def _run(tree, argv, cwd):
     env = dict(os.environ, PYTHONPATH=tree)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
-    subprocess.run(argv, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    subprocess.run(argv, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     wall = time.perf_counter() - t
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
@@ -52,6 +52,8 @@ def _same(a, b, tol):
     import pandas as pd
 
     x, y = pd.read_parquet(a), pd.read_parquet(b)
+    if "input" in x.columns:  # example:motor is each checkout's own copy of the map
+        x["input"], y["input"] = (d["input"].map(os.path.basename) for d in (x, y))
     if list(x.columns) != list(y.columns) or len(x) != len(y):
         return f"different shape {x.shape} vs {y.shape}"
     key = [c for c in ("input", "row", "input structure", "volume", "kind") if c in x.columns]
@@ -96,12 +98,17 @@ def main():
         else:
             make = lambda out: [sys.executable, "-m", "gpusiibra.cli", "assign", "example:motor", "--threshold",  # noqa: E731
                                 "3", "--out", out, "--quiet"]
+        for tree in (a.old, a.new):  # run from the work folder: a checkout in the current folder would come first
+            where = subprocess.run([sys.executable, "-c", "import gpusiibra; print(gpusiibra.__file__)"], cwd=work,
+                                   env=dict(os.environ, PYTHONPATH=tree), capture_output=True, text=True).stdout
+            if not os.path.realpath(where.strip()).startswith(os.path.realpath(tree)):
+                raise SystemExit(f"{tree}: its processes import gpusiibra from {where.strip()}")
         times = {"old": [], "new": []}
         outs = {}
         for i in range(a.runs):
             for name, tree in (("old", a.old), ("new", a.new)) if i % 2 == 0 else (("new", a.new), ("old", a.old)):
                 out = os.path.join(work, f"{name}-{i}.parquet")
-                times[name].append(_run(tree, make(out)))
+                times[name].append(_run(tree, make(out), work))
                 outs.setdefault(name, out)
         print(f"case {a.case}" + (f", n {a.n}" if a.case != "cli" else "") + f", {a.runs} runs each, alternating, "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")

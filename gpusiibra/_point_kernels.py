@@ -125,7 +125,6 @@ def _gaussian_points_sparse(index, corner, lo, hi, profile_of_point, profiles, l
     """The CPU's route: the points of a sigma shared by enough of them (:func:`_smoothing_pays`) through the atlas
     smoothed once (:func:`_gaussian_points_smoothed`), the others cube by cube (:func:`_gaussian_points_cubes`); the
     pairs in (point, region) order."""
-    n = len(corner)
     smooth = [k for k in range(len(profiles))
               if _smoothing_pays(index, profiles[k], int(np.count_nonzero(profile_of_point == k)))]
     if not smooth:
