@@ -328,5 +328,19 @@ def main(argv=None) -> int:
         return 2
 
 
+def run():
+    """The ``gpusiibra`` command (and ``python -m gpusiibra.cli``): :func:`main`, then a quick exit once the output
+    is flushed. Everything a command writes is closed by then; the interpreter's teardown (freeing the atlas's
+    arrays, the modules) would add 0.15 s of CPU to a one-map command's 0.8 s. An error that escapes
+    :func:`main` (a bug's traceback) and ``--help`` exit as usual."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (BrokenPipeError, OSError, ValueError):  # the reader went away: nothing more to say
+            pass
+    os._exit(int(code or 0))
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

@@ -174,3 +174,20 @@ def test_the_summary_of_the_highest_correlations_is_pandas_table_without_pandas(
     assert printed.rstrip("\n") == _top_correlations(out) == _top_with_pandas(out)
     if "--two-sided" in extra:
         assert " frame " in printed and " sign " in printed
+
+
+def test_the_command_exits_quickly_with_its_output_flushed_and_its_dataset_whole(tmp_path):
+    """`python -m gpusiibra.cli` (as the `gpusiibra` script) leaves by os._exit after main: its exit status, every
+    line it printed into a pipe (the summary's ten rows), and a dataset that reads back with every row."""
+    import pandas as pd
+
+    env = dict(os.environ, PYTHONPATH=ROOT, GPUSIIBRA_BACKEND="cpu")
+    out = tmp_path / "o.parquet"
+    r = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "assign", "example:motor", "--threshold", "3",
+                        "--out", str(out), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("\n") and len(r.stdout.split("highest correlations")[1].strip().splitlines()) == 12
+    assert len(pd.read_parquet(out)) == int(r.stdout.split(" rows,")[0].split()[-1])
+    bad = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "assign", "example:motor", "--threshold", "x"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "expected a number" in bad.stderr  # argparse's own exit, as before
