@@ -125,8 +125,8 @@ def _gaussian_points_sparse(index, corner, lo, hi, profile_of_point, profiles, l
     """The CPU's route: the points of a sigma shared by enough of them (:func:`_smoothing_pays`) through the atlas
     smoothed once (:func:`_gaussian_points_smoothed`), the others cube by cube (:func:`_gaussian_points_cubes`); the
     pairs in (point, region) order."""
-    smooth = [k for k in range(len(profiles))
-              if _smoothing_pays(index, profiles[k], int(np.count_nonzero(profile_of_point == k)))]
+    on_grid = np.bincount(profile_of_point, np.prod(hi - lo, axis=1).astype(np.float64), minlength=len(profiles))
+    smooth = [k for k in range(len(profiles)) if _smoothing_pays(index, profiles[k], on_grid[k])]
     if not smooth:
         return _gaussian_points_cubes(index, corner, lo, hi, profile_of_point, profiles, lower_threshold)
     parts = []
@@ -268,7 +268,7 @@ def _cut_cube(index, j, corner, lo, hi, profile):
     return np.zeros(int(mapped.sum()), np.int64), rows[mapped], cube[mapped]
 
 
-#: CPU: the smoothing's cost in cube voxels per multiply-add of the smoothing passes (measured, bench/RESULTS.md)
+#: CPU: the smoothing's cost in cube voxels (on the grid) per multiply-add of its passes (measured, bench/RESULTS.md)
 _SMOOTHING_COST = 0.015
 
 
@@ -276,17 +276,17 @@ def _smoothing_work(index, width):
     """Multiply-adds of smoothing every region map of ``index`` along z and y with a profile ``width`` wide."""
     boxes = index.bboxes
     ext = boxes[:, 1] - boxes[:, 0] + 1
-    ext = ext[(ext > 0).all(axis=1)]
-    pad = width - 1
-    return int(((ext[:, 0] * ext[:, 1] * (ext[:, 2] + pad) + ext[:, 0] * (ext[:, 1] + pad) * (ext[:, 2] + pad))
-                * width).sum())
+    ext = ext[(ext > 0).all(axis=1)].astype(np.float64)  # floats: a profile a million voxels wide overflows int64
+    pad = float(width - 1)
+    return float(((ext[:, 0] * ext[:, 1] * (ext[:, 2] + pad) + ext[:, 0] * (ext[:, 1] + pad) * (ext[:, 2] + pad))
+                  * width).sum())
 
 
-def _smoothing_pays(index, profile, n_points):
-    """Whether ``n_points`` points of one profile cost less through the smoothed atlas than cube by cube: the
-    smoothing's multiply-adds (:func:`_smoothing_work`) against the points' cube voxels."""
-    width = len(profile[0])
-    return n_points > 0 and n_points * width ** 3 > _SMOOTHING_COST * _smoothing_work(index, width)
+def _smoothing_pays(index, profile, cube_voxels):
+    """Whether points of one profile whose cubes hold ``cube_voxels`` voxels on the grid (together) cost less
+    through the smoothed atlas than cube by cube: the smoothing's multiply-adds (:func:`_smoothing_work`)
+    against those voxels."""
+    return cube_voxels > 0 and cube_voxels > _SMOOTHING_COST * _smoothing_work(index, len(profile[0]))
 
 
 def _gaussian_points_smoothed(index, corner, lo, hi, profile, lower_threshold):

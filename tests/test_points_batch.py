@@ -213,7 +213,7 @@ def test_points_sharing_a_sigma_through_the_smoothed_atlas_give_the_cube_routes_
     """The CPU's two routes for uncertain points (cube by cube; every region's map smoothed once, for many points of
     one sigma): the same pairs and counts and every statistic within 1e-12, cubes inside the grid and cut at its
     faces and corners, two sigmas, a lower threshold (the golden cases below take none); the route is chosen per
-    sigma by the number of points."""
+    sigma by its cubes' voxels on the grid."""
     from gpusiibra import _point_kernels
 
     pts = _random_points(julich, rng, 60)
@@ -233,8 +233,10 @@ def test_points_sharing_a_sigma_through_the_smoothed_atlas_give_the_cube_routes_
     ix = julich.sparse_index
     monkeypatch.undo()
     profile = gaussian_profile_of(5.0)
-    assert not _point_kernels._smoothing_pays(ix, profile, 10)
-    assert _point_kernels._smoothing_pays(ix, profile, 20000)
+    assert not _point_kernels._smoothing_pays(ix, profile, 10 * 31 ** 3)  # 10 cubes of 31^3 voxels
+    assert _point_kernels._smoothing_pays(ix, profile, 20000 * 31 ** 3)
+    # a cube far wider than the grid costs its part on the grid: 300 points of 50 mm take the cubes
+    assert not _point_kernels._smoothing_pays(ix, gaussian_profile_of(50.0), 300 * int(np.prod(ix.shape)))
 
 
 def gaussian_profile_of(sigma_mm):
