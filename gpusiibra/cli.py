@@ -179,17 +179,31 @@ def _top_correlations(out, n=10):
     ``to_string(index=False)`` prints it): read with pyarrow alone, so that a command
     that assigns one map does not import pandas (0.3 s) to print ten rows. Empty without component rows."""
     import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
     import pyarrow.parquet as pq
 
-    t = pq.read_table(out, columns=["input", "atlas", "frame", "sign", "kind", "voxels", "input structure", "region",
-                                    "correlation", "map value"])
-    col = {c: t.column(c).to_numpy(zero_copy_only=False) for c in t.column_names}
-    rows = np.flatnonzero(col["kind"] == "component")
-    if not len(rows):
+    # the part files one by one, as pyarrow's dataset discovery finds them (pq.read_table of a folder imports
+    # pyarrow.dataset, which imports pandas)
+    parts = sorted(f for f in os.listdir(out) if f.endswith(".parquet") and not f.startswith(("_", ".")))
+    names = ["input", "atlas", "frame", "sign", "kind", "voxels", "input structure", "region", "correlation",
+             "map value"]
+    if not parts:
         return ""
-    corr = col["correlation"][rows].astype(np.float64)
-    rows = rows[np.argsort(np.where(np.isnan(corr), np.inf, -corr), kind="stable")[:n]]  # highest first, NaN last
-    names = ["input"] + (["atlas"] if len(set(col["atlas"].tolist())) > 1 else [])
+    t = pa.concat_tables([pq.ParquetFile(os.path.join(out, f)).read(columns=names) for f in parts])
+    from .batch import _arrow_strings
+
+    # pyarrow's compute, with a scalar from a buffer: to_numpy and Python scalars would import pandas
+    t = t.filter(pc.equal(t.column("kind"), _arrow_strings(["component"])[0]))
+    if not t.num_rows:
+        return ""
+    several = pc.count_distinct(t.column("atlas")).as_py() > 1
+    order = pc.sort_indices(t, sort_keys=[("correlation", "descending")])  # stable, nulls (NaN) last
+    top = t.take(order[:n])
+    col = {c: np.array(top.column(c).to_pylist(), dtype=float if c in ("correlation", "map value") else object)
+           for c in top.column_names}
+    rows = np.arange(top.num_rows)
+    names = ["input"] + (["atlas"] if several else [])
     names += ["frame"] if col["frame"][rows].max() != 0 else []
     names += ["sign"] if (col["sign"][rows] != "+").any() else []
     names += ["input structure", "voxels", "region", "correlation", "map value"]
