@@ -145,14 +145,16 @@ def point_voxels(coords_mm, grid_affine):
     return v.astype(np.int64)
 
 
-def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
+def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0, centroids=True) -> dict:
     """Assign points (mm) with per-point uncertainty ``sigma_mm``; returns table columns.
 
     A point with ``sigma_mm / voxel size < 3`` is looked up exactly (regions with
     value > lower_threshold at its voxel); a wider one becomes siibra's Gaussian
     kernel image, assigned with ``split_components=False``. Points outside the
     grid give no rows and a warning; points on voxels no region covers give no
-    rows (README, "Differences from siibra", 1).
+    rows (README, "Differences from siibra", 1). Without ``centroids`` the
+    ``centroid`` column (a tuple per row) is left out, for callers that have the
+    coordinates (a table of a million rows spends seconds making the tuples).
     """
     index = smap.sparse_index
     coords = np.asarray(coords_mm, np.float64).reshape(-1, 3)
@@ -175,7 +177,7 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     outside = np.flatnonzero(exact & ~inside)
     if len(outside):
         warnings.warn(f"{len(outside)} point(s) lie outside the atlas grid and get no assignment "
-                      f"(first: ({', '.join(f'{c:g}' for c in coords[outside[0]])}) mm)", RuntimeWarning, stacklevel=3)
+                      f"(first: ({', '.join(f'{c:g}' for c in coords[outside[0]])}) mm)", RuntimeWarning, stacklevel=4)
     parts = []
     labels = smap.label_values() if _engine.is_labelled(smap) else None
     # exact lookups
@@ -197,11 +199,9 @@ def assign_points(smap, coords_mm, sigma_mm, lower_threshold=0.0) -> dict:
     point = np.concatenate([q["point"] for q in parts])
     volume = np.concatenate([q["volume"] for q in parts])
     order = np.lexsort((volume, point))
-    out = {
-        "input structure": point[order],
-        "centroid": [tuple(float(c) for c in coords[i]) for i in point[order]],
-        "volume": volume[order],
-    }
+    out = {"input structure": point[order], "volume": volume[order]}
+    if centroids:
+        out["centroid"] = list(map(tuple, coords[point[order]].tolist()))  # Python floats, as siibra's
     for col in _STAT_COLUMNS:
         if any(col in q["stats"] for q in parts):
             vals = np.concatenate([q["stats"].get(col, np.full(len(q["point"]), np.nan)) for q in parts])
@@ -221,18 +221,13 @@ def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold, 
     usable = n_vox > (1 if labels is None else 0)  # siibra's sparse maps drop structures of <= 1 voxel
     if (n_vox == 0).any():
         warnings.warn(f"{int((n_vox == 0).sum())} uncertain point(s) lie outside the atlas grid and get no assignment",
-                      RuntimeWarning, stacklevel=4)
+                      RuntimeWarning, stacklevel=5)
     keep = np.flatnonzero(usable)
-    # sums of each cut cube, from its separable factors
-    Sx = np.zeros(len(which))
-    Sxx = np.zeros(len(which))
-    for j in keep:
-        g, total = profiles[prof_of[j]]
-        f = [g[lo[j, a] - corner[j, a]:hi[j, a] - corner[j, a]] for a in range(3)]
-        Sx[j] = f[0].sum() * f[1].sum() * f[2].sum() / total
-        Sxx[j] = (f[0] ** 2).sum() * (f[1] ** 2).sum() * (f[2] ** 2).sum() / (total * total)
+    # sums of each cut cube, from its separable factors: ((s0 s1) s2) / total, each factor's sums taken once per
+    # distinct cut (a profile's whole range for most points; a few others at the grid's faces)
+    Sx, Sxx = _cut_cube_sums(profiles, prof_of[keep], lo[keep] - corner[keep], hi[keep] - corner[keep])
     comps = Components(map=np.zeros(len(keep), np.int64), label=np.asarray(which)[keep], count=n_vox[keep],
-                       nc=n_vox[keep], Sx=Sx[keep], Sxx=Sxx[keep], lo=lo[keep], hi=hi[keep],
+                       nc=n_vox[keep], Sx=Sx, Sxx=Sxx, lo=lo[keep], hi=hi[keep],
                        centroid=coords[np.asarray(which)[keep]], unit=np.ones(len(keep)))
     region_threshold = lower_threshold if labels is None else 0.0  # a labelled map's threshold applies to the IoU
     pc, pr, spx, inter = _point_kernels.accumulate_gaussian_points(index, corner[keep], lo[keep], hi[keep], prof_of[keep],
@@ -247,3 +242,18 @@ def _gaussian_point_rows(index, coords, vox, sigma_vox, which, lower_threshold, 
         pairs.columns["map value"] = labels[pairs.region]
     pc, pr, stats = pairs.component, pairs.region, pairs.columns
     return dict(point=comps.label[pc], volume=pr, stats=stats)
+
+
+def _cut_cube_sums(profiles, prof, start, stop):
+    """Per cube: the sum of its values and of their squares, ``f0.sum() * f1.sum() * f2.sum() / total`` and
+    ``(f0**2).sum() * (f1**2).sum() * (f2**2).sum() / total**2`` with ``f_a = g[start[a]:stop[a]]`` (bit for bit
+    one cube at a time); each distinct (profile, start, stop) of an axis summed once."""
+    n = len(prof)
+    s1, s2 = np.ones((n, 3)), np.ones((n, 3))
+    for a in range(3):
+        keys, inverse = np.unique(np.stack([prof, start[:, a], stop[:, a]], axis=1), axis=0, return_inverse=True)
+        f = [profiles[k][0][b:e] for k, b, e in keys.tolist()]
+        s1[:, a] = np.array([x.sum() for x in f])[inverse.ravel()]
+        s2[:, a] = np.array([(x ** 2).sum() for x in f])[inverse.ravel()]
+    total = np.array([t for _, t in profiles])[prof] if n else np.zeros(0)
+    return s1[:, 0] * s1[:, 1] * s1[:, 2] / total, s2[:, 0] * s2[:, 1] * s2[:, 2] / (total * total)

@@ -34,6 +34,8 @@ _MAX_GRID = 65535 * 16  # grid-stride kernels: enough blocks to fill any current
 _MAX_BLOCKS = 2 ** 31 - 1  # CUDA's limit of a grid's x dimension (kernels with one block per item)
 _DENSE_LIMIT = 1 << 23  # CPU: dense (component x region) accumulators up to this many cells
 _GAUSSIAN_VOXELS = 1 << 23  # CPU: Gaussian-cube voxels accumulated per call
+#: CPU: graphs of more nodes (components' runs) are labelled by SciPy's csgraph, smaller ones without importing it
+_CSGRAPH_NODES = 1 << 18
 
 #: a host emulation of the kernels (tests only; see tests/cuda_emulator.py), or None
 _EMULATOR = None
@@ -227,14 +229,34 @@ def union_find(n_nodes, a, b):
         if n_nodes:
             _launch("labels", "uf_flatten", _grid(n_nodes), _THREADS, (parent, np.int64(n_nodes)))
         return parent.astype(xp.int64)
-    import scipy.sparse
-    from scipy.sparse.csgraph import connected_components
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    if n_nodes > _CSGRAPH_NODES:  # a chunk's graph: SciPy's connected components, faster once imported
+        import scipy.sparse
+        from scipy.sparse.csgraph import connected_components
 
-    g = scipy.sparse.coo_matrix((np.ones(len(a), np.int8), (np.asarray(a), np.asarray(b))), shape=(n_nodes, n_nodes))
-    k, lab = connected_components(g, directed=True, connection="weak")
-    first = np.full(k, n_nodes, np.int64)
-    np.minimum.at(first, lab, np.arange(n_nodes, dtype=np.int64))
-    return first[lab]
+        g = scipy.sparse.coo_matrix((np.ones(len(a), np.int8), (a, b)), shape=(n_nodes, n_nodes))
+        k, lab = connected_components(g, directed=True, connection="weak")
+        first = np.full(k, n_nodes, np.int64)
+        np.minimum.at(first, lab, np.arange(n_nodes, dtype=np.int64))
+        return first[lab]
+    # a smaller graph (one map): hook and compress in array operations, without importing scipy.sparse and
+    # csgraph (0.2 s of a process's start). Every root that an edge joins to a smaller root is hooked under one
+    # of them, then pointers jump until every node points at its root. Parents only decrease (no cycles) and
+    # each round hooks every root that still meets a smaller one; a component's last root is its smallest node.
+    parent = np.arange(n_nodes, dtype=np.int64)
+    parent[np.maximum(a, b)] = np.minimum(a, b)  # the first round: every node is a root
+    while True:
+        while True:
+            up = parent[parent]
+            if np.array_equal(up, parent):
+                break
+            parent = up
+        ra, rb = parent[a], parent[b]
+        cross = ra != rb
+        if not cross.any():
+            return parent
+        a, b, ra, rb = a[cross], b[cross], ra[cross], rb[cross]  # edges inside one tree never matter again
+        parent[np.maximum(ra, rb)] = np.minimum(ra, rb)  # one write wins per root: any smaller root will do
 
 
 # --------------------------------------------------------------------- accumulation

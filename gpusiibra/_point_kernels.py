@@ -1,5 +1,6 @@
 """Points against every region: exact lookups and siibra's Gaussian kernel cubes, on the GPU (kernels/points.cu)
-or the CPU (SciPy's sparse products), with the helpers of :mod:`gpusiibra._kernels`."""
+or the CPU (many points of one sigma: the atlas smoothed once with the separable cube; a few: SciPy's sparse
+products of the cubes), with the helpers of :mod:`gpusiibra._kernels`."""
 from __future__ import annotations
 
 import os
@@ -121,6 +122,32 @@ _GATHER_MAX_WIDTH = 129
 
 
 def _gaussian_points_sparse(index, corner, lo, hi, profile_of_point, profiles, lower_threshold):
+    """The CPU's route: the points of a sigma shared by enough of them (:func:`_smoothing_pays`) through the atlas
+    smoothed once (:func:`_gaussian_points_smoothed`), the others cube by cube (:func:`_gaussian_points_cubes`); the
+    pairs in (point, region) order."""
+    on_grid = np.bincount(profile_of_point, np.prod(hi - lo, axis=1).astype(np.float64), minlength=len(profiles))
+    smooth = [k for k in range(len(profiles)) if _smoothing_pays(index, profiles[k], on_grid[k])]
+    if not smooth:
+        return _gaussian_points_cubes(index, corner, lo, hi, profile_of_point, profiles, lower_threshold)
+    parts = []
+    for k in smooth:
+        sel = np.flatnonzero(profile_of_point == k)
+        pc, pr, spx, inter = _gaussian_points_smoothed(index, corner[sel], lo[sel], hi[sel], profiles[k],
+                                                       lower_threshold)
+        parts.append((sel[pc], pr, spx, inter))
+    rest = np.flatnonzero(~np.isin(profile_of_point, smooth))
+    if len(rest):
+        pc, pr, spx, inter = _gaussian_points_cubes(index, corner[rest], lo[rest], hi[rest], profile_of_point[rest],
+                                                    profiles, lower_threshold)
+        parts.append((rest[pc], pr, spx, inter))
+    point, region, spx, inter = (np.concatenate([q[k] for q in parts]) for k in range(4))
+    if len(parts) > 1:
+        order = np.lexsort((region, point))
+        point, region, spx, inter = point[order], region[order], spx[order], inter[order]
+    return point, region, spx, inter
+
+
+def _gaussian_points_cubes(index, corner, lo, hi, profile_of_point, profiles, lower_threshold):
     """The CPU's route: each point's cube, cut to the grid and to the atlas's mapped voxels, as a row of a
     sparse (points x voxel rows) matrix X; then X @ P (sums of p x) and (X > 0) @ (P > 0) (counts) in SciPy's
     sparse products (which run without the GIL: two batches of points on two threads, more when the cubes
@@ -140,7 +167,8 @@ def _gaussian_points_sparse(index, corner, lo, hi, profile_of_point, profiles, l
     batches = [(int(a), int(b)) for a, b in zip(cuts[:-1], cuts[1:]) if b > a]
     index.csr_matrices(lower_threshold)  # made once, before the threads share it
     gathered = width <= _GATHER_MAX_WIDTH
-    pad = int(width[gathered].max() // 2) if gathered.any() else 0
+    # a cube reaches the grid from up to width - 1 voxels outside it: padded that far, no corner falls off the volume
+    pad = int(width[gathered].max()) - 1 if gathered.any() else 0
     padded = np.pad(index.voxels, pad, constant_values=-1) if gathered.any() else None
 
     cubes = _cubes(profiles)  # made once, before the threads share it
@@ -238,6 +266,107 @@ def _cut_cube(index, j, corner, lo, hi, profile):
     rows = index.voxels[lo[j, 0]:hi[j, 0], lo[j, 1]:hi[j, 1], lo[j, 2]:hi[j, 2]]
     mapped = rows >= 0
     return np.zeros(int(mapped.sum()), np.int64), rows[mapped], cube[mapped]
+
+
+#: CPU: the smoothing's cost in cube voxels (on the grid) per multiply-add of its passes (measured, bench/RESULTS.md)
+_SMOOTHING_COST = 0.015
+
+
+def _smoothing_work(index, width):
+    """Multiply-adds of smoothing every region map of ``index`` along z and y with a profile ``width`` wide."""
+    boxes = index.bboxes
+    ext = boxes[:, 1] - boxes[:, 0] + 1
+    ext = ext[(ext > 0).all(axis=1)].astype(np.float64)  # floats: a profile a million voxels wide overflows int64
+    pad = float(width - 1)
+    return float(((ext[:, 0] * ext[:, 1] * (ext[:, 2] + pad) + ext[:, 0] * (ext[:, 1] + pad) * (ext[:, 2] + pad))
+                  * width).sum())
+
+
+def _smoothing_pays(index, profile, cube_voxels):
+    """Whether points of one profile whose cubes hold ``cube_voxels`` voxels on the grid (together) cost less
+    through the smoothed atlas than cube by cube: the smoothing's multiply-adds (:func:`_smoothing_work`)
+    against those voxels."""
+    return cube_voxels > 0 and cube_voxels > _SMOOTHING_COST * _smoothing_work(index, len(profile[0]))
+
+
+def _gaussian_points_smoothed(index, corner, lo, hi, profile, lower_threshold):
+    """Points of one profile against every region through each region's map smoothed once: the sum of p x over a
+    point's cube is the map correlated with the cube at the point's voxel, and the cube is separable, so each map
+    (in its bounding box, values below ``lower_threshold`` taken as 0) is correlated with ``g`` along z and y
+    (``ndimage.correlate1d``, which runs without the GIL: the regions on two threads) and read along x at each
+    point, ``sum_a g[a] G[x - rad + a, y, z] / total``. The counts (voxels of the cube, cut to the grid, with
+    p > 0; every cube value is > 0) come exactly from the map's summed-area table. The pairs: (point, region) with
+    a count > 0, in (point, region) order, as :func:`_cube_products`; the sums the same to a few ulps (another
+    order of summation). The work is the atlas's, whatever the number of points, and a fixed number of array calls
+    per region."""
+    xp, ndi = backend.xp(), backend.ndi()
+    g, total = profile
+    g = xp.asarray(g, dtype=np.float64)
+    width = len(g)
+    rad = (width - 1) // 2
+    center = corner + rad
+    boxes = index.bboxes
+    regions = xp.flatnonzero((boxes[:, 1] >= boxes[:, 0]).all(axis=1))
+    a = index._ensure()
+    taps = xp.arange(width)
+
+    def one(r):
+        b0, b1 = boxes[r, 0], boxes[r, 1]
+        ext = b1 - b0 + 1
+        cand = xp.flatnonzero((lo <= b1).all(axis=1) & (hi > b0).all(axis=1))  # cubes that meet the box
+        if not len(cand):
+            return None
+        s, e = int(a["region_ptr"][r]), int(a["region_ptr"][r + 1])
+        x, y, z = (c - o for c, o in zip(xp.unravel_index(a["region_voxel"][s:e], index.shape), b0))
+        v = a["region_value"][s:e].astype(np.float64)
+        if lower_threshold > 0:
+            v = xp.where(v < lower_threshold, 0.0, v)
+        # the counts: the map's indicator summed over each cube's part in the box, from the summed-area table
+        sat = xp.zeros(tuple(ext + 1), np.int64)
+        sat[x + 1, y + 1, z + 1] = v != 0
+        for axis in range(3):
+            xp.cumsum(sat, axis=axis, out=sat)
+        q0 = xp.clip(lo[cand] - b0, 0, ext)
+        q1 = xp.clip(hi[cand] - b0, 0, ext)
+        count = (sat[q1[:, 0], q1[:, 1], q1[:, 2]] - sat[q0[:, 0], q1[:, 1], q1[:, 2]]
+                 - sat[q1[:, 0], q0[:, 1], q1[:, 2]] - sat[q1[:, 0], q1[:, 1], q0[:, 2]]
+                 + sat[q0[:, 0], q0[:, 1], q1[:, 2]] + sat[q0[:, 0], q1[:, 1], q0[:, 2]]
+                 + sat[q1[:, 0], q0[:, 1], q0[:, 2]] - sat[q0[:, 0], q0[:, 1], q0[:, 2]])
+        keep = count > 0
+        cand, count = cand[keep], count[keep]
+        if not len(cand):
+            return None
+        # the sums: the map correlated along z, then y (zero beyond the box), read along x at each point
+        dense = xp.zeros((ext[0], ext[1], ext[2] + 2 * rad))
+        dense[x, y, z + rad] = v
+        smooth = xp.zeros((ext[0], ext[1] + 2 * rad, ext[2] + 2 * rad))
+        smooth[:, rad:rad + ext[1]] = ndi.correlate1d(dense, g, axis=2, mode="constant")
+        smooth = ndi.correlate1d(smooth, g, axis=1, mode="constant")
+        c = center[cand] - b0
+        xi = c[:, :1] - rad + taps  # (points, width): the x of each tap, in the box
+        inside = (xi >= 0) & (xi < ext[0])
+        line = smooth[xp.clip(xi, 0, ext[0] - 1), c[:, 1:2] + rad, c[:, 2:3] + rad]
+        spx = (xp.where(inside, line, 0.0) * g).sum(axis=1) / total
+        return cand, xp.full(len(cand), r, np.int64), spx, count
+
+    halves = [regions[0::2], regions[1::2]]
+
+    def run(rs):
+        return [o for o in map(one, rs) if o is not None]
+
+    if (os.cpu_count() or 1) < 2 or len(regions) < 2:
+        out = run(regions)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(2) as pool:
+            out = [o for part in pool.map(backend.carry(run), halves) for o in part]
+    if not out:
+        e = xp.zeros(0, np.int64)
+        return e, e, xp.zeros(0, np.float64), e
+    point, region, spx, inter = (xp.concatenate([o[k] for o in out]) for k in range(4))
+    order = xp.lexsort((region, point))
+    return point[order], region[order], spx[order], inter[order]
 
 
 def _gaussian_points_kernel(index, corner, lo, hi, profile_of_point, profiles, lower_threshold):

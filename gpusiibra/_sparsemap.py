@@ -187,13 +187,7 @@ class SparseMap:
         if isinstance(item, Point):
             item = PointCloud([item.coordinate], item.space, item.sigma)
         if isinstance(item, PointCloud):
-            from .spaces import points_to_atlas
-
-            coords = points_to_atlas(item.coordinates, space if space is not None else item.space, self,
-                                     declared_by=space is not None)
-            cols = _assign.assign_points(self, coords, item.sigma, lower_threshold)
-            kind = "point" if "correlation" not in cols else "image"
-            return _assign.make_table(cols, self, kind=kind if len(cols["volume"]) else "point")
+            return self._assign_points(item, lower_threshold, space=space)
         data, affine, where = self._image_input(item, space)
         if data.ndim == 4:
             frames = []
@@ -212,6 +206,17 @@ class SparseMap:
         got = _assign.assign_image_data(self, data, affine, minsize_voxel, lower_threshold, split)
         _warn_outside(got.status, where)
         return _assign.make_table(got.columns, self)
+
+    def _assign_points(self, cloud, lower_threshold=0.0, centroids=True, space=None):
+        """:meth:`assign` of a :class:`PointCloud` (warped into the atlas's space from ``space``, else from the
+        cloud's own); without ``centroids``, no ``centroid`` column."""
+        from .spaces import points_to_atlas
+
+        coords = points_to_atlas(cloud.coordinates, space if space is not None else cloud.space, self,
+                                 declared_by=space is not None)
+        cols = _assign.assign_points(self, coords, cloud.sigma, lower_threshold, centroids)
+        kind = "point" if "correlation" not in cols else "image"
+        return _assign.make_table(cols, self, kind=kind if len(cols["volume"]) else "point")
 
     def _image_input(self, item, space=None):
         if isinstance(item, Volume):

@@ -216,24 +216,32 @@ def siibra_boxes_intersect(r_lo, r_hi, c_lo, c_hi) -> np.ndarray:
     result that is a flat box with two zero extents counts as no intersection.
     Region boxes are inclusive (min, max); component boxes are (min, max + 1).
     """
-    P = np.stack([r_lo, c_lo, r_hi, c_hi], axis=1).astype(np.float64)  # (n, 4, 3)
-    n = len(P)
+    # corners 0, 1 are the min corners, 2, 3 the max corners; each (3, n), an axis contiguous
+    C = [np.ascontiguousarray(np.asarray(x).T) for x in (r_lo, c_lo, r_hi, c_hi)]
+    n = C[0].shape[1]
     if n == 0:
         return np.zeros(0, bool)
-    eq = np.all(P[:, :, None, :] == P[:, None, :, :], axis=3)  # (n, 4, 4): corners equal as points
+    # a min corner equal as a point to a max corner (the only equalities the rule asks about)
+    e = {(i, j): (C[i][0] == C[j][0]) & (C[i][1] == C[j][1]) & (C[i][2] == C[j][2]) for i in (0, 1) for j in (2, 3)}
     ok = np.ones(n, bool)
-    res_lo = np.empty((n, 3))
-    res_hi = np.empty((n, 3))
-    rows = np.arange(n)
+    flat = np.zeros(n, np.int8)
     for d in range(3):
-        order = np.argsort(P[:, :, d], axis=1, kind="stable")
-        ia, ib = order[:, 1], order[:, 2]
-        a_is_max = (ia >= 2) | eq[rows, ia, 2] | eq[rows, ia, 3]
-        b_is_min = (ib <= 1) | eq[rows, ib, 0] | eq[rows, ib, 1]
+        v = [c[d] for c in C]
+        # each corner's place in the stable sort of the four values: the earlier ones <= it, the later ones < it
+        rank = [np.zeros(n, np.int8) for _ in range(4)]
+        for a in range(4):
+            for b in range(a + 1, 4):
+                le = v[a] <= v[b]
+                rank[b] += le
+                rank[a] += ~le
+        second = [r == 1 for r in rank]  # which corner is second in the sorted order
+        third = [r == 2 for r in rank]  # which is third
+        a_is_max = second[2] | second[3] | (second[0] & (e[0, 2] | e[0, 3])) | (second[1] & (e[1, 2] | e[1, 3]))
+        b_is_min = third[0] | third[1] | (third[2] & (e[0, 2] | e[1, 2])) | (third[3] & (e[0, 3] | e[1, 3]))
         ok &= ~(a_is_max | b_is_min)
-        res_lo[:, d] = P[rows, ia, d]
-        res_hi[:, d] = P[rows, ib, d]
-    flat = res_lo == res_hi
-    same = flat.all(axis=1)
-    ok &= ~(~same & (flat.sum(axis=1) == 2))
+        # the intersection's extent along the axis is 0 where the second and third values are equal
+        lo_v = np.where(second[0], v[0], np.where(second[1], v[1], np.where(second[2], v[2], v[3])))
+        hi_v = np.where(third[0], v[0], np.where(third[1], v[1], np.where(third[2], v[2], v[3])))
+        flat += lo_v == hi_v
+    ok &= ~(flat == 2)  # a flat box with two zero extents (three: a point, which counts)
     return ok

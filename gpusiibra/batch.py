@@ -100,33 +100,66 @@ class BatchSummary:
         return s
 
 
+def _arrow(values, valid=None):
+    """A NumPy array (int64, int32 or float64) as an Arrow array over its buffer (``valid``: False = null).
+
+    pyarrow's ``pa.array`` imports pandas (0.3 s of a process's start) to ask whether its input is a pandas
+    object; these buffers never are."""
+    import pyarrow as pa
+
+    a = np.ascontiguousarray(values)
+    bitmap = None
+    if valid is not None and not valid.all():
+        bitmap = pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.from_numpy_dtype(a.dtype), len(a), [bitmap, pa.py_buffer(a)])
+
+
+def _arrow_strings(values):
+    """A list of str (or None: null) as an Arrow string array, built from its UTF-8 bytes (see :func:`_arrow`)."""
+    import pyarrow as pa
+
+    data = [b"" if v is None else str(v).encode() for v in values]
+    offsets = np.zeros(len(data) + 1, np.int32)
+    np.cumsum([len(d) for d in data], out=offsets[1:])
+    valid = np.array([v is not None for v in values], bool)
+    bitmap = None if valid.all() else pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return pa.Array.from_buffers(pa.string(), len(data), [bitmap, pa.py_buffer(offsets), pa.py_buffer(b"".join(data))])
+
+
 def _rows_table(maps, kind, columns, row_map, smap):
-    """Arrow table of rows from chunk-level columns (``row_map``: each row's map, a :class:`MapInput`)."""
+    """Arrow table of rows from chunk-level columns (``row_map``: each row's map, a :class:`MapInput`).
+
+    Strings are taken from one list per chunk (the maps' names and signs) or per region (names, fragments)
+    by index, in Arrow: no per-row Python object, no NumPy object array, and no pandas (:func:`_arrow`)."""
     import pyarrow as pa
 
     n = len(row_map)
-    keys = np.array([(m.input, m.frame, m.sign) for m in maps], dtype=object).reshape(-1, 3)[row_map]
-    fields = smap.region_fields(np.asarray(columns["volume"], np.int64))
-    fragment = fields.get("fragment")
+    row_map = _arrow(np.asarray(row_map, np.int64))
+    volume = np.asarray(columns["volume"], np.int64)
+    regions, of_region = np.unique(volume, return_inverse=True)
+    of_region = _arrow(of_region.ravel().astype(np.int64))
+    fields = smap.region_fields(regions)  # the chunk's distinct regions' columns
+    first = _arrow(np.zeros(n, np.int64))
     voxels = np.asarray(columns["component voxels"], np.int64) if "component voxels" in columns \
         else np.full(n, -1, np.int64)
     cent = np.asarray(columns["centroid"], np.float64).reshape(-1, 3)
     arrays = {
-        "input": pa.array(keys[:, 0], pa.string()),
-        "atlas": pa.array(np.full(n, atlas_label(smap), dtype=object), pa.string()),
-        "frame": pa.array(keys[:, 1].astype(np.int64)),
-        "sign": pa.array(keys[:, 2], pa.string()),
-        "kind": pa.array(np.full(n, kind, dtype=object), pa.string()),
-        "voxels": pa.array(voxels, mask=voxels < 0),
-        "input structure": pa.array(np.asarray(columns["input structure"], np.int64)),
-        "centroid": pa.ListArray.from_arrays(np.arange(0, 3 * n + 1, 3, dtype=np.int32), pa.array(cent.ravel())),
-        "volume": pa.array(fields["volume"]),
-        "fragment": pa.array(fragment if fragment is not None else np.full(n, None, dtype=object), pa.string()),
-        "region": pa.array(fields["region"], pa.string()),
+        "input": _arrow_strings([m.input for m in maps]).take(row_map),
+        "atlas": _arrow_strings([atlas_label(smap)]).take(first),
+        "frame": _arrow(np.array([m.frame for m in maps], np.int64)).take(row_map),
+        "sign": _arrow_strings([m.sign for m in maps]).take(row_map),
+        "kind": _arrow_strings([kind]).take(first),
+        "voxels": _arrow(voxels, voxels >= 0),
+        "input structure": _arrow(np.asarray(columns["input structure"], np.int64)),
+        "centroid": pa.ListArray.from_arrays(_arrow(np.arange(0, 3 * n + 1, 3, dtype=np.int32)), _arrow(cent.ravel())),
+        "volume": _arrow(np.asarray(fields["volume"], np.int64)).take(of_region),
+        "fragment": _arrow_strings(list(fields["fragment"])).take(of_region) if "fragment" in fields
+        else pa.nulls(n, pa.string()),
+        "region": _arrow_strings(list(fields["region"])).take(of_region),
     }
     for c in BATCH_COLUMNS[len(arrays):]:
         v = np.asarray(columns[c], np.float64) if c in columns else np.full(n, np.nan)
-        arrays[c] = pa.array(v, mask=np.isnan(v))
+        arrays[c] = _arrow(v, ~np.isnan(v))
     return pa.table([arrays[c] for c in BATCH_COLUMNS], schema=batch_schema())
 
 

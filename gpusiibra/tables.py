@@ -89,13 +89,13 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
         space = None
     else:
         points = points_of(table, sigma_mm, space, where=where, atlas_space=_space_name(smap))
-    assigned = smap.assign(points, lower_threshold=lower_threshold, space=space)
+    assigned = smap._assign_points(points, lower_threshold, centroids=False, space=space)  # the table has the coordinates
     point = assigned["input structure"].to_numpy(np.int64)
     left = table.reset_index(drop=True)
     clash = {c: f"input:{c}" for c in left.columns if c in assigned.columns and c != "input structure"}
     left = left.rename(columns=clash)
     left["_row"] = np.arange(len(left))  # the row's number in the table (dropped below unless asked for)
-    right = assigned.drop(columns=["input structure", "centroid"])
+    right = assigned.drop(columns=["input structure", "centroid"], errors="ignore")
     right.index = point
     order = np.argsort(point, kind="stable")  # the table's order; within a point, the assignment's
     rows = left.iloc[point[order]].reset_index(drop=True)
@@ -219,6 +219,7 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
         rows_to_atlas(points.coordinates[:0], _space_column(df, path), smap, path)  # every row's space known
     else:
         points = points_of(df, sigma_mm, space, where=path, atlas_space=_space_name(smap))
+    df.attrs.pop("lines", None)  # checked: pandas would deep-copy the table's line numbers at every chunk's step
     key = input_key(path)
     if by is not None and by not in df.columns:
         raise OptionError(f"--by {by}: the table has no such column (it has {', '.join(map(str, df.columns))})")

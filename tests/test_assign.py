@@ -234,3 +234,24 @@ def test_an_image_whose_header_says_scanner_coordinates_is_warned_about(julich):
     with pytest.warns(RuntimeWarning, match="scanner coordinates .* is it in MNI152 space"):
         df = julich.assign(native)
     assert len(df) > 0  # still assigned: the user may know better
+
+
+@pytest.mark.oracle
+def test_the_box_rule_is_siibras_bounding_box_intersection(rng):
+    """siibra_boxes_intersect (one array pass over every pair) against siibra's own
+    ``BoundingBox(region).intersection(BoundingBox(component)) is not None`` on small boxes full of ties: shared
+    faces, equal corners, flat and point-like intersections."""
+    from oracle import _offline, _siibra_bbox
+
+    from gpusiibra._statistics import siibra_boxes_intersect
+
+    n = 600
+    r_lo = rng.integers(0, 4, (n, 3))
+    r_hi = r_lo + rng.integers(0, 3, (n, 3))  # inclusive, as a region's box
+    c_lo = rng.integers(0, 4, (n, 3))
+    c_hi = c_lo + rng.integers(1, 3, (n, 3))  # max + 1, as a component's box
+    with _offline():  # siibra's boxes without a space (their warp: themselves)
+        want = [_siibra_bbox.BoundingBox(r_lo[i], r_hi[i], space=None).intersection(
+            _siibra_bbox.BoundingBox(c_lo[i], c_hi[i], space=None)) is not None for i in range(n)]
+    assert 50 < sum(want) < n - 50
+    np.testing.assert_array_equal(siibra_boxes_intersect(r_lo, r_hi, c_lo, c_hi), want)

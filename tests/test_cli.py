@@ -135,3 +135,60 @@ def test_component_sizes_print_as_integers_and_report_out_stays_beside_the_datas
     assert cli(["report", str(out), "--out", str(tmp_path)]) == 2
     assert "is a folder" in capsys.readouterr().err
     assert [f for f in os.listdir(out) if f.endswith(".tmp")] == []
+
+
+def _top_with_pandas(out):
+    """The summary table as the command printed it with pandas (before it read the dataset with pyarrow alone)."""
+    import pandas as pd
+
+    df = pd.read_parquet(out, columns=["input", "atlas", "frame", "sign", "kind", "voxels", "input structure",
+                                       "region", "correlation", "map value"])
+    df = df[df["kind"] == "component"]
+    if df["atlas"].nunique() == 1:
+        df = df.drop(columns="atlas")
+    top = df.sort_values("correlation", ascending=False, na_position="last", kind="stable").head(10)
+    top = top.assign(input=top["input"].map(os.path.basename)).drop(columns="kind")
+    if top["frame"].max() == 0:
+        top = top.drop(columns="frame")
+    if (top["sign"] == "+").all():
+        top = top.drop(columns="sign")
+    top = top.assign(voxels=top["voxels"].astype("Int64"))
+    top = top.rename(columns={"input structure": "component", "voxels": "component voxels"})
+    return top[[c for c in ("input", "atlas", "frame", "sign", "component", "component voxels", "region",
+                            "correlation", "map value") if c in top]].to_string(index=False)
+
+
+@pytest.mark.parametrize("extra", [["--threshold", "3", "--peaks"], ["--threshold", "2", "--two-sided"]])
+def test_the_summary_of_the_highest_correlations_is_pandas_table_without_pandas(tmp_path, capsys, extra):
+    """The summary after `gpusiibra assign --out` is read with pyarrow alone (a one-map command imports no
+    pandas) and prints what pandas' to_string printed: one map with peak rows; a 4D file of two frames,
+    two-sided (frame and sign columns, negative correlations)."""
+    from gpusiibra.cli import _top_correlations
+
+    d = np.asarray(motor_t4().dataobj)
+    img = nib.Nifti1Image(np.stack([d, -0.7 * d], axis=3), motor_t4().affine)
+    nib.save(img, tmp_path / "two.nii.gz")
+    out = tmp_path / "o.parquet"
+    inputs = ["example:motor"] if "--peaks" in extra else [str(tmp_path / "two.nii.gz")]
+    assert cli(["assign", *inputs, *extra, "--out", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out.split("highest correlations (component voxels: its size on the atlas grid):\n")[1]
+    assert printed.rstrip("\n") == _top_correlations(out) == _top_with_pandas(out)
+    if "--two-sided" in extra:
+        assert " frame " in printed and " sign " in printed
+
+
+def test_the_command_exits_quickly_with_its_output_flushed_and_its_dataset_whole(tmp_path):
+    """`python -m gpusiibra.cli` (as the `gpusiibra` script) leaves by os._exit after main: its exit status, every
+    line it printed into a pipe (the summary's ten rows), and a dataset that reads back with every row."""
+    import pandas as pd
+
+    env = dict(os.environ, PYTHONPATH=ROOT, GPUSIIBRA_BACKEND="cpu")
+    out = tmp_path / "o.parquet"
+    r = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "assign", "example:motor", "--threshold", "3",
+                        "--out", str(out), "--quiet"], capture_output=True, text=True, env=env, timeout=120)
+    assert r.returncode == 0, r.stderr
+    assert r.stdout.endswith("\n") and len(r.stdout.split("highest correlations")[1].strip().splitlines()) == 12
+    assert len(pd.read_parquet(out)) == int(r.stdout.split(" rows,")[0].split()[-1])
+    bad = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "assign", "example:motor", "--threshold", "x"],
+                         capture_output=True, text=True, env=env, timeout=120)
+    assert bad.returncode == 2 and "expected a number" in bad.stderr  # argparse's own exit, as before

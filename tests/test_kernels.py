@@ -82,6 +82,40 @@ def test_union_find_equals_the_twin(monkeypatch, rng):
     assert np.all(cpu <= np.arange(n)) and np.all(cpu[cpu] == cpu)  # roots are the smallest node
 
 
+@pytest.mark.parametrize("route", ["arrays", "csgraph"])
+@pytest.mark.parametrize("graph", ["random", "chains", "star", "no edges"])
+def test_union_find_on_the_cpu_gives_scipys_components(rng, monkeypatch, graph, route):
+    """The CPU's union-find (hook and compress in array operations for a map's graph, SciPy's csgraph for a
+    chunk's): each node's smallest connected node, from scipy's connected_components (weak connection), on random
+    edges, long chains in shuffled order (the most rounds), a star whose centre is the largest node, and a graph
+    without edges."""
+    import scipy.sparse
+    from scipy.sparse.csgraph import connected_components
+
+    monkeypatch.setattr(kernels, "_CSGRAPH_NODES", 0 if route == "csgraph" else 1 << 30)
+
+    n = 20000
+    if graph == "random":
+        a = rng.integers(0, n, 15000)
+        b = np.clip(a + rng.integers(-300, 300, 15000), 0, n - 1)
+    elif graph == "chains":
+        perm = rng.permutation(n)
+        a, b = perm[:-1], perm[1:]
+        keep = rng.random(n - 1) > 0.001  # a few long chains
+        a, b = a[keep], b[keep]
+    elif graph == "star":
+        a = np.full(n - 1, n - 1)
+        b = rng.permutation(n - 1)
+    else:
+        a = b = np.zeros(0, np.int64)
+    got = kernels.union_find(n, a, b)
+    k, lab = connected_components(scipy.sparse.coo_matrix((np.ones(len(a)), (a, b)), shape=(n, n)), directed=True,
+                                  connection="weak")
+    smallest = np.full(k, n)
+    np.minimum.at(smallest, lab, np.arange(n))
+    np.testing.assert_array_equal(got, smallest[lab])
+
+
 def test_segment_min_max_equals_the_twin(monkeypatch, rng):
     v = rng.integers(-50, 50, (2000, 3))
     seg = rng.integers(0, 40, 2000)

@@ -155,6 +155,111 @@ def test_cubes_cut_one_by_one_give_the_gathered_cubes_numbers(julich, rng, monke
     pd.testing.assert_frame_equal(gathered, cut)
 
 
+def _brute_force_sums(julich, vox, sigma_mm, lower_threshold):
+    """Per region: sum p x and #{p > 0} over one point's cube cut to the grid, one voxel and entry at a time."""
+    from gpusiibra._assign import gaussian_profile
+
+    ix = julich.sparse_index
+    g, total = gaussian_profile(sigma_mm / float(np.mean(np.abs(np.diag(ix.affine)[:3]))))
+    rad = (len(g) - 1) // 2
+    corner = np.asarray(vox) - rad
+    lo, hi = np.maximum(corner, 0), np.minimum(corner + len(g), ix.shape)
+    sums = {}
+    for v in np.ndindex(*(hi - lo)):
+        v = lo + v
+        row = ix.voxels[tuple(v)]
+        if row < 0:
+            continue
+        x = ((g[v[0] - corner[0]] * g[v[1] - corner[1]]) * g[v[2] - corner[2]]) / total
+        for e in range(ix.row_ptr[row], ix.row_ptr[row + 1]):
+            p = float(ix.entry_value[e])
+            p = 0.0 if p < lower_threshold else p
+            s, k = sums.get(int(ix.entry_region[e]), (0.0, 0))
+            sums[int(ix.entry_region[e])] = (s + p * x, k + (p > 0))
+    return {r: sk for r, sk in sums.items() if sk[1] > 0}
+
+
+@pytest.mark.parametrize("route", ["cubes", "smoothed"])
+def test_a_cube_that_reaches_the_grid_from_outside_it_is_summed_over_the_grid(julich, monkeypatch, route):
+    """Uncertain points whose voxel lies outside the grid (before its first voxel and past its last) but whose cube
+    reaches it: each region's sum and count equal a voxel-by-voxel sum over the cube's part on the grid (the cube
+    route once read such cubes from the wrong end of its padded volume, or failed)."""
+    from gpusiibra import _point_kernels
+    from gpusiibra._assign import gaussian_profile
+
+    monkeypatch.setattr(_point_kernels, "_SMOOTHING_COST", 0.0 if route == "smoothed" else float("inf"))
+    ix = julich.sparse_index
+    shape = np.array(ix.shape)
+    vox = np.array([[-5, 50, 50], [80, 80, shape[2] + 4], [shape[0] + 2, 100, 100], [shape[0] + 9, 100, 80],
+                    [80, 100, shape[2] + 9], [-14, 90, 60]])
+    g, total = gaussian_profile(5.0)
+    rad = (len(g) - 1) // 2
+    corner = vox - rad
+    lo, hi = np.maximum(corner, 0), np.minimum(corner + len(g), shape)
+    for thr in (0.0, 0.3):
+        pc, pr, spx, inter = _point_kernels.accumulate_gaussian_points(ix, corner, lo, hi, np.zeros(len(vox), np.int64),
+                                                                       [(g, total)], thr)
+        for i, v in enumerate(vox):
+            want = _brute_force_sums(julich, v, 5.0, thr)
+            mine = pc == i
+            assert sorted(want) == pr[mine].tolist()
+            assert len(want) > 0 or i >= 3  # the first three cubes meet mapped voxels above 0.3 too
+            np.testing.assert_array_equal(inter[mine], [want[r][1] for r in sorted(want)])
+            np.testing.assert_allclose(spx[mine], [want[r][0] for r in sorted(want)], rtol=1e-12, atol=0)
+
+
+def test_points_sharing_a_sigma_through_the_smoothed_atlas_give_the_cube_routes_rows(julich, rng, monkeypatch,
+                                                                                      lower_threshold=0.3):
+    """The CPU's two routes for uncertain points (cube by cube; every region's map smoothed once, for many points of
+    one sigma): the same pairs and counts and every statistic within 1e-12, cubes inside the grid and cut at its
+    faces and corners, two sigmas, a lower threshold (the golden cases below take none); the route is chosen per
+    sigma by its cubes' voxels on the grid."""
+    from gpusiibra import _point_kernels
+
+    pts = _random_points(julich, rng, 60)
+    sig = np.where(np.arange(60) % 4, 5.0, 4.0)
+    got = {}
+    for route, cost in (("cubes", float("inf")), ("smoothed", 0.0)):
+        monkeypatch.setattr(_point_kernels, "_SMOOTHING_COST", cost)
+        got[route] = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig), lower_threshold=lower_threshold)
+    cubes, smoothed = got["cubes"], got["smoothed"]
+    assert len(cubes) > 400
+    numbers = ["correlation", "map weighted mean", "input weighted mean"]
+    pd.testing.assert_frame_equal(cubes.drop(columns=numbers), smoothed.drop(columns=numbers))
+    for c in numbers:
+        np.testing.assert_allclose(smoothed[c], cubes[c], rtol=0, atol=1e-12)
+    assert not all(np.array_equal(smoothed[c], cubes[c]) for c in numbers)  # the other route did run
+    # which route a sigma takes: the smoothing's work against the points' cube voxels
+    ix = julich.sparse_index
+    monkeypatch.undo()
+    profile = gaussian_profile_of(5.0)
+    assert not _point_kernels._smoothing_pays(ix, profile, 10 * 31 ** 3)  # 10 cubes of 31^3 voxels
+    assert _point_kernels._smoothing_pays(ix, profile, 20000 * 31 ** 3)
+    # a cube far wider than the grid costs its part on the grid: 300 points of 50 mm take the cubes
+    assert not _point_kernels._smoothing_pays(ix, gaussian_profile_of(50.0), 300 * int(np.prod(ix.shape)))
+
+
+def gaussian_profile_of(sigma_mm):
+    from gpusiibra._assign import gaussian_profile
+
+    return gaussian_profile(sigma_mm)  # the embedded atlas's grid is 1 mm
+
+
+@pytest.mark.parametrize("case", ["points_sigma5", pytest.param("points_sigma_varied", marks=pytest.mark.slow)])
+def test_the_smoothed_route_gives_the_golden_rows(julich, monkeypatch, case):
+    """siibra's own rows (tests/golden) through the smoothed atlas, every point's sigma taking that route."""
+    from golden_cases import CASES, compare_with_golden
+
+    from gpusiibra import _point_kernels
+
+    monkeypatch.setattr(_point_kernels, "_SMOOTHING_COST", 0.0)
+    calls = []
+    real = _point_kernels._gaussian_points_smoothed
+    monkeypatch.setattr(_point_kernels, "_gaussian_points_smoothed", lambda *a: calls.append(1) or real(*a))
+    compare_with_golden(CASES[case](julich), case)
+    assert len(calls) == (1 if case == "points_sigma5" else 4)
+
+
 def test_a_table_in_another_space_is_refused_unless_the_user_says_so(julich, tmp_path, capsys):
     nimare = pd.DataFrame({"id": ["s1", "s2"], "x": [-40, 38], "y": [-20, -22], "z": [55, 58],
                            "space": ["MNI", "TAL"]})
