@@ -28,7 +28,7 @@ import numpy as np
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import gpusiibra  # noqa: E402
 from gpusiibra import _engine, _kernels as kernels, backend  # noqa: E402
-from gpusiibra._resample import sparse_image  # noqa: E402
+from gpusiibra._sparse_image import sparse_image  # noqa: E402
 
 
 def motor_map(threshold=3.0):

@@ -129,7 +129,7 @@ def gaussian_profile(sigma_vox: float):
     g = (phi / phi.sum())[radius - rad:radius + rad + 1]
     g.flags.writeable = False
     if len(g) <= 129:  # the cube's own sum, as siibra takes it
-        total = float(np.multiply.outer(np.multiply.outer(g, g), g).sum())
+        total = float(_point_kernels.gaussian_cube(g, g, g).sum())
     else:  # the same to a few ulps, without the cube
         total = float(g.sum()) ** 3
     return g, total

@@ -29,7 +29,7 @@ def check_hemispheres(index: SparseIndex, regions, where) -> None:
     named = (side != 0) & (counts > 0)
     if not named.any():
         return
-    region = np.repeat(np.arange(len(counts)), counts)
+    region = index.value_regions()
     w = index.region_value.astype(np.float64)
     total = np.bincount(region, w, minlength=len(counts))
     ijk = np.unravel_index(index.region_voxel, index.shape)
@@ -87,8 +87,7 @@ def check_against_region_maps(entry, index, downloads, checks, cache_folder) -> 
     if len(entry.volumes) != len(entry.regions) or k <= 0:
         return {}
     R = len(entry.regions)
-    counts = np.diff(index.region_ptr)
-    region_of_entry = np.repeat(np.arange(R), counts)
+    region_of_entry = index.value_regions()
     norm = np.sqrt(np.bincount(region_of_entry, index.region_value.astype(np.float64) ** 2, minlength=R))
     files = {}
     for r in _sample_regions(R, k):

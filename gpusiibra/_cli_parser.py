@@ -37,6 +37,18 @@ def _number(kind, lo=None, finite=True):
     return parse
 
 
+class _Renamed(argparse.Action):
+    """An option with former spellings: given by one of them, it still works, and warns once with the new name."""
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        setattr(namespace, self.dest, values)
+        if option_string is not None and option_string != self.option_strings[0]:
+            import warnings
+
+            warnings.warn(f"{option_string} is the former name of {self.option_strings[0]}: say "
+                          f"{self.option_strings[0]}", FutureWarning, stacklevel=2)
+
+
 def parser() -> argparse.ArgumentParser:
     """The parser of every command."""
     from . import __version__
@@ -84,7 +96,8 @@ def _add_assign(sub):
     g.add_argument("--scheduler", help="spread the maps over the dask.distributed scheduler at ADDRESS")
     a.add_argument("--resume", action="store_true", help="continue an existing --out, skipping finished maps")
     a.add_argument("--chunk-size", type=_number(int, 1),
-                   help="files per chunk (default: 256 on the GPU, 32 on the CPU)")
+                   help="maps (volumes) per chunk and part file, which bounds memory: a 4D file of more "
+                   "volumes is split across chunks (default: 256 on the GPU, 32 on the CPU)")
     a.add_argument("--readers", type=_number(int, 1), help="reader processes ahead of the engine (default: the cores)")
     a.add_argument("--space", help=_SPACE_HELP + ": every map is pulled onto each atlas's grid through the "
                    "published transforms into the atlas's space (one interpolation); MNI takes them as they are "
@@ -125,6 +138,7 @@ def _add_atlas(sub):
     ts.add_argument("atlas", help="an atlas name or file")
     ts.add_argument("out", help="the file to write: .npz (gpusiibra) or .zip (siibra's sparse index)")
     ts.add_argument("--labels", help="region names for file formats without them")
+    ts.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_points(sub):
@@ -213,13 +227,14 @@ def _add_report(sub):
                                                                 "input containedness"],
                    help="the statistic a region is counted with (default: correlation)")
     r.add_argument("--min-value", "--min", "--min-correlation", dest="min_value", type=_number(float), default=0.2,
-                   help="a region counts for a map when a component reaches this value of --measure, whichever it is "
-                   "(default 0.2; --min-correlation is the former name)")
+                   action=_Renamed, help="a region counts for a map when a component reaches this value of --measure, "
+                   "whichever it is (default 0.2; --min and --min-correlation are former names, which warn)")
     r.add_argument("--top", type=_number(int, 1), default=30, help="regions in the bar chart (default: 30)")
     r.add_argument("--max-rows", type=_number(int, 1), default=5000,
                    help="rows of the per-map table put in the page (default: 5000)")
     r.add_argument("--no-features", action="store_true", help="no section of siibra's features of the top regions "
                    "(drawn from what siibra's cache or a local configuration holds; the page downloads nothing)")
+    r.add_argument("--quiet", action="store_true", help="no progress bar")
 
 
 def _add_compare(sub):

@@ -31,8 +31,8 @@ from nibabel.affines import apply_affine
 from . import _kernels, backend
 from ._statistics import Components, labelled_pair_statistics, pair_statistics
 from ._kernels import repeat_index
-from ._resample import (SparseImage, on_grid, resample_dense, resample_sparse, resample_to_grid,
-                        separable_is_exact, sparse_image, zoom_shift)
+from ._resample import on_grid, resample_dense, resample_sparse, resample_to_grid, separable_is_exact, zoom_shift
+from ._sparse_image import SparseImage, sparse_image
 
 __all__ = ["ChunkResult", "MapRows", "assign_chunk", "support_entries", "label_support", "is_labelled"]
 

@@ -77,4 +77,7 @@ def expand_inputs(inputs) -> tuple[list, list]:
             elif seen[real] != key:
                 warnings.warn(f"{key} is the same file as {seen[real]}: its maps are assigned once, as "
                               f"{seen[real]}", RuntimeWarning, stacklevel=2)
+            else:  # the same name twice (given twice, or by a file and its folder or a pattern)
+                warnings.warn(f"{key} is given more than once: its maps are assigned once", RuntimeWarning,
+                              stacklevel=2)
     return paths, missing

@@ -1,4 +1,5 @@
-"""The hot loops: accumulation against every region, union-find labelling, point lookups.
+"""The hot loops: accumulation against every region, union-find labelling, segment sums and min/max (the
+points' loops are in :mod:`gpusiibra._point_kernels`).
 
 Each function has a NumPy/SciPy implementation (the CPU backend) and a path
 through the CUDA kernels of ``kernels/*.cu`` (the GPU backend, loaded with
@@ -32,7 +33,8 @@ _CHUNK = 2048  # voxels per block in accumulate_chunks
 _THREADS = 256
 _MAX_GRID = 65535 * 16  # grid-stride kernels: enough blocks to fill any current device
 _MAX_BLOCKS = 2 ** 31 - 1  # CUDA's limit of a grid's x dimension (kernels with one block per item)
-_DENSE_LIMIT = 1 << 23  # CPU: dense (component x region) accumulators up to this many cells
+_DENSE_LIMIT = 1 << 23  # the bincount route (the CPU's; the GPU's when its kernels' sums do not fit): dense
+# (component x region) sums up to this many cells, else sums over the touched pairs only
 _GAUSSIAN_VOXELS = 1 << 23  # CPU: Gaussian-cube voxels accumulated per call
 #: CPU: graphs of more nodes (components' runs) are labelled by SciPy's csgraph, smaller ones without importing it
 _CSGRAPH_NODES = 1 << 18

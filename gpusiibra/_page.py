@@ -7,6 +7,8 @@ import html
 import io
 import json
 import os
+import threading
+from contextlib import contextmanager
 
 import numpy as np
 import pandas as pd
@@ -92,6 +94,25 @@ _TABLE_JS = """
 """
 
 
+_progress = threading.local()  # the bar of the page being made in this thread (:func:`figure_progress`)
+
+
+@contextmanager
+def figure_progress(show: bool, desc="figures"):
+    """Within the block, every figure put on a page in this thread is a step of a tqdm bar (when ``show``)."""
+    import sys
+
+    from tqdm.auto import tqdm
+
+    bar = tqdm(desc=desc, unit="figure", disable=not show, file=sys.stderr)
+    _progress.bar = bar
+    try:
+        yield bar
+    finally:
+        _progress.bar = None
+        bar.close()
+
+
 class Page:
     """An HTML page built part by part, rendered as one self-contained file."""
 
@@ -111,6 +132,9 @@ class Page:
         self.parts.append(markup)
 
     def figure(self, png: bytes, caption: str, fig_id=None):
+        bar = getattr(_progress, "bar", None)
+        if bar is not None:
+            bar.update()
         i = f' id="{html.escape(fig_id)}"' if fig_id else ""
         self.parts.append(f'<figure{i}><img src="{_data_uri(png)}" alt="{html.escape(caption)}">'
                           f"<figcaption>{html.escape(caption)}</figcaption></figure>")

@@ -98,7 +98,7 @@ def accumulate_gaussian_points(index, corner, lo, hi, profile_of_point, profiles
             for j in batch:
                 g, total = profiles[profile_of_point[j]]
                 f = [g[lo[j, a] - corner[j, a]:hi[j, a] - corner[j, a]] for a in range(3)]
-                part = np.multiply.outer(np.multiply.outer(f[0], f[1]), f[2]) / total
+                part = gaussian_cube(*f, total)
                 grid = np.ix_(*[np.arange(lo[j, a], hi[j, a]) for a in range(3)])
                 lins.append(np.ravel_multi_index(grid, index.shape).ravel())
                 xs.append(part.ravel())
@@ -249,11 +249,17 @@ def _cube_products(index, lower_threshold, n, owner, col, x):
     return row[keep], C.indices[keep].astype(np.int64), S.data[keep], C.data[keep].astype(np.int64)
 
 
+def gaussian_cube(gx, gy, gz, total=1.0):
+    """siibra's Gaussian kernel cube from its separable profiles, bit for bit: ``((gx[a] gy[b]) gz[c]) / total``
+    (the order of the products is siibra's; ``total`` is the whole cube's sum)."""
+    return np.multiply.outer(np.multiply.outer(gx, gy), gz) / total
+
+
 def _cubes(profiles):
     """Every profile's whole cube, flattened one after the other (siibra's values, bit for bit:
     ``(g[a] g[b]) g[c] / total``), and where each starts; cubes wider than :data:`_GATHER_MAX_WIDTH` are left
     out (empty)."""
-    parts = [np.multiply.outer(np.multiply.outer(g, g), g).reshape(-1) / total if len(g) <= _GATHER_MAX_WIDTH
+    parts = [gaussian_cube(g, g, g, total).reshape(-1) if len(g) <= _GATHER_MAX_WIDTH
              else np.zeros(0) for g, total in profiles]
     return np.concatenate(parts), np.r_[0, np.cumsum([len(p) for p in parts])[:-1]].astype(np.int64)
 
@@ -262,7 +268,7 @@ def _cut_cube(index, j, corner, lo, hi, profile):
     """One wide cube, cut to the grid and to its mapped voxels: (zeros, voxel rows, values)."""
     g, total = profile
     f = [g[lo[j, a] - corner[j, a]:hi[j, a] - corner[j, a]] for a in range(3)]
-    cube = np.multiply.outer(np.multiply.outer(f[0], f[1]), f[2]) / total  # bit for bit siibra's cube
+    cube = gaussian_cube(*f, total)
     rows = index.voxels[lo[j, 0]:hi[j, 0], lo[j, 1]:hi[j, 1], lo[j, 2]:hi[j, 2]]
     mapped = rows >= 0
     return np.zeros(int(mapped.sum()), np.int64), rows[mapped], cube[mapped]

@@ -13,11 +13,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ImageFileError
-from .io.nifti import image_data, read_image, read_raw, space_note
+from .io.nifti import image_data, load_image, read_image, read_raw, space_note
 from .points import PointCloud
 from ._sparse_image import DENSE_FRACTION, SparseImage, sparse_entries, sparse_image
 
-__all__ = ["MapInput", "read_map", "read_many", "safe_read", "Readers"]
+__all__ = ["MapInput", "read_map", "read_many", "safe_read", "unit_path", "Readers"]
 
 
 def _negated_type(x) -> np.dtype:
@@ -62,31 +62,65 @@ def _peaks(x, affine, peaks, mindist):
     return PointCloud(ijk).transform(affine).coordinates
 
 
-def _read_with_nibabel(path, threshold, signs, peaks, mindist):
-    """Every map of a file through nibabel's arrays (files the fast path does not take, e.g. scaled floats)."""
-    img = read_image(path)
-    data, affine = image_data(img, path)
-    note = space_note(img.header, affine, data.shape) if hasattr(img, "header") else None
-    frames = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
+def _read_with_nibabel(path, threshold, signs, peaks, mindist, frames=None):
+    """The maps of a file (or of its volumes ``frames``: ``(start, stop)``) through nibabel's arrays (files the
+    fast path does not take, e.g. scaled floats)."""
+    if frames is None:
+        img = read_image(path)
+        data, affine, bad = image_data(img, path, volume_errors=True)
+        first = 0
+    else:  # only these volumes in memory (nibabel's proxy reads a slice)
+        import nibabel as nib
+
+        img = load_image(path)
+        start, stop = frames
+        arr = np.asanyarray(img.dataobj[..., start:stop])
+        arr = arr if arr.ndim == 4 else arr[..., None]
+        bad = set()
+        if arr.dtype.kind == "f":  # a volume with no finite value: its error (one volume alone is no 3D file)
+            bad = set(np.flatnonzero(~np.isfinite(arr).any(axis=(0, 1, 2))).tolist())
+            if bad:
+                arr = arr.copy()
+                arr[..., sorted(bad)] = 0
+        data, affine = image_data(nib.Nifti1Image(arr, img.affine, img.header), path)
+        data = data if data.ndim == 4 else data[..., None]
+        first = start
+    note = space_note(img.header, affine, img.shape) if hasattr(img, "header") else None
+    stack = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
     out = []
-    for t, d in enumerate(frames):
+    for t, d in enumerate(stack):
+        if t in bad:
+            out.append(_all_nonfinite(path, first + t))
+            continue
         for sign in signs:
             x = _signed(d, sign, threshold)
-            out.append(MapInput(path, t, sign, sparse_image(x, affine), _peaks(x, affine, peaks, mindist), note))
+            out.append(MapInput(path, first + t, sign, sparse_image(x, affine), _peaks(x, affine, peaks, mindist),
+                                note))
     return out
 
 
-def _nonfinite(path, raw):
-    """Count the non-finite voxels of a float file (one warning per file, as :func:`image_data` gives it)."""
+def _all_nonfinite(path, frame):
+    """The error of a 4D file's volume that holds no finite value (a 3D file's is the file's error)."""
+    return ImageFileError(path, f"volume {frame}: every value is NaN or infinite")
+
+
+def _nonfinite(path, raw, first=0, whole=True):
+    """The volumes of a float file (``raw``: its volumes ``first`` on) whose every value is NaN or infinite (an
+    error for a 3D file); the other non-finite values counted in one warning, as :func:`image_data` gives it."""
     v = raw.voxels
     if v.dtype.kind != "f" or np.isfinite(np.add.reduce(v, dtype=np.float64)):
-        return 0
-    bad = int(v.size - np.count_nonzero(np.isfinite(v)))
-    if bad == v.size:
+        return set()
+    finite = np.isfinite(v).reshape(-1, int(np.prod(raw.shape[:3])))
+    counts = finite.sum(axis=1)
+    if len(raw.shape) == 3 and counts[0] == 0:
         raise ImageFileError(path, "every value is NaN or infinite")
+    empty = {first + t for t in np.flatnonzero(counts == 0).tolist()}
+    bad = int(sum(finite.shape[1] - c for c in counts if c))
     if bad:
-        warnings.warn(f"{path}: {bad} non-finite values set to 0", RuntimeWarning, stacklevel=3)
-    return bad
+        last = first + finite.shape[0] - 1
+        where = path if whole else f"{path} (volume{f' {first}' if last == first else f's {first} to {last}'})"
+        warnings.warn(f"{where}: {bad} non-finite values set to 0", RuntimeWarning, stacklevel=3)
+    return empty
 
 
 def _sparse_frame(raw, r, sign, threshold):
@@ -130,8 +164,12 @@ def _dense_frame(raw, r, sign, threshold):
     return _signed(d, sign, threshold)
 
 
-def read_map(path, threshold, two_sided, peaks=False, mindist=5):
+def read_map(path, threshold, two_sided, peaks=False, mindist=5, frames=None):
     """Maps of one file, thresholded, signed and made sparse: list of :class:`MapInput`; raises ImageFileError.
+
+    ``frames``: ``(start, stop)``, only these volumes of a 4D file (the rest is neither kept nor, for a
+    ``.nii.gz`` read in order, inflated twice). A volume of a 4D file whose every value is NaN or infinite
+    is an :class:`ImageFileError` in the list, in its place (a 3D file's raises, as the file's).
 
     The data keep their type (a float64 map stays float64; an integer map stays
     integer, as siibra resamples it), so nothing is lost to a narrower type.
@@ -140,32 +178,43 @@ def read_map(path, threshold, two_sided, peaks=False, mindist=5):
     (:func:`gpusiibra.io.nifti.read_raw`), the others through nibabel.
     """
     signs = ("+", "-") if two_sided else ("+",)
-    raw = read_raw(path)
+    raw = read_raw(path, frames)
     if raw is None:
-        return _read_with_nibabel(path, threshold, signs, peaks, mindist)
-    _nonfinite(path, raw)
-    frames = raw.shape[3] if len(raw.shape) == 4 else 1
+        return _read_with_nibabel(path, threshold, signs, peaks, mindist, frames)
+    first = frames[0] if frames is not None else 0
+    empty = _nonfinite(path, raw, first, whole=frames is None)
+    n = raw.shape[3] if len(raw.shape) == 4 else 1
     out = []
-    for t in range(frames):
+    for t in range(n):
+        if first + t in empty:
+            out.append(_all_nonfinite(path, first + t))
+            continue
         r = raw.frame(t)
         for sign in signs:
             img = _sparse_frame(raw, r, sign, threshold)
             if img is None:
                 img = sparse_image(_dense_frame(raw, r, sign, threshold), raw.affine)
             pk = _peaks(img.dense(), raw.affine, peaks, mindist) if peaks else None
-            out.append(MapInput(path, t, sign, img, pk, raw.space))
+            out.append(MapInput(path, first + t, sign, img, pk, raw.space))
     return out
 
 
+def unit_path(unit) -> str:
+    """The file of a unit of work: a path (the whole file), or ``(path, start, stop)`` (some of its volumes)."""
+    return unit if isinstance(unit, str) else unit[0]
+
+
 def read_many(paths, threshold, two_sided, peaks=False, mindist=5):
-    """:func:`safe_read` of several files (one task of a reader process)."""
+    """:func:`safe_read` of several files or parts of files (one task of a reader process)."""
     return [safe_read(p, threshold, two_sided, peaks, mindist) for p in paths]
 
 
-def safe_read(path, threshold, two_sided, peaks=False, mindist=5):
-    """:func:`read_map`, or the :class:`ImageFileError` that says why the file cannot be used."""
+def safe_read(unit, threshold, two_sided, peaks=False, mindist=5):
+    """:func:`read_map` of a file (or of ``(path, start, stop)``: some of its volumes), or the
+    :class:`ImageFileError` that says why the file cannot be used."""
+    path, frames = (unit, None) if isinstance(unit, str) else (unit[0], tuple(unit[1:]))
     try:
-        return read_map(path, threshold, two_sided, peaks, mindist)
+        return read_map(path, threshold, two_sided, peaks, mindist, frames)
     except ImageFileError as e:
         return e
     except MemoryError:

@@ -32,10 +32,27 @@ import numpy as np
 
 from . import backend
 from ._kernels import repeat_index, segment_sums
-from ._sparse_image import DENSE_FRACTION, SparseImage, interpolation_order, sparse_entries, sparse_image
+from . import _sparse_image
+from ._sparse_image import interpolation_order as _interpolation_order
 
-__all__ = ["SparseImage", "sparse_image", "sparse_entries", "interpolation_order", "resample_sparse", "resample_dense",
-           "resample_to_grid", "ResampledImage", "DENSE_FRACTION"]
+__all__ = ["resample_sparse", "resample_dense", "resample_to_grid", "ResampledImage"]
+
+#: names this module used to re-export from :mod:`gpusiibra._sparse_image`, where they live
+_MOVED = ("SparseImage", "sparse_image", "sparse_entries", "interpolation_order", "DENSE_FRACTION")
+_WARNED = set()
+
+
+def __getattr__(name):
+    """The former re-exports, each with one DeprecationWarning naming where it lives."""
+    if name in _MOVED:
+        if name not in _WARNED:
+            _WARNED.add(name)
+            import warnings
+
+            warnings.warn(f"gpusiibra._resample.{name} is gpusiibra._sparse_image.{name}: import it from there",
+                          DeprecationWarning, stacklevel=2)
+        return getattr(_sparse_image, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ------------------------------------------------------------------ geometry
@@ -107,7 +124,7 @@ def _axis_table(n_in, n_out, zoom, offset, order):
 @lru_cache(maxsize=256)
 def _device_axis_table(n_in, n_out, zoom, offset, order, device):
     """The arrays of :func:`_axis_table` that the passes read, on the backend's device (``device``: the CUDA
-    device they live on, 0 on the CPU): copied there once per geometry, not at every chunk."""
+    device they live on, -1 on the CPU): copied there once per geometry, not at every chunk."""
     first, count, w_low, w_high, _, _ = _axis_table(n_in, n_out, zoom, offset, order)
     xp = backend.xp()
     return tuple(xp.asarray(a) for a in (first, count, w_low, w_high))
@@ -198,7 +215,7 @@ def resample_sparse(images, ids, shape, grid_affine):
     Parameters
     ----------
     images : list of SparseImage
-        Images that :func:`plan` sends to the separable passes or takes as they are, all of one
+        Images that the engine (``_engine.support_entries``) sends to the separable passes or takes as they are, all of one
         geometry group (same shape, affine, order and type), or on the grid.
     ids : list of int
         The chunk's number of each image (``key = id * grid size + voxel``).
@@ -357,7 +374,7 @@ def resample_to_grid(data, affine, shape, grid_affine) -> ResampledImage:
         data = data.astype(np.uint8)
     if on_grid(data.shape, affine, shape, grid_affine):
         return ResampledImage(data, np.zeros(3))
-    order = interpolation_order(data)
+    order = _interpolation_order(data)
     box = _support_box(data, 2)
     if box is None:
         return ResampledImage(np.zeros((0, 0, 0), data.dtype), np.zeros(3))

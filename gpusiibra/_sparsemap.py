@@ -225,7 +225,7 @@ class SparseMap:
         path = None
         if isinstance(item, (str, os.PathLike)):
             where = path = os.fspath(item)
-            item = nifti.load_image(where)
+            item = nifti.read_image(where)  # as the batch reads it: the same files taken, the same refused
         else:
             where = getattr(item, "get_filename", lambda: None)() or "<in-memory image>"
             path = getattr(item, "get_filename", lambda: None)()
@@ -269,7 +269,7 @@ class SparseMap:
                             scheduler=scheduler, progress=progress, space=space)
 
     # ------------------------------------------------------------ save/load
-    def save_sparseindex(self, destination, filename=None) -> str:
+    def save_sparseindex(self, destination, filename=None, progress=False) -> str:
         """Save the index as a zip that siibra's reader accepts (siibra's ``save_sparseindex``).
 
         Parameters
@@ -278,6 +278,8 @@ class SparseMap:
             Folder for the zip.
         filename : str, optional
             Name of the zip and prefix of its members (default: the atlas name).
+        progress : bool
+            A progress bar over the index's rows as they are written.
 
         Returns
         -------
@@ -286,7 +288,9 @@ class SparseMap:
         """
         name = filename or _safe_name(self.name or "sparsemap")
         os.makedirs(destination, exist_ok=True)
-        return siibra_v1.write_zip(self._index, os.path.join(os.fspath(destination), name + ".zip"), name)
+        return siibra_v1.write_zip(self._index, os.path.join(os.fspath(destination), name + ".zip"), name,
+                                   regions=self.regions, meta={"name": self.name, "space": self.space},
+                                   progress=progress)
 
     def load_zipped_sparseindex(self, zipfname) -> SparseIndex:
         """Load a zipped sparse index into this map (siibra's ``load_zipped_sparseindex``).

@@ -1,8 +1,9 @@
 """The one backend switch: NumPy/SciPy on the CPU or CuPy/cupyx on the GPU.
 
 Every backend-neutral function asks this module for its array module
-(:func:`xp`) and its ndimage module (:func:`ndi`). Nothing else in the package
-decides where arrays live.
+(:func:`xp`) and its ndimage module (:func:`ndi`); the choice is made here only
+(reader processes set the CPU for themselves, and the kernels' loader picks a
+route on the chosen backend, never another backend).
 
 The backend is chosen by :func:`set_backend` or, before the first call, by the
 environment variable ``GPUSIIBRA_BACKEND`` (``auto``, ``cpu`` or ``gpu``).

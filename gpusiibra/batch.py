@@ -27,10 +27,10 @@ from . import _assign, _engine, backend
 from ._dask import _close_dask, _dask_client, _run_dask
 from ._inputs import expand_inputs
 from ._pipeline import Writer, run_local
-from ._readers import safe_read
+from ._readers import safe_read, unit_path
 from .dataset import Dataset, atlas_identity, atlas_label, errors_path, file_stamp, write_errors
-from .errors import GpusiibraError, ImageFileError, OptionError
-from .io.nifti import load_image
+from .errors import GpusiibraError, OptionError
+from .io.nifti import close_cursors, n_volumes
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "batch_schema"]
 
@@ -212,19 +212,23 @@ def _declared(path, maps, space, smaps, notes):
         return e
     user = resolve_space(space)
     for m in maps:
-        m.image.space = user.name if user is not None else None
+        if not isinstance(m, Exception):  # a volume's own error stays in its place
+            m.image.space = user.name if user is not None else None
     return maps
 
 
 def _assign_read(smap, paths, results, kw, done):
     """Assign the read maps of some files that are not done: (table, keys, errors, outside, space notes)."""
     maps, errors, spaces = [], [], []
-    for path, result in zip(paths, results):
+    for unit, result in zip(paths, results):
+        path = unit_path(unit)
         if not isinstance(result, Exception) and result:
             result = _declared(path, result, kw.get("space"), smap, spaces)
         if isinstance(result, Exception):
             errors.append((path, getattr(result, "reason", str(result))))
             continue
+        errors.extend((path, e.reason) for e in result if isinstance(e, Exception))  # a volume's error
+        result = [m for m in result if not isinstance(m, Exception)]
         maps.extend(m for m in result if (m.input, m.frame, m.sign) not in done)
         if result and result[0].space:
             spaces.append((path, result[0].space))
@@ -235,8 +239,8 @@ def _assign_read(smap, paths, results, kw, done):
 
         where = "GPU" if backend.get_backend() == "gpu" else "host"
         raise BackendError(f"out of {where} memory assigning a chunk of {len(paths)} files ({len(maps)} maps; "
-                           f"{type(e).__name__}: {str(e)[:120]}): run again with a smaller --chunk-size "
-                           "(chunk_size=) and --resume; the chunks written so far are kept") from None
+                           f"{type(e).__name__}: {str(e)[:120]}): run again with a smaller chunk_size "
+                           "and resume=True; the chunks written so far are kept") from None
     return table, keys, errors, outside, spaces
 
 
@@ -308,8 +312,9 @@ def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lo
         Continue an existing ``out`` dataset, skipping finished maps. The
         settings above and the atlas must be those the dataset was started with.
     chunk_size : int, optional
-        Files per chunk (one engine pass and one part file per chunk); default 256 on the GPU backend,
-        32 on the CPU.
+        Maps (volumes) per chunk: one engine pass and one part file per chunk, so that memory is bounded by
+        it; a 4D file of more volumes is split across chunks (each part resumable). Default 256 on the GPU
+        backend, 32 on the CPU.
     readers : int, optional
         Reader processes (threads for fewer than 16 files) that read, inflate, threshold and sparsify
         files ahead of the computation; default: one per CPU core.
@@ -426,14 +431,16 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
     done_by_path = {}
     for path, frame, sign in done:
         done_by_path.setdefault(path, set()).add((frame, sign))
-    todo = [p for p in paths if not _all_done(p, done_by_path.get(p), settings["two_sided"])]
-    chunks = [todo[i:i + chunk_size] for i in range(0, len(todo), chunk_size)]
+    chunks, sizes = _plan(paths, chunk_size, done_by_path, settings["two_sided"])
     kw = dict({k: settings[k] for k in ("lower_threshold", "minsize")}, space=space)
-    # one step per file whose maps are assigned (not read): the bar agrees with what a stop keeps
-    bar = tqdm(total=len(todo), unit="file", desc="assigning", disable=not progress, file=sys.stderr)
+    # one step per volume whose maps are assigned (not read): the bar agrees with what a stop keeps
+    bar = tqdm(total=sum(sizes.values()), unit="map", desc="assigning", disable=not progress, file=sys.stderr)
     frames_seen = set()
+    said = set(errors)
 
-    def consume(chunk_paths, table, keys, errs, outside, spaces):
+    def consume(chunk_units, table, keys, errs, outside, spaces):
+        errs = [e for e in errs if e not in said]  # a file that fails in each of its parts: said once
+        said.update(errs)
         errors.extend(errs)
         if space is None:  # the user did not say: warned once, at the first such file, and counted
             if spaces and not summary.space:
@@ -452,26 +459,31 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
         frames_seen.update((k[0], k[1]) for k in keys)
         summary.rows += table.num_rows if table is not None else 0
         if writer is not None:
-            failed = {e[0] for e in errs}
-            writer.put(table, keys, [p for p in chunk_paths if p not in failed])
+            kept = {k[0] for k in keys}
+            writer.put(table, keys, [p for p in dict.fromkeys(map(unit_path, chunk_units)) if p in kept])
         else:
             tables.append(table)
 
     read_kw = dict(threshold=settings["threshold"], two_sided=settings["two_sided"], peaks=settings["peaks"],
                    mindist=settings["mindist"])
-    writer = Writer(lambda table, keys, paths: ds.write(table, keys, {p: file_stamp(p) for p in paths})) \
-        if ds is not None else None  # the files' checksums taken in the writer's thread
+    stamps = {}  # each file's checksum taken once (a 4D file's volumes go to several parts), in the writer's thread
+
+    def write(table, keys, paths):
+        ds.write(table, keys, {p: stamps[p] if p in stamps else stamps.setdefault(p, file_stamp(p)) for p in paths})
+
+    writer = Writer(write) if ds is not None else None
     try:
         if dask is not None:
             for ch, result in _run_dask(dask[0], _dask_task, smap, chunks, dict(kw, **read_kw), done):
                 consume(ch, *result)
-                bar.update(len(ch))
+                bar.update(sum(sizes[u] for u in ch))
         else:
             work = lambda paths, results: _assign_read(smap, paths, results, kw, done)  # noqa: E731
             for ch, result in run_local(work, chunks, readers, read_kw):
                 consume(ch, *result)
-                bar.update(len(ch))
+                bar.update(sum(sizes[u] for u in ch))
     finally:
+        close_cursors()
         if writer is not None:
             writer.close()  # what was computed is written, even when the run stops
     bar.close()
@@ -489,21 +501,38 @@ def _outside_message(maps):
             "affines (are they in the atlas's space, in mm?)")
 
 
-def _all_done(path, done_maps, two_sided):
-    """True when every (frame, sign) of the file is among its finished maps (a header read for the frame count)."""
-    if not done_maps:
-        return False
-    frames = {f for f, _ in done_maps}
+def _plan(paths, chunk_size, done_by_path, two_sided):
+    """The chunks of a run: lists of units (a path: the whole file; ``(path, start, stop)``: some volumes of a
+    4D file), each chunk at most ``chunk_size`` volumes, so that memory is bounded by the chunk size however
+    many volumes a file holds (its volumes then go to several chunks, each resumable). Units whose maps are
+    all done are left out. Also each unit's number of volumes (the progress bar's steps)."""
     signs = ("+", "-") if two_sided else ("+",)
-    return all((f, s) in done_maps for f in frames for s in signs) and _n_frames(path) == len(frames)
+    chunks, sizes, current, room = [], {}, [], chunk_size
 
+    def add(unit, n):
+        nonlocal current, room
+        if n > room and current:
+            chunks.append(current)
+            current, room = [], chunk_size
+        current.append(unit)
+        sizes[unit] = n
+        room -= n
 
-def _n_frames(path):
-    try:
-        shape = load_image(path).shape
-    except ImageFileError:
-        return -1
-    return shape[3] if len(shape) > 3 and shape[3] > 1 else 1
+    for path in paths:
+        done_maps = done_by_path.get(path) or set()
+        n = n_volumes(path)  # the header alone; -1 when unreadable (the reader says why)
+        if n <= chunk_size:
+            if not (done_maps and n == len({f for f, _ in done_maps}) and
+                    all((f, s) in done_maps for f in range(n) for s in signs)):
+                add(path, max(n, 1))
+            continue
+        for start in range(0, n, chunk_size):
+            stop = min(start + chunk_size, n)
+            if not all((f, s) in done_maps for f in range(start, stop) for s in signs):
+                add((path, start, stop), stop - start)
+    if current:
+        chunks.append(current)
+    return chunks, sizes
 
 
 def atlas_list(atlas) -> tuple:

@@ -23,7 +23,8 @@ def _cmd_report(args):
         print("gpusiibra: nilearn is not installed, so the page has no figures (pip install 'gpusiibra[plot]')",
               file=sys.stderr)
     rep = study_report(args.dataset, out, min_value=args.min_value, measure=args.measure, top=args.top,
-                       max_rows=args.max_rows, figures=figures, features=not args.no_features)
+                       max_rows=args.max_rows, figures=figures, features=not args.no_features,
+                       progress=not args.quiet)
     for note in rep.notes:
         print(f"warning: {note}", file=sys.stderr)
     if rep.settings.get("kind") == "points":
@@ -393,7 +394,8 @@ def _cmd_atlas(args):
     # save
     smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
     if args.out.endswith(".zip"):
-        path = smap.save_sparseindex(os.path.dirname(args.out) or ".", os.path.basename(args.out)[:-4])
+        path = smap.save_sparseindex(os.path.dirname(args.out) or ".", os.path.basename(args.out)[:-4],
+                                     progress=not args.quiet)
     else:
         path = smap.save(args.out)
     print("written", path)
@@ -414,8 +416,39 @@ def _one_line_warnings():
     warnings.showwarning = show
 
 
-def _interrupted(args) -> int:
-    msg = "gpusiibra: interrupted"
+class _Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP (a job scheduler's time limit, a closed terminal): the run unwinds as after Ctrl-C, so
+    that its reader processes end and what it finished is said, instead of a silent death."""
+
+    def __init__(self, signum):
+        super().__init__(signum)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise _Stopped(signum)
+
+
+def _catch_stops():
+    """SIGTERM and SIGHUP raise :class:`_Stopped` in the main thread; the former handlers, to put back."""
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    old = {}
+    for name in ("SIGTERM", "SIGHUP"):
+        sig = getattr(signal, name, None)
+        if sig is not None and signal.getsignal(sig) in (signal.SIG_DFL, None):
+            old[sig] = signal.signal(sig, _raise_stopped)
+    return old
+
+
+def _interrupted(args, stop=None) -> int:
+    import signal
+
+    signum = getattr(stop, "signum", None)
+    msg = f"gpusiibra: stopped by {signal.Signals(signum).name}" if signum else "gpusiibra: interrupted"
     out = getattr(args, "out", None)
     if args.command == "assign" and out and os.path.isdir(out):
         from .dataset import read_manifest
@@ -428,29 +461,37 @@ def _interrupted(args) -> int:
         except Exception:
             pass
     print(msg, file=sys.stderr)
-    return 130
+    return 128 + signum if signum else 130
 
 
 def main(argv=None) -> int:
+    _one_line_warnings()  # before the arguments: a former option's name warns as it is parsed
     args = _parser().parse_args(argv)
     from .errors import GpusiibraError
 
-    _one_line_warnings()
     commands = {"assign": _cmd_assign, "atlas": _cmd_atlas, "points": _cmd_points, "demo": _cmd_demo,
                 "example": _cmd_example, "report": _cmd_report, "compare": _cmd_compare,
                 "features": _cmd_features, "clusters": _cmd_clusters, "warp": _cmd_warp}
+    handlers = _catch_stops()
     try:
         return commands[args.command](args)
-    except KeyboardInterrupt:
-        return _interrupted(args)
+    except KeyboardInterrupt as e:
+        return _interrupted(args, e)
     except BrokenPipeError:
         # the reader of our output went away (`gpusiibra atlas --regions | head`): stop quietly
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
     except (GpusiibraError, OSError) as e:
-        print(f"gpusiibra: error: {e}", file=sys.stderr)
+        from .errors import command_line_message
+
+        print(f"gpusiibra: error: {command_line_message(str(e))}", file=sys.stderr)
         return 2
+    finally:
+        import signal
+
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
 
 
 def run():

@@ -310,7 +310,7 @@ class Dataset:
         out = self.out
         self.created = not os.path.exists(out) or not [f for f in os.listdir(out) if f != _LOCK]
         if os.path.exists(out) and not os.path.isdir(out):
-            raise DatasetError(out, "exists and is not a folder (a results dataset is a folder): choose another --out")
+            raise DatasetError(out, "exists and is not a folder (a results dataset is a folder): choose another output name")
         parent = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(parent):
             raise DatasetError(out, f"the folder {parent} does not exist")
@@ -324,7 +324,7 @@ class Dataset:
             raise DatasetError(out, f"cannot write in the dataset folder ({e.strerror})") from None
         if not got:
             raise DatasetError(out, "another gpusiibra run is writing this dataset"
-                                    f"{self._lock.holder()}; wait for it to end, or choose another --out")
+                                    f"{self._lock.holder()}; wait for it to end, or choose another output name")
 
     def _start(self, resume, settings, atlas):
         entries = [f for f in os.listdir(self.out) if f != _LOCK]
@@ -332,7 +332,7 @@ class Dataset:
         self.done, self.stamps = set(), {}
         recorded, records = set(), []
         if entries and not resume:
-            raise DatasetError(self.out, "exists; use --resume to continue it, or choose another --out")
+            raise DatasetError(self.out, "exists; continue it with resume=True, or choose another output name")
         if entries == [MANIFEST] and b"\n" not in open(self.manifest, "rb").read():
             # a run killed while it wrote its very first line: nothing was recorded, start afresh
             os.remove(self.manifest)
@@ -365,7 +365,7 @@ class Dataset:
     def _check_same_run(self, run, settings, atlas, versions):
         if run.get("format") != FORMAT:
             raise DatasetError(self.out, f"written in format {run.get('format')!r}, this gpusiibra writes {FORMAT!r}: "
-                                         "start a new --out")
+                                         "start a new dataset")
         diffs = []
         for k in list(SETTINGS) + sorted((set(run["settings"]) | set(settings)) - set(SETTINGS)):
             if run["settings"].get(k) != settings.get(k):
@@ -379,7 +379,7 @@ class Dataset:
         if diffs:
             raise DatasetError(self.out, "cannot resume: this run differs from the one that started the dataset ("
                                          + "; ".join(diffs) + "): its results would mix; use the same options, "
-                                         "or choose another --out")
+                                         "or choose another output name")
 
     def recorded_names(self, keys) -> list:
         """``keys`` with each file the dataset already holds under another spelling (a link, another mount)
@@ -416,7 +416,7 @@ class Dataset:
             raise self._write_error(self.manifest, e) from None
 
     def _write_error(self, path, e):
-        hint = " the maps finished so far are kept: rerun with --resume once the problem is solved" if self.done \
+        hint = " the maps finished so far are kept: run again with resume=True once the problem is solved" if self.done \
             else ""
         return DatasetError(path, f"cannot write ({e.strerror or e});{hint or ' nothing was assigned yet'}")
 

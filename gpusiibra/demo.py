@@ -192,7 +192,7 @@ def run_demo(out=None, seed=25, threshold=3.0, n_samples=10000, atlas=None, figu
             from . import report
 
             t1 = time.perf_counter()
-            result.figures = report.demo_figures(result, atlas, out)
+            result.figures = report.demo_figures(result, atlas, out, progress=progress)
             result.timings["figures"] = time.perf_counter() - t1
             result.timings["total"] = time.perf_counter() - t0
             result.report = report.write_demo_report(result, atlas, out, seed=seed, threshold=threshold)

@@ -19,6 +19,7 @@ import os
 
 __all__ = [
     "GpusiibraError",
+    "command_line_message",
     "FileError",
     "AtlasFileError",
     "RegionCountError",
@@ -36,6 +37,23 @@ __all__ = [
 
 class GpusiibraError(Exception):
     """Base of every error gpusiibra raises on purpose."""
+
+
+#: the Python spellings in errors' messages, and the command line's (errors say ``resume=True`` to a Python
+#: caller, ``--resume`` on the command line)
+_COMMAND_LINE_SPELLINGS = (("resume=True", "--resume"), ("another output name", "another --out"),
+                           ("a smaller chunk_size", "a smaller --chunk-size"))
+
+
+def command_line_message(message: str) -> str:
+    """An error's message as the command line says it: its options spelled as flags.
+
+    >>> command_line_message("out.parquet: exists; continue it with resume=True, or choose another output name")
+    'out.parquet: exists; continue it with --resume, or choose another --out'
+    """
+    for python, flag in _COMMAND_LINE_SPELLINGS:
+        message = message.replace(python, flag)
+    return message
 
 
 class FileError(GpusiibraError, ValueError):

@@ -142,7 +142,7 @@ class LabelledMap(SparseMap):
         _check_options(minsize_voxel, lower_threshold, stacklevel=3)
         return super().assign(item, minsize_voxel=minsize_voxel, lower_threshold=lower_threshold, **kwargs)
 
-    def save_sparseindex(self, destination, filename=None) -> str:
+    def save_sparseindex(self, destination, filename=None, progress=False) -> str:
         """Refused: siibra's sparse index holds probability maps, and would lose the labels (save as ``.npz``)."""
         raise OptionError(f"{self.name!r} is a labelled map: siibra's sparse index format holds probability maps "
                           "and would lose its labels; save it in gpusiibra's format (.npz) instead")
@@ -207,17 +207,8 @@ def maximum_probability_map(smap, name=None) -> LabelledMap:
     ('labelled', 414, [1, 2, 3])
     """
     ix = smap.sparse_index
-    counts = np.diff(ix.row_ptr)
-    rows = np.flatnonzero(counts > 0)
-    if len(rows):
-        row_max = np.maximum.reduceat(ix.entry_value, ix.row_ptr[:-1][rows])
-        row_of = np.repeat(np.arange(len(counts)), counts)
-        is_max = ix.entry_value == np.repeat(row_max, counts[rows])
-        first = np.flatnonzero(is_max)
-        first = first[np.r_[True, row_of[first][1:] != row_of[first][:-1]]]
-        region, voxel = ix.entry_region[first], ix.row_voxel[row_of[first]]
-    else:
-        region, voxel = np.zeros(0, np.int64), np.zeros(0, np.int64)
+    first = ix.row_max_entries()
+    region, voxel = ix.entry_region[first], ix.row_voxel[ix.entry_rows()[first]]
     index = SparseIndex.from_entries(ix.shape, ix.affine, region, voxel, np.ones(len(region), np.float32),
                                      n_regions=len(smap))
     from .dataset import atlas_label

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ._page import Page, _bar_png, _hist_png, _slices, glass_brain
+from ._page import Page, _bar_png, _hist_png, _slices, figure_progress, glass_brain
 
 __all__ = ["Page", "StudyReport", "study_report", "region_frequency", "demo_figures", "write_demo_report",
            "glass_brain", "MEASURES"]
@@ -51,7 +51,7 @@ class StudyReport:
 
 
 def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max_rows=5000, figures=True,
-                 atlas=None, features=True) -> StudyReport:
+                 atlas=None, features=True, progress=False) -> StudyReport:
     """A study at a glance: one self-contained HTML page of a batch's results.
 
     Parameters
@@ -70,6 +70,8 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
         the page; the page says how many there are in all.
     figures : bool
         Draw the figures (needs nilearn and matplotlib); without them the page has the tables only.
+    progress : bool
+        A progress bar while the page is made (one step a figure).
     atlas : SparseMap, optional
         The atlas to paint the frequencies on; default the one the manifest names (when it can be loaded).
     features : bool
@@ -104,7 +106,8 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
     run = records[0]
     ends = [r for r in records if r["type"] == "end"]
     if run["settings"].get("kind") == "points":  # a coordinate table's dataset (`gpusiibra points --out`)
-        return _points_report(dataset, out, records, rows, notes, top, max_rows, figures, atlas)
+        with figure_progress(progress and figures, "report figures"):
+            return _points_report(dataset, out, records, rows, notes, top, max_rows, figures, atlas)
     n_maps = len(maps)
     comp = rows[rows["kind"] == "component"]
     labels = [a.get("label", a.get("name")) for a in atlas_identities(run["atlas"])]
@@ -132,7 +135,8 @@ def study_report(dataset, out, min_value=0.2, measure="correlation", top=30, max
                       runs=sum(r["type"] == "session" for r in records), measure=measure, cut=float(min_value),
                       frequency=freq, components_per_map=components, per_map=per_map,
                       rows_shown=min(len(per_map), max_rows), notes=notes)
-    page = _study_page(rep, rows, top, max_rows, figures, atlas, features)
+    with figure_progress(progress and figures, "report figures"):
+        page = _study_page(rep, rows, top, max_rows, figures, atlas, features)
     page.write(out)
     return rep
 
@@ -324,11 +328,8 @@ def _frequency_image(ident, frequency, atlas):
     counts = np.diff(ix.row_ptr)
     if not counts.size or len(frequency) == 0:
         return None
-    row_max = np.maximum.reduceat(ix.entry_value, ix.row_ptr[:-1][counts > 0])
-    rows = np.repeat(np.arange(len(counts)), counts)
-    is_max = ix.entry_value == np.repeat(row_max, counts[counts > 0])
-    first = np.flatnonzero(is_max)
-    first = first[np.r_[True, rows[first][1:] != rows[first][:-1]]]
+    first = ix.row_max_entries()
+    rows = ix.entry_rows()
     share = pd.Series(frequency["share"].to_numpy(), index=frequency["region"]).groupby(level=0).max()
     by_region = share.reindex(atlas.regions).fillna(0).to_numpy()
     vol = np.zeros(int(np.prod(ix.shape)), np.float32)
@@ -338,14 +339,22 @@ def _frequency_image(ident, frequency, atlas):
 
 
 # ------------------------------------------------------------------ the demo
-def demo_figures(result, atlas, out, n_regions=3):
-    """Draw the demo's figures into ``out``; returns {caption: file name}."""
+def demo_figures(result, atlas, out, n_regions=3, progress=False):
+    """Draw the demo's figures into ``out`` (``progress``: a bar, one step a figure); returns {caption: file
+    name}."""
+    import sys
+
+    from tqdm.auto import tqdm
+
     figures = {}
     vol = result.input_volume.fetch()
+    bar = tqdm(total=2 + len(result.cluster_maps) + min(n_regions, result.assignments["region"].nunique()),
+               desc="figures", unit="figure", disable=not progress, file=sys.stderr)
 
     def save(name, caption, img, **kwargs):
         glass_brain(img, os.path.join(out, name), **kwargs)
         figures[caption] = name
+        bar.update()
 
     save("input_peaks.png", f"Input ({result.input_volume.name}) with its {len(result.peaks)} peaks", vol,
          markers=result.peaks.coordinates, cmap="RdBu_r", symmetric_cbar=True, colorbar=True)
@@ -368,6 +377,7 @@ def demo_figures(result, atlas, out, n_regions=3):
     for i, region in enumerate(shown):
         save(f"region_{i}.png", f"Assigned region: {region}", atlas.fetch(region), title=region, cmap="hot_r",
              colorbar=True)
+    bar.close()
     return figures
 
 

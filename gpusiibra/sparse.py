@@ -309,13 +309,12 @@ class SparseIndex:
         key = float(lower_threshold)
         if key not in self._stats:
             R = self.num_volumes
-            counts = np.diff(self.region_ptr)
-            reg = np.repeat(np.arange(R), counts)
+            reg = self.value_regions()
             v = self.region_value.astype(np.float64)
             if key > 0:
                 v = np.where(v < key, 0.0, v)
             mx = np.zeros(R)
-            nonempty = counts > 0
+            nonempty = np.diff(self.region_ptr) > 0
             if v.size:
                 mx[nonempty] = np.maximum.reduceat(v, self.region_ptr[:-1][nonempty])
             self._stats[key] = dict(
@@ -327,6 +326,26 @@ class SparseIndex:
                 hi=self.bboxes[:, 1, :].copy(),
             )
         return self._stats[key]
+
+    def entry_rows(self) -> np.ndarray:
+        """The voxel row of each voxel-major entry (the row pointers expanded by their counts)."""
+        return np.repeat(np.arange(self.n_rows, dtype=np.int64), np.diff(self.row_ptr))
+
+    def value_regions(self) -> np.ndarray:
+        """The region of each region-major value (``region_ptr`` expanded by its counts)."""
+        return np.repeat(np.arange(self.num_volumes, dtype=np.int64), np.diff(self.region_ptr))
+
+    def row_max_entries(self) -> np.ndarray:
+        """For each voxel row that holds entries, its first entry of the highest value (the maximum
+        probability region of the voxel; ties to the first, as ``argmax``)."""
+        counts = np.diff(self.row_ptr)
+        rows = np.flatnonzero(counts > 0)
+        if not len(rows):
+            return np.zeros(0, np.int64)
+        row_max = np.maximum.reduceat(self.entry_value, self.row_ptr[:-1][rows])
+        first = np.flatnonzero(self.entry_value == np.repeat(row_max, counts[rows]))
+        row_of = self.entry_rows()[first]
+        return first[np.r_[True, row_of[1:] != row_of[:-1]]]
 
     def region_slice(self, volume: int) -> slice:
         """The entries of region ``volume`` in the region-major arrays."""

@@ -132,9 +132,9 @@ class Volume:
 def from_nifti(img, space=None, name=""):
     """Wrap a NIfTI image (or a path to one) as a :class:`Volume` (siibra's ``volumes.from_nifti``)."""
     if not hasattr(img, "affine"):
-        from .io.nifti import load_image
+        from .io.nifti import read_image
 
-        img = load_image(img)
+        img = read_image(img)  # as the batch reads files: the same taken, the same refused
     return Volume(img, space, name)
 
 

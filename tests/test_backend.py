@@ -35,12 +35,15 @@ def test_environment_variable_chooses_the_first_backend(monkeypatch):
     assert backend.get_backend() == "cpu"
 
 
-def test_using_scopes_the_backend_to_its_block_and_thread_and_carry_takes_it_along():
+def test_using_scopes_the_backend_to_its_block_and_thread_and_carry_takes_it_along(monkeypatch):
+    """Told apart without a GPU: the process-wide choice is "gpu" (its check made to pass; nothing is computed),
+    the block's "cpu", so a scope that leaked, or a thread that did not carry it, shows."""
     import threading
 
     from gpusiibra import backend
 
-    before = backend.get_backend()
+    monkeypatch.setattr(backend, "gpu_available", lambda: True)
+    monkeypatch.setitem(backend._state, "name", "gpu")
     seen = {}
     with backend.using("cpu") as name:
         assert name == "cpu" == backend.get_backend()
@@ -50,11 +53,14 @@ def test_using_scopes_the_backend_to_its_block_and_thread_and_carry_takes_it_alo
         t = threading.Thread(target=backend.carry(lambda: seen.setdefault("carried", backend.get_backend())))
         t.start()
         t.join()
-    assert backend.get_backend() == before and seen == {"other": before, "carried": "cpu"}
+        with backend.using("gpu"):  # blocks nest
+            assert backend.get_backend() == "gpu"
+        assert backend.get_backend() == "cpu"
+    assert backend.get_backend() == "gpu" and seen == {"other": "gpu", "carried": "cpu"}
     with pytest.raises(gpusiibra.OptionError, match="unknown backend"):
         with backend.using("tpu"):
             pass
-    assert backend.get_backend() == before
+    assert backend.get_backend() == "gpu"
 
 
 def test_a_dask_task_leaves_the_process_wide_backend_alone(julich, monkeypatch):

@@ -78,7 +78,7 @@ def test_resume_after_a_kill_gives_the_same_dataset(julich, inputs, tmp_path, mo
     with pytest.raises(KeyboardInterrupt):
         batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False)
     monkeypatch.setattr(Dataset, "write", real)
-    with pytest.raises(gpusiibra.DatasetError, match="--resume"):
+    with pytest.raises(gpusiibra.DatasetError, match="resume=True"):
         batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False)
     _, s = batch.assign_batch(julich, [inputs], part, chunk_size=2, progress=False, resume=True)
     assert s.skipped > 0
@@ -122,7 +122,7 @@ def test_cli_exit_status_and_summary(inputs, tmp_path, capsys):
     assert rc == 1  # broken.nii.gz failed, the rest is written
     assert len(pd.read_parquet(tmp_path / "b.parquet")) > 0
     rc = cli(["assign", str(inputs), "--out", str(tmp_path / "b.parquet"), "--quiet"])
-    assert rc == 2 and "use --resume" in capsys.readouterr().err
+    assert rc == 2 and "continue it with --resume" in capsys.readouterr().err
     assert cli(["atlas"]) == 0 and "414" in capsys.readouterr().out
 
 

@@ -1,4 +1,5 @@
-"""The GPU backend gives the CPU backend's numbers (within 1e-5; in practice ~1e-12)."""
+"""The GPU backend gives the CPU backend's numbers (within 1e-9; the seed workflow's sampled points and densities
+within 1e-5)."""
 import os
 import sys
 
@@ -50,19 +51,6 @@ def test_random_images_equal_cpu(seed):
     lt = [0.0, 0.3, 0.5, 0.0][seed]
     same(*both(lambda: smap.assign(img, lower_threshold=lt, minsize_voxel=seed)))
     same(*both(lambda: smap.assign(img, lower_threshold=lt, split_components=False)))
-
-
-def test_labels_follow_scipy_raster_order():
-    rng = np.random.default_rng(7)
-    q = (rng.random((30, 31, 32)) > 0.85)
-    import cupy
-    import cupyx.scipy.ndimage as cndi
-    import scipy.ndimage as sndi
-
-    a, na = sndi.label(q, _assign.STRUCTURE_18)
-    b, nb = cndi.label(cupy.asarray(q), cupy.asarray(_assign.STRUCTURE_18))
-    assert na == int(nb)
-    np.testing.assert_array_equal(a, b.get())
 
 
 def test_points_equal_cpu(julich):
@@ -161,7 +149,7 @@ def test_support_entries_are_identical_on_both_backends():
     from test_resample import CASES, GRID_AFFINE, GRID_SHAPE, _query
 
     from gpusiibra import _engine
-    from gpusiibra._resample import sparse_image
+    from gpusiibra._sparse_image import sparse_image
 
     rng = np.random.default_rng(21)
     images = []

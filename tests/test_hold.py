@@ -56,17 +56,6 @@ def test_a_run_that_assigns_nothing_leaves_no_dataset_and_says_why(tmp_path, cap
     assert cli(["assign", str(study / "s0.nii.gz"), "--out", str(out), "--quiet"]) == 0  # the intended run
 
 
-def test_an_unreachable_scheduler_leaves_no_dataset(tmp_path):
-    pytest.importorskip("dask.distributed")
-    out = tmp_path / "o.parquet"
-    env = dict(os.environ, PYTHONPATH=ROOT, GPUSIIBRA_BACKEND="cpu")
-    r = subprocess.run([sys.executable, "-m", "gpusiibra.cli", "assign", "example:motor", "--out", str(out),
-                        "--scheduler", "tcp://127.0.0.1:9"], capture_output=True, text=True, env=env, timeout=120)
-    assert r.returncode == 2 and "cannot reach the dask scheduler" in r.stderr
-    assert "assigning" not in r.stderr  # refused before the progress bar started
-    assert not out.exists()
-
-
 def test_resume_of_a_finished_dataset_says_there_is_nothing_to_do(julich, study, finished):
     _, s = batch.assign_batch(julich, [study], finished, chunk_size=2, progress=False, resume=True)
     assert s.maps == 0 and str(s).startswith("nothing to do: the dataset already holds all 6 maps")

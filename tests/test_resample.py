@@ -4,7 +4,7 @@ import nibabel as nib
 import numpy as np
 import pytest
 
-from gpusiibra import _engine, _resample as resample
+from gpusiibra import _engine, _sparse_image
 
 GRID_SHAPE = (30, 34, 28)
 GRID_AFFINE = np.array([[1.0, 0, 0, -15], [0, 1.0, 0, -17], [0, 0, 1.0, -14], [0, 0, 0, 1]])
@@ -22,7 +22,7 @@ def _query(rng, dtype, shape):
 
 def _on_grid(images, shape=GRID_SHAPE, affine=GRID_AFFINE):
     """The engine's resampled entries of each image, as dense grids."""
-    key, val = _engine.support_entries([resample.sparse_image(q, a) for q, a in images], shape, affine)
+    key, val = _engine.support_entries([_sparse_image.sparse_image(q, a) for q, a in images], shape, affine)
     G = int(np.prod(shape))
     out = np.zeros((len(images), G))
     out.ravel()[np.asarray(key)] = np.asarray(val)
@@ -32,7 +32,7 @@ def _on_grid(images, shape=GRID_SHAPE, affine=GRID_AFFINE):
 def _nilearn(q, affine, shape=GRID_SHAPE, grid_affine=GRID_AFFINE):
     from nilearn.image import resample_to_img
 
-    order = resample.interpolation_order(q)
+    order = _sparse_image.interpolation_order(q)
     target = nib.Nifti1Image(np.zeros(shape, np.float32), grid_affine)
     out = resample_to_img(nib.Nifti1Image(q, affine), target, interpolation="nearest" if order == 0 else "linear",
                           force_resample=True, copy_header=True)
@@ -75,7 +75,7 @@ def test_resample_equals_nilearn(rng, dtype, case):
     _same(_on_grid([(q, affine)])[0], theirs)
     # the separable passes serve floats, binaries, and 16-bit integers with weights exact in float64;
     # scipy's own loop serves the rest (1.5 and 3 mm integer maps have weights in thirds)
-    img = resample.sparse_image(q, affine)
+    img = _sparse_image.sparse_image(q, affine)
     route = _engine._route(img.shape, affine.tobytes(), img.dtype.str, img.order, GRID_SHAPE, GRID_AFFINE.tobytes())
     exact_weights = all((1024 / abs(z)).is_integer() for z in zooms)  # grid steps of 1 mm in query voxels
     separable = dtype in ("float32", "float64", "binary") or (dtype == "int16" and exact_weights)
@@ -106,7 +106,7 @@ def test_oblique_affine_uses_scipys_general_path(rng):
     affine[:3, :3] = np.array([[np.cos(th), -np.sin(th), 0], [np.sin(th), np.cos(th), 0], [0, 0, 1]]) * 2.0
     affine[:3, 3] = [-10, -14, -12]
     q = _query(rng, "float32", (12, 13, 11))
-    img = resample.sparse_image(q, affine)
+    img = _sparse_image.sparse_image(q, affine)
     assert _engine._route(img.shape, affine.tobytes(), img.dtype.str, img.order, GRID_SHAPE,
                           GRID_AFFINE.tobytes()) == "dense"
     ours = _on_grid([(q, affine)])[0]
@@ -138,8 +138,8 @@ def test_dense_and_sparse_passes_give_the_same_bits(rng, dtype, case):
     affine = np.diag(list(zooms) + [1.0])
     affine[:3, 3] = origin
     q = _query(rng, dtype, (13, 15, 12))
-    sparse = resample.sparse_image(q, affine, dense_fraction=1.0)
-    dense = resample.sparse_image(q, affine, dense_fraction=0.0)
+    sparse = _sparse_image.sparse_image(q, affine, dense_fraction=1.0)
+    dense = _sparse_image.sparse_image(q, affine, dense_fraction=0.0)
     assert sparse.data is None and dense.data is not None
     a = _engine.support_entries([sparse], GRID_SHAPE, GRID_AFFINE)
     b = _engine.support_entries([dense], GRID_SHAPE, GRID_AFFINE)

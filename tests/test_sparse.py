@@ -80,8 +80,8 @@ def test_zip_round_trip_both_namings(rng, tmp_path):
     assert os.path.basename(z) == "myatlas.zip"
     import zipfile
 
-    assert sorted(zipfile.ZipFile(z).namelist()) == ["myatlas.bboxes.txt.gz", "myatlas.probs.txt.gz",
-                                                      "myatlas.voxels.nii.gz"]
+    assert sorted(zipfile.ZipFile(z).namelist()) == ["myatlas.bboxes.txt.gz", "myatlas.gpusiibra-names.json",
+                                                      "myatlas.probs.txt.gz", "myatlas.voxels.nii.gz"]
     other = atlas_from_dense(maps, A, names=smap.regions)
     other.load_zipped_sparseindex(z)
     for r in range(len(maps)):

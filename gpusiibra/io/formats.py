@@ -66,6 +66,15 @@ def _read_v1(reader, where):
     return read
 
 
+def _read_zip(paths, n_regions=None, labels=None, **kwargs):
+    """A zipped sparse index, with the region names, name and space gpusiibra kept in it (when it wrote it)."""
+    names, meta = siibra_v1.read_zip_names(paths[0])
+    if names is not None and n_regions is not None and len(names) != n_regions:
+        names = None  # the caller's labels decide
+    index = siibra_v1.read_zip(paths[0], n_regions=n_regions or (len(names) if names else None))
+    return index, names, meta
+
+
 def _entries_index(entries):
     index = SparseIndex.from_entries(entries["shape"], entries["affine"], entries["region"], entries["voxel"],
                                      entries["value"], n_regions=len(entries["names"]))
@@ -89,8 +98,7 @@ def _all_paqd(paths):
 #: the formats, tried in this order
 FORMATS = (
     AtlasFormat("gpusiibra native atlas (.npz)", lambda p: _one(p, lambda f: f.endswith(".npz")), _read_native),
-    AtlasFormat("siibra sparse index zip", lambda p: _one(p, lambda f: f.endswith(".zip")),
-                _read_v1(siibra_v1.read_zip, lambda f: f)),
+    AtlasFormat("siibra sparse index zip", lambda p: _one(p, lambda f: f.endswith(".zip")), _read_zip),
     AtlasFormat("siibra sparse index prefix", lambda p: _one(p, siibra_v1.is_prefix),
                 _read_v1(siibra_v1.read_prefix, lambda f: f), needs_files=False),
     AtlasFormat("folder of a siibra sparse index", lambda p: _one(p, lambda f: _folder_prefix(f) is not None),

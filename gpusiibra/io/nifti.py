@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import AtlasFileError, ImageFileError
 
-__all__ = ["load_image", "read_image", "read_raw", "RawVolume", "space_note", "MNI_BRAIN_BOX", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
+__all__ = ["load_image", "read_image", "read_raw", "n_volumes", "RawVolume", "space_note", "MNI_BRAIN_BOX", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -143,10 +143,33 @@ def _from_bytes(raw):
     return None
 
 
+def _trailing_garbage(raw) -> int:
+    """The number of bytes after the gzip members of ``raw`` that are not another member (0 for none)."""
+    import zlib
+
+    rest = raw
+    while rest[:2] == b"\x1f\x8b":  # each member inflated (its output dropped), to its end
+        d = zlib.decompressobj(31)
+        try:
+            d.decompress(rest)
+        except zlib.error:
+            return 0
+        if not d.eof:
+            return 0
+        rest = d.unused_data
+    return len(rest) if rest is not raw else 0
+
+
 def _inflated(path, raw, need=0):
+    """The inflated bytes of a whole ``.nii.gz`` file; a damaged stream, or bytes after its end that are not
+    gzip data (a file appended to or damaged: nibabel's lazy reads would stop before them), is refused."""
     try:
         return inflate(raw, need)
     except Exception as e:  # a damaged gzip stream: zlib.error, EOFError, isal's errors
+        extra = _trailing_garbage(raw)
+        if extra:
+            raise ImageFileError(path, f"not a readable NIfTI image ({extra} bytes that are not gzip data after "
+                                       "the end of its gzip data: the file was damaged or appended to)") from None
         raise ImageFileError(path, f"not a readable NIfTI image (damaged gzip data: {e})") from None
 
 
@@ -203,7 +226,261 @@ class RawVolume:
         return self.voxels[t * n:(t + 1) * n]
 
 
-def read_raw(path):
+def _plain_layout(img):
+    """``(proxy, shape, stored type, slope, inter, affine)`` of a file the raw readers take, else None."""
+    proxy = img.dataobj
+    shape = tuple(int(s) for s in proxy.shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    stored = np.dtype(proxy.dtype)
+    if len(shape) not in (3, 4) or 0 in shape or getattr(proxy, "order", "F") != "F" or stored.names is not None:
+        return None
+    if not (stored.kind in "iu" or (stored.kind == "f" and stored.itemsize in (4, 8))):
+        return None
+    slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
+    if np.can_cast(inter, slope.dtype):  # as nibabel's proxy casts its factors before scaling
+        inter = inter.astype(slope.dtype)
+    if not (slope == 1 and inter == 0) and not (stored.kind in "iu" and inter == 0 and np.isfinite(slope)
+                                                and slope > 0):
+        return None
+    affine = np.asarray(img.affine, dtype=np.float64)
+    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
+        return None
+    return proxy, shape, stored, slope, inter, affine
+
+
+class _GzipCursor:
+    """A ``.nii.gz`` inflated forward a piece at a time (ISA-L's zlib where installed): the bytes of some
+    volumes without the file's whole inflated size in memory; the next volumes of the same file continue
+    from where the last read stopped (:func:`_cursor`), so a file read in parts is inflated once."""
+
+    PIECE = 1 << 20
+
+    def __init__(self, path):
+        self.path = path
+        self.f = open(path, "rb")
+        self.d = self._decompressor()
+        self.base, self.buf = 0, bytearray()  # self.buf holds the inflated bytes from offset self.base on
+
+    @staticmethod
+    def _decompressor():
+        try:
+            from isal import isal_zlib as z
+        except ImportError:
+            import zlib as z
+        return z.decompressobj(31)
+
+    def _more(self) -> bool:
+        """Inflate about a piece more onto the buffer; False at the end of the file."""
+        import zlib
+
+        while True:
+            data = self.d.unconsumed_tail or self.f.read(self.PIECE)
+            if not data and not self.d.unconsumed_tail:
+                if not self.d.eof:
+                    raise ImageFileError(self.path, "not a readable NIfTI image (damaged gzip data: the file is "
+                                                    "cut short)")
+                return False
+            try:
+                out = self.d.decompress(data, self.PIECE)
+            except zlib.error as e:
+                raise ImageFileError(self.path, f"not a readable NIfTI image (damaged gzip data: {e})") from None
+            if self.d.eof:  # the end of a member: another one, or bytes that are not gzip data
+                rest = self.d.unused_data + self.f.read()
+                if rest[:2] == b"\x1f\x8b":
+                    self.d = self._decompressor()
+                    self.f.close()
+                    self.f = _Prefixed(rest)
+                elif rest:
+                    raise ImageFileError(self.path, f"not a readable NIfTI image ({len(rest)} bytes that are not "
+                                                    "gzip data after the end of its gzip data: the file was "
+                                                    "damaged or appended to)")
+            if out:
+                self.buf += out
+                return True
+
+    def head(self, n=540) -> bytes:
+        """The first ``n`` inflated bytes (the header), kept for the reads that follow."""
+        if not hasattr(self, "_head"):
+            while len(self.buf) < n and self._more():
+                pass
+            self._head = bytes(self.buf[:n])
+        return self._head
+
+    def read(self, start, stop) -> bytes:
+        """The inflated bytes ``[start, stop)``, ``start`` at or after the last read's ``stop`` (fewer at the end
+        of the data); the bytes before ``start`` are dropped as they are inflated."""
+        while start > self.base + len(self.buf):
+            self.base += len(self.buf)
+            self.buf = bytearray()
+            if not self._more():
+                return b""
+        del self.buf[:start - self.base]
+        self.base = start
+        while self.base + len(self.buf) < stop and self._more():
+            pass
+        out = bytes(self.buf[:stop - start])
+        del self.buf[:len(out)]
+        self.base += len(out)
+        return out
+
+    def finish(self):
+        """Inflate to the end (its output dropped): a damaged end, or bytes after it, raise as a whole read would."""
+        while self._more():
+            self.base += len(self.buf)
+            self.buf = bytearray()
+        self.close()
+
+    def close(self):
+        self.f.close()
+
+
+class _Prefixed:
+    """Bytes already read, as a file to read from."""
+
+    def __init__(self, data):
+        import io
+
+        self._io = io.BytesIO(data)
+
+    def read(self, n=-1):
+        return self._io.read(n)
+
+    def close(self):
+        pass
+
+
+_CURSORS: dict = {}
+_CURSORS_LOCK = None
+
+
+def _cursor(path):
+    """An open cursor of ``path``: the one the last read of its earlier volumes left, else a new one; the
+    caller owns it until :func:`_keep_cursor`."""
+    import threading
+
+    global _CURSORS_LOCK
+    if _CURSORS_LOCK is None:
+        _CURSORS_LOCK = threading.Lock()
+    with _CURSORS_LOCK:
+        cur = _CURSORS.pop(path, None)
+    return cur if cur is not None else _GzipCursor(path)
+
+
+def _keep_cursor(path, cur):
+    """Keep ``cur`` for the next volumes of ``path`` (a few files at a time: the oldest is closed)."""
+    with _CURSORS_LOCK:
+        old = _CURSORS.pop(path, None)
+        _CURSORS[path] = cur
+        while len(_CURSORS) > 8:
+            _CURSORS.pop(next(iter(_CURSORS))).close()
+    if old is not None:
+        old.close()
+
+
+def close_cursors():
+    """Close the cursors kept for volumes that were not read (a run stopped, or a resume that skips them)."""
+    if _CURSORS_LOCK is None:
+        return
+    with _CURSORS_LOCK:
+        kept = list(_CURSORS.values())
+        _CURSORS.clear()
+    for cur in kept:
+        cur.close()
+
+
+def n_volumes(path) -> int:
+    """The number of volumes (maps) of a NIfTI file from its header alone (1 for a 3D file), or -1 when the
+    header cannot be read (the reader then says why)."""
+    import gzip
+    import zlib
+
+    path = resolve(path)
+    if not os.path.isfile(path):  # missing, a folder, a named pipe (read once, by the reader)
+        return -1
+    try:
+        if path.lower().endswith(".gz"):
+            with gzip.open(path, "rb") as f:
+                head = f.read(540)
+        else:
+            with open(path, "rb") as f:
+                head = f.read(540)
+    except (OSError, EOFError, zlib.error):
+        return -1
+    img = _from_bytes(head)
+    if img is None:
+        return -1
+    shape = tuple(int(s) for s in img.shape)
+    while len(shape) > 3 and shape[-1] == 1:
+        shape = shape[:-1]
+    return shape[3] if len(shape) == 4 else 1
+
+
+def _read_raw_frames(path, start, stop):
+    """:func:`read_raw` of volumes ``start`` to ``stop`` (excluded) of a 4D file, reading (and, for a
+    ``.nii.gz``, keeping inflated) only them: the frames of the :class:`RawVolume` are those volumes."""
+    gz = path.lower().endswith(".gz")
+    if gz:
+        cur = _cursor(path)
+        try:
+            head = cur.head()
+        except BaseException:
+            cur.close()
+            raise
+    else:
+        with open(path, "rb") as f:
+            head = f.read(540)
+    img = _from_bytes(head)
+    layout = _plain_layout(img) if img is not None else None
+    if layout is None or len(layout[1]) != 4:
+        if gz:
+            cur.close()
+        return None
+    proxy, shape, stored, slope, inter, affine = layout
+    frame = int(np.prod(shape[:3])) * stored.itemsize
+    first, last = int(proxy.offset) + start * frame, int(proxy.offset) + stop * frame
+    if gz:
+        if cur.base > first:  # a cursor past these volumes (read out of order): a fresh one
+            cur.close()
+            cur = _GzipCursor(path)
+        try:
+            data = cur.read(first, last)
+            if stop >= shape[3]:
+                cur.finish()
+        except BaseException:
+            cur.close()
+            raise
+        if stop < shape[3]:
+            _keep_cursor(path, cur)
+    else:
+        try:
+            with open(path, "rb") as f:
+                f.seek(first)
+                data = f.read(last - first)
+        except OSError as e:
+            raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
+    if len(data) < last - first:
+        return None  # truncated: nibabel names the problem
+    voxels = np.frombuffer(data, dtype=stored)
+    if not stored.isnative:
+        voxels = voxels.astype(stored.newbyteorder("="))
+    from nibabel.volumeutils import apply_read_scaling
+
+    dtype = apply_read_scaling(np.zeros(1, voxels.dtype), slope, inter).dtype
+    return RawVolume(shape[:3] + (stop - start,), affine, voxels, slope, inter, np.dtype(dtype).newbyteorder("="),
+                     space_note(img.header, affine, shape))
+
+
+def _is_pipe(path) -> bool:
+    import stat
+
+    try:
+        return stat.S_ISFIFO(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
+def read_raw(path, frames=None):
     """The stored voxels of a NIfTI file without nibabel's array passes (:class:`RawVolume`), or None.
 
     The header is parsed by nibabel, the voxels are a view of the (inflated) bytes. None means the file is
@@ -214,8 +491,10 @@ def read_raw(path):
     """
     path = resolve(path)
     low = path.lower()
-    if not low.endswith(NIFTI_SUFFIXES) or not os.path.isfile(path):
-        return None
+    if not low.endswith(NIFTI_SUFFIXES) or not (os.path.isfile(path) or _is_pipe(path)):
+        return None  # a named pipe (process substitution, a stream) is read once, here, as it comes
+    if frames is not None:
+        return _read_raw_frames(path, *frames)
     raw = _read_bytes(path)
     gz = low.endswith(".gz")
     buf = _inflated(path, raw, need=348) if gz else raw
@@ -225,30 +504,16 @@ def read_raw(path):
         img = _from_bytes(buf)
     if img is None:
         return None
-    proxy = img.dataobj
-    shape = tuple(int(s) for s in proxy.shape)
-    while len(shape) > 3 and shape[-1] == 1:
-        shape = shape[:-1]
-    stored = np.dtype(proxy.dtype)
-    if len(shape) not in (3, 4) or 0 in shape or getattr(proxy, "order", "F") != "F" or stored.names is not None:
+    layout = _plain_layout(img)
+    if layout is None:
         return None
-    if not (stored.kind in "iu" or (stored.kind == "f" and stored.itemsize in (4, 8))):
-        return None
+    proxy, shape, stored, slope, inter, affine = layout
     n = int(np.prod(shape))
     need = int(proxy.offset) + n * stored.itemsize
     if len(buf) < need and gz:  # libdeflate inflated one member of several: inflate the whole stream
         buf = _inflate_stream(raw)
     if len(buf) < need:
         return None  # truncated: nibabel names the problem
-    slope, inter = np.asanyarray(proxy.slope), np.asanyarray(proxy.inter)
-    if np.can_cast(inter, slope.dtype):  # as nibabel's proxy casts its factors before scaling
-        inter = inter.astype(slope.dtype)
-    if not (slope == 1 and inter == 0) and not (stored.kind in "iu" and inter == 0 and np.isfinite(slope)
-                                                and slope > 0):
-        return None
-    affine = np.asarray(img.affine, dtype=np.float64)
-    if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
-        return None
     voxels = np.frombuffer(buf, dtype=stored, count=n, offset=int(proxy.offset))
     if not stored.isnative:
         voxels = voxels.astype(stored.newbyteorder("="))
@@ -297,17 +562,21 @@ def space_note(header, affine, shape, check_grid=True):
     return None
 
 
-def image_data(img, where=None):
+def image_data(img, where=None, volume_errors=False):
     """The voxel array and affine of a nibabel image, read with clear errors.
 
     Scaled integer data come back as floats (nibabel's ``dataobj`` semantics, as
     nilearn and siibra read them); non-finite values are set to 0 with a warning
-    (gpusiibra's deliberate difference 3 from siibra).
+    (gpusiibra's deliberate difference 3 from siibra). An image, or a volume of a
+    4D image, whose every value is NaN or infinite is an error (a map with no
+    value is no map), unless ``volume_errors``: the volumes are then given back.
 
     Returns
     -------
     data : ndarray (3D or 4D)
     affine : ndarray (4, 4)
+    empty : set of int
+        Only with ``volume_errors``: the volumes of a 4D image that hold no finite value (zeros in ``data``).
     """
     where = where or getattr(img, "get_filename", lambda: None)() or "<in-memory image>"
     shape = tuple(int(s) for s in getattr(img, "shape", ()))
@@ -329,17 +598,24 @@ def image_data(img, where=None):
         raise ImageFileError(where, "complex-valued images cannot be assigned")
     if not data.dtype.isnative:  # a big-endian file: the same numbers, in the machine's order
         data = data.astype(data.dtype.newbyteorder("="))
+    empty = set()
     if data.dtype.kind == "f":
         finite = np.isfinite(data)
         if not finite.all():
-            if not finite.any():
+            if not finite.any() and data.ndim == 3:
                 raise ImageFileError(where, "every value is NaN or infinite")
-            warnings.warn(f"{where}: {int((~finite).sum())} non-finite values set to 0", RuntimeWarning, stacklevel=3)
+            if data.ndim == 4:
+                empty = set(np.flatnonzero(~finite.any(axis=(0, 1, 2))).tolist())
+                if empty and not volume_errors:
+                    raise ImageFileError(where, f"volume {min(empty)}: every value is NaN or infinite")
+            bad = int((~finite).sum()) - len(empty) * int(np.prod(data.shape[:3]))
+            if bad:
+                warnings.warn(f"{where}: {bad} non-finite values set to 0", RuntimeWarning, stacklevel=3)
             data = np.where(finite, data, 0).astype(data.dtype)
     affine = np.asarray(img.affine, dtype=np.float64)
     if not np.isfinite(affine).all() or abs(np.linalg.det(affine[:3, :3])) < 1e-12:
         raise ImageFileError(where, "the affine is singular or not finite")
-    return data, affine
+    return (data, affine, empty) if volume_errors else (data, affine)
 
 
 def _expand(paths):

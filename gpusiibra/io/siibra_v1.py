@@ -25,7 +25,7 @@ import numpy as np
 from ..sparse import SparseIndex
 from ..errors import AtlasFileError, RegionCountError
 
-__all__ = ["SUFFIXES", "read_prefix", "write_prefix", "read_zip", "write_zip", "is_prefix", "decode"]
+__all__ = ["SUFFIXES", "read_prefix", "write_prefix", "read_zip", "read_zip_names", "write_zip", "is_prefix", "decode"]
 
 SUFFIXES = {
     "probs": ".sparseindex_v1.probs.txt.gz",
@@ -177,8 +177,12 @@ def read_prefix(prefix, n_regions=None) -> SparseIndex:
     return decode(raw["voxels"], raw["probs"], raw["bboxes"], prefix, n_regions)
 
 
-def _encode(index: SparseIndex):
+def _encode(index: SparseIndex, progress=False):
+    """The three files' bytes (``progress``: a bar over the rows of the probs file, the longest part)."""
+    import sys
+
     import nibabel as nib
+    from tqdm.auto import tqdm
 
     vimg = nib.Nifti1Image(np.asarray(index.voxels, dtype=np.int32), index.affine)
     voxels = gzip.compress(vimg.to_bytes(), compresslevel=6)
@@ -190,8 +194,12 @@ def _encode(index: SparseIndex):
     lines = []
     ptr = index.row_ptr
     pairs = pairs.tolist()
-    for n in range(index.n_rows):
-        lines.append(" ".join(pairs[ptr[n]:ptr[n + 1]]))
+    with tqdm(total=index.n_rows, desc="sparse index", unit="row", unit_scale=True, disable=not progress,
+              file=sys.stderr) as bar:
+        for start in range(0, index.n_rows, 1 << 16):
+            for n in range(start, min(start + (1 << 16), index.n_rows)):
+                lines.append(" ".join(pairs[ptr[n]:ptr[n + 1]]))
+            bar.update(min(1 << 16, index.n_rows - start))
     probs = gzip.compress(("\n".join(lines) + "\n").encode("ascii"), compresslevel=6)
     bb = index.bboxes.reshape(-1, 6)
     bboxes = gzip.compress(("".join(" ".join(map(str, r)) + "\n" for r in bb.tolist())).encode("ascii"))
@@ -213,15 +221,41 @@ def write_prefix(index: SparseIndex, prefix) -> list:
     return paths
 
 
-def write_zip(index: SparseIndex, zipfname, name: str):
-    """Write a zip holding ``<name>.probs.txt.gz``, ``<name>.bboxes.txt.gz``, ``<name>.voxels.nii.gz``."""
+#: a member of gpusiibra's own beside siibra's three: the region names (siibra's files carry none), the atlas's
+#: name and space; readers that look for the three by their suffixes pass it by
+_NAMES_SUFFIX = ".gpusiibra-names.json"
+
+
+def write_zip(index: SparseIndex, zipfname, name: str, regions=None, meta=None, progress=False):
+    """Write a zip holding ``<name>.probs.txt.gz``, ``<name>.bboxes.txt.gz``, ``<name>.voxels.nii.gz`` and,
+    given ``regions``, ``<name>.gpusiibra-names.json`` (the region names, and ``meta``'s name and space)."""
+    import json
+
     zipfname = os.fspath(zipfname)
-    voxels, probs, bboxes = _encode(index)
+    voxels, probs, bboxes = _encode(index, progress)
     with zipfile.ZipFile(zipfname, "w", compression=zipfile.ZIP_STORED) as z:
         z.writestr(name + _ZIP_SUFFIXES["voxels"], voxels)
         z.writestr(name + _ZIP_SUFFIXES["probs"], probs)
         z.writestr(name + _ZIP_SUFFIXES["bboxes"], bboxes)
+        if regions is not None:
+            extra = {k: v for k, v in (meta or {}).items() if k in ("name", "space") and v}
+            z.writestr(name + _NAMES_SUFFIX, json.dumps(dict(extra, regions=list(regions))))
     return zipfname
+
+
+def read_zip_names(zipfname):
+    """``(region names, {"name", "space"})`` that :func:`write_zip` kept in the zip, or ``(None, {})``."""
+    import json
+
+    try:
+        with zipfile.ZipFile(os.fspath(zipfname)) as z:
+            member = next((m for m in z.namelist() if m.endswith(_NAMES_SUFFIX)), None)
+            if member is None:
+                return None, {}
+            got = json.loads(z.read(member))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None, {}
+    return list(got.get("regions") or []) or None, {k: got[k] for k in ("name", "space") if got.get(k)}
 
 
 def read_zip(zipfname, n_regions=None) -> SparseIndex:
