@@ -175,6 +175,7 @@ def test_cache_dir_setting(monkeypatch, tmp_path):
 
 
 # ------------------------------------------------------------------ fetching
+@pytest.mark.slow
 def test_fetch_julich_assigns_the_golden_cases_as_the_same_atlas_from_files(server, julich_in_catalog_order,
                                                                            tmp_path, julich, capsys):
     entry, index = _serve_julich(server, julich_in_catalog_order)
@@ -206,6 +207,7 @@ def test_fetch_julich_assigns_the_golden_cases_as_the_same_atlas_from_files(serv
     assert capsys.readouterr().err == ""
 
 
+@pytest.mark.slow
 def test_a_mirror_that_stalls_mid_transfer_is_said_so(server, small, tmp_path, monkeypatch):
     entry, smap, _ = small
     probs = server.path(entry.sparse_index_urls()["probs"])
@@ -436,6 +438,7 @@ def test_a_cached_atlas_cut_short_is_fetched_again_and_said(server, small, tmp_p
     assert gpusiibra.load_map(again).sparse_index.n_entries == smap.sparse_index.n_entries
 
 
+@pytest.mark.slow
 def test_two_processes_fetch_once(server, julich_in_catalog_order, tmp_path):
     _serve_julich(server, julich_in_catalog_order)
     server.delay = 0.5
@@ -532,6 +535,7 @@ def test_cli_atlas_commands(server, julich_in_catalog_order, tmp_path, monkeypat
     assert "Area 4a (PreCG) left" in capsys.readouterr().out
 
 
+@pytest.mark.slow
 def test_results_dataset_records_the_official_atlas(server, julich_in_catalog_order, tmp_path, monkeypatch):
     _serve_julich(server, julich_in_catalog_order)
     monkeypatch.setenv(atlases.CACHE_ENV, str(tmp_path / "cache"))
@@ -596,6 +600,7 @@ def _wait_for(condition, proc, timeout=300.0):
     raise AssertionError("the fetching process neither reached the moment nor ended")
 
 
+@pytest.mark.slow
 def test_a_fetch_killed_at_any_moment_leaves_a_cache_that_the_next_fetch_completes(server, julich_in_catalog_order,
                                                                                     tmp_path):
     """SIGKILL while downloading, parsing or writing: nothing half-written is taken for the atlas, and the next
@@ -651,6 +656,7 @@ def test_a_fetch_killed_at_any_moment_leaves_a_cache_that_the_next_fetch_complet
     assert killed_while_fetching >= 2
 
 
+@pytest.mark.slow
 def test_a_damaged_cached_atlas_is_fetched_again_and_said(server, julich_in_catalog_order, tmp_path, capsys):
     """A cached copy whose bytes changed (a disk error, a bad copy): `atlas list` says damaged, and the next
     fetch or use fetches it again by itself, saying why; a read-only cache points to --force."""
@@ -685,6 +691,7 @@ def _serve_region_map(server, entry, index, volume, as_region):
     server.put(entry.volumes[volume], buf.getvalue())
 
 
+@pytest.mark.slow
 def test_a_sparse_index_is_checked_against_its_regions_own_maps(server, julich_in_catalog_order, tmp_path,
                                                                 monkeypatch):
     """A well-formed index with two regions of one hemisphere swapped (both sides stay right) is refused at

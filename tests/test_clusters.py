@@ -239,6 +239,7 @@ def test_cli_clusters_writes_both_tables_and_siibras(tmp_path, ar_cache):
     assert run.returncode == 2 and run.stderr.count("\n") == 1 and "no such file" in run.stderr
 
 
+@pytest.mark.slow
 def test_nilearns_clusters_table_gets_a_column_per_atlas(ar_cache):
     from nilearn.reporting import get_clusters_table
 
@@ -261,6 +262,7 @@ def test_nilearns_clusters_table_gets_a_column_per_atlas(ar_cache):
     assert out["harvard_oxford"].str.contains("%").all()
 
 
+@pytest.mark.slow
 def test_atlasreaders_change_of_its_atlas_at_the_peaks_is_what_makes_its_numbers(ar_cache):
     """With the atlas read as published, one share of the negative map differs from atlasreader's: its peak lookup
     zeroed probabilities below 5 percent at a voxel that a later cluster holds."""

@@ -252,6 +252,7 @@ def _alive(pid):
         return False
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.path.isdir("/proc"), reason="reads the process table from /proc")
 def test_reader_processes_end_when_the_run_is_killed(tmp_path):
     """kill -9 of `gpusiibra assign` (the out-of-memory killer's way): its reader processes and

@@ -82,6 +82,7 @@ def test_the_page_is_self_contained_and_small(page):
     assert len(imgs) >= 6  # bar chart, glass brain, slices, two histograms, components, peaks
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(CHROMIUM is None, reason="no chromium to open the page in (apt install chromium)")
 def test_the_page_in_a_real_browser(page, tmp_path):
     playwright = pytest.importorskip("playwright.sync_api")

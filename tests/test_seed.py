@@ -238,6 +238,7 @@ def test_seed_workflow_is_deterministic_and_follows_the_seed(julich):
     assert row["region"] == top["region"] and row["correlation"] == top["correlation"]
 
 
+@pytest.mark.slow
 def test_demo_writes_figures_and_report(tmp_path, capsys):
     pytest.importorskip("nilearn")
     from matplotlib.image import imread

@@ -140,6 +140,7 @@ def test_embedded_atlas_matches_its_definition(julich):
     assert julich.sparse_index.dense(int(src["G"]) - 1)[g] == np.float32(src["A"]) / np.float32(255)
 
 
+@pytest.mark.slow
 def test_embedded_atlas_equals_a_fresh_build_from_paqd(julich):
     import json
 
