@@ -1,6 +1,6 @@
 """Two checkouts side by side, whole processes, alternating: wall and CPU seconds (user + sys), min/median/max.
 
-Cases (each run in a fresh process with PYTHONPATH set to the checkout):
+Cases (each run in a fresh process with PYTHONPATH set to the checkout, after one untimed run of each):
   cli     ``gpusiibra assign example:motor --threshold 3 --out X.parquet`` (one map through the command line)
   points  ``label_points_batch`` of a table of N in-brain points, sigma 5 mm (what ``gpusiibra points T --out X``
           runs), the table written once by bench/bench_points.py's ``write_table``
@@ -37,8 +37,17 @@ assign_batch(get_map(), sorted(glob.glob(sys.argv[1] + "/*.nii.gz")), sys.argv[2
 """
 
 
-def _run(tree, argv, cwd):
+def _env(tree):
+    """The checkout first on the path, its bytecode written and reused as an installed package's is (pip compiles
+    it at install time: with PYTHONDONTWRITEBYTECODE set, as on these machines, every run would compile the
+    package's sources again, about 0.1 s of a one-map command)."""
     env = dict(os.environ, PYTHONPATH=tree)
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    return env
+
+
+def _run(tree, argv, cwd):
+    env = _env(tree)
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run(argv, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -100,9 +109,12 @@ def main():
                                 "3", "--out", out, "--quiet"]
         for tree in (a.old, a.new):  # run from the work folder: a checkout in the current folder would come first
             where = subprocess.run([sys.executable, "-c", "import gpusiibra; print(gpusiibra.__file__)"], cwd=work,
-                                   env=dict(os.environ, PYTHONPATH=tree), capture_output=True, text=True).stdout
+                                   env=_env(tree), capture_output=True, text=True).stdout
             if not os.path.realpath(where.strip()).startswith(os.path.realpath(tree)):
                 raise SystemExit(f"{tree}: its processes import gpusiibra from {where.strip()}")
+            warm = os.path.join(work, "warm-up.parquet")
+            _run(tree, make(warm), work)  # untimed: bytecode written, caches warm
+            shutil.rmtree(warm) if os.path.isdir(warm) else os.remove(warm)
         times = {"old": [], "new": []}
         outs = {}
         for i in range(a.runs):
