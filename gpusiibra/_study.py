@@ -15,7 +15,7 @@ _MAP_KEY = ["input", "frame", "sign"]
 def _load(dataset):
     """The manifest, the maps, the failed inputs and the rows of exactly the recorded, intact part files, with
     notes on what is missing or unfinished."""
-    from .dataset import completeness_notes, errors_path, intact_chunks, read_manifest, require_dataset
+    from .dataset import completeness_notes, errors_path, intact_chunks, read_errors, read_manifest, require_dataset
     from .errors import DatasetError
 
     dataset = require_dataset(dataset)
@@ -23,8 +23,8 @@ def _load(dataset):
     records = read_manifest(dataset)
     chunks, damaged = intact_chunks(dataset, records)
     maps = pd.DataFrame([m for r in chunks for m in r["maps"]], columns=_MAP_KEY)
-    failed = pd.read_csv(err_file) if os.path.exists(err_file) else pd.DataFrame(columns=["input", "reason"])
-    notes = completeness_notes(dataset, records, damaged, "this report")
+    failed, unreadable = read_errors(err_file)
+    notes = completeness_notes(dataset, records, damaged, "this report") + ([unreadable] if unreadable else [])
     if maps.empty:
         if len(failed):
             raise DatasetError(dataset, f"no map was assigned: all {len(failed)} inputs failed "

@@ -45,7 +45,7 @@ from .errors import DatasetError
 
 __all__ = ["MANIFEST", "FORMAT", "Dataset", "read_manifest", "intact_chunks", "dataset_state", "atlas_identity",
            "atlas_identities", "atlas_label",
-           "input_key", "same_file_key", "file_stamp", "same_file", "errors_path", "write_errors"]
+           "input_key", "same_file_key", "file_stamp", "same_file", "errors_path", "read_errors", "write_errors"]
 
 MANIFEST = "_manifest.jsonl"
 FORMAT = "gpusiibra-dataset/3"  # 3: the atlas and fragment columns, several atlases
@@ -120,10 +120,9 @@ def require_dataset(path) -> str:
                                  + ("; pandas.read_parquet reads it" if parquet else ""))
     err_file = errors_path(path)
     if os.path.exists(err_file):  # a run whose every input failed leaves only its errors file
-        import pandas as pd
-
-        raise DatasetError(path, f"no map was assigned: all {len(pd.read_csv(err_file))} inputs failed "
-                                 f"(their reasons are in {err_file})")
+        failed, unreadable = read_errors(err_file)
+        raise DatasetError(path, unreadable or f"no map was assigned: all {len(failed)} inputs failed "
+                                               f"(their reasons are in {err_file})")
     raise DatasetError(path, f"no such results dataset {what}")
 
 
@@ -488,6 +487,25 @@ class Dataset:
 
 def _show(v):
     return "none" if v is None else repr(v)
+
+
+def read_errors(path):
+    """The ``input, reason`` rows of an errors file (``OUT.errors.csv``) and None, or no rows and a note saying why
+    the file cannot be read (damaged, or not one that gpusiibra wrote): a report goes on without them."""
+    import pandas as pd
+
+    empty = pd.DataFrame(columns=["input", "reason"])
+    if not os.path.exists(path):
+        return empty, None
+    try:
+        table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
+        why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        return empty, f"{path}: cannot read the failed inputs ({why}); they are not listed"
+    if list(table.columns[:2]) != ["input", "reason"]:
+        return empty, (f"{path}: not a gpusiibra errors file (its columns are {list(table.columns)[:4]}, not "
+                       "input, reason); the failed inputs are not listed")
+    return table[["input", "reason"]], None
 
 
 def write_errors(path, errors):

@@ -62,6 +62,17 @@ def test_resume_of_a_finished_dataset_says_there_is_nothing_to_do(julich, study,
 
 
 # ------------------------------------------------------------------ the report holds parts against the manifest
+@pytest.mark.parametrize("text, said", [('garbage,"unclosed\n', "cannot read the failed inputs"),
+                                         ("a,b\n1,2\n", "not a gpusiibra errors file"),
+                                         (b"\xff\xfe\x00bad", "cannot read the failed inputs")])
+def test_a_damaged_errors_file_is_a_note_of_the_report_not_a_traceback(finished, tmp_path, text, said):
+    err = dataset.errors_path(finished)
+    with open(err, "wb") as f:
+        f.write(text if isinstance(text, bytes) else text.encode())
+    rep = study_report(finished, tmp_path / "r.html", figures=False)
+    assert rep.maps == 6 and any(said in n and os.path.basename(err) in n for n in rep.notes), rep.notes
+
+
 def test_a_report_leaves_out_a_missing_part_and_says_so(finished, tmp_path):
     full = study_report(finished, tmp_path / "full.html", figures=False)
     assert full.maps == 6 and full.notes == []

@@ -143,6 +143,27 @@ def test_the_scanner_space_summary_names_each_file_with_its_reason(tiny, tmp_pat
     assert "; tal.nii.gz: its header says Talairach coordinates" in text
 
 
+def test_a_header_that_states_no_orientation_is_warned_about_on_every_route(tiny, tmp_path):
+    """sform and qform codes 0 (or an Analyze pair): nibabel places the voxels by their sizes alone, which is not
+    the map's MNI152 position; assigned without a word before."""
+    atlas, affine, frames = tiny
+    img = nib.Nifti1Image(frames[0], affine)
+    img.set_sform(affine, 0)
+    img.set_qform(affine, 0)
+    img.to_filename(tmp_path / "bare.nii.gz")
+    nib.AnalyzeImage(frames[0].astype(np.float32), affine).to_filename(tmp_path / "old.img")
+    for name in ("bare.nii.gz", "old.img"):
+        with pytest.warns(RuntimeWarning, match=f"{name}: its header states no orientation"):
+            atlas.assign(str(tmp_path / name))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, s = batch.assign_batch(atlas, [tmp_path / "bare.nii.gz"], progress=False)
+    assert "1 input file may not be in MNI152 space (bare.nii.gz: its header states no orientation" in str(s)
+    with warnings.catch_warnings():  # a header that states its space (sform code 2, as nibabel writes) says nothing
+        warnings.simplefilter("error")
+        atlas.assign(nib.Nifti1Image(frames[0], affine))
+
+
 # ------------------------------------------------------------------ inconsistencies (item 7)
 def test_the_same_path_twice_is_assigned_once_and_said(tiny, study):
     one = str(study / "m0.nii.gz")

@@ -529,11 +529,21 @@ MNI_BRAIN_BOX = np.array([[-90.0, -126.0, -72.0], [90.0, 90.0, 108.0]])
 _CODES = {0: "unknown", 1: "scanner", 2: "aligned", 3: "Talairach", 4: "MNI152", 5: "template"}
 
 
+def _orientation_unknown(header):
+    """Whether a NIfTI or Analyze header states no orientation at all (both codes 0, or Analyze's no codes)."""
+    from nibabel.analyze import AnalyzeHeader
+    from nibabel.spm99analyze import Spm99AnalyzeHeader
+
+    if isinstance(header, Spm99AnalyzeHeader) and not hasattr(header, "get_sform"):
+        return not np.any(header["origin"][:3])  # SPM's Analyze: the origin field places it (nibabel reads it)
+    return isinstance(header, AnalyzeHeader)
+
+
 def space_note(header, affine, shape, check_grid=True):
     """Why an image's header says it is not in MNI152 space, or None.
 
-    Its sform code (else its qform code) says scanner (the subject's native space) or Talairach coordinates;
-    or its grid covers less than half of the MNI152 brain's box (:data:`MNI_BRAIN_BOX`), as no MNI template's
+    Its sform code (else its qform code) says scanner (the subject's native space) or Talairach coordinates, or
+    neither code states any orientation (nibabel then places the voxels by their sizes alone); or its grid covers less than half of the MNI152 brain's box (:data:`MNI_BRAIN_BOX`), as no MNI template's
     grid does. Codes "aligned" and "template" are taken as MNI (SPM writes "aligned" for normalised maps).
     """
     from nibabel.affines import apply_affine
@@ -545,6 +555,9 @@ def space_note(header, affine, shape, check_grid=True):
         except (KeyError, TypeError, ValueError, IndexError):
             codes.append(0)
     code = codes[0] or codes[1]
+    if code == 0 and _orientation_unknown(header):
+        return ("its header states no orientation (sform_code and qform_code 0, or an Analyze header): its affine is "
+                "nibabel's guess from the voxel sizes alone, not MNI152")
     if code in (1, 3):
         return (f"its header says {_CODES[code]} coordinates (sform_code {codes[0]} {_CODES.get(codes[0], '?')}, "
                 f"qform_code {codes[1]} {_CODES.get(codes[1], '?')}), not MNI152")
