@@ -8,7 +8,7 @@ import os
 import re
 from dataclasses import dataclass
 
-from ._spaces import Space, atlas_space, resolve, space_names, target_space
+from ._spaces import Space, atlas_space, coordinates_only, resolve, space_names, target_space
 from .errors import ImageFileError, OptionError
 
 __all__ = ["Declared", "declared_space", "input_space"]
@@ -100,8 +100,7 @@ def input_space(path, space, atlas):
     target = atlas_space(atlas)
     if space is not None:
         if user is not None and not user.images:
-            raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images "
-                              "are in (warp coordinates with it)")
+            raise coordinates_only(space, user)
         if user is not None and declared is not None and declared.space is not None \
                 and declared.space.name != user.name:
             raise ImageFileError(path, f"{declared.where} says space {declared.value}, --space says {space}: "
@@ -112,6 +111,10 @@ def input_space(path, space, atlas):
     if isinstance(declared.space, _Unknown):
         return None, (f"{declared.where} says space {declared.value}, which gpusiibra does not know; it was "
                       f"taken as the atlas's {target.name} (--space names the spaces: {space_names()})")
+    if not declared.space.images:  # Talairach: no template an image can be pulled from, so no --space to advise
+        return None, (f"{declared.where} says space {declared.space.name}, the atlas is in {target.name}; nothing "
+                      f"was warped, and {declared.space.name} maps cannot be (a coordinate system for tables here): "
+                      "the regions may be those of other places; --space MNI takes it as it is without this warning")
     return None, (f"{declared.where} says space {declared.space.name}, the atlas is in {target.name}; nothing "
                   f"was warped: say --space {declared.space.name} (space='{declared.space.name}') to warp it, or "
                   "--space MNI to take it as it is")

@@ -88,6 +88,13 @@ _SPACE = {sp.name: sp for sp in SPACES}
 _GENERIC = {_key(s) for s in GENERIC_MNI}
 
 
+def coordinates_only(typed, sp) -> OptionError:
+    """The error for ``--space`` naming a coordinate system (Talairach) where images are warped."""
+    return OptionError(f"--space {typed}: {sp.name} is a coordinate system for tables here, with no template an "
+                       "image can be pulled from; take the map as it is (--space MNI), or warp it to MNI152 with a "
+                       "tool that has a Talairach template")
+
+
 def space_names() -> str:
     """The names :func:`resolve` takes, for messages: the spaces, then 'MNI' (the atlas's own)."""
     return ", ".join(sp.name for sp in SPACES) + " (or MNI: the atlas's own)"

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from ._space_inputs import Declared, declared_space, input_space
-from ._spaces import (GENERIC_MNI, SPACES, Space, atlas_space, engine_pulls, pull_transform, resolve, route,
+from ._spaces import (GENERIC_MNI, SPACES, Space, atlas_space, coordinates_only, engine_pulls, pull_transform, resolve, route,
                       space_names, target_space, transform_chain)
 from .errors import OptionError
 
@@ -309,8 +309,7 @@ def image_space_record(space, atlases) -> dict:
     them onto each atlas's grid built (fetched, their SHA-256 known)."""
     user = resolve(space)
     if user is not None and not user.images:
-        raise OptionError(f"--space {space}: {user.name} is a coordinate system here, not a template images are "
-                          "in (warp coordinates with it)")
+        raise coordinates_only(space, user)
     return space_record(space, atlases, direction="pull")
 
 

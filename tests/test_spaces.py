@@ -1,6 +1,7 @@
 """Template spaces: names, the published transforms (to 1e-9 mm), chains, declared spaces, points warped before
 the lookup. The displacement fields (TemplateFlow's composite transforms) are tested with their reader."""
 import json
+import shutil
 import warnings
 
 import numpy as np
@@ -209,8 +210,14 @@ def test_a_map_that_says_another_space_is_warned_about_and_a_contradiction_refus
         pd.testing.assert_frame_equal(got, julich.assign(path, space="MNI"))  # siibra's numbers, no warning
     with pytest.raises(ImageFileError, match="says space MNI152NLin6Asym, --space says MNI305: which is it"):
         julich.assign(path, space="MNI305")
-    with pytest.raises(OptionError, match="Talairach is a coordinate system here"):
+    with pytest.raises(OptionError, match=r"Talairach is a coordinate system for tables here, .* \(--space MNI\)"):
         julich.assign(path, space="TAL")
+    tal = path.parent / "sub-01_space-Talairach_stat.nii.gz"  # its warning must not advise the --space it refuses
+    shutil.copy(path, tal)
+    with pytest.warns(RuntimeWarning) as said:
+        julich.assign(tal)
+    text = " ".join(str(w.message) for w in said)
+    assert "its name says space Talairach" in text and "cannot be" in text and "--space Talairach" not in text
 
 
 def test_space_record_names_the_transforms(fsl_atlas):
