@@ -1,5 +1,6 @@
-"""The inputs of a batch: files, folders (walked once per folder, links followed) and globs, as the user named
-them; one file given twice is assigned once, with a warning."""
+"""The inputs of a batch: files, folders (walked once per folder, links followed, hidden files and folders left
+out) and globs, as the user named them; one file given twice (or an Analyze pair's two files) is assigned once,
+with a warning."""
 from __future__ import annotations
 
 import glob
@@ -27,9 +28,10 @@ def _walk(folder):
             dirs[:] = []
             continue
         seen.add((st.st_dev, st.st_ino))
-        dirs.sort()
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))  # hidden folders (.git, .snapshots) left out
         for f in files:
-            yield os.path.join(root, f)
+            if not f.startswith("."):  # hidden files, such as macOS's ._x.nii.gz resource forks, left out
+                yield os.path.join(root, f)
 
 
 def _glob(pattern):
@@ -51,6 +53,17 @@ def _glob(pattern):
     return [f for f in _walk(root) if match(f if root != "." or pattern.startswith(".") else os.path.relpath(f))]
 
 
+def _image_file(path):
+    """The file that holds an image's voxels: an Analyze header's .img beside it, else the path itself (so that
+    ``x.hdr`` and ``x.img`` given together are one image)."""
+    stem, ext = os.path.splitext(path)
+    if ext.lower() == ".hdr":
+        for img in (stem + ".img", stem + ".IMG"):
+            if os.path.isfile(img):
+                return img
+    return path
+
+
 def expand_inputs(inputs) -> tuple[list, list]:
     """Files, folders and globs -> NIfTI paths (sorted within each argument, each file once), and the
     arguments that matched nothing with the reason."""
@@ -63,6 +76,8 @@ def expand_inputs(inputs) -> tuple[list, list]:
             found = sorted(f for f in _walk(item) if is_nifti_path(f))
             if not found:
                 missing.append((item, "folder holds no .nii or .nii.gz file"))
+        elif os.path.isfile(item):  # a file whose name holds *, ? or [ is that file, not a pattern
+            found = [item]
         elif any(ch in item for ch in "*?["):
             found = sorted(f for f in _glob(item) if is_nifti_path(f))
             if not found:
@@ -70,7 +85,7 @@ def expand_inputs(inputs) -> tuple[list, list]:
         else:
             found = [item]
         for f in found:
-            key, real = input_key(f), same_file_key(f)
+            key, real = input_key(f), same_file_key(_image_file(f))
             if real not in seen:
                 seen[real] = key
                 paths.append(key)

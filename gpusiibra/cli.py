@@ -392,8 +392,13 @@ def _cmd_atlas(args):
         print(smap.summary())
         return 0
     # save
+    if not args.out.lower().endswith((".zip", ".npz")):
+        from .errors import OptionError
+
+        raise OptionError(f"{args.out}: atlas save writes siibra's sparse index zip (.zip) or gpusiibra's native "
+                          "format (.npz); end the name with one of them")
     smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
-    if args.out.endswith(".zip"):
+    if args.out.lower().endswith(".zip"):
         path = smap.save_sparseindex(os.path.dirname(args.out) or ".", os.path.basename(args.out)[:-4],
                                      progress=not args.quiet)
     else:

@@ -164,6 +164,35 @@ def test_a_header_that_states_no_orientation_is_warned_about_on_every_route(tiny
         atlas.assign(nib.Nifti1Image(frames[0], affine))
 
 
+def test_inputs_a_bracketed_name_hidden_files_and_an_analyze_pair(tiny, tmp_path):
+    """A file named a[1].nii.gz is that file (not a pattern matching nothing); a folder's hidden files (macOS's
+    ._x.nii.gz, .git) are not maps; x.hdr and x.img given together are one image, assigned once."""
+    from gpusiibra._inputs import expand_inputs
+
+    atlas, affine, frames = tiny
+    nib.Nifti1Image(frames[0], affine).to_filename(tmp_path / "a[1].nii.gz")
+    assert expand_inputs([str(tmp_path / "a[1].nii.gz")]) == ([str(tmp_path / "a[1].nii.gz")], [])
+    study = tmp_path / "study"
+    (study / ".git").mkdir(parents=True)
+    nib.Nifti1Image(frames[0], affine).to_filename(study / "m.nii.gz")
+    (study / "._m.nii.gz").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
+    nib.Nifti1Image(frames[0], affine).to_filename(study / ".git" / "old.nii.gz")
+    assert expand_inputs([str(study)]) == ([str(study / "m.nii.gz")], [])
+    nib.AnalyzeImage(frames[0].astype(np.float32), affine).to_filename(tmp_path / "pair.img")
+    with pytest.warns(RuntimeWarning, match="pair.img is the same file as .*pair.hdr: its maps are assigned once"):
+        paths, _ = expand_inputs([str(tmp_path / "pair.hdr"), str(tmp_path / "pair.img")])
+    assert paths == [str(tmp_path / "pair.hdr")]
+
+
+def test_atlas_save_writes_the_name_it_says(tiny, tmp_path, capsys):
+    atlas = tiny[0]
+    assert atlas.save(tmp_path / "plain") == str(tmp_path / "plain.npz") and (tmp_path / "plain.npz").is_file()
+    assert cli(["atlas", "save", "julich-3.1-top2", str(tmp_path / "x.txt")]) == 2
+    err = capsys.readouterr().err
+    assert "x.txt: atlas save writes siibra's sparse index zip (.zip) or gpusiibra's native format (.npz)" in err
+    assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("x.txt*"))
+
+
 # ------------------------------------------------------------------ inconsistencies (item 7)
 def test_the_same_path_twice_is_assigned_once_and_said(tiny, study):
     one = str(study / "m0.nii.gz")

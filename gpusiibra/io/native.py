@@ -84,6 +84,8 @@ def write(path, index: SparseIndex, names, meta=None):
         arrays.update(value_table=table.astype(np.float32), value_code=code.astype(np.uint16))
     else:
         arrays.update(entry_value=value.astype(np.float32))
+    if not path.endswith(".npz"):  # NumPy adds it: the name written is the one given back
+        path += ".npz"
     np.savez_compressed(path, **arrays)
     return path
 
