@@ -28,7 +28,7 @@ from ._dask import _close_dask, _dask_client, _run_dask
 from ._inputs import expand_inputs
 from ._pipeline import Writer, run_local
 from ._readers import safe_read, unit_path
-from .dataset import Dataset, atlas_identity, atlas_label, errors_path, file_stamp, write_errors
+from .dataset import Dataset, atlas_identity, atlas_label, errors_path, file_stamp, warnings_path, write_errors
 from .errors import GpusiibraError, OptionError
 from .io.nifti import close_cursors, n_volumes
 
@@ -71,6 +71,7 @@ class BatchSummary:
     out: str | None = None
     errors_file: str | None = None
     errors: list = field(default_factory=list)
+    warnings_file: str | None = None  # OUT.warnings.csv: every file of ``space``, with its reason
 
     @property
     def maps_per_second(self) -> float:
@@ -91,8 +92,9 @@ class BatchSummary:
             files = dict(self.space)  # a 4D file's volumes in several chunks: named once
             named = "; ".join(f"{os.path.basename(p)}: {why}" for p, why in list(files.items())[:2])
             more = f"; and {len(files) - 2} more" if len(files) > 2 else ""
-            s += (f"\nwarning: {len(files)} input file{'s' if len(files) > 1 else ''} may not be in MNI152 space "
-                  f"({named}{more}); say --space MNI if they are")
+            listed = f" (every one in {self.warnings_file})" if self.warnings_file else ""
+            s += (f"\nwarning: {len(files)} input file{'s' if len(files) > 1 else ''} may not be in the atlas's "
+                  f"space ({named}{more}){listed}; say --space MNI if they are in it")
         if self.out:
             s += f"\nresults: {self.out}"
         if self.failures and self.errors_file:
@@ -403,6 +405,9 @@ def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lo
         summary.out = ds.out
         summary.errors_file = errors_path(out)
         write_errors(summary.errors_file, errors)
+        warned = list(dict(summary.space).items())  # a 4D file's volumes in several chunks: listed once
+        write_errors(warnings_path(out), warned, header=("input", "warning"))
+        summary.warnings_file = warnings_path(out) if warned else None
         if ds.discard_if_empty():  # nothing assigned: no dataset left behind to refuse the next run
             summary.out = None
         else:

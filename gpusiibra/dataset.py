@@ -45,7 +45,7 @@ from .errors import DatasetError
 
 __all__ = ["MANIFEST", "FORMAT", "Dataset", "read_manifest", "intact_chunks", "dataset_state", "atlas_identity",
            "atlas_identities", "atlas_label",
-           "input_key", "same_file_key", "file_stamp", "same_file", "errors_path", "read_errors", "write_errors"]
+           "input_key", "same_file_key", "file_stamp", "same_file", "errors_path", "warnings_path", "read_errors", "write_errors"]
 
 MANIFEST = "_manifest.jsonl"
 FORMAT = "gpusiibra-dataset/3"  # 3: the atlas and fragment columns, several atlases
@@ -508,8 +508,14 @@ def read_errors(path):
     return table[["input", "reason"]], None
 
 
-def write_errors(path, errors):
-    """Write ``input, reason`` rows to ``path`` atomically; remove the file when there are none."""
+def warnings_path(out) -> str:
+    """``OUT.warnings.csv``, beside the dataset folder: the inputs of the last run that were warned about."""
+    return os.fspath(out).rstrip("/\\") + ".warnings.csv"
+
+
+def write_errors(path, errors, header=("input", "reason")):
+    """Write ``input, reason`` rows (or ``header``'s) to ``path`` atomically; remove the file when there are
+    none."""
     import csv
 
     if not errors:
@@ -519,6 +525,6 @@ def write_errors(path, errors):
     tmp = path + ".tmp"
     with open(tmp, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["input", "reason"])
+        w.writerow(list(header))
         w.writerows(errors)
     os.replace(tmp, path)

@@ -189,7 +189,7 @@ def test_inputs_whose_header_says_another_space_are_warned_about_once(julich, tm
     assert err.count("is it in MNI152 space?") == 1 and "scanner coordinates (sform_code 1" in err
     assert [os.path.basename(p) for p, _ in s.space] == ["native.nii.gz", "far.nii.gz"]
     assert "of the MNI152 brain's box" in dict(s.space)[str(tmp_path / "far.nii.gz")]
-    assert "2 input files may not be in MNI152 space (native.nii.gz: its header says scanner" in str(s)
+    assert "2 input files may not be in the atlas's space (native.nii.gz: its header says scanner" in str(s)
     assert "; far.nii.gz: its grid covers" in str(s)
     _, s = batch.assign_batch(julich, [tmp_path / "native.nii.gz"], threshold=3.0, progress=False, space="MNI")
     assert s.space == [] and "MNI152" not in capsys.readouterr().err

@@ -139,7 +139,7 @@ def test_the_scanner_space_summary_names_each_file_with_its_reason(tiny, tmp_pat
         warnings.simplefilter("ignore")
         _, s = batch.assign_batch(atlas, [tmp_path / "native.nii.gz", tmp_path / "tal.nii.gz"], progress=False)
     text = str(s)
-    assert "2 input files may not be in MNI152 space (native.nii.gz: its header says scanner coordinates" in text
+    assert "2 input files may not be in the atlas's space (native.nii.gz: its header says scanner coordinates" in text
     assert "; tal.nii.gz: its header says Talairach coordinates" in text
 
 
@@ -158,7 +158,7 @@ def test_a_header_that_states_no_orientation_is_warned_about_on_every_route(tiny
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         _, s = batch.assign_batch(atlas, [tmp_path / "bare.nii.gz"], progress=False)
-    assert "1 input file may not be in MNI152 space (bare.nii.gz: its header states no orientation" in str(s)
+    assert "1 input file may not be in the atlas's space (bare.nii.gz: its header states no orientation" in str(s)
     with warnings.catch_warnings():  # a header that states its space (sform code 2, as nibabel writes) says nothing
         warnings.simplefilter("error")
         atlas.assign(nib.Nifti1Image(frames[0], affine))
@@ -191,6 +191,26 @@ def test_atlas_save_writes_the_name_it_says(tiny, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "x.txt: atlas save writes siibra's sparse index zip (.zip) or gpusiibra's native format (.npz)" in err
     assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("x.txt*"))
+
+
+def test_every_file_warned_about_is_listed_beside_the_dataset(tiny, tmp_path):
+    """Four maps warned about (on a grid far smaller than the MNI brain): the summary names two, and
+    OUT.warnings.csv all four with their reasons."""
+    atlas, affine, frames = tiny
+    folder = tmp_path / "in"
+    folder.mkdir()
+    for i in range(4):
+        nib.Nifti1Image(frames[i % len(frames)], affine).to_filename(folder / f"s{i}.nii.gz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, s = batch.assign_batch(atlas, [folder], tmp_path / "o.parquet", progress=False)
+    listed = pd.read_csv(dataset.warnings_path(tmp_path / "o.parquet"))
+    assert list(listed.columns) == ["input", "warning"] and len(listed) == 4
+    assert sorted(map(os.path.basename, listed["input"])) == [f"s{i}.nii.gz" for i in range(4)]
+    assert all("of the MNI152 brain's box" in w for w in listed["warning"])
+    assert "4 input files may not be in the atlas's space" in str(s) and "; and 2 more) (every one in" in str(s)
+    _, s = batch.assign_batch(atlas, [folder], tmp_path / "o.parquet", progress=False, resume=True)
+    assert s.maps == 0 and not os.path.exists(dataset.warnings_path(tmp_path / "o.parquet"))  # the last run's
 
 
 # ------------------------------------------------------------------ inconsistencies (item 7)
