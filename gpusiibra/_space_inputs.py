@@ -41,7 +41,9 @@ def declared_space(path):
     """What an input's file name (BIDS ``_space-<label>_``) or sidecar (``<name>.json``: BIDS ``SpatialReference``
     / ``space``, NeuroVault's ``target_template_image``) says its space is: a :class:`Declared`, or None.
 
-    A sidecar wins over the name. A label that names no space gpusiibra knows is returned with ``space``
+    A name and a sidecar that name different spaces, two ``space-`` entities, a sidecar that is not a JSON object
+    or whose space key is not a name are refused (ImageFileError). A label that names no space gpusiibra knows is
+    returned with ``space``
     None and ``value`` as written (the caller decides: a warning, never a guess).
 
     Examples
@@ -51,23 +53,46 @@ def declared_space(path):
     'MNI152NLin6Asym'
     """
     path = os.fspath(path)
+    named = _named_space(path)
     for side in _sidecars(path):
         if os.path.isfile(side):
-            try:
-                with open(side, encoding="utf-8") as f:
-                    meta = json.load(f)
-            except (OSError, ValueError) as e:
-                raise ImageFileError(side, f"the sidecar is not readable JSON ({e})") from None
-            if isinstance(meta, dict):
-                for k in _JSON_KEYS:
-                    v = meta.get(k)
-                    if isinstance(v, dict):  # BIDS SpatialReference as {"URI": ...} or per-image entries
-                        v = v.get("URI") or v.get("space") or next(iter(v.values()), None)
-                    if isinstance(v, str) and v.strip():
-                        return _declared(v.strip(), f"its sidecar {os.path.basename(side)} ({k})")
-    m = _BIDS_SPACE.search(os.path.basename(path))
-    if m:
-        return _declared(m.group(1), "its name")
+            said = _sidecar_space(side)
+            if said is not None:
+                if named is not None and said.space is not None and named.space is not None \
+                        and said.space.name != named.space.name:
+                    raise ImageFileError(path, f"its name says space {named.value}, {said.where} says "
+                                               f"{said.value}: which is it? (correct one)")
+                return said
+    return named
+
+
+def _named_space(path):
+    """The space a BIDS file name's ``space-`` entity says (a Declared), or None; two that differ are refused."""
+    labels = list(dict.fromkeys(m.group(1) for m in _BIDS_SPACE.finditer(os.path.basename(path))))
+    if len(labels) > 1:
+        raise ImageFileError(path, f"its name has {len(labels)} space- entities ({', '.join(labels)}): which is it?")
+    return _declared(labels[0], "its name") if labels else None
+
+
+def _sidecar_space(side):
+    """The space a JSON sidecar says (a Declared), or None when it says none; a sidecar that is not a JSON object,
+    or whose space key holds something other than a name, is refused (never read as 'no space')."""
+    try:
+        with open(side, encoding="utf-8") as f:
+            meta = json.load(f)
+    except (OSError, ValueError) as e:
+        raise ImageFileError(side, f"the sidecar is not readable JSON ({e})") from None
+    if not isinstance(meta, dict):
+        raise ImageFileError(side, f"the sidecar is a JSON {type(meta).__name__}, not an object of metadata")
+    for k in _JSON_KEYS:
+        v = meta.get(k)
+        if isinstance(v, dict):  # BIDS SpatialReference as {"URI": ...} or per-image entries
+            v = v.get("URI") or v.get("space") or next(iter(v.values()), None)
+        if v is None or (isinstance(v, str) and not v.strip()):
+            continue
+        if not isinstance(v, str):
+            raise ImageFileError(side, f"the sidecar's {k!r} is {json.dumps(v)[:60]}, not the name of a space")
+        return _declared(v.strip(), f"its sidecar {os.path.basename(side)} ({k})")
     return None
 
 

@@ -183,9 +183,24 @@ def test_the_space_an_input_declares(tmp_path):
     (tmp_path / "sub-01_space-MNI152NLin6Asym_stat-t_statmap.json").write_text(
         json.dumps({"SpatialReference": {"URI": "https://templateflow.s3.amazonaws.com/tpl-MNI152NLin2009cAsym/"
                                                 "tpl-MNI152NLin2009cAsym_res-02_T1w.nii.gz"}}))
-    d = spaces.declared_space(img)
-    assert d.space.name == "MNI152NLin2009cAsym" and d.where == "its sidecar " \
-        "sub-01_space-MNI152NLin6Asym_stat-t_statmap.json (SpatialReference)"  # the sidecar wins
+    with pytest.raises(ImageFileError, match="its name says space MNI152NLin6Asym, its sidecar "
+                                             r"sub-01_space-MNI152NLin6Asym_stat-t_statmap.json \(SpatialReference\) "
+                                             "says https://.*tpl-MNI152NLin2009cAsym.*: which is it"):
+        spaces.declared_space(img)  # a name and a sidecar that disagree: neither is guessed
+    plain = tmp_path / "sub-01_stat-t_statmap.nii.gz"
+    (tmp_path / "sub-01_stat-t_statmap.json").write_text((tmp_path / "sub-01_space-MNI152NLin6Asym_stat-t_statmap"
+                                                                      ".json").read_text())
+    d = spaces.declared_space(plain)
+    assert d.space.name == "MNI152NLin2009cAsym" and d.where == "its sidecar sub-01_stat-t_statmap.json " \
+        "(SpatialReference)"
+    with pytest.raises(ImageFileError, match="its name has 2 space- entities \\(MNI152NLin6Asym, MNI305\\)"):
+        spaces.declared_space("sub-01_space-MNI152NLin6Asym_space-MNI305_stat.nii.gz")
+    for bad, said in (({"space": 42}, "the sidecar's 'space' is 42, not the name of a space"),
+                      ({"SpatialReference": ["x", 3]}, "the sidecar's 'SpatialReference' is \\[\"x\", 3\\]"),
+                      ([1, 2, 3], "the sidecar is a JSON list, not an object")):
+        (tmp_path / "sub-01_stat-t_statmap.json").write_text(json.dumps(bad))
+        with pytest.raises(ImageFileError, match=said):
+            spaces.declared_space(plain)
     nv = tmp_path / "image_1234.nii.gz"
     (tmp_path / "image_1234.json").write_text(json.dumps({"id": 1234, "target_template_image": "GenericMNI"}))
     assert spaces.declared_space(nv).space is None  # NeuroVault's "some MNI": not declared
