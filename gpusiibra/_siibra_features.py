@@ -48,7 +48,7 @@ def siibra():
         problems = unreachable([f"https://{h}/" for h in CONFIG_HOSTS])
         if len(problems) == len(CONFIG_HOSTS):
             raise DownloadError("https://api.github.com/repos/FZJ-INM1-BDA/siibra-configurations (or its mirror on "
-                                "gitlab.ebrains.eu)", f"{'; '.join(sorted(problems.values()))}: siibra's "
+                                "gitlab.ebrains.eu)", f"{'; '.join(sorted(set(problems.values())))}: siibra's "
                                 "configuration is not in its cache yet; offline, point GPUSIIBRA_SIIBRA_CONFIGURATION "
                                 "at a local siibra configuration")
     os.environ.setdefault("SIIBRA_LOG_LEVEL", "ERROR")
@@ -59,6 +59,11 @@ def siibra():
         if local and _APPLIED["configuration"] != local:
             if not (os.path.isdir(local) or (local.endswith(".zip") and os.path.isfile(local))):
                 raise OptionError(f"the siibra configuration {local} is neither a folder nor a .zip file")
+            import zipfile
+
+            if os.path.isfile(local) and not zipfile.is_zipfile(local):
+                raise OptionError(f"the siibra configuration {local} is not a readable zip archive (damaged, or "
+                                  "not a zip)")
             _siibra.use_configuration(local)
             _APPLIED["configuration"] = local
     return _siibra
@@ -97,8 +102,9 @@ def parcellation_id(atlas) -> str:
         return entry.parcellation_id
     if not isinstance(atlas, str) and "Julich-Brain 3.1" in name:
         return JULICH_31
-    raise OptionError(f"atlas {name!r} names no siibra parcellation: give an official atlas (gpusiibra atlas list) "
-                      "or the embedded julich-3.1-top2")
+    raise OptionError(f"atlas {name!r} names no siibra parcellation (siibra's features are known for siibra's "
+                      "maps: julich-3.1, julich-2.9, difumo-..., the embedded julich-3.1-top2; `gpusiibra atlas list` "
+                      "shows their source)")
 
 
 def atlas_names(atlas) -> frozenset:
@@ -119,7 +125,9 @@ def siibra_region(sb, parc_id: str, name: str, names=frozenset()):
     try:
         parc = sb.get_parcellation(parc_id)
     except Exception:
-        raise RegionNotFound(f"siibra's configuration has no parcellation {parc_id}") from None
+        where = local_configuration()
+        raise RegionNotFound(f"siibra's configuration{f' ({where})' if where else ''} has no parcellation "
+                             f"{parc_id}") from None
     found = [r for r in parc.descendants if r.name == name] or ([parc] if parc.name == name else [])
     if len(found) == 1:
         return found[0]

