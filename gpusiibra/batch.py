@@ -88,6 +88,9 @@ class BatchSummary:
                  f"({self.maps_per_second:.1f} maps/s)")
             if self.skipped:
                 s += f"; {self.skipped} maps were already done (resume)"
+            if self.maps and not self.rows:
+                s += ("\nwarning: no map gave a row: none has a component above the threshold that reaches a "
+                      "region (is --threshold on the maps' scale?)")
         if self.space:
             files = dict(self.space)  # a 4D file's volumes in several chunks: named once
             named = "; ".join(f"{os.path.basename(p)}: {why}" for p, why in list(files.items())[:2])

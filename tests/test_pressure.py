@@ -213,6 +213,13 @@ def test_every_file_warned_about_is_listed_beside_the_dataset(tiny, tmp_path):
     assert s.maps == 0 and not os.path.exists(dataset.warnings_path(tmp_path / "o.parquet"))  # the last run's
 
 
+def test_a_threshold_no_map_reaches_is_said(tiny, study):
+    _, s = batch.assign_batch(tiny[0], [study], threshold=1e6, progress=False)
+    assert s.maps == 6 and s.rows == 0 and "warning: no map gave a row" in str(s)
+    _, s = batch.assign_batch(tiny[0], [study], progress=False)
+    assert s.rows > 0 and "no map gave a row" not in str(s)
+
+
 # ------------------------------------------------------------------ inconsistencies (item 7)
 def test_the_same_path_twice_is_assigned_once_and_said(tiny, study):
     one = str(study / "m0.nii.gz")
