@@ -188,8 +188,8 @@ def _add_clusters(sub):
                    "direction 'both')")
     c.add_argument("--direction", choices=["pos", "neg", "both"], help="the signs kept (default: pos; both with "
                    "--two-sided)")
-    c.add_argument("--prob-threshold", type=_number(float, 0), default=5.0,
-                   help="percent: a probabilistic atlas's regions and a cluster's shares below it are not listed "
+    c.add_argument("--prob-threshold", type=_number(float), default=5.0,
+                   help="percent, 0 to 100: a probabilistic atlas's regions and a cluster's shares below it are not listed "
                    "(atlasreader's prob_thresh; default: 5)")
     c.add_argument("--min-distance", type=_number(float, 0), help="sub-peaks at least D mm apart (default: one peak "
                    "per cluster)")

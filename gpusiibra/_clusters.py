@@ -2,7 +2,7 @@
 
 The rules, read from atlasreader 0.3.2 (``atlasreader/atlasreader.py``) and nilearn 0.10 (which it calls):
 
-- the map's first volume is read as float64, non-finite values become 0; a threshold above the largest absolute
+- the map's first volume is read as float64 (gpusiibra reads every volume of a 4D map, each a map of its own), non-finite values become 0; a threshold above the largest absolute
   value gives no cluster; voxels with ``|value| < threshold`` are set to 0;
 - each sign asked for (``pos``, then ``neg``) is labelled in turn by ``scipy.ndimage.label`` (faces touch:
   6-connectivity); a component is kept when its voxel count exceeds ``(min_size * prod(zooms) - 1e-8) /
@@ -35,7 +35,8 @@ import numpy as np
 
 from .errors import OptionError
 
-__all__ = ["AtlasLookup", "atlas_lookup", "cluster_tables", "ATLASREADER_ATLASES", "ATLASREADER_DEFAULT"]
+__all__ = ["AtlasLookup", "atlas_lookup", "cluster_tables", "check_prob_threshold", "ATLASREADER_ATLASES",
+           "ATLASREADER_DEFAULT"]
 
 #: atlasreader's own names of its ten atlases, in its order (``all``), and its ``default`` three
 ATLASREADER_ATLASES = ("aal", "aicha", "desikan_killiany", "destrieux", "harvard_oxford", "juelich", "marsatlas",
@@ -192,6 +193,17 @@ def atlas_lookup(atlas, cache=None) -> AtlasLookup:
 
     name = atlas_label(smap)
     return _from_labelled(name, smap) if smap.maptype == "labelled" else _from_probabilities(name, smap, False)
+
+
+def check_prob_threshold(value, name="prob_threshold"):
+    """atlasreader's ``prob_thresh`` is in percent: a number from 0 to 100 (``name``: the option as the user
+    spelled it), else an :class:`OptionError`."""
+    try:
+        ok, said = 0 <= float(value) <= 100, f"{float(value):g}"
+    except (TypeError, ValueError):
+        ok, said = False, repr(value)
+    if not ok:
+        raise OptionError(f"{name} is in percent, from 0 to 100 (5: regions of at least 5%), got {said}")
 
 
 def expand_atlas_names(atlas) -> list:

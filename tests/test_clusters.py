@@ -170,7 +170,7 @@ def test_clusters_give_atlasreaders_tables(case, ar_cache):
                                 progress=False)
     for part in ("peaks", "clusters"):
         golden = pd.read_csv(os.path.join(GOLDEN, f"{case}_{part}.csv"), keep_default_na=False)
-        ours = getattr(tables, part).drop(columns="map")
+        ours = getattr(tables, part).drop(columns=["map", "frame"])
         ours["cluster_id"] = ours["cluster_id"].astype(float)
         _same_table(ours, golden, f"{case} {part}")
 
@@ -220,7 +220,8 @@ def test_cli_clusters_writes_both_tables_and_siibras(tmp_path, ar_cache):
     from gpusiibra._clusters import find_clusters
     from gpusiibra.cluster_tables import _read_map
 
-    data, affine = _read_map("example:motor")
+    _, (data,), affine, _ = _read_map("example:motor")
+    data = np.asarray(data, np.float64)
     vox, values = find_clusters(data, affine, 3.0, 20, "both")[1]
     one = np.zeros(data.size, np.float32)
     one[vox] = np.abs(values)
@@ -268,3 +269,121 @@ def test_atlasreaders_change_of_its_atlas_at_the_peaks_is_what_makes_its_numbers
     plain = gpusiibra.clusters(img, peak_side_effect=False, **kw).clusters["juelich"].tolist()
     assert quirk == golden["juelich"].tolist()
     assert plain != quirk and sum(a != b for a, b in zip(plain, quirk)) == 1
+
+
+# ---------------------------------------------------------------- inputs refused, counted and read as assign's
+def _blob_map(path, sign=1.0, shape=(20, 22, 18), dtype=np.float32, extra=()):
+    """A small map in MNI mm (2 mm voxels around the left motor cortex) with one positive blob (or negative)."""
+    data = np.zeros(shape, dtype)
+    data[5:9, 6:10, 8:12] = 5.0 * sign
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = [-60, -40, 30]
+    img = nib.Nifti1Image(data.reshape(shape + extra), affine)
+    nib.save(img, path)
+    return str(path)
+
+
+def test_clusters_refuse_complex_and_all_nan_maps_as_assign_does_and_count_every_map(tmp_path):
+    from gpusiibra.io.nifti import image_data
+
+    good = _blob_map(tmp_path / "good.nii.gz")
+    zero = _blob_map(tmp_path / "zero.nii.gz", sign=0.0)
+    cx = _blob_map(tmp_path / "cx.nii.gz", dtype=np.complex64)
+    nan = tmp_path / "nan.nii.gz"
+    nib.save(nib.Nifti1Image(np.full((4, 4, 4), np.nan, np.float32), np.eye(4)), nan)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy ComplexWarning without the file's name
+        tables = gpusiibra.clusters([good, zero, cx, str(nan)], atlas="julich-3.1-top2-mpm", threshold=3.0,
+                                    progress=False)
+    reasons = dict(tables.failures)
+    for path in (cx, str(nan)):  # assign's reader's error, word for word
+        with pytest.raises(gpusiibra.errors.ImageFileError) as e:
+            image_data(nib.load(path), path)
+        assert reasons[path] == str(e.value)
+    assert "complex" in reasons[cx] and "every value is NaN" in reasons[str(nan)]
+    assert tables.without_clusters == [(zero, 0)] and set(tables.clusters["map"]) == {good}
+    assert tables.summary() == ("4 maps: 1 with clusters (1 cluster, 1 peak), 1 without any cluster above the "
+                                "threshold, 2 failed")
+    with pytest.raises(gpusiibra.errors.ImageFileError, match="complex"):  # alone: its error
+        gpusiibra.clusters(cx, atlas="julich-3.1-top2-mpm", progress=False)
+
+
+def test_cli_clusters_summary_counts_maps_without_clusters(tmp_path, capsys):
+    from gpusiibra.cli import main
+
+    good = _blob_map(tmp_path / "good.nii.gz")
+    zero = _blob_map(tmp_path / "zero.nii.gz", sign=0.0)
+    assert main(["clusters", good, zero, str(tmp_path / "none.nii.gz"), "--atlas", "julich-3.1-top2-mpm",
+                 "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "3 maps: 1 with clusters (1 cluster, 1 peak), 1 without any cluster above the threshold, 1 failed"
+    assert main(["clusters", zero, "--atlas", "julich-3.1-top2-mpm", "--threshold", "1e9", "--quiet"]) == 0
+    assert "1 without any cluster above the threshold" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("value", ["150", "-1", "100.5"])
+def test_prob_threshold_is_a_percentage(tmp_path, capsys, value):
+    from gpusiibra.cli import main
+
+    good = _blob_map(tmp_path / "good.nii.gz")
+    assert main(["clusters", good, "--atlas", "julich-3.1-top2-mpm", "--prob-threshold", value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "--prob-threshold is in percent, from 0 to 100" in err
+    with pytest.raises(gpusiibra.errors.OptionError, match="prob_threshold is in percent"):
+        gpusiibra.clusters(good, atlas="julich-3.1-top2-mpm", prob_threshold=float(value), progress=False)
+    with pytest.raises(gpusiibra.errors.OptionError, match="prob_threshold is in percent"):
+        gpusiibra.cluster_tables.label_table(pd.DataFrame({"x": [1], "y": [2], "z": [3]}),
+                                             atlas="julich-3.1-top2-mpm", prob_threshold=float(value))
+
+
+def test_every_volume_of_a_4d_map_gets_its_tables_and_trailing_single_dims_are_3d(tmp_path):
+    one = _blob_map(tmp_path / "one.nii.gz")
+    five = _blob_map(tmp_path / "five.nii.gz", extra=(1, 1))
+    img = nib.load(one)
+    data = np.asarray(img.dataobj)
+    moved = np.roll(data, 6, axis=0) * 2
+    four = tmp_path / "four.nii.gz"
+    nib.save(nib.Nifti1Image(np.stack([data, moved, np.full_like(data, np.nan)], -1), img.affine), four)
+    kw = dict(atlas="julich-3.1-top2-mpm", threshold=3.0, progress=False)
+    t = gpusiibra.clusters([one, five, str(four)], **kw)
+    assert t.failures == [(str(four), f"{four}: volume 2: every value is NaN or infinite")]
+    by = {k: g.drop(columns=["map", "frame"]).reset_index(drop=True) for k, g in t.peaks.groupby(["map", "frame"])}
+    assert sorted(by) == [(five, 0), (str(four), 0), (str(four), 1), (one, 0)]
+    assert by[(five, 0)].equals(by[(one, 0)]) and by[(str(four), 0)].equals(by[(one, 0)])
+    second = by[(str(four), 1)]
+    assert second["peak_value"].tolist() == [10.0] and second["peak_x"][0] == by[(one, 0)]["peak_x"][0] + 12
+
+
+def test_a_declared_space_other_than_the_atlases_warns_as_assign(tmp_path):
+    named = _blob_map(tmp_path / "sub-01_space-MNI152NLin6Asym_stat-t.nii.gz")
+    plain = _blob_map(tmp_path / "sub-01_stat-t.nii.gz")
+    (tmp_path / "sub-01_stat-t.json").write_text('{"SpatialReference": "MNI152NLin6Asym"}')
+    same = _blob_map(tmp_path / "sub-02_space-MNI152NLin2009cAsym_stat-t.nii.gz")
+    with pytest.warns(RuntimeWarning) as record:
+        t = gpusiibra.clusters([named, plain, same], atlas="julich-3.1-top2-mpm", threshold=3.0, progress=False)
+    said = [str(w.message) for w in record if "says space" in str(w.message)]
+    assert said == [f"{named}: its name says space MNI152NLin6Asym, the atlas is in MNI152NLin2009cAsym; nothing was "
+                    "warped: the clusters are labelled where the map's coordinates fall (gpusiibra warp takes a map "
+                    "into another space first)",
+                    f"{plain}: its sidecar sub-01_stat-t.json (SpatialReference) says space MNI152NLin6Asym, the atlas "
+                    "is in MNI152NLin2009cAsym; nothing was warped: the clusters are labelled where the map's "
+                    "coordinates fall (gpusiibra warp takes a map into another space first)"]
+    assert t.clusters["map"].nunique() == 3 and not t.failures
+
+
+def test_cli_clusters_out_in_a_missing_folder_is_refused_before_the_work(tmp_path, capsys, monkeypatch):
+    from gpusiibra import cluster_tables
+    from gpusiibra.cli import main
+
+    def never(*a, **k):
+        raise AssertionError("the maps were read")
+
+    monkeypatch.setattr(cluster_tables, "clusters", never)
+    out = str(tmp_path / "nodir" / "x.csv")
+    assert main(["clusters", "example:motor", "--out", out]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"--out {out}: the folder" in err and "does not exist" in err
+    assert main(["clusters", "example:motor", "--out", str(tmp_path / "x.txt")]) == 2
+    assert "--out must end in .csv or .parquet" in capsys.readouterr().err

@@ -608,7 +608,7 @@ def image_data(img, where=None, volume_errors=False):
     if data.size == 0:
         raise ImageFileError(where, "the image holds no voxels")
     if data.dtype.kind == "c":
-        raise ImageFileError(where, "complex-valued images cannot be assigned")
+        raise ImageFileError(where, f"complex-valued voxels ({data.dtype}): a map must hold real numbers")
     if not data.dtype.isnative:  # a big-endian file: the same numbers, in the machine's order
         data = data.astype(data.dtype.newbyteorder("="))
     empty = set()
