@@ -214,12 +214,7 @@ def _cmd_warp(args):
 
     if args.backend:
         backend.set_backend(args.backend)
-    like = args.like
-    if like is not None and not os.fspath(like).lower().endswith((".nii", ".nii.gz")):
-        from .maps import get_map
-
-        like = get_map(like)  # an atlas name or file: its grid
-    print(warp_file(args.input, args.source, args.target, args.out, like=like))
+    print(warp_file(args.input, args.source, args.target, args.out, like=args.like))  # checked before the work
     return 0
 
 
