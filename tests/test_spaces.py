@@ -298,8 +298,8 @@ def test_a_dataset_records_the_declared_space_and_its_transforms(fsl_atlas, tmp_
                                                            "mni152.register.dat)"]  # the pull: target to source
     from gpusiibra.report import _options
 
-    assert "blob: in MNI152NLin6Asym, warped by FreeSurfer MNI152 to MNI305" in \
-        _options(dict(run, blob=None, warps={"blob": warp}))
+    assert "blob: in MNI152NLin6Asym, the maps (in MNI305) pulled onto its grid by FreeSurfer MNI152 to MNI305" in \
+        _options(dict(run, blob=None, warps={"blob": warp}))  # the pull said as one, not as the maps' direction
     with pytest.warns(RuntimeWarning, match=r"the atlases are in different spaces \(julich-3.1-top2: "
                                             r"MNI152NLin2009cAsym, .*: MNI152NLin6Asym\): the inputs are compared"):
         batch.assign_batch([gpusiibra.get_map(), fsl_atlas], [path], tmp_path / "plain", progress=False)
