@@ -416,6 +416,10 @@ def _warp_table(table, source, target):
                                              f"nothing says how to warp it into {name}: write which in the space "
                                              f"column ({_particular_names(images=True)}), or warp these rows with "
                                              "--from")
+            if resolve(target) is None and _pooled(value, target) is None:
+                raise PointsFileError(where, f"{first}: space {value!r} cannot go to --to {target}, which names no "
+                                             "particular MNI template (a bare MNI only beside Talairach: Lancaster's "
+                                             "pooled transform)")
             moved[rows] = np.asarray(warp_points(xyz[rows], value, target))
     else:
         src = resolve(source, "source")
@@ -561,7 +565,7 @@ def warp_file(path, source, target, out, like=None) -> str:
     df.to_csv(out, sep=sep, index=False)
     said = "".join(f"; {n} {'rows' if n > 1 else 'row'} saying {v!r} taken as {resolve(source).name} (--from)"
                    for v, n in generic.items())
-    return f"{path} ({chain}) -> {out}: {len(df)} points{said}"
+    return f"{path} ({chain}) -> {out}: {len(df)} point{'s' if len(df) != 1 else ''}{said}"
 
 
 def mixed_spaces_note(atlases):
