@@ -214,7 +214,15 @@ def _cmd_warp(args):
 
     if args.backend:
         backend.set_backend(args.backend)
-    print(warp_file(args.input, args.source, args.target, args.out, like=args.like))  # checked before the work
+    from .spaces import _check_warp
+
+    like = args.like
+    _check_warp(args.input, args.source, args.target, args.out, like)  # before the work (an atlas's grid loaded)
+    if like is not None and not like.lower().endswith((".nii", ".nii.gz")):
+        from .maps import get_map
+
+        like = get_map(like)  # an atlas name or file: its grid
+    print(warp_file(args.input, args.source, args.target, args.out, like=like))
     return 0
 
 

@@ -510,22 +510,31 @@ def _check_warp_out(path, out, is_map):
 
 
 def _like(like):
-    """``--like``: a NIfTI file, an atlas (a name or file: its grid), an image or (shape, affine) -> the grid."""
+    """``--like``: a NIfTI file, an image, a SparseMap (an atlas's grid) or (shape, affine) -> the grid."""
     if isinstance(like, (str, os.PathLike)):
+        from .errors import ImageFileError
         from .io.nifti import is_nifti_path, load_image
 
-        if is_nifti_path(like):
-            from .errors import ImageFileError
-
-            try:
-                like = load_image(like)
-            except ImageFileError as e:
-                raise OptionError(f"--like {e}") from None
-        else:
-            from .maps import get_map
-
-            like = get_map(os.fspath(like))
+        if not is_nifti_path(like):  # the command line gives an atlas's name as its SparseMap (get_map)
+            raise OptionError(f"--like {os.fspath(like)}: give a NIfTI file (.nii, .nii.gz), an image or an atlas's "
+                              "SparseMap (gpusiibra.get_map)")
+        try:
+            like = load_image(like)
+        except ImageFileError as e:
+            raise OptionError(f"--like {e}") from None
     return _like_grid(like, "--like")
+
+
+def _check_warp(path, source, target, out, like=None):
+    """What ``gpusiibra warp`` checks before the work (the spaces, ``out``, ``like`` for a table): (the chain
+    of spaces in one line, whether the input is a map)."""
+    path, out = os.fspath(path), os.fspath(out)
+    is_map = path.lower().endswith((".nii", ".nii.gz")) or path.startswith("example:")
+    chain = _check_warp_spaces(source, target, is_map)
+    _check_warp_out(path, out, is_map)
+    if like is not None and not is_map:
+        raise OptionError("--like is for a map (the grid to write it on); a table has no grid")
+    return chain, is_map
 
 
 def warp_file(path, source, target, out, like=None) -> str:
@@ -535,13 +544,8 @@ def warp_file(path, source, target, out, like=None) -> str:
     from ._space_inputs import _Unknown
     from .errors import ImageFileError
 
-    path = os.fspath(path)
-    out = os.fspath(out)
-    is_map = path.lower().endswith((".nii", ".nii.gz")) or path.startswith("example:")
-    chain = _check_warp_spaces(source, target, is_map)
-    _check_warp_out(path, out, is_map)
-    if like is not None and not is_map:
-        raise OptionError("--like is for a map (the grid to write it on); a table has no grid")
+    path, out = os.fspath(path), os.fspath(out)
+    chain, is_map = _check_warp(path, source, target, out, like)
     if is_map:
         grid = None if like is None else _like(like)
         declared = declared_space(path) if not path.startswith("example:") else None
