@@ -293,14 +293,17 @@ def _add_warp(sub):
                        description="Write INPUT (a NIfTI map, or a CSV/TSV table of coordinates) warped from one "
                                    "template space to another through the published transforms (TemplateFlow's "
                                    "composite transforms, Lancaster's icbm2tal, Brett's mni2tal, FreeSurfer's MNI305 "
-                                   "affine; chained where needed). A map goes onto the target template's 1 mm grid "
-                                   "(or --like's); a table keeps every column, its coordinates replaced.")
+                                   "affine; chained where needed). A map goes onto TemplateFlow's 1 mm grid of the "
+                                   "target (MNI152NLin2009cAsym, MNI152NLin6Asym), else its own grid, or --like's; a "
+                                   "4D map volume by volume. A table keeps every column, its coordinates replaced.")
     w.add_argument("input", help="a NIfTI map, or a CSV/TSV table with x, y, z columns (mm)")
-    w.add_argument("--from", dest="source", required=True, help="the input's space (`gpusiibra warp --list`... "
-                   "MNI152NLin6Asym/FSL, MNI152NLin2009cAsym/ICBM2009c, MNI152Lin/SPM, MNI305, Talairach, "
-                   "TalairachBrett; MNI beside Talairach: Lancaster's pooled transform, as NiMARE)")
+    w.add_argument("--from", dest="source", required=True, help="the input's space: MNI152NLin6Asym/FSL, "
+                   "MNI152NLin2009cAsym/ICBM2009c, MNI152Lin/SPM, MNI305, Talairach, TalairachBrett; MNI beside "
+                   "Talairach: Lancaster's pooled transform, as NiMARE; `column`: each row of a table from the space "
+                   "its `space` column names. A table's space column must agree with it")
     w.add_argument("--to", dest="target", required=True, help="the space to warp into")
-    w.add_argument("--out", required=True, help="the file to write (.nii.gz for a map; .csv or .tsv for a table)")
-    w.add_argument("--like", help="a map: the NIfTI image or atlas whose grid to write it on (default: the target "
-                   "template's 1 mm grid, else the map's own)")
+    w.add_argument("--out", required=True, help="the file to write, not the input (.nii.gz or .nii for a map; "
+                   ".csv, or .tsv/.txt tab-separated, for a table)")
+    w.add_argument("--like", help="a map: the NIfTI image or atlas whose grid to write it on (default: TemplateFlow's "
+                   "1 mm grid of MNI152NLin2009cAsym or MNI152NLin6Asym, else the map's own)")
     w.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)

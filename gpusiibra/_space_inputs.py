@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from ._spaces import Space, atlas_space, coordinates_only, resolve, space_names, target_space
 from .errors import ImageFileError, OptionError
 
-__all__ = ["Declared", "declared_space", "input_space", "space_mismatch"]
+__all__ = ["Declared", "declared_space", "input_space", "space_column", "space_mismatch"]
 
 
 @dataclass(frozen=True)
@@ -158,3 +158,30 @@ def space_mismatch(declared, target, atlas_names=None):
                 f"{declared.value}, which gpusiibra does not know; it was taken as the {atlas}'s {target.name}")
     return (f"{declared.where} says space {declared.space.name}, the {atlas} "
             f"{'are' if len(names) > 1 else 'is'} in {target.name}; nothing was warped")
+
+
+def space_column(values) -> dict:
+    """What a table's ``space`` column says, row by row: ``{value: (space, rows)}`` for each distinct value as
+    written (stripped; None for an empty cell), ``space`` the :class:`Space` it names, None for a generic MNI,
+    or an unknown name's stand-in (``_Unknown``), ``rows`` the row positions (ascending). No column (``values``
+    None): ``{}``. For the rule "a row's own space against the user's": the caller says what conflicts."""
+    import numpy as np
+
+    if values is None:
+        return {}
+    cells = [None if v is None or (isinstance(v, float) and v != v) or not str(v).strip() or
+             str(v).strip().lower() in ("nan", "n/a", "na", "none") else str(v).strip() for v in list(values)]
+    out = {}
+    for i, v in enumerate(cells):
+        out.setdefault(v, []).append(i)
+    said = {}
+    for v, rows in out.items():
+        if v is None:
+            sp = None
+        else:
+            try:
+                sp = resolve(v)
+            except OptionError:
+                sp = _Unknown(v)
+        said[v] = (sp, np.asarray(rows, dtype=np.intp))
+    return said

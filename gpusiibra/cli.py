@@ -217,8 +217,11 @@ def _cmd_warp(args):
 
     if args.backend:
         backend.set_backend(args.backend)
+    from .spaces import _check_warp
+
     like = args.like
-    if like is not None and not os.fspath(like).lower().endswith((".nii", ".nii.gz")):
+    _check_warp(args.input, args.source, args.target, args.out, like)  # before the work (an atlas's grid loaded)
+    if like is not None and not like.lower().endswith((".nii", ".nii.gz")):
         from .maps import get_map
 
         like = get_map(like)  # an atlas name or file: its grid

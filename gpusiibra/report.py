@@ -203,10 +203,14 @@ def _options(settings) -> str:
     transforms (a file's name and the start of its SHA-256)."""
     out = [f"{k} = {v}" for k, v in settings.items() if v is not None and k not in ("kind", "warps")]
     for label, w in (settings.get("warps") or {}).items():
-        used = "; ".join(t.get("file") or t["transform"] for t in w.get("transforms", [])) or "nothing to warp"
-        sha = [t["sha256"][:12] for t in w.get("transforms", []) if t.get("sha256")]
-        out.append(f"{label}: in {w.get('atlas_space')}, warped by {used}" + (f" (SHA-256 {', '.join(sha)}...)"
-                                                                               if sha else ""))
+        steps = w.get("transforms", [])
+        used = "; ".join(t.get("file") or t["transform"] for t in steps) or "nothing to warp"
+        sha = [t["sha256"][:12] for t in steps if t.get("sha256")]
+        # maps record the transforms that pull them (from the atlas's space back to theirs): said so
+        pulled = bool(steps) and steps[0].get("from") == w.get("atlas_space")
+        how = (f"the maps (in {steps[-1].get('to')}) pulled onto its grid by {used}" if pulled else
+               f"warped by {used}")
+        out.append(f"{label}: in {w.get('atlas_space')}, {how}" + (f" (SHA-256 {', '.join(sha)}...)" if sha else ""))
     return ", ".join(out)
 
 

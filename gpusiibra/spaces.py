@@ -118,8 +118,15 @@ def _pooled(source, target):
 def _specific(name, what):
     sp = resolve(name, what)
     if sp is None:
-        raise OptionError(f"{what} space {name!r} names no particular MNI: use one of {space_names()}")
+        raise OptionError(f"{what} space {name!r} names no particular MNI template: use one of "
+                          f"{_particular_names()}")
     return sp
+
+
+def _particular_names(images=False) -> str:
+    """The names of the particular spaces (those a transform starts or ends at), for messages; ``images``: only
+    the template spaces an image can be in."""
+    return ", ".join(sp.name for sp in SPACES if sp.images or not images)
 
 
 def _points(coords):
@@ -141,7 +148,8 @@ def warp_image(img, source, target, *, like=None, order=None):
     """A NIfTI image of ``source`` space pulled onto a grid of ``target`` space through the transforms.
 
     Each voxel of the target grid takes the image's value at the source point it corresponds to (trilinear, or
-    nearest neighbour for a mask, as the assignment resamples), 0 outside the image.
+    nearest neighbour for a mask, as the assignment resamples), 0 outside the image. A 4D image is warped
+    volume by volume (one interpolation order for all): a 4D image of as many volumes.
 
     Parameters
     ----------
@@ -149,8 +157,8 @@ def warp_image(img, source, target, *, like=None, order=None):
     source, target : str
         Space names (the target must be a template space, not Talairach).
     like : nibabel image, SparseMap or (shape, affine), optional
-        The target grid; default TemplateFlow's 1 mm grid of ``target`` (:data:`TEMPLATE_GRIDS`), else the
-        image's own grid.
+        The target grid; default TemplateFlow's 1 mm grid of ``target`` where :data:`TEMPLATE_GRIDS` has one
+        (MNI152NLin2009cAsym, MNI152NLin6Asym), else the image's own grid (MNI152Lin, MNI305).
     order : int, optional
         0 or 1; default as the assignment chooses (0 for an image of only 0 and 1).
 
@@ -172,7 +180,17 @@ def warp_image(img, source, target, *, like=None, order=None):
         img = nifti.load_image(img)
     data, affine = nifti.image_data(img, where)
     shape, grid = _grid(like, dst.name, data.shape[:3], affine)
-    out = pull_array(data, affine, src.name, dst.name, shape, grid, order)
+    if data.ndim == 4:  # every volume, through the same transform and the same interpolation
+        from ._sparse_image import interpolation_order
+
+        order = interpolation_order(data) if order is None else order
+        first = pull_array(data[..., 0], affine, src.name, dst.name, shape, grid, order)
+        out = np.empty(first.shape + (data.shape[3],), first.dtype)
+        out[..., 0] = first
+        for t in range(1, data.shape[3]):
+            out[..., t] = pull_array(data[..., t], affine, src.name, dst.name, shape, grid, order)
+    else:
+        out = pull_array(data, affine, src.name, dst.name, shape, grid, order)
     res = nib.Nifti1Image(out, grid)
     res.header.set_xyzt_units("mm")
     return res
@@ -184,12 +202,30 @@ def _grid(like, target, shape, affine):
             s, a = TEMPLATE_GRIDS[target]
             return tuple(s), np.asarray(a, np.float64)
         return tuple(shape), np.asarray(affine, np.float64)
+    return _like_grid(like)
+
+
+def _like_grid(like, name="like"):
+    """(shape, affine) of the grid ``like`` gives (an image, a SparseMap, or (shape, affine)); an OptionError
+    naming ``name`` when it is no 3D grid (a 2D image, a singular affine)."""
     if hasattr(like, "sparse_index"):
         return tuple(like.shape), np.asarray(like.affine, np.float64)
-    if hasattr(like, "affine") and hasattr(like, "shape"):
-        return tuple(like.shape[:3]), np.asarray(like.affine, np.float64)
-    s, a = like
-    return tuple(int(v) for v in s), np.asarray(a, np.float64)
+    try:
+        if hasattr(like, "affine") and hasattr(like, "shape"):
+            s, a = like.shape, like.affine
+        else:
+            s, a = like
+        s = tuple(int(v) for v in s)
+        a = np.asarray(a, np.float64)
+    except (TypeError, ValueError):
+        raise OptionError(f"{name}: give a NIfTI image, an atlas or (shape, affine) for the grid to write on") from None
+    filename = getattr(like, "get_filename", lambda: None)()
+    where = f"{name} {filename}" if filename else name
+    if len(s) < 3 or min(s[:3]) < 1:
+        raise OptionError(f"{where}: the grid to write on must be 3D, this image has shape {s}")
+    if a.shape != (4, 4) or not np.isfinite(a).all() or abs(np.linalg.det(a[:3, :3])) < 1e-12:
+        raise OptionError(f"{where}: the grid to write on has no usable affine (singular or not finite)")
+    return s[:3], a
 
 
 def pull_array(data, affine, source, target, shape, grid, order=None):
@@ -316,7 +352,12 @@ def image_space_record(space, atlases) -> dict:
 def warp_table(table, source, target):
     """A coordinate table (DataFrame or CSV/TSV path) with its coordinate columns warped from ``source`` to
     ``target`` (:func:`warp_points`): every other column kept, a ``space`` column set to ``target`` (added
-    when the table has none). A ``space`` column that names another space than ``source`` is refused.
+    when the table has none).
+
+    A ``space`` column that names another space than ``source`` is refused (its rows and lines named); a row
+    saying a bare "MNI" is taken as ``source`` when that is an MNI template, refused beside Talairach.
+    ``source="column"``: each row warped from the space its own ``space`` column names (Neurosynth's and
+    NiMARE's exports mix MNI and Talairach rows).
 
     Examples
     --------
@@ -326,50 +367,208 @@ def warp_table(table, source, target):
            x      y      z    t            space
     0  1.115  0.869 -3.605  5.2  MNI152NLin6Asym
     """
+    return _warp_table(table, source, target)[0]
+
+
+def _warp_table(table, source, target):
+    """:func:`warp_table`, and what the space column said: ``{value: rows}`` of the cells naming a generic MNI
+    taken as ``source``."""
     import pandas as pd
 
-    from .io.coordinates import check_space, coordinate_columns, points_of, read_table
+    from ._space_inputs import _Unknown, space_column
+    from .errors import PointsFileError
+    from .io.coordinates import coordinate_columns, points_of, read_table
 
     where = None
     if isinstance(table, (str, os.PathLike)):
         where = os.fspath(table)
         table = read_table(where)
+    attrs = dict(getattr(table, "attrs", {}) or {})
     table = pd.DataFrame(table).reset_index(drop=True)
-    name = _specific(target, "target").name if _pooled(source, target) is None else str(target)
-    check_space(table, where, source)
+    lines = attrs.get("lines") or list(range(1, len(table) + 1))
+    column = _is_column(source)
+    name = _warp_space(target, "target", "--to", images=False)
+    name = name.name if name is not None else str(target)
+    low = {str(c).strip().lower(): c for c in table.columns}
+    col = low.get("space")
     cols = coordinate_columns(table.columns, where)
-    xyz = points_of(table, 0.0, source, where).coordinates
+    bare = table.drop(columns=[col]) if col is not None else table
+    bare.attrs.update(attrs)  # the file's line numbers, for the messages
+    xyz = np.asarray(points_of(bare, 0.0, None, where).coordinates, np.float64)
+    groups = space_column(table[col] if col is not None else None)
+    generic = {}
+    if column:
+        if col is None:
+            raise PointsFileError(where, "--from column: the table has no space column (give the space of its "
+                                         "coordinates with --from)")
+        moved = np.empty_like(xyz)
+        for value, (sp, rows) in groups.items():
+            first = f"line {lines[rows[0]]}" + (f" and {len(rows) - 1} more" if len(rows) > 1 else "")
+            if value is None:
+                raise PointsFileError(where, f"{first}: no space in the space column, which --from column warps "
+                                             "each row from")
+            if isinstance(sp, _Unknown):
+                raise PointsFileError(where, f"{first}: space {value!r} is not a space gpusiibra knows (it knows "
+                                             f"{_particular_names()})")
+            if sp is None and _pooled(value, target) is None:
+                raise PointsFileError(where, f"{first}: space {value!r} names no particular MNI template, so "
+                                             f"nothing says how to warp it into {name}: write which in the space "
+                                             f"column ({_particular_names(images=True)}), or warp these rows with "
+                                             "--from")
+            if resolve(target) is None and _pooled(value, target) is None:
+                raise PointsFileError(where, f"{first}: space {value!r} cannot go to --to {target}, which names no "
+                                             "particular MNI template (a bare MNI only beside Talairach: Lancaster's "
+                                             "pooled transform)")
+            moved[rows] = np.asarray(warp_points(xyz[rows], value, target))
+    else:
+        src = resolve(source, "source")
+        for value, (sp, rows) in groups.items():
+            if value is None or (not isinstance(sp, _Unknown) and getattr(sp, "name", None) == getattr(src, "name", None)):
+                continue
+            if sp is None and src is not None and src.images:  # a bare "MNI": --from says which
+                generic[value] = len(rows)
+                continue
+            first = f"line {lines[rows[0]]}" + (f" and {len(rows) - 1} more" if len(rows) > 1 else "")
+            say = f"{len(rows)} rows ({first}) say their" if len(rows) > 1 else f"1 row ({first}) says its"
+            raise PointsFileError(where, f"{say} coordinates are in {value!r}, --from says {source}: which is it? "
+                                         "(--from column warps each row from the space its own column names)")
+        moved = np.asarray(warp_points(xyz, source, target))
     out = table.copy()
-    moved = warp_points(xyz, source, target)
     for a, c in enumerate(cols):
-        out[c] = np.asarray(moved)[:, a]
-    low = {str(c).strip().lower(): c for c in out.columns}
-    out[low.get("space", "space")] = name
-    return out
+        out[c] = moved[:, a]
+    out[col if col is not None else "space"] = name
+    return out, generic
+
+
+def _is_column(source) -> bool:
+    return isinstance(source, str) and source.strip().lower() == "column"
+
+
+def _warp_space(name, what, option, images):
+    """The :class:`Space` ``name`` names for ``gpusiibra warp`` (None: a generic MNI), or an OptionError naming
+    ``option`` and the spaces it takes (only template spaces for a map)."""
+    try:
+        return resolve(name, what)
+    except OptionError:
+        raise OptionError(f"unknown {what} {str(name)!r} ({option}): use one of {_particular_names(images)}"
+                          + ("" if images else " (a bare MNI beside Talairach: Lancaster's pooled transform)")) \
+            from None
+
+
+def _check_warp_spaces(source, target, is_map):
+    """The spaces of ``gpusiibra warp``, checked before the work: the chain of spaces, said in one line."""
+    option = {"source": "--from", "target": "--to"}
+    if _is_column(source):
+        if is_map:
+            raise OptionError("--from column: only a table has a space column; give the map's space with --from")
+        dst = _warp_space(target, "target", "--to", images=False)
+        return f"each row's space (its space column) -> {dst.name if dst is not None else target}"
+    spaces = {}
+    for what, name in (("source", source), ("target", target)):
+        spaces[what] = _warp_space(name, what, option[what], is_map)
+    if not is_map and _pooled(source, target) is not None:
+        return f"{source} -> {target}: Lancaster's pooled transform"
+    for what, sp in spaces.items():
+        name = source if what == "source" else target
+        if sp is None:
+            raise OptionError(f"{option[what]} {name} names no particular MNI template: use one of "
+                              f"{_particular_names(is_map)}" + ("" if is_map else " (a bare MNI only beside "
+                                                                "Talairach: Lancaster's pooled transform)"))
+        if is_map and not sp.images:
+            raise OptionError(f"{option[what]} {name}: {sp.name} is a coordinate system here, with no template "
+                              "image: warp a table of coordinates from or to it, not a map")
+    return " -> ".join([spaces["source"].name] + [st.target for st in route(source, target)])
+
+
+def _check_warp_out(path, out, is_map):
+    """``--out`` of ``gpusiibra warp``, checked before the work: a file (not a folder) of the input's kind, in a
+    folder that exists, not the input itself."""
+    from .io.nifti import resolve as input_file
+
+    out = os.fspath(out)
+    kinds = (".nii.gz", ".nii") if is_map else (".csv", ".tsv", ".txt")
+    if os.path.isdir(out):
+        raise OptionError(f"--out {out} is a folder: give the file to write, e.g. "
+                          f"{os.path.join(out, 'warped' + kinds[0])}")
+    if not out.lower().endswith(kinds):
+        what = ("a map is written as NIfTI: give --out a name ending in .nii.gz or .nii" if is_map else
+                "a table is written as text: give --out a name ending in .csv, or .tsv or .txt (tab-separated)")
+        raise OptionError(f"--out {out}: {what}")
+    folder = os.path.dirname(os.path.abspath(out))
+    if not os.path.isdir(folder):
+        raise OptionError(f"--out {out}: the folder {folder} does not exist (create it first)")
+    if not os.access(folder, os.W_OK):
+        raise OptionError(f"--out {out}: the folder {folder} cannot be written")
+    src = input_file(path)
+    same = os.path.abspath(out) == os.path.abspath(src)
+    if not same and os.path.exists(out) and os.path.exists(src):
+        same = os.path.samefile(out, src)
+    if same:
+        raise OptionError(f"--out {out} is the input: write the warped {'map' if is_map else 'table'} to another "
+                          "file")
+
+
+def _like(like):
+    """``--like``: a NIfTI file, an image, a SparseMap (an atlas's grid) or (shape, affine) -> the grid."""
+    if isinstance(like, (str, os.PathLike)):
+        from .errors import ImageFileError
+        from .io.nifti import is_nifti_path, load_image
+
+        if not is_nifti_path(like):  # the command line gives an atlas's name as its SparseMap (get_map)
+            raise OptionError(f"--like {os.fspath(like)}: give a NIfTI file (.nii, .nii.gz), an image or an atlas's "
+                              "SparseMap (gpusiibra.get_map)")
+        try:
+            like = load_image(like)
+        except ImageFileError as e:
+            raise OptionError(f"--like {e}") from None
+    return _like_grid(like, "--like")
+
+
+def _check_warp(path, source, target, out, like=None):
+    """What ``gpusiibra warp`` checks before the work (the spaces, ``out``, ``like`` for a table): (the chain
+    of spaces in one line, whether the input is a map)."""
+    path, out = os.fspath(path), os.fspath(out)
+    is_map = path.lower().endswith((".nii", ".nii.gz")) or path.startswith("example:")
+    chain = _check_warp_spaces(source, target, is_map)
+    _check_warp_out(path, out, is_map)
+    if like is not None and not is_map:
+        raise OptionError("--like is for a map (the grid to write it on); a table has no grid")
+    return chain, is_map
 
 
 def warp_file(path, source, target, out, like=None) -> str:
-    """``gpusiibra warp``: a NIfTI map (:func:`warp_image`) or a coordinate table (:func:`warp_table`) written to
-    ``out``; returns what was done, in one line."""
-    from .io.nifti import is_nifti_path, load_image
+    """``gpusiibra warp``: a NIfTI map (:func:`warp_image`; a 4D map volume by volume) or a coordinate table
+    (:func:`warp_table`; ``source`` "column": each row from the space its space column names) written to ``out``;
+    returns what was done, in one line. The spaces, ``out`` and ``like`` are checked before the work."""
+    from ._space_inputs import _Unknown
+    from .errors import ImageFileError
 
-    path = os.fspath(path)
-    if _pooled(source, target) is not None:
-        chain = f"{source} -> {target}: Lancaster's pooled transform"
-    else:
-        chain = " -> ".join([_specific(source, "source").name] + [st.target for st in route(source, target)])
-    if is_nifti_path(path) or path.startswith("example:"):
-        if like is not None and isinstance(like, (str, os.PathLike)):
-            like = load_image(like)
-        img = warp_image(path, source, target, like=like)
+    path, out = os.fspath(path), os.fspath(out)
+    chain, is_map = _check_warp(path, source, target, out, like)
+    if is_map:
+        grid = None if like is None else _like(like)
+        declared = declared_space(path) if not path.startswith("example:") else None
+        if declared is not None and declared.space is not None and not isinstance(declared.space, _Unknown) \
+                and declared.space.name != resolve(source).name:
+            raise ImageFileError(path, f"{declared.where} says space {declared.value}, --from says {source}: "
+                                       "which is it? (remove one)")
+        img = warp_image(path, source, target, like=grid)
         import nibabel as nib
 
         nib.save(img, out)
-        return f"{path} ({chain}) -> {out}: {' x '.join(map(str, img.shape))} voxels"
-    df = warp_table(path, source, target)
+        dst = resolve(target).name
+        on = ("--like's grid" if grid is not None else f"TemplateFlow's 1 mm grid of {dst}"
+              if dst in TEMPLATE_GRIDS else f"the map's own grid (gpusiibra has no template grid of {dst}; "
+                                            "--like chooses one)")
+        size = " x ".join(map(str, img.shape[:3])) + " voxels" + (f" x {img.shape[3]} volumes"
+                                                                  if len(img.shape) == 4 else "")
+        return f"{path} ({chain}) -> {out}: {size}, on {on}"
+    df, generic = _warp_table(path, source, target)
     sep = "\t" if out.lower().endswith((".tsv", ".txt")) else ","
     df.to_csv(out, sep=sep, index=False)
-    return f"{path} ({chain}) -> {out}: {len(df)} points"
+    said = "".join(f"; {n} {'rows' if n > 1 else 'row'} saying {v!r} taken as {resolve(source).name} (--from)"
+                   for v, n in generic.items())
+    return f"{path} ({chain}) -> {out}: {len(df)} point{'s' if len(df) != 1 else ''}{said}"
 
 
 def mixed_spaces_note(atlases):
@@ -386,8 +585,8 @@ def mixed_spaces_note(atlases):
 
 
 def describe_warps(space, atlases, images=True) -> str:
-    """One line: the inputs' declared space and, per atlas, what they were warped into and through what (for
-    maps, the transforms that pull them: from the atlas's space to theirs)."""
+    """One line: the inputs' declared space and, per atlas, what they were warped into and through what, in the
+    data's direction (a map is pulled onto the atlas's grid along the reverse chain: what the dataset records)."""
     from ._atlas_identity import atlas_label
 
     if isinstance(space, str) and space.strip().lower() == "column":
@@ -399,7 +598,9 @@ def describe_warps(space, atlases, images=True) -> str:
     parts = []
     for smap in atlases:
         target = target_space(smap, user)
-        steps = route(target, user) if images else route(user, target)
-        parts.append(f"{atlas_label(smap)}: into {target.name} by " + " then ".join(st.name for st in steps)
+        steps = route(user, target)  # said in the data's direction (a map is pulled back along the reverse)
+        pulled = " (each map pulled onto the atlas's grid along the reverse)" if images else ""
+        parts.append(f"{atlas_label(smap)}: from {user.name} into {target.name} by "
+                     + " then ".join(st.name for st in steps) + pulled
                      if steps else f"{atlas_label(smap)}: already in {target.name}, nothing warped")
     return f"space: inputs in {user.name}; " + "; ".join(parts)

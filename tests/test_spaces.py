@@ -320,8 +320,8 @@ def test_a_dataset_records_the_declared_space_and_its_transforms(fsl_atlas, tmp_
                                                            "mni152.register.dat)"]  # the pull: target to source
     from gpusiibra.report import _options
 
-    assert "blob: in MNI152NLin6Asym, warped by FreeSurfer MNI152 to MNI305" in \
-        _options(dict(run, blob=None, warps={"blob": warp}))
+    assert "blob: in MNI152NLin6Asym, the maps (in MNI305) pulled onto its grid by FreeSurfer MNI152 to MNI305" in \
+        _options(dict(run, blob=None, warps={"blob": warp}))  # the pull said as one, not as the maps' direction
     with pytest.warns(RuntimeWarning, match=r"the atlases are in different spaces \(julich-3.1-top2: "
                                             r"MNI152NLin2009cAsym, .*: MNI152NLin6Asym\): the inputs are compared"):
         batch.assign_batch([gpusiibra.get_map(), fsl_atlas], [path], tmp_path / "plain", progress=False)
@@ -347,6 +347,111 @@ def test_the_command_line_warps_and_refuses_in_one_line(tmp_path, capsys):
     assert main(["assign", str(_blob_file(tmp_path)), "--space", "MNI", "--out", str(tmp_path / "o.parquet"),
                  "--quiet"]) == 0
     assert "space: MNI, the atlas's own: nothing warped (siibra's behaviour)" in capsys.readouterr().out
+
+
+def _one_error(capsys):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("gpusiibra: error: "), err
+    return err
+
+
+def test_warp_writes_every_volume_of_a_4d_map(tmp_path, capsys):
+    import nibabel as nib
+
+    from gpusiibra.cli import main
+
+    blob = _blob()
+    data = np.stack([np.asarray(blob.dataobj), 2 * np.asarray(blob.dataobj)[::-1]], axis=-1)
+    nib.save(nib.Nifti1Image(data, blob.affine), tmp_path / "two.nii.gz")
+    grid = np.array([[1.5, 0, 0, -40], [0, 1.5, 0, -60], [0, 0, 1.5, -30], [0, 0, 0, 1]])
+    nib.save(nib.Nifti1Image(np.zeros((50, 60, 50), np.uint8), grid), tmp_path / "like.nii.gz")
+    assert main(["warp", str(tmp_path / "two.nii.gz"), "--from", "MNI305", "--to", "FSL", "--out",
+                 str(tmp_path / "w.nii.gz"), "--like", str(tmp_path / "like.nii.gz")]) == 0
+    assert "50 x 60 x 50 voxels x 2 volumes, on --like's grid" in capsys.readouterr().out
+    got = nib.load(tmp_path / "w.nii.gz")
+    assert got.shape == (50, 60, 50, 2) and np.allclose(got.affine, grid)
+    for t in range(2):  # each volume as its own 3D warp
+        one = spaces.warp_image(nib.Nifti1Image(data[..., t], blob.affine), "MNI305", "FSL", like=((50, 60, 50), grid))
+        assert np.array_equal(got.get_fdata()[..., t], one.get_fdata()) and one.get_fdata().max() > 4
+
+
+def test_warp_checks_its_output_grid_and_spaces_before_the_work(tmp_path, capsys, monkeypatch):
+    import nibabel as nib
+
+    from gpusiibra.cli import main
+
+    def no_work(*a, **k):
+        raise AssertionError("the work started before the options were checked")
+
+    monkeypatch.setattr(spaces, "warp_image", no_work)
+    monkeypatch.setattr(spaces, "warp_points", no_work)
+    m = str(_blob_file(tmp_path))
+    table = tmp_path / "p.csv"
+    table.write_text("x,y,z\n-40,-20,55\n")
+    (tmp_path / "adir").mkdir()
+    nib.save(nib.Nifti1Image(np.zeros((5, 5), np.float32), np.eye(4)), tmp_path / "flat.nii.gz")
+    w = ["warp", m, "--from", "MNI305", "--to", "FSL", "--out"]
+    cases = [(w + [str(tmp_path / "w.csv")], "a map is written as NIfTI: give --out a name ending in .nii.gz or .nii"),
+             (w + [str(tmp_path / "w2")], "w2: a map is written as NIfTI"),  # nibabel would write w2.nii
+             (w + [str(tmp_path / "adir")], "adir is a folder: give the file to write"),
+             (w + [m], "is the input: write the warped map to another file"),
+             (w + [str(tmp_path / "w.nii.gz"), "--like", str(tmp_path / "flat.nii.gz")],
+              "flat.nii.gz: the grid to write on must be 3D, this image has shape (5, 5)"),
+             (["warp", m, "--from", "MNI", "--to", "FSL", "--out", str(tmp_path / "w.nii.gz")],
+              "--from MNI names no particular MNI template: use one of MNI152NLin2009cAsym"),
+             (["warp", m, "--from", "column", "--to", "FSL", "--out", str(tmp_path / "w.nii.gz")],
+              "only a table has a space column"),
+             (["warp", str(table), "--from", "TAL", "--to", "FSL", "--out", str(tmp_path / "nodir" / "x.csv")],
+              "nodir does not exist (create it first)"),
+             (["warp", str(table), "--from", "TAL", "--to", "FSL", "--out", str(table)], "is the input"),
+             (["warp", str(table), "--from", "TAL", "--to", "FSL", "--out", str(tmp_path / "x.xlsx")],
+              "a table is written as text"),
+             (["warp", str(table), "--from", "TAL", "--to", "FSL", "--out", str(tmp_path / "x.csv"), "--like", m],
+              "--like is for a map")]
+    for argv, says in cases:
+        assert main(argv) == 2, argv
+        err = _one_error(capsys)
+        assert says in err and "(or MNI" not in err, (argv, err)
+    assert table.read_text() == "x,y,z\n-40,-20,55\n" and sorted(p.name for p in tmp_path.iterdir()) == \
+        ["adir", "blob.nii.gz", "flat.nii.gz", "p.csv"]
+
+
+def test_warp_refuses_rows_of_another_space_than_from_and_takes_from_column(tmp_path, capsys):
+    from gpusiibra.cli import main
+
+    mix = tmp_path / "mix.csv"
+    mix.write_text("x,y,z,space\n-40,-20,55,MNI\n38,-22,58,TAL\n")
+    out = tmp_path / "q.csv"
+    assert main(["warp", str(mix), "--from", "TAL", "--to", "FSL", "--out", str(out)]) == 2
+    err = _one_error(capsys)  # the MNI row was warped as Talairach
+    assert "1 row (line 2) says its coordinates are in 'MNI', --from says TAL" in err and "--from column" in err
+    assert "--space" not in err and not out.exists()
+    mix.write_text("x,y,z,space\n-40,-20,55,ICBM2009c\n38,-22,58,TAL\n38,-22,58,TAL\n")
+    assert main(["warp", str(mix), "--from", "FSL", "--to", "SPM", "--out", str(out)]) == 2
+    assert "'ICBM2009c', --from says FSL" in _one_error(capsys)
+    mix.write_text("x,y,z,space,t\n-40,-20,55,SPM,1\n38,-22,58,TAL,2\n1,2,3,MNI305,3\n")
+    assert main(["warp", str(mix), "--from", "column", "--to", "FSL", "--out", str(out)]) == 0
+    got = pd.read_csv(out)
+    assert list(got["space"]) == ["MNI152NLin6Asym"] * 3 and list(got["t"]) == [1, 2, 3]
+    want = np.vstack([spaces.warp_points([-40, -20, 55], "SPM", "FSL"), spaces.warp_points([38, -22, 58], "TAL", "FSL"),
+                      spaces.warp_points([1, 2, 3], "MNI305", "FSL")])
+    assert np.abs(got[["x", "y", "z"]].to_numpy() - want).max() <= 1e-9
+    mix.write_text("x,y,z,space\n-40,-20,55,MNI\n38,-22,58,TAL\n")
+    assert main(["warp", str(mix), "--from", "column", "--to", "FSL", "--out", str(out)]) == 2
+    assert "line 2: space 'MNI' names no particular MNI template" in _one_error(capsys)
+    nimare = tmp_path / "nimare.csv"  # every row a bare "MNI": --from says which
+    nimare.write_text("x,y,z,space\n-40,-20,55,MNI\n1,2,3,MNI\n")
+    assert main(["warp", str(nimare), "--from", "SPM", "--to", "FSL", "--out", str(out)]) == 0
+    assert "2 rows saying 'MNI' taken as MNI152Lin (--from)" in capsys.readouterr().out
+    assert np.abs(pd.read_csv(out)[["x", "y", "z"]].to_numpy()
+                  - spaces.warp_points([[-40, -20, 55], [1, 2, 3]], "SPM", "FSL")).max() <= 1e-9
+
+
+def test_a_map_warp_is_described_in_the_data_direction(fsl_atlas):
+    line = spaces.describe_warps("SPM", [fsl_atlas])
+    assert "from MNI152Lin into MNI152NLin6Asym by Lancaster 2007 icbm_spm2tal then Lancaster 2007 tal2icbm_fsl" in line
+    assert "pulled onto the atlas's grid along the reverse" in line
+    assert "by Lancaster 2007 icbm_spm2tal then" in spaces.describe_warps("SPM", [fsl_atlas], images=False)
 
 
 def test_the_batch_warns_once_about_a_named_space_and_refuses_a_contradicted_file(fsl_atlas, tmp_path, capsys):
