@@ -55,13 +55,11 @@ def _check_out_file(out):
 
     if not out:
         return
-    folder = os.path.dirname(os.path.abspath(out))
     if os.path.isdir(out):
         raise OptionError(f"--out {out} is a folder: give the CSV file to write, e.g. {os.path.join(out, 'table.csv')}")
-    if not os.path.isdir(folder):
-        raise OptionError(f"--out {out}: the folder {folder} does not exist (create it first)")
-    if not os.access(folder, os.W_OK):
-        raise OptionError(f"--out {out}: the folder {folder} cannot be written")
+    from ._outputs import check_folder
+
+    check_folder(out)
 
 
 def _cmd_compare(args):

