@@ -190,7 +190,7 @@ def _check_points_out(args):
 
     out = args.out.rstrip("/\\") if args.out else None
     dataset = bool(out) and out.endswith(".parquet")
-    if out and not dataset and not out.lower().endswith(_POINTS_TABLES):
+    if out and not dataset and not os.path.isdir(out) and not out.lower().endswith(_POINTS_TABLES):  # a folder: below
         raise OptionError(f"--out {args.out}: points writes a table ({', '.join(_POINTS_TABLES)}) or a results "
                           "dataset (a name ending in .parquet), not this kind of file")
     if out and os.path.abspath(out) == os.path.abspath(args.table) or \
