@@ -148,22 +148,25 @@ def _add_points(sub):
                                    "sigma_mm) to every region, exactly or with siibra's Gaussian kernel. Every "
                                    "column of the table is kept, in order, and the region columns added.")
     q.add_argument("table", help="CSV/TSV file with columns x, y, z (mm), any others, and optionally sigma_mm")
-    q.add_argument("--sigma", type=_number(float, 0), help="uncertainty of every point in mm (overrides a sigma_mm column)")
+    q.add_argument("--sigma", type=_number(float, 0), help="uncertainty of every point in mm (overrides a sigma_mm "
+                   "column, with a warning)")
     q.add_argument("--atlas", default="julich-3.1-top2", help=_ATLAS_HELP + "; several, comma-separated: one block "
                    "of rows per atlas, with an atlas column (without a .parquet --out)")
     q.add_argument("--lower-threshold", type=_number(float, 0), default=0.0,
                    help="report only map values above L (default: 0)")
     q.add_argument("--out", help="write the table to OUT: a name ending in .parquet is a results dataset (a folder, "
-                   "written in chunks, resumable, as `assign` writes), else a CSV file")
+                   "written in chunks, resumable, as `assign` writes); .csv, .tsv or .txt (tab-separated), optionally "
+                   ".gz, a table file; not the input table")
     q.add_argument("--resume", action="store_true", help="continue an existing --out dataset, skipping finished rows")
     q.add_argument("--chunk-rows", type=_number(int, 1), default=20000,
                    help="rows of the table per part file of a dataset (default: 20000)")
-    q.add_argument("--by", help="with a dataset --out: the regions of each group's points, grouped by this "
-                   "column of the table (e.g. study_id), written into the dataset and shown")
+    q.add_argument("--by", help="with a dataset --out (it needs one): the regions of each group's points, grouped by "
+                   "this column of the table (e.g. study_id), written into the dataset and shown")
     q.add_argument("--space", help=_SPACE_HELP + " (or Talairach, TalairachBrett): the points are warped into each "
                    "atlas's space before the lookup; MNI takes them as they are, whatever a `space` column says; "
                    "`column`: each row from the space its `space` column names (Neurosynth, NiMARE). Default: as "
-                   "they are (siibra's behaviour); a `space` column naming Talairach is refused")
+                   "they are (siibra's behaviour); a `space` column naming Talairach is refused, and with --space S "
+                   "rows naming another space (a generic MNI too)")
     q.add_argument("--quiet", action="store_true", help="no progress bar")
     q.add_argument("--backend", default=None, choices=["auto", "cpu", "gpu"], help=_BACKEND_HELP)
 

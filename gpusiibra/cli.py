@@ -142,6 +142,7 @@ def _cmd_points(args):
 
     if args.backend:
         backend.set_backend(args.backend)
+    _check_points_out(args)
     if args.space is not None:  # what is warped, said first (the table itself goes to stdout)
         from .maps import get_maps
         from .spaces import describe_warps
@@ -168,10 +169,34 @@ def _cmd_points(args):
     df = label_points(args.table, args.atlas if "," in args.atlas else get_map(args.atlas), sigma_mm=args.sigma,
                       lower_threshold=args.lower_threshold, space=args.space)
     if args.out:
-        df.to_csv(args.out, index=False)
+        df.to_csv(args.out, index=False, sep="\t" if args.out.lower().endswith(_TAB_TABLES) else ",")
     with pd.option_context("display.max_rows", 500, "display.width", 160):
         print(df.to_string(index=False) if df["region"].notna().any() else "no region at these points")
     return 0
+
+
+#: the table files `points --out` writes (tab-separated for .tsv and .txt, as `warp` writes them), besides a
+#: results dataset (a folder named .parquet)
+_POINTS_TABLES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
+_TAB_TABLES = (".tsv", ".txt", ".tsv.gz")
+
+
+def _check_points_out(args):
+    """`points`' options checked before any work: --out is a table file or a dataset it writes, not the input
+    table; --by needs a dataset."""
+    from .errors import OptionError
+
+    out = args.out.rstrip("/\\") if args.out else None
+    dataset = bool(out) and out.endswith(".parquet")
+    if out and not dataset and not os.path.isdir(out) and not out.lower().endswith(_POINTS_TABLES):  # a folder: below
+        raise OptionError(f"--out {args.out}: points writes a table ({', '.join(_POINTS_TABLES)}) or a results "
+                          "dataset (a name ending in .parquet), not this kind of file")
+    if out and os.path.abspath(out) == os.path.abspath(args.table) or \
+            out and os.path.exists(out) and os.path.exists(args.table) and os.path.samefile(out, args.table):
+        raise OptionError(f"--out {args.out} is the input table: write the regions to another file")
+    if args.by is not None and not dataset:
+        raise OptionError(f"--by {args.by} needs a results dataset --out (a name ending in .parquet, e.g. --out "
+                          f"points-by-{args.by}.parquet): the summary is written into it")
 
 
 def _cmd_clusters(args):

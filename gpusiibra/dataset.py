@@ -307,9 +307,14 @@ class Dataset:
     # ------------------------------------------------------------------ opening
     def _open_folder(self):
         out = self.out
-        self.created = not os.path.exists(out) or not [f for f in os.listdir(out) if f != _LOCK]
         if os.path.exists(out) and not os.path.isdir(out):
-            raise DatasetError(out, "exists and is not a folder (a results dataset is a folder): choose another output name")
+            raise DatasetError(out, "is a file, not a results dataset (a dataset is a folder): choose another output "
+                                    "name")
+        if os.path.isdir(out) and [f for f in os.listdir(out) if f != _LOCK] and \
+                not os.path.exists(os.path.join(out, MANIFEST)):
+            raise DatasetError(out, "is a folder that is not a results dataset (it has no manifest): choose another "
+                                    "output name")
+        self.created = not os.path.exists(out) or not [f for f in os.listdir(out) if f != _LOCK]
         parent = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(parent):
             raise DatasetError(out, f"the folder {parent} does not exist")

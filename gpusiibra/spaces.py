@@ -286,7 +286,8 @@ def rows_to_atlas(coords, names, atlas, where=None):
             known[v] = resolve(v)
         except OptionError:
             rows = int((names == v).sum())
-            raise PointsFileError(where, f"{rows} rows say their coordinates are in {v!r}, a space gpusiibra does "
+            raise PointsFileError(where, f"{rows} {'row says its' if rows == 1 else 'rows say their'} coordinates "
+                                         f"are in {v!r}, a space gpusiibra does "
                                          f"not know (it knows {space_names()})") from None
     xyz = np.asarray(coords, np.float64).reshape(-1, 3)
     out = xyz.copy()

@@ -7,6 +7,7 @@ keeps every column of the table, in order, and adds the regions each point falls
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from dataclasses import dataclass
@@ -29,14 +30,16 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
         The atlas (default: the embedded one); several (a list, or names separated by commas): one block of
         rows per atlas, with an ``atlas`` column after the table's own.
     sigma_mm : float, optional
-        Every point's uncertainty in mm; else a ``sigma_mm`` (or ``sigma``) column, else 0 (exact lookup).
+        Every point's uncertainty in mm (over a ``sigma_mm`` column, with a warning); else a ``sigma_mm`` (or
+        ``sigma``) column, else 0 (exact lookup).
     lower_threshold : float
         siibra's ``lower_threshold``.
     space : str, optional
         The coordinates' space (:mod:`gpusiibra.spaces`: ``"Talairach"``, ``"MNI152NLin6Asym"``/``"FSL"``,
         ``"MNI305"``...): the points are warped into each atlas's space before the lookup. Default: the
         table's as they are (siibra's behaviour; ``"MNI"`` says the same); a ``space`` column that names
-        Talairach is refused, one that contradicts ``space`` too. ``"column"``: each row is warped from the
+        Talairach is refused, and rows that name another space than ``space`` (a generic "MNI" too: the table
+        does not say which). ``"column"``: each row is warped from the
         space its own ``space`` column names (Neurosynth's and NiMARE's tables mix MNI and Talairach rows;
         a row saying a generic "MNI" is taken as it is; one naming a space gpusiibra does not know is refused).
 
@@ -69,12 +72,15 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
         table = read_table(where)
     elif not isinstance(table, pd.DataFrame):
         table = pd.DataFrame(table)
+    else:
+        where = table.attrs.get("path")  # a table read_table read (passed on for several atlases)
     if isinstance(atlas, (list, tuple)) or (isinstance(atlas, str) and "," in atlas):
         from .dataset import atlas_label
 
         blocks = []
         for smap in get_maps(atlas):  # one block of rows per atlas, each as for that atlas alone
-            got = label_points(table, smap, sigma_mm, lower_threshold, space, keep_row)
+            with _said_once(blocks):
+                got = label_points(table, smap, sigma_mm, lower_threshold, space, keep_row)
             got.insert(len(table.columns), "atlas", atlas_label(smap))
             blocks.append(got)
         return pd.concat(blocks, ignore_index=True)
@@ -111,6 +117,23 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
     return got if keep_row else got.drop(columns="_row")
 
 
+@contextlib.contextmanager
+def _said_once(done):
+    """A context in which the warning that sigma_mm overrides the table's sigma column is not said again, once
+    ``done`` (the table's first part or atlas said it)."""
+    import re
+    import warnings
+
+    from .io.coordinates import SIGMA_OVERRIDE
+
+    if not done:
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*" + re.escape(SIGMA_OVERRIDE), category=RuntimeWarning)
+        yield
+
+
 def _by_row(space) -> bool:
     return isinstance(space, str) and space.strip().lower() == "column"
 
@@ -133,6 +156,10 @@ def _space_name(smap):
     return sp.name if sp is not None else None
 
 
+def _count(n, word) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
 @dataclass
 class PointsSummary:
     """What a points run did: rows of the table, rows assigned now, rows already done (resume), output rows."""
@@ -147,10 +174,10 @@ class PointsSummary:
 
     def __str__(self):
         if self.assigned == 0 and self.skipped:
-            return f"nothing to do: the dataset already holds all {self.skipped} points of the table"
+            return f"nothing to do: the dataset already holds all {_count(self.skipped, 'point')} of the table"
         rate = self.assigned / self.seconds if self.seconds else 0.0
-        s = (f"{self.points} points: {self.assigned} assigned, {self.rows} rows, {self.seconds:.1f} s "
-             f"({rate:.0f} points/s)")
+        s = (f"{_count(self.points, 'point')}: {self.assigned} assigned, {_count(self.rows, 'row')}, "
+             f"{self.seconds:.1f} s ({rate:.0f} points/s)")
         if self.skipped:
             s += f"; {self.skipped} were already done (resume)"
         return s + (f"\nresults: {self.out}" if self.out else "")
@@ -244,8 +271,9 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
                    file=sys.stderr)
         for s in starts:
             part = df.iloc[s:s + chunk_rows]
-            got = label_points(part, smap, sigma_mm=sigma_mm, lower_threshold=lower_threshold, space=space,
-                               keep_row=True)
+            with _said_once(True):  # the check of the whole table above said it
+                got = label_points(part, smap, sigma_mm=sigma_mm, lower_threshold=lower_threshold, space=space,
+                                   keep_row=True)
             got.insert(len(df.columns), "row", np.asarray(got.pop("_row")) + s)
             got = got.reindex(columns=schema.names)
             ds.write(pa.Table.from_pandas(got, schema=schema, preserve_index=False), [(key, s, "rows")],

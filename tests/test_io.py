@@ -141,13 +141,15 @@ def test_coordinate_tables(tmp_path, julich):
     pc = read_points(f)
     np.testing.assert_array_equal(pc.coordinates, [[-40, -20, 55], [38, -22, 58]])
     np.testing.assert_array_equal(pc.sigma_mm, [0, 5])
-    assert np.all(read_points(f, sigma_mm=2).sigma_mm == 2)
+    with pytest.warns(RuntimeWarning, match="every point's sigma is 2 mm .*not its 'sigma_mm' column"):
+        assert np.all(read_points(f, sigma_mm=2).sigma_mm == 2)  # the option wins, and says so
     t = tmp_path / "bare.tsv"
     t.write_text("-40\t-20\t55\n38\t-22\t58\n")
     np.testing.assert_array_equal(read_points(t).coordinates, pc.coordinates)
     for text, reason in [("x;y\n1;2\n", "needs coordinate columns .* the table has 'x', 'y'"),
                          ("x,y,z\n1,2,abc\n", "not a number"),
-                         ("x,y,z,sigma\n1,2,3,-1\n", "sigma must be")]:
+                         ("x,y,z,sigma\n1,2,3,-1\n", "line 2: sigma -1 is not a number >= 0"),
+                         ("x,y,z,sigma_mm\n1,2,3,2\n\n4,5,6,5mm\n", "line 4: sigma_mm '5mm' is not a number")]:
         bad = tmp_path / "bad.csv"
         bad.write_text(text)
         with pytest.raises(PointsFileError, match=reason) as e:
@@ -199,6 +201,23 @@ def test_other_columns_keep_missing_values_and_text(tmp_path, julich):
     assert np.isnan(df["t"].iloc[0]) and df["t"].iloc[1] == 4.5
     assert list(df["n"]) == ["1_000", "2"] and df["cluster"].dtype == np.int64
     assert gpusiibra.label_points(df)["t"].isna().sum() >= 1
+
+
+def test_two_sets_of_coordinate_columns_are_refused_naming_both(tmp_path):
+    """Trial finding 6: x,y,z and mni_x,mni_y,mni_z: the first set was used silently."""
+    from gpusiibra.cli import main as cli
+    from gpusiibra.errors import PointsFileError
+    from gpusiibra.io.coordinates import read_points
+
+    bad = tmp_path / "t.csv"
+    bad.write_text("x,y,z,mni_x,mni_y,mni_z\n1,2,3,-40,-20,55\n")
+    with pytest.raises(PointsFileError, match="t.csv: two sets of coordinate columns, x, y, z and mni_x, mni_y, "
+                                              "mni_z: .*keep one set in the table"):
+        read_points(bad)
+    bad.write_text("x,y,z,X,Y,Z\n1,2,3,-40,-20,55\n")
+    with pytest.raises(PointsFileError, match="two sets of coordinate columns"):
+        read_points(bad)
+    assert cli(["points", str(bad)]) == 2
 
 
 @pytest.mark.parametrize("text, reason", [

@@ -263,7 +263,8 @@ def test_the_smoothed_route_gives_the_golden_rows(julich, monkeypatch, case):
 def test_a_table_in_another_space_is_refused_unless_the_user_says_so(julich, tmp_path, capsys):
     nimare = pd.DataFrame({"id": ["s1", "s2"], "x": [-40, 38], "y": [-20, -22], "z": [55, 58],
                            "space": ["MNI", "TAL"]})
-    with pytest.raises(PointsFileError, match="1 rows say their coordinates are in 'TAL', not MNI152"):
+    with pytest.raises(PointsFileError, match="1 row says its coordinates are in 'TAL', not MNI152: the table mixes "
+                                              "spaces: say --space column"):
         label_points(nimare, julich)
     assert len(label_points(nimare, julich, space="MNI")) > 0
     assert len(label_points(nimare.assign(space=["mni152_2mm".replace("_2mm", ""), "ICBM"]), julich)) > 0
@@ -313,3 +314,64 @@ def test_the_report_of_a_points_dataset(julich, table, tmp_path, capsys):
     assert cli(["report", str(out), "--out", str(tmp_path / "q.html")]) == 0
     text = capsys.readouterr()
     assert "200 points" in text.out and "part-00001.parquet: the part file is missing" in text.err
+
+
+def test_points_options_that_would_lose_or_misplace_results_are_refused_first(tmp_path, capsys):
+    """Trial findings 7, 17, 19, 20: --by with a CSV --out was ignored; --out r.xlsx got CSV text; an existing
+    file or unrelated folder as a dataset --out gave a raw OS error or "continue it with --resume"; --out the input
+    table overwrote it. Each is one line, before any work, and nothing is written."""
+    from gpusiibra.errors import OptionError
+
+    table = tmp_path / "p.csv"
+    table.write_text("x,y,z,study\n-40,-20,55,a\n38,-22,58,b\n")
+    before = table.read_text()
+    cases = [(["--by", "study", "--out", "r.csv"], "--by study needs a results dataset --out (a name ending in "
+                                                   ".parquet"),
+             (["--by", "study"], "--by study needs a results dataset --out"),
+             (["--out", "r.xlsx"], "--out r.xlsx: points writes a table (.csv, .tsv, .txt, .csv.gz, .tsv.gz) or a "
+                                   "results dataset"),
+             (["--out", str(table)], "is the input table"),
+             (["--out", os.path.join(str(tmp_path), ".", "p.csv")], "is the input table"),
+             (["--out", "file.parquet"], "file.parquet: is a file, not a results dataset"),
+             (["--out", "folder.parquet"], "folder.parquet: is a folder that is not a results dataset (it has no "
+                                           "manifest): choose another --out")]
+    (tmp_path / "file.parquet").write_text("mine")
+    (tmp_path / "folder.parquet").mkdir()
+    (tmp_path / "folder.parquet" / "notes.txt").write_text("mine")
+    cwd = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        for args, says in cases:
+            assert cli(["points", str(table), "--quiet", *args]) == 2, args
+            err = capsys.readouterr().err
+            assert says in err and err.count("\n") == 1 and "Errno" not in err, (args, err)
+        for resume in (False, True):  # assign's dataset: the same words
+            with pytest.raises(DatasetError, match="is a folder that is not a results dataset"):
+                gpusiibra.dataset.Dataset("folder.parquet", resume, {}, {})
+    finally:
+        os.chdir(cwd)
+    assert table.read_text() == before and sorted(os.listdir(tmp_path)) == ["file.parquet", "folder.parquet", "p.csv"]
+    assert (tmp_path / "file.parquet").read_text() == "mine"
+    assert os.listdir(tmp_path / "folder.parquet") == ["notes.txt"]
+    assert cli(["points", str(table), "--out", str(tmp_path / "r.tsv")]) == 0
+    assert list(pd.read_csv(tmp_path / "r.tsv", sep="\t").columns[:4]) == ["x", "y", "z", "study"]
+    assert issubclass(OptionError, gpusiibra.GpusiibraError)
+
+
+def test_a_sigma_option_over_a_sigma_column_is_said_once_and_counts_are_singular(julich, tmp_path, recwarn):
+    """Trial finding 24: --sigma 5 silently overrode a sigma_mm column; "1 rows"."""
+    table = tmp_path / "p.csv"
+    table.write_text("x,y,z,sigma_mm\n-40,-20,55,1\n38,-22,58,2\n")
+    s = label_points_batch(table, tmp_path / "s.parquet", julich, sigma_mm=5.0, chunk_rows=1, progress=False)
+    said = [w for w in recwarn if "not its 'sigma_mm' column" in str(w.message)]
+    assert len(said) == 1 and "p.csv: every point's sigma is 5 mm" in str(said[0].message)
+    rows = pd.read_parquet(tmp_path / "s.parquet").drop_duplicates("row")
+    assert list(rows["sigma_mm"]) == [1, 2]  # the table's column kept as it is
+    recwarn.clear()
+    label_points(table, [julich, julich], sigma_mm=5.0)
+    assert len([w for w in recwarn if "not its 'sigma_mm' column" in str(w.message)]) == 1
+    one = tmp_path / "one.csv"
+    one.write_text("x,y,z\n0,0,300\n")
+    with pytest.warns(RuntimeWarning):
+        s = label_points_batch(one, tmp_path / "one.parquet", julich, progress=False)
+    assert str(s).startswith("1 point: 1 assigned, 1 row, ")

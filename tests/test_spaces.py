@@ -168,6 +168,36 @@ def test_a_table_whose_space_column_disagrees_is_refused_or_warned_about(fsl_atl
         label_points(table.assign(space="MNI152NLin2009cAsym"), fsl_atlas)
 
 
+def test_rows_in_another_space_than_space_are_refused_a_generic_mni_too_naming_space_column(fsl_atlas, table):
+    """Trial finding 2: with --space TAL a table's "MNI" rows were warped as Talairach; the refusal of a mixed
+    table recommended --space Talairach, which did just that. One check (io.coordinates.check_space) for points
+    and warp."""
+    from gpusiibra.io.coordinates import check_space
+
+    mixed = table.assign(space=np.where(np.arange(len(table)) % 3 == 0, "TAL", "MNI"))
+    with pytest.raises(PointsFileError, match=r"200 rows say their coordinates are in 'MNI' \(no particular MNI: "
+                                              r"the atlas's own\), --space says Talairach: which is it\? say --space "
+                                              "column") as e:
+        label_points(mixed, fsl_atlas, space="TAL")
+    assert "\n" not in str(e.value)
+    with pytest.raises(PointsFileError, match="'MNI'"):
+        label_points(mixed, fsl_atlas, space="FSL")  # a generic MNI is not FSL's: the table does not say which
+    with pytest.raises(PointsFileError, match="the table mixes spaces: say --space column") as e:
+        label_points(mixed, fsl_atlas)
+    assert "--space Talairach" not in str(e.value)
+    one = mixed.iloc[:1]
+    with pytest.raises(PointsFileError, match="1 row says its coordinates are in 'TAL', not MNI152: say --space "
+                                              "Talairach"):
+        label_points(one, fsl_atlas)  # a table of Talairach rows only: --space Talairach is right
+    with pytest.raises(PointsFileError, match="'MNI'"):
+        spaces.warp_table(mixed, "TAL", "FSL")  # warp reads the table through the same check
+    with pytest.raises(PointsFileError, match=r"--from says Talairach: which is it\? say --from column"):
+        check_space(mixed, "t.csv", "TAL", option="--from")
+    assert len(label_points(mixed, fsl_atlas, space="MNI")) and len(label_points(mixed, fsl_atlas, space="column"))
+    with pytest.warns(RuntimeWarning, match="nothing was warped: say --space column"):
+        label_points(mixed.assign(space=np.where(mixed["space"] == "TAL", "MNI152NLin2009cAsym", "MNI")), fsl_atlas)
+
+
 def test_an_atlas_that_does_not_say_its_space_refuses_a_warp(table):
     m = gpusiibra.get_map().copy()
     m.space, m.meta = None, {}

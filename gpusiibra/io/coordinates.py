@@ -17,6 +17,9 @@ __all__ = ["read_points", "read_table", "points_of", "coordinate_columns", "chec
            "MNI_SPACES"]
 
 _SIGMA_NAMES = ("sigma_mm", "sigma", "fwhm_sigma", "uncertainty")
+#: the words of the warning that a given sigma_mm (--sigma) is used instead of the table's sigma column (a caller
+#: that reads a table in parts says it once)
+SIGMA_OVERRIDE = "(--sigma, sigma_mm=), not its"
 
 
 def _rows(path):
@@ -85,15 +88,32 @@ def coordinate_columns(names, where=None):
     ------
     PointsFileError
         Naming the columns the table has, when none of the spellings is there (a table is never guessed
-        from other columns: ``x, y, t`` or ``id, mni_x, mni_y`` would give wrong points).
+        from other columns: ``x, y, t`` or ``id, mni_x, mni_y`` would give wrong points); naming both sets
+        when two are there (``x, y, z`` and ``mni_x, mni_y, mni_z``: which are the points is not guessed
+        either).
     """
-    low = {str(n).strip().lower(): n for n in names}
-    for spelling in COORDINATE_SPELLINGS:
-        if all(k in low for k in spelling):
-            return [low[k] for k in spelling]
+    low = {}
+    for n in names:
+        low.setdefault(str(n).strip().lower(), []).append(n)
+    found = [[low[k][0] for k in spelling] for spelling in COORDINATE_SPELLINGS if all(k in low for k in spelling)]
+    twice = [n for k in {k for spelling in COORDINATE_SPELLINGS for k in spelling} if len(low.get(k, ())) > 1
+             for n in low[k]]
+    if len(found) > 1 or twice:
+        sets = " and ".join(", ".join(map(str, f)) for f in found) if len(found) > 1 else \
+            ", ".join(map(str, twice)) + " (one name in two cases)"
+        raise PointsFileError(where, f"two sets of coordinate columns, {sets}: which are the points is not "
+                                     "guessed; keep one set in the table (remove the other columns, or rename "
+                                     "them, e.g. to old_x, old_y, old_z)")
+    if found:
+        return found[0]
     have = ", ".join(repr(str(n)) for n in names) or "none"
     raise PointsFileError(where, f"needs coordinate columns in mm named x, y, z (or X/Y/Z, mni_x/mni_y/mni_z, "
                                  f"x_mm/y_mm/z_mm); the table has {have}")
+
+
+def _say_rows(n) -> str:
+    """'1 row says its' / '3 rows say their'."""
+    return f"{n} row says its" if n == 1 else f"{n} rows say their"
 
 
 def read_table(path):
@@ -129,6 +149,7 @@ def read_table(path):
         if numbers is not None:
             df[c] = numbers
     df.attrs["lines"] = [n for n, _ in body]
+    df.attrs["path"] = path  # what messages name (label_points of several atlases passes the table on)
     return df
 
 
@@ -137,15 +158,19 @@ MNI_SPACES = ("mni", "mni152", "icbm", "icbm152", "mni152nlin2009casym", "mni152
               "mni152lin", "mni305", "spm", "fsl")
 
 
-def check_space(df, where=None, space=None, atlas_space=None):
+def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
     """What a table's ``space`` column (NiMARE's and Neurosynth's exports have one) says, against the user's
     ``space`` (``--space``, a name :func:`gpusiibra.spaces.resolve_space` takes: an unknown one is an error).
 
-    - ``space`` names a particular space: rows whose column names another particular space are refused (the
-      message names both); ``space`` "MNI" takes the table as it is (siibra's behaviour).
-    - no ``space``: rows in Talairach (or a space gpusiibra does not know) are refused, naming ``--space``; rows
-      in a particular MNI other than ``atlas_space`` (a name) are taken as they are, with a warning naming
-      ``--space``.
+    - ``space`` names a particular space: rows whose column names any other space are refused, a generic "MNI"
+      included (it means the atlas's own MNI, not ``space``), naming the values and ``--space column`` (each row
+      from the space it names); ``space`` "MNI" takes the table as it is (siibra's behaviour).
+    - no ``space``: rows in Talairach (or a space gpusiibra does not know) are refused, naming ``--space`` (``--space
+      column`` when the table mixes spaces); rows in a particular MNI other than ``atlas_space`` (a name) are taken
+      as they are, with a warning naming ``--space``.
+
+    ``option`` is how messages name the user's choice (``gpusiibra warp`` says ``--from``). Both ``gpusiibra
+    points`` (:func:`points_of`) and ``gpusiibra warp`` (:func:`gpusiibra.spaces.warp_table`) check a table here.
     """
     import warnings
 
@@ -164,28 +189,40 @@ def check_space(df, where=None, space=None, atlas_space=None):
             named[v] = resolve_space(v)
         except ValueError:
             named[v] = v  # a space gpusiibra does not know: kept as written
+    kinds = {getattr(sp, "name", sp) for sp in named.values()}  # None: a generic MNI
+    column = f"{option} column (each row from the space its column names" + \
+        ("; a generic MNI as the atlas's own)" if option == "--space" else ")")
     if user is not None:
-        other = [v for v, sp in named.items() if sp is not None and getattr(sp, "name", sp) != user.name]
+        other = [v for v, sp in named.items() if getattr(sp, "name", sp) != user.name]
         if other:
             n = int(values.isin(other).sum())
-            raise PointsFileError(where, f"{n} rows say their coordinates are in {', '.join(map(repr, other[:3]))}, "
-                                         f"--space says {space}: which is it? (remove one; --space MNI takes the "
-                                         "table as it is)")
+            generic = [v for v in other if named[v] is None]
+            seen = ", ".join(repr(v) + (" (no particular MNI: the atlas's own)" if v in generic else "")
+                             for v in other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
+            raise PointsFileError(where, f"{_say_rows(n)} coordinates are in {seen}, {option} says {user.name}: "
+                                         f"which is it? say {column}" + (", or --space MNI to take every row as it "
+                                                                         "is" if option == "--space" else ""))
         return
     far = [v for v, sp in named.items() if isinstance(sp, str) or (sp is not None and not sp.images)]
     if far:
         n = int(values.isin(far).sum())
-        seen = ", ".join(repr(v) for v in far[:3])
-        hint = next((named[v].name for v in far if not isinstance(named[v], str)), None)
-        say = f"say --space {hint} to warp them into the atlas's space" if hint else \
-            "say their space with --space (gpusiibra.spaces lists the names)"
-        raise PointsFileError(where, f"{n} rows say their coordinates are in {seen}, not MNI152: {say}, or "
+        seen = ", ".join(repr(v) for v in far[:3]) + (f" and {len(far) - 3} more" if len(far) > 3 else "")
+        unknown = [v for v in far if isinstance(named[v], str)]
+        if unknown:
+            say = (f"{', '.join(map(repr, unknown[:3]))} is no space gpusiibra knows (gpusiibra.spaces lists the "
+                   "names): correct the table's space column")
+        elif len(kinds) > 1:  # a table of several spaces: one --space would warp every row from it
+            say = f"the table mixes spaces: say {column}"
+        else:
+            say = f"say --space {named[far[0]].name} to warp them into the atlas's space"
+        raise PointsFileError(where, f"{_say_rows(n)} coordinates are in {seen}, not MNI152: {say}, or "
                                      "--space MNI to take them as they are")
     other = [sp.name for sp in named.values() if sp is not None and atlas_space and sp.name != atlas_space]
     if other:
+        say = f"say {column}" if len(kinds) > 1 else f"say --space {other[0]} (space='{other[0]}') to warp the points"
         warnings.warn(f"{where or 'the table'}: its space column says {other[0]}, the atlas is in {atlas_space}; "
-                      f"nothing was warped: say --space {other[0]} (space='{other[0]}') to warp the points, or "
-                      "--space MNI to take them as they are", RuntimeWarning, stacklevel=4)
+                      f"nothing was warped: {say}, or --space MNI to take them as they are", RuntimeWarning,
+                      stacklevel=4)
 
 
 def points_of(df, sigma_mm=None, space=None, where=None, atlas_space=None):
@@ -215,19 +252,31 @@ def points_of(df, sigma_mm=None, space=None, where=None, atlas_space=None):
         what = "missing (NaN)" if np.isnan(coords[i, a]) else "infinite"
         raise PointsFileError(where, f"line {lines[i]}: coordinate {'xyz'[a]} is {what}"
                                      + (f" ({int(bad.sum())} rows in all)" if bad.sum() > 1 else ""))
-    if sigma_mm is None:
-        low = {str(n).strip().lower(): n for n in df.columns}
-        name = next((low[k] for k in _SIGMA_NAMES if k in low), None)
-        if name is not None:
+    low = {str(n).strip().lower(): n for n in df.columns}
+    name = next((low[k] for k in _SIGMA_NAMES if k in low), None)
+    if sigma_mm is not None and name is not None:
+        import warnings
+
+        given = np.asarray(sigma_mm, np.float64)
+        said = f"{float(given):g} mm" if given.ndim == 0 else "as given"
+        warnings.warn(f"{where or 'the table'}: every point's sigma is {said} {SIGMA_OVERRIDE} {name!r} column",
+                      RuntimeWarning, stacklevel=3)
+    if sigma_mm is None and name is not None:
+        sigma = np.empty(len(df))
+        for i, v in enumerate(df[name]):
             try:
-                sigma_mm = df[name].astype(float).to_numpy()
+                if isinstance(v, str) and not (_is_number(v.strip()) or v.strip() in _MISSING
+                                               or _INFINITE.fullmatch(v.strip())):
+                    raise ValueError(v)
+                sigma[i] = float(v)
             except (TypeError, ValueError):
-                raise PointsFileError(where, f"the {name!r} column holds values that are not numbers") from None
-        else:
-            sigma_mm = 0.0
-    sigma = np.broadcast_to(np.asarray(sigma_mm, np.float64), (len(coords),))
-    if not (np.isfinite(sigma) & (sigma >= 0)).all():
-        raise PointsFileError(where, "sigma must be a number >= 0 on every row")
+                raise PointsFileError(where, f"line {lines[i]}: {name} {v!r} is not a number") from None
+            if not (np.isfinite(sigma[i]) and sigma[i] >= 0):
+                raise PointsFileError(where, f"line {lines[i]}: {name} {v!r} is not a number >= 0 (mm)")
+    else:
+        sigma = np.broadcast_to(np.asarray(0.0 if sigma_mm is None else sigma_mm, np.float64), (len(coords),))
+        if not (np.isfinite(sigma) & (sigma >= 0)).all():
+            raise PointsFileError(where, "sigma must be a number >= 0 on every row")
     return PointCloud(coords, space, sigma)
 
 
