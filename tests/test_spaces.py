@@ -168,7 +168,7 @@ def test_a_table_whose_space_column_disagrees_is_refused_or_warned_about(fsl_atl
         label_points(table.assign(space="MNI152NLin2009cAsym"), fsl_atlas)
 
 
-def test_rows_in_another_space_than_space_are_refused_a_generic_mni_too_naming_space_column(fsl_atlas, table):
+def test_rows_in_another_space_than_space_are_refused_a_generic_mni_against_talairach_naming_space_column(fsl_atlas, table):
     """Trial finding 2: with --space TAL a table's "MNI" rows were warped as Talairach; the refusal of a mixed
     table recommended --space Talairach, which did just that. One check (io.coordinates.check_space) for points
     and warp."""
@@ -180,8 +180,12 @@ def test_rows_in_another_space_than_space_are_refused_a_generic_mni_too_naming_s
                                               "column") as e:
         label_points(mixed, fsl_atlas, space="TAL")
     assert "\n" not in str(e.value)
-    with pytest.raises(PointsFileError, match="'MNI'"):
-        label_points(mixed, fsl_atlas, space="FSL")  # a generic MNI is not FSL's: the table does not say which
+    with pytest.raises(PointsFileError, match="in 'TAL', --space says MNI152NLin6Asym"):
+        label_points(mixed, fsl_atlas, space="FSL")  # its Talairach rows are not FSL's
+    generic = mixed.assign(space="MNI")  # a generic MNI, and the user says which: taken as that, and said
+    with pytest.warns(RuntimeWarning, match="300 rows say their coordinates are in 'MNI', no particular MNI: taken "
+                                            r"as MNI152NLin6Asym \(--space\)"):
+        assert len(label_points(generic, fsl_atlas, space="FSL"))
     with pytest.raises(PointsFileError, match="the table mixes spaces: say --space column") as e:
         label_points(mixed, fsl_atlas)
     assert "--space Talairach" not in str(e.value)

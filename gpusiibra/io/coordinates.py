@@ -162,9 +162,10 @@ def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
     """What a table's ``space`` column (NiMARE's and Neurosynth's exports have one) says, against the user's
     ``space`` (``--space``, a name :func:`gpusiibra.spaces.resolve_space` takes: an unknown one is an error).
 
-    - ``space`` names a particular space: rows whose column names any other space are refused, a generic "MNI"
-      included (it means the atlas's own MNI, not ``space``), naming the values and ``--space column`` (each row
-      from the space it names); ``space`` "MNI" takes the table as it is (siibra's behaviour).
+    - ``space`` names a particular space: rows whose column names any other space are refused, naming the values
+      and ``--space column`` (each row from the space it names); a generic "MNI" row is taken as ``space`` when
+      that is an MNI template (said in a warning), refused against Talairach; ``space`` "MNI" takes the table as it
+      is (siibra's behaviour).
     - no ``space``: rows in Talairach (or a space gpusiibra does not know) are refused, naming ``--space`` (``--space
       column`` when the table mixes spaces); rows in a particular MNI other than ``atlas_space`` (a name) are taken
       as they are, with a warning naming ``--space``.
@@ -193,7 +194,15 @@ def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
     column = f"{option} column (each row from the space its column names" + \
         ("; a generic MNI as the atlas's own)" if option == "--space" else ")")
     if user is not None:
-        other = [v for v, sp in named.items() if getattr(sp, "name", sp) != user.name]
+        # a generic "MNI" row with a particular MNI template named: the user says which MNI (told, not refused);
+        # against Talairach it is another space altogether
+        generic_taken = [v for v, sp in named.items() if sp is None and user.images]
+        other = [v for v, sp in named.items() if getattr(sp, "name", sp) != user.name and v not in generic_taken]
+        if generic_taken and not other:
+            n = int(values.isin(generic_taken).sum())
+            warnings.warn(f"{where or 'the table'}: {_say_rows(n)} coordinates are in "
+                          f"{', '.join(map(repr, generic_taken[:3]))}, no particular MNI: taken as {user.name} "
+                          f"({option})", RuntimeWarning, stacklevel=4)
         if other:
             n = int(values.isin(other).sum())
             generic = [v for v in other if named[v] is None]
