@@ -417,7 +417,8 @@ def _downloaded(path) -> str:
 def _space_line(e) -> str:
     if e.template_note:
         return f"{e.template} ({e.template_note}; siibra's configuration says {e.space})"
-    return f"{e.template or e.space} ({e.space}, as siibra's configuration states)" if e.template else e.space
+    said = "siibra's configuration" if from_siibra(e) else "its source"
+    return f"{e.template or e.space} ({e.space}, as {said} states)" if e.template else e.space
 
 
 def describe(name, cache=None, sources=False) -> str:
