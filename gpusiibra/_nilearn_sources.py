@@ -103,7 +103,7 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
 def _probabilistic(entry, got, maps, where):
     """``(index, origin, regions, labels)`` of a probabilistic map: a 4D map, one volume per region, read volume by
     volume (a file: forward once, :func:`gpusiibra.io.nifti.iter_volumes`; never the dense 4D array: DiFuMo 1024
-    is 5.3 GB dense). Values in percent (FSL's), read as probabilities, or weights taken as they are
+    is 5.4 GB dense). Values in percent (FSL's), read as probabilities, or weights taken as they are
     (``entry.values == "weights"``: DiFuMo's). nilearn's labels: "Background", then the regions in volume order, or
     a table (DiFuMo's CSV: the column ``source["label_column"]``, its components numbered 1, 2, ... in order)."""
     from .errors import ImageFileError
@@ -131,9 +131,9 @@ def _probabilistic(entry, got, maps, where):
         counts, voxel, value = [], [], []
         lo, hi = np.float64(np.inf), np.float64(-np.inf)
         for vol in volumes:
-            flat = np.asarray(vol, np.float64).reshape(-1)  # C order, as the sparse index numbers voxels
+            flat = np.asarray(vol).reshape(-1)  # C order, as the sparse index numbers voxels
             nz = np.flatnonzero(flat)
-            vals = flat[nz]
+            vals = flat[nz].astype(np.float64)  # float64 of the nonzero values only: the same numbers
             if vals.size:
                 lo, hi = np.minimum(lo, vals.min()), np.maximum(hi, vals.max())  # NaN stays NaN, as one min would
             counts.append(len(nz))

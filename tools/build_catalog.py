@@ -1501,7 +1501,7 @@ def harvard_oxford_prob(part):
 
 
 # DiFuMo 1024 (siibra's configuration has it too, maps/mni152-difumo1024-continuous.json, but no precomputed
-# sparse index: its one 4D NIfTI, 5.3 GB dense, is what siibra#283 needed about 10 GB for). nilearn's
+# sparse index: its one 4D NIfTI, 5.4 GB dense, is what siibra#283 needed about 10 GB for). nilearn's
 # fetch_atlas_difumo(dimension=1024, resolution_mm=2) downloads one zip from OSF (https://osf.io/34792/download,
 # unpacked into difumo_atlases/: 1024/labels_1024_dictionary.csv, 1024/2mm/maps.nii.gz, 1024/3mm/maps.nii.gz) and,
 # when difumo_atlases/README.md is missing, the README (https://osf.io/4k9bf/download, moved to README.md); it reads
