@@ -357,3 +357,23 @@ def test_a_4d_download_cut_short_is_one_line_and_nothing_is_cached(server, tmp_p
         assert "nothing was cached" in str(e.value)
     assert not atlases.is_cached(entry, tmp_path)
     assert not os.path.exists(os.path.join(tmp_path, entry.id, "downloads", "difumo_atlases", "1024"))
+
+
+def test_entries_in_region_order_give_the_index_of_any_order():
+    """A 4D file read volume by volume gives its entries region by region: the index built from them (no lexsort,
+    no region-major sort) is the one built from the same entries in any other order, bit for bit."""
+    from gpusiibra.sparse import SparseIndex
+
+    rng = np.random.default_rng(11)
+    shape, n = (9, 8, 7), 40
+    region = np.repeat(np.arange(n), rng.integers(0, 60, n))
+    voxel = np.concatenate([np.sort(rng.choice(504, c, replace=False)) for c in np.bincount(region, minlength=n)])
+    value = rng.random(len(voxel)).astype(np.float32) + 0.1
+    a = SparseIndex.from_entries(shape, np.eye(4), region, voxel, value, n_regions=n)
+    shuffle = rng.permutation(len(voxel))
+    b = SparseIndex.from_entries(shape, np.eye(4), region[shuffle], voxel[shuffle], value[shuffle], n_regions=n)
+    for field in ("voxels", "row_ptr", "row_voxel", "entry_region", "entry_value", "region_ptr", "region_voxel",
+                  "region_value"):
+        x, y = np.asarray(getattr(a, field)), np.asarray(getattr(b, field))
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), field
+    assert not np.shares_memory(a.region_voxel, voxel) and not np.shares_memory(a.region_value, value)
