@@ -473,8 +473,8 @@ def _read_raw_frames(path, start, stop):
 
 def iter_volumes(path, per_read: int = 8):
     """``(shape, affine, volumes)``: a 4D file's shape (3 or 4 axes, trailing axes of length 1 dropped), affine and
-    volumes one after the other, each as ``np.asanyarray(
-    img.dataobj)[..., t]`` would give it (nibabel's scaled type, a 3D array), without the whole 4D array in memory.
+    volumes one after the other, each as ``np.asanyarray(img.dataobj)[..., t]`` would give it (nibabel's scaled
+    type, a 3D array), without the whole 4D array in memory.
 
     A plain file (:func:`read_raw`'s kind) is read forward once, ``per_read`` volumes at a time: a ``.nii.gz``
     through one :class:`_GzipCursor` (not nibabel's per-volume slicing, which inflates a gzip stream from its start
@@ -498,9 +498,9 @@ def iter_volumes(path, per_read: int = 8):
             layout = _plain_layout(img) if img is not None else None
         except Exception:  # unreadable: nibabel names the problem
             layout = None
+    if cur is not None:
+        cur.close()  # the volumes open their own when they are read (a generator never started holds no file)
     if layout is None:
-        if cur is not None:
-            cur.close()
         return None
     proxy, shape, stored, slope, inter, affine = layout
     n_vols = shape[3] if len(shape) == 4 else 1
@@ -512,13 +512,16 @@ def iter_volumes(path, per_read: int = 8):
     scaled = not (slope == 1 and inter == 0)
 
     def volumes():
-        f = cur if gz else open(path, "rb")
+        try:
+            f = _GzipCursor(path) if gz else open(path, "rb")
+        except OSError as e:
+            raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
         try:
             for t0 in range(0, n_vols, max(1, per_read)):
                 t1 = min(n_vols, t0 + max(1, per_read))
                 first, last = int(proxy.offset) + t0 * frame, int(proxy.offset) + t1 * frame
                 if gz:
-                    data = cur.read(first, last)
+                    data = f.read(first, last)
                 else:
                     f.seek(first)
                     data = f.read(last - first)
@@ -535,7 +538,7 @@ def iter_volumes(path, per_read: int = 8):
                         vol = apply_read_scaling(vol, slope, inter).astype(dtype, copy=False)
                     yield vol.reshape(shape[:3], order="F")
             if gz:
-                cur.finish()  # the rest of the stream: its checksum, a cut or bytes after its end
+                f.finish()  # the rest of the stream: its checksum, a cut or bytes after its end
         except OSError as e:
             raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
         finally:
