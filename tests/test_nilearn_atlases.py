@@ -294,7 +294,7 @@ def test_difumo_1024_is_fetched_through_the_mirror_read_a_volume_at_a_time(serve
     assert "fetch_atlas_difumo(dimension=1024, resolution_mm=2)" in atlases.describe("difumo-1024")
 
 
-def test_a_4d_file_streamed_gives_the_index_of_the_dense_read(server, tmp_path, monkeypatch):
+def test_a_4d_file_streamed_gives_the_index_of_the_dense_read(tmp_path, monkeypatch):
     """The nilearn path and the region-map reader, streamed and (the raw reader switched off) dense: the same
     index, bit for bit; for .nii.gz, .nii and a scaled integer file."""
     from gpusiibra._nilearn_sources import _probabilistic
