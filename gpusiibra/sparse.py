@@ -160,13 +160,18 @@ class SparseIndex:
     def _build(self, region, voxel, value, voxels=None, row_voxel=None):
         # voxel-major: sort by (voxel, region); input that is sorted already (native files) skips the sort
         presorted = _sorted_pairs(voxel, region)
+        # region-major input (a 4D file read volume by volume): the region-major arrays need no sort, and a stable
+        # sort by voxel alone keeps each voxel's regions ascending: the same order as the lexsort, in less memory
+        by_region = not presorted and row_voxel is None and _sorted_pairs(region, voxel)
         if row_voxel is None:
-            order = np.arange(len(voxel)) if presorted else np.lexsort((region, voxel))
+            order = (np.arange(len(voxel)) if presorted else np.argsort(voxel, kind="stable") if by_region
+                     else np.lexsort((region, voxel)))
             v_sorted = voxel[order]
             starts = np.flatnonzero(np.r_[True, v_sorted[1:] != v_sorted[:-1]]) if len(v_sorted) else np.zeros(0, np.int64)
             row_voxel = v_sorted[starts]
             row_ptr = np.r_[starts, len(v_sorted)].astype(np.int64)
             entry_order = order
+            del order
             del v_sorted
         else:
             # keep a given row numbering: rows are ordered by row number, entries by region (siibra's files
@@ -188,20 +193,25 @@ class SparseIndex:
         else:
             voxels = np.asarray(voxels, dtype=np.int32).reshape(self.shape)
         # region-major: sort by (region, voxel): one key, region * voxels + voxel (below 2**63 for any real grid)
-        if presorted:  # a stable sort of small integers is NumPy's radix sort (3x faster than on int64)
+        if by_region:
+            rorder = None
+        elif presorted:  # a stable sort of small integers is NumPy's radix sort (3x faster than on int64)
             rorder = np.argsort(region.astype(np.uint16) if self._n_regions <= 1 << 16 else region, kind="stable")
         else:
             rorder = np.argsort(region * int(np.prod(self.shape)) + voxel, kind="stable")
         counts = np.bincount(region, minlength=self._n_regions)
+        entry_region = region[entry_order].astype(np.int32)
+        entry_value = value[entry_order]
+        del entry_order
         self._arrays = dict(
             voxels=voxels,
             row_ptr=row_ptr,
             row_voxel=row_voxel,
-            entry_region=region[entry_order].astype(np.int32),
-            entry_value=value[entry_order],
+            entry_region=entry_region,
+            entry_value=entry_value,
             region_ptr=np.r_[0, np.cumsum(counts)].astype(np.int64),
-            region_voxel=voxel[rorder],
-            region_value=value[rorder],
+            region_voxel=voxel.copy() if rorder is None else voxel[rorder],  # never the caller's arrays
+            region_value=value.copy() if rorder is None else value[rorder],
         )
         self._bboxes = None
         self._device = None

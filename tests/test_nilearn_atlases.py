@@ -5,6 +5,7 @@ nothing cached."""
 import gzip
 import io
 import os
+import warnings
 
 import nibabel as nib
 import numpy as np
@@ -244,3 +245,135 @@ def test_a_probabilistic_one_whose_volumes_do_not_match_its_labels(server, tmp_p
     with pytest.raises(AtlasFileError, match="labels name 21 regions, the map has 20 volume"):
         atlases.fetch(entry, tmp_path, progress=False)
     assert not atlases.is_cached(entry, tmp_path)
+
+
+# ------------------------------------------------------------------ DiFuMo 1024: one big 4D file, read a volume at a time
+def _difumo_zip(n=1024, shape=(6, 7, 5), cut=None, labels=None):
+    """nilearn's DiFuMo layout (1024/labels_1024_dictionary.csv, 1024/2mm/maps.nii.gz, 1024/3mm/maps.nii.gz) with
+    small volumes: non-negative weights (some above 1), most voxels 0; ``cut``: the 2 mm file's gzip stream cut to
+    that share of its bytes (a transfer cut short before it was zipped)."""
+    rng = np.random.default_rng(3)
+    data = (rng.random(shape + (n,)) * 2.5).astype(np.float32)
+    data[rng.random(data.shape) < 0.8] = 0
+    affine = np.diag([2.0, 2.0, 2.0, 1.0])
+    affine[:3, 3] = (-6, -7, -5)
+    maps = _nifti_gz(data, affine)
+    if cut:
+        maps = maps[: int(len(maps) * cut)]
+    names = labels or [f"Mode {k + 1} - {'left' if k % 2 else 'right'} hemisphere" for k in range(n)]
+    csv = "Component,Difumo_names,Yeo_networks7,GM\n" + "".join(f"{k + 1},{nm},No network found,0.5\n"
+                                                                    for k, nm in enumerate(names))
+    return data, affine, _zip({f"{n}/labels_{n}_dictionary.csv": csv.encode(), f"{n}/2mm/maps.nii.gz": maps,
+                               f"{n}/3mm/maps.nii.gz": _nifti_gz(data[::2, ::2, ::2], affine)})
+
+
+def _serve_difumo(server, **kw):
+    entry = atlases.get_entry("difumo-1024")
+    (_, zurl, how), (readme, rurl) = entry.source["files"]
+    assert how == "archive" and readme == "README.md"
+    data, affine, archive = _difumo_zip(**kw)
+    server.put(zurl, archive)
+    server.put(rurl, b"# DiFuMo\n")
+    return entry, data, zurl, rurl
+
+
+def test_difumo_1024_is_fetched_through_the_mirror_read_a_volume_at_a_time(server, tmp_path, monkeypatch):
+    from gpusiibra.io import nifti
+
+    entry, data, zurl, rurl = _serve_difumo(server)
+    read = []
+    real = nifti.iter_volumes
+    monkeypatch.setattr(nifti, "iter_volumes", lambda *a, **k: read.append(a[0]) or real(*a, **k))
+    atlas = gpusiibra.get_map("difumo 1024", cache=tmp_path, progress=False)
+    assert len(read) == 1 and read[0].endswith(os.path.join("1024", "2mm", "maps.nii.gz"))  # streamed, not dense
+    assert atlas.maptype == "statistical" and len(atlas) == 1024
+    assert atlas.regions[:2] == ["Mode 1 - right hemisphere", "Mode 2 - left hemisphere"]
+    assert server.hits[server.path(zurl)] == 1 and server.hits[server.path(rurl)] == 1  # nilearn downloaded nothing
+    for r in (0, 511, 1023):  # weights, as they are (above 1 too)
+        assert np.array_equal(np.asanyarray(atlas.fetch(index=r).dataobj), data[..., r])
+    assert "fetch_atlas_difumo(dimension=1024, resolution_mm=2)" in atlases.describe("difumo-1024")
+
+
+def test_a_4d_file_streamed_gives_the_index_of_the_dense_read(tmp_path, monkeypatch):
+    """The nilearn path and the region-map reader, streamed and (the raw reader switched off) dense: the same
+    index, bit for bit; for .nii.gz, .nii and a scaled integer file."""
+    from gpusiibra._nilearn_sources import _probabilistic
+    from gpusiibra.io import nifti
+
+    entry = atlases.get_entry("difumo-1024")
+    _, _, archive = _difumo_zip(n=1024)
+    import zipfile
+
+    with zipfile.ZipFile(io.BytesIO(archive)) as z:
+        gz = z.read("1024/2mm/maps.nii.gz")
+    files = {"w.nii.gz": gz, "w.nii": gzip.decompress(gz)}
+    nan = nib.Nifti1Image.from_bytes(files["w.nii"])
+    data = np.asanyarray(nan.dataobj).copy()
+    data[1, 2, 3, 700] = np.nan  # one non-finite value: kept by the nilearn path, set to 0 (a warning) by the other
+    files["n.nii"] = nib.Nifti1Image(data, nan.affine).to_bytes()
+    rng = np.random.default_rng(5)
+    img = nib.Nifti1Image(rng.integers(0, 300, (5, 4, 3, 1024)).astype(np.int16), np.diag([2.0, 2.0, 2.0, 1.0]))
+    img.header.set_slope_inter(0.01, 0)
+    files["s.nii.gz"] = gzip.compress(img.to_bytes())
+
+    class Got:
+        labels = __import__("pandas").DataFrame({"component": range(1, 1025),
+                                                  "difumo_names": [f"m{k}" for k in range(1024)]})
+
+    for name, raw in files.items():
+        path = str(tmp_path / name)
+        with open(path, "wb") as f:
+            f.write(raw)
+        with warnings.catch_warnings(record=True) as said:
+            warnings.simplefilter("always")
+            streamed = [_probabilistic(entry, Got, path, path)[0], nifti.read_region_maps(path)]
+            with monkeypatch.context() as m:
+                m.setattr(nifti, "iter_volumes", lambda *a, **k: None)
+                dense = [_probabilistic(entry, Got, path, path)[0], nifti.read_region_maps(path)]
+        assert [str(w.message) for w in said] == ([f"{path}: 1 non-finite values set to 0"] * 2 if name == "n.nii"
+                                                  else [])
+        a, b = streamed[0], dense[0]
+        assert a.n_entries and a.shape == b.shape and np.array_equal(a.affine, b.affine)
+        for field in ("voxels", "row_ptr", "row_voxel", "entry_region", "entry_value", "region_ptr", "region_voxel",
+                      "region_value"):
+            x, y = np.asarray(getattr(a, field)), np.asarray(getattr(b, field))
+            assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), (name, field)
+        for key in ("region", "voxel", "value"):
+            assert streamed[1][key].tobytes() == dense[1][key].tobytes(), (name, key)
+        assert streamed[1]["names"] == dense[1]["names"]
+
+
+@pytest.mark.parametrize("how", ["transfer", "file"])
+def test_a_4d_download_cut_short_is_one_line_and_nothing_is_cached(server, tmp_path, how):
+    """The zip's transfer cut short (pooch refuses it), or a complete zip whose 4D file was cut short (the stream
+    read to its end refuses it): one line, nothing cached, no download kept."""
+    entry, _, zurl, _ = _serve_difumo(server, cut=0.6 if how == "file" else None)
+    if how == "transfer":
+        server.modes[server.path(zurl)] = "cut"
+    with pytest.raises((DownloadError, AtlasFileError), match="cut short") as e:
+        atlases.fetch(entry, tmp_path, progress=False)
+    assert "\n" not in str(e.value)
+    if how == "file":
+        assert "nothing was cached" in str(e.value)
+    assert not atlases.is_cached(entry, tmp_path)
+    assert not os.path.exists(os.path.join(tmp_path, entry.id, "downloads", "difumo_atlases", "1024"))
+
+
+def test_entries_in_region_order_give_the_index_of_any_order():
+    """A 4D file read volume by volume gives its entries region by region: the index built from them (no lexsort,
+    no region-major sort) is the one built from the same entries in any other order, bit for bit."""
+    from gpusiibra.sparse import SparseIndex
+
+    rng = np.random.default_rng(11)
+    shape, n = (9, 8, 7), 40
+    region = np.repeat(np.arange(n), rng.integers(0, 60, n))
+    voxel = np.concatenate([np.sort(rng.choice(504, c, replace=False)) for c in np.bincount(region, minlength=n)])
+    value = rng.random(len(voxel)).astype(np.float32) + 0.1
+    a = SparseIndex.from_entries(shape, np.eye(4), region, voxel, value, n_regions=n)
+    shuffle = rng.permutation(len(voxel))
+    b = SparseIndex.from_entries(shape, np.eye(4), region[shuffle], voxel[shuffle], value[shuffle], n_regions=n)
+    for field in ("voxels", "row_ptr", "row_voxel", "entry_region", "entry_value", "region_ptr", "region_voxel",
+                  "region_value"):
+        x, y = np.asarray(getattr(a, field)), np.asarray(getattr(b, field))
+        assert x.dtype == y.dtype and x.tobytes() == y.tobytes(), field
+    assert not np.shares_memory(a.region_voxel, voxel) and not np.shares_memory(a.region_value, value)

@@ -1500,10 +1500,44 @@ def harvard_oxford_prob(part):
     return e
 
 
+# DiFuMo 1024 (siibra's configuration has it too, maps/mni152-difumo1024-continuous.json, but no precomputed
+# sparse index: its one 4D NIfTI, 5.4 GB dense, is what siibra#283 needed about 10 GB for). nilearn's
+# fetch_atlas_difumo(dimension=1024, resolution_mm=2) downloads one zip from OSF (https://osf.io/34792/download,
+# unpacked into difumo_atlases/: 1024/labels_1024_dictionary.csv, 1024/2mm/maps.nii.gz, 1024/3mm/maps.nii.gz) and,
+# when difumo_atlases/README.md is missing, the README (https://osf.io/4k9bf/download, moved to README.md); it reads
+# the CSV with pandas (column names in lower case: component, difumo_names, ...) and returns the maps' path, with
+# template="MNI152NLin6Asym" and its description's licence ("usage is unrestricted for non-commercial research
+# purposes") and reference (Dadi et al. 2020).
+DIFUMO_OSF = {1024: "34792"}
+
+
+def difumo_nilearn(n, resolution=2):
+    e = nilearn_entry(
+        f"difumo-{n}", f"DiFuMo {n} functional modes (continuous), {resolution} mm", [f"difumo {n}", f"difumo{n}"],
+        f"Dictionaries of Functional Modes, {n} dimensions: soft, overlapping functional modes (non-negative "
+        f"weights, not probabilities); one 4D NIfTI ({resolution} mm, 104 x 123 x 104 x {n}), read a volume at a "
+        "time; names from the labels CSV (difumo_names) as nilearn reads it. nilearn states the template "
+        "MNI152NLin6Asym; siibra's configuration files the DiFuMo maps under ICBM 2009c (difumo-64 to -512 here).",
+        "fetch_atlas_difumo", {"dimension": n, "resolution_mm": resolution}, "difumo_atlases",
+        [(f"difumo_{n}.zip", f"https://osf.io/{DIFUMO_OSF[n]}/download", "archive"),
+         ("README.md", "https://osf.io/4k9bf/download")], n,
+        "MNI152NLin6Asym", "usage unrestricted for non-commercial research purposes (the authors' terms, as nilearn "
+                           "states them)",
+        "Dadi K, Varoquaux G, Machlouzarides-Shalit A, Gorgolewski KJ, Wassermann D, Thirion B, Mensch A (2020). "
+        "Fine-grain atlases of functional modes for fMRI analysis. NeuroImage 221:117126, "
+        "doi:10.1016/j.neuroimage.2020.117126",
+        [f"{n}/labels_{n}_dictionary.csv", f"{n}/{resolution}mm/maps.nii.gz", "README.md"])
+    e["maptype"], e["values"] = "statistical", "weights"
+    e["volumes"] = [e["volumes"][0]]  # the one 4D NIfTI, in the archive
+    e["source"]["label_column"] = "difumo_names"
+    return e
+
+
 def nilearn_entries():
     return [schaefer(n, k) for k in (7, 17) for n in range(100, 1001, 100)] + \
         [yeo(n, t) for n in (7, 17) for t in ("thick", "thin")] + [aal_spm12()] + \
-        [harvard_oxford_sub(t) for t in (0, 25, 50)] + [harvard_oxford_prob(p) for p in ("cort", "sub")]
+        [harvard_oxford_sub(t) for t in (0, 25, 50)] + [harvard_oxford_prob(p) for p in ("cort", "sub")] + \
+        [difumo_nilearn(1024)]
 
 
 TEMPLATES = {f"harvard-oxford-cort-{thr}": ("MNI152NLin6Asym", "FSL's atlas, on FSL's MNI152: its source's space")

@@ -43,6 +43,10 @@ def is_native(path) -> bool:
         return False
 
 
+def _ascending(a) -> bool:
+    return len(a) < 2 or bool(np.all(a[1:] > a[:-1]))
+
+
 def write(path, index: SparseIndex, names, meta=None):
     """Write an atlas in the native format.
 
@@ -58,13 +62,18 @@ def write(path, index: SparseIndex, names, meta=None):
     """
     path = os.fspath(path)
     # rows in raster order
-    order = np.argsort(index.row_voxel, kind="stable")
-    counts = np.diff(index.row_ptr)[order]
-    starts = index.row_ptr[:-1][order]
-    entry = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
-    row_voxel = index.row_voxel[order]
-    region = index.entry_region[entry]
-    value = index.entry_value[entry]
+    if _ascending(index.row_voxel):  # rows in raster order already (an index built from entries): no gather
+        counts, row_voxel = np.diff(index.row_ptr), index.row_voxel
+        region, value = index.entry_region, index.entry_value
+    else:
+        order = np.argsort(index.row_voxel, kind="stable")
+        counts = np.diff(index.row_ptr)[order]
+        starts = index.row_ptr[:-1][order]
+        entry = np.repeat(starts - np.r_[0, np.cumsum(counts)[:-1]], counts) + np.arange(counts.sum())
+        row_voxel = index.row_voxel[order]
+        region = index.entry_region[entry]
+        value = index.entry_value[entry]
+        del entry
     if counts.size and counts.max() > np.iinfo(np.uint16).max:
         raise OptionError("more than 65535 regions at one voxel")
     arrays = dict(
@@ -77,11 +86,11 @@ def write(path, index: SparseIndex, names, meta=None):
         row_count=counts.astype(np.uint16),
         entry_region=region.astype(np.uint16 if index.num_volumes <= 65535 else np.int32),
     )
-    table, code = np.unique(value, return_inverse=True)
-    if len(table) <= 256:
-        arrays.update(value_table=table.astype(np.float32), value_code=code.astype(np.uint8))
-    elif len(table) <= 65536:
-        arrays.update(value_table=table.astype(np.float32), value_code=code.astype(np.uint16))
+    table = np.unique(value)  # the codes only when they are used (their int64 inverse is 8 bytes a value)
+    if len(table) <= 65536:
+        code = np.searchsorted(table, value)  # np.unique's inverse: each value's place in the sorted table
+        arrays.update(value_table=table.astype(np.float32),
+                      value_code=code.astype(np.uint8 if len(table) <= 256 else np.uint16))
     else:
         arrays.update(entry_value=value.astype(np.float32))
     if not path.endswith(".npz"):  # NumPy adds it: the name written is the one given back

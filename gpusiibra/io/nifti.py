@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import AtlasFileError, ImageFileError
 
-__all__ = ["load_image", "read_image", "read_raw", "n_volumes", "RawVolume", "space_note", "MNI_BRAIN_BOX", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
+__all__ = ["load_image", "read_image", "read_raw", "n_volumes", "iter_volumes", "RawVolume", "space_note", "MNI_BRAIN_BOX", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -471,6 +471,82 @@ def _read_raw_frames(path, start, stop):
                      space_note(img.header, affine, shape))
 
 
+def iter_volumes(path, per_read: int = 8):
+    """``(shape, affine, volumes)``: a 4D file's shape (3 or 4 axes, trailing axes of length 1 dropped), affine and
+    volumes one after the other, each as ``np.asanyarray(img.dataobj)[..., t]`` would give it (nibabel's scaled
+    type, a 3D array), without the whole 4D array in memory.
+
+    A plain file (:func:`read_raw`'s kind) is read forward once, ``per_read`` volumes at a time: a ``.nii.gz``
+    through one :class:`_GzipCursor` (not nibabel's per-volume slicing, which inflates a gzip stream from its start
+    for each volume), to its end, so that a stream cut short, a wrong checksum or bytes after the end raise
+    :class:`ImageFileError` as a whole read would (the volumes before the damage may have been given by then).
+    None for a file the raw path does not take (an intercept, a scaled float type, odd types, a damaged header):
+    the caller reads it with nibabel, which gives its values or says what is wrong. ``volumes`` is a generator; a
+    3D file gives one volume."""
+    path = resolve(path)
+    gz = path.lower().endswith(".gz")
+    layout = cur = None
+    if path.lower().endswith(NIFTI_SUFFIXES) and os.path.isfile(path):
+        try:
+            if gz:
+                cur = _GzipCursor(path)
+                head = cur.head()
+            else:
+                with open(path, "rb") as f:
+                    head = f.read(540)
+            img = _from_bytes(head)
+            layout = _plain_layout(img) if img is not None else None
+        except Exception:  # unreadable: nibabel names the problem
+            layout = None
+    if cur is not None:
+        cur.close()  # the volumes open their own when they are read (a generator never started holds no file)
+    if layout is None:
+        return None
+    proxy, shape, stored, slope, inter, affine = layout
+    n_vols = shape[3] if len(shape) == 4 else 1
+    nvox = int(np.prod(shape[:3]))
+    frame = nvox * stored.itemsize
+    from nibabel.volumeutils import apply_read_scaling
+
+    dtype = apply_read_scaling(np.zeros(1, stored.newbyteorder("=")), slope, inter).dtype
+    scaled = not (slope == 1 and inter == 0)
+
+    def volumes():
+        try:
+            f = _GzipCursor(path) if gz else open(path, "rb")
+        except OSError as e:
+            raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
+        try:
+            for t0 in range(0, n_vols, max(1, per_read)):
+                t1 = min(n_vols, t0 + max(1, per_read))
+                first, last = int(proxy.offset) + t0 * frame, int(proxy.offset) + t1 * frame
+                if gz:
+                    data = f.read(first, last)
+                else:
+                    f.seek(first)
+                    data = f.read(last - first)
+                if len(data) < last - first:
+                    raise ImageFileError(path, f"not a readable NIfTI image (the file is cut short: it ends in volume "
+                                               f"{t0 + len(data) // frame} of {n_vols})")
+                block = np.frombuffer(data, dtype=stored)
+                if not stored.isnative:
+                    block = block.astype(stored.newbyteorder("="))
+                del data
+                for k in range(t1 - t0):
+                    vol = block[k * nvox:(k + 1) * nvox]
+                    if scaled:
+                        vol = apply_read_scaling(vol, slope, inter).astype(dtype, copy=False)
+                    yield vol.reshape(shape[:3], order="F")
+            if gz:
+                f.finish()  # the rest of the stream: its checksum, a cut or bytes after its end
+        except OSError as e:
+            raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
+        finally:
+            f.close()
+
+    return shape, affine, volumes()
+
+
 def _is_pipe(path) -> bool:
     import stat
 
@@ -642,6 +718,45 @@ def _expand(paths):
     return out
 
 
+def _finite_volumes(path):
+    """``(affine, volumes)`` of a plain 4D file read forward once (:func:`iter_volumes`), each volume as
+    :func:`image_data` gives it (non-finite values set to 0, with one warning for the file; a volume with no finite
+    value an error), or None for another file (:func:`image_data` reads it)."""
+    if not os.fspath(path).lower().endswith(NIFTI_SUFFIXES) or not os.path.isfile(path):
+        return None
+    streamed = iter_volumes(path)
+    if streamed is None:
+        return None
+    shape, affine, volumes = streamed
+    if len(shape) != 4:
+        volumes.close()
+        return None
+
+    def cleaned():
+        bad = 0
+        for t, vol in enumerate(volumes):
+            if vol.dtype.kind == "f":
+                finite = np.isfinite(vol)
+                if not finite.all():
+                    if not finite.any():
+                        raise ImageFileError(path, f"volume {t}: every value is NaN or infinite")
+                    bad += int((~finite).sum())
+                    vol = np.where(finite, vol, 0).astype(vol.dtype)
+            yield vol
+        if bad:
+            warnings.warn(f"{path}: {bad} non-finite values set to 0", RuntimeWarning, stacklevel=2)
+
+    return affine, cleaned()
+
+
+def _atlas_errors(volumes):
+    """The volumes, an :class:`ImageFileError` met while reading them raised as an :class:`AtlasFileError`."""
+    try:
+        yield from volumes
+    except ImageFileError as e:
+        raise AtlasFileError(e.path, e.reason) from None
+
+
 def read_region_maps(source, labels=None):
     """Region maps from a 4D NIfTI (one region per volume) or from 3D NIfTI files (a folder or a list).
 
@@ -662,15 +777,20 @@ def read_region_maps(source, labels=None):
     n = 0
     for f in files:
         try:
-            data, aff = image_data(load_image(f), f)
+            streamed = _finite_volumes(f)
+            if streamed is not None:  # a plain 4D file: read forward once, a volume at a time
+                aff, vols = streamed
+            else:
+                data, aff = image_data(load_image(f), f)
+                vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
+                del data
         except ImageFileError as e:
             raise AtlasFileError(e.path, e.reason) from None
-        vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
         stem = os.path.basename(f)
         for s in NIFTI_SUFFIXES:
             if stem.lower().endswith(s):
                 stem = stem[: -len(s)]
-        for t, vol in enumerate(vols):
+        for t, vol in enumerate(_atlas_errors(vols)):
             if shape is None:
                 shape, affine = vol.shape, aff
             elif vol.shape != shape:
@@ -682,7 +802,7 @@ def read_region_maps(source, labels=None):
             regions.append(np.full(len(lin), n, np.int64))
             voxels.append(lin)
             values.append(flat[lin].astype(np.float32))
-            default_names.append(stem if len(vols) == 1 else f"{stem}[{t}]")
+            default_names.append(stem if streamed is None and len(vols) == 1 else f"{stem}[{t}]")
             n += 1
     names = read_labels(labels) if labels is not None else default_names
     if len(names) != n:
