@@ -348,8 +348,12 @@ def _prepare(images, shape, grid_affine, split_components, pulls=None):
     G = int(np.prod(shape))
     M = len(images)
     key, x = support_entries(images, shape, grid_affine, zeros=True, pulls=pulls)
-    reached = backend.to_host(_kernels.segment_sums([x != 0], key // G, M)[:, 0]) if key.size else \
-        np.zeros(M)
+    if key.size:  # nonzero values per map: differences of a running count at the maps' bounds (keys are sorted)
+        nzc = xp.concatenate([xp.zeros(1, xp.int64), xp.cumsum(x != 0)])
+        bounds = xp.searchsorted(key, xp.arange(M + 1, dtype=xp.int64) * G)
+        reached = backend.to_host(nzc[bounds[1:]] - nzc[bounds[:-1]])
+    else:
+        reached = np.zeros(M)
     status = ["empty" if im.nnz == 0 else "outside" if reached[i] == 0 else "ok" for i, im in enumerate(images)]
     keep = xp.flatnonzero(x > 0 if split_components else x != 0)  # the chunk's one compaction of its support
     key, x = key[keep], x[keep]

@@ -306,7 +306,10 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
         p[p < lower_threshold] = 0.0
     xr = xp.repeat(x, cnt)
     key = xp.repeat(comp.astype(xp.int64), cnt) * R + reg
-    hit = ((p > 0) & (xr > 0)).astype(xp.float64)
+    # on the CPU, where every entry is a hit (the usual case: atlas values above the threshold, x > 0), the counts
+    # are a plain bincount (the same integers, without the hit column and its weighted pass)
+    every = xp is np and bool((p > 0).all()) and bool((x > 0).all())
+    hit = None if every else ((p > 0) & (xr > 0)).astype(xp.float64)
     if n_comp * R <= _DENSE_LIMIT:
         inter = xp.bincount(key, hit, minlength=n_comp * R)
         nz = xp.flatnonzero(inter)
