@@ -49,12 +49,17 @@ def engine_threads() -> int:
 def run_local(work, chunks, readers, read_kw):
     """Yield (paths, ``work(paths, read results)``) of each chunk in order: files read ahead by the readers,
     chunks worked on by :func:`engine_threads` threads (the first alone, so that the atlas's caches are made
-    once), each on the caller's backend."""
+    once), each on the caller's backend. The process keeps its freed heap from here on (as reader processes do)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
     n_engines = engine_threads()
     from . import _kernels
+    from ._readers import _keep_heap
+
+    # the engine's temporaries (tens of MB a chunk) reused from one chunk to the next instead of being given back
+    # to the system and faulted in afresh: a quarter of the CPU was system time (Linux with glibc only)
+    _keep_heap()
 
     with Readers(readers, sum(len(c) for c in chunks), read_kw) as pool, \
             ThreadPoolExecutor(n_engines, thread_name_prefix="gpusiibra-engine") as engines:

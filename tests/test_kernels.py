@@ -116,6 +116,24 @@ def test_union_find_on_the_cpu_gives_scipys_components(rng, monkeypatch, graph, 
     np.testing.assert_array_equal(got, smallest[lab])
 
 
+def test_accumulate_counts_every_hit_as_the_weighted_route_does(rng):
+    """The CPU counts with a plain bincount where every gathered entry is a hit; a voxel of x = 0 added at a mapped
+    voxel sends the call through the weighted hit column instead: the same pairs, sums and counts, bit for bit."""
+    maps, A = random_atlas(rng, shape=(14, 15, 16), n_regions=9)
+    ix = atlas_from_dense(maps, A).sparse_index
+    n = 3000
+    lin = rng.integers(0, int(np.prod(ix.shape)), n)
+    comp = rng.integers(0, 17, n)
+    x = rng.random(n) + 0.1
+    mapped = int(np.flatnonzero(np.asarray(ix.device_arrays()["voxels"]).ravel() >= 0)[0])
+    plain = kernels.accumulate(ix, lin, comp, x, 17)
+    weighted = kernels.accumulate(ix, np.append(lin, mapped), np.append(comp, 3), np.append(x, 0.0), 17)
+    assert plain[0].size > 0
+    for u, v in zip(plain, weighted):
+        assert u.dtype == v.dtype
+        np.testing.assert_array_equal(u, v)
+
+
 def test_segment_min_max_equals_the_twin(monkeypatch, rng):
     v = rng.integers(-50, 50, (2000, 3))
     seg = rng.integers(0, 40, 2000)
