@@ -133,14 +133,15 @@ def _grid(n) -> int:
     return max(1, min((int(n) + _THREADS - 1) // _THREADS, _MAX_GRID))
 
 
-def _csr_gather(xp, row_ptr, rows):
-    """Entry indices of the given CSR rows, and the count per row."""
+def _csr_gather(xp, row_ptr, rows, with_owner=False):
+    """Entry indices of the given CSR rows, and the count per row (and, ``with_owner``, each entry's row's
+    position in ``rows``)."""
     start = row_ptr[rows]
     cnt = row_ptr[rows + 1] - start
     offs = xp.cumsum(cnt) - cnt
     owner = repeat_index(xp, cnt)
     entry = start[owner] + (xp.arange(owner.size, dtype=xp.int64) - offs[owner])
-    return entry, cnt
+    return (entry, cnt, owner) if with_owner else (entry, cnt)
 
 
 def repeat_index(xp, counts):
@@ -299,13 +300,17 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     rows = a["voxels"].ravel()[voxel_lin]
     m = rows >= 0
     rows, comp, x = rows[m], comp[m], x[m]
-    entry, cnt = _csr_gather(xp, a["row_ptr"], rows)
+    entry, cnt, owner = _csr_gather(xp, a["row_ptr"], rows, with_owner=True)
     reg = a["entry_region"][entry].astype(xp.int64)
     p = a["entry_value"][entry].astype(xp.float64)
     if lower_threshold > 0:
         p[p < lower_threshold] = 0.0
-    xr = xp.repeat(x, cnt)
-    key = xp.repeat(comp.astype(xp.int64), cnt) * R + reg
+    if xp is np:  # NumPy's repeat by counts is the faster; CuPy's repeat takes no array of counts: a gather
+        xr = np.repeat(x, cnt)
+        key = np.repeat(comp.astype(np.int64), cnt) * R + reg
+    else:
+        xr = x[owner]
+        key = comp.astype(xp.int64)[owner] * R + reg
     # on the CPU, where every entry is a hit (the usual case: atlas values above the threshold, x > 0), the counts
     # are a plain bincount (the same integers, without the hit column and its weighted pass)
     every = xp is np and bool((p > 0).all()) and bool((x > 0).all())
