@@ -27,3 +27,6 @@ python3 bench/bench_demo.py --backends cpu,gpu --repeat 3 2>&1 | tee "$OUT/bench
 # realistic maps (issue 19): readers' rows, CPU and GPU batch end to end, one map through the CLI
 python3 bench/bench_readers.py --n 1000 --synthetic 500 --readers "$(nproc)" --cpu-n 300 2>&1 \
   | tee "$OUT/bench_readers.txt"
+# declared spaces (issue 27): realistic maps with and without a warp on the GPU (appended to the batch's table;
+# bounded so that the whole script stays under 8 minutes)
+GPUSIIBRA_BACKEND=gpu timeout 150 python3 bench/bench_spaces.py --n 20 --repeat 3 2>&1 | tee -a "$OUT/bench_batch.txt"
