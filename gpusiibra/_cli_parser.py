@@ -199,6 +199,8 @@ def _add_clusters(sub):
     c.add_argument("--siibra", action="store_true", help="also assign the clusters to each probabilistic atlas with "
                    "siibra's statistics (a third table, <stem>_siibra)")
     c.add_argument("--out", help="OUT.csv or OUT.parquet: writes OUT_peaks and OUT_clusters (default: print them)")
+    c.add_argument("--figures", action="store_true", help="also a glass-brain figure per map with clusters, its "
+                   "peaks marked: OUT_<map>.png beside --out (needs --out and '.[plot]')")
     c.add_argument("--quiet", action="store_true", help="no progress bar")
 
 

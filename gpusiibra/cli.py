@@ -203,10 +203,12 @@ def _cmd_clusters(args):
     from ._clusters import check_prob_threshold
     from .cluster_tables import check_out, clusters, write_tables
 
-    if args.two_sided and args.direction not in (None, "both"):
-        from .errors import OptionError
+    from .errors import OptionError
 
+    if args.two_sided and args.direction not in (None, "both"):
         raise OptionError(f"--two-sided and --direction {args.direction} contradict each other")
+    if args.figures and not args.out:
+        raise OptionError("--figures writes its PNG files beside --out: give --out OUT.csv (or OUT.parquet)")
     check_prob_threshold(args.prob_threshold, "--prob-threshold")
     if args.out:
         check_out(args.out)  # before the work
@@ -219,6 +221,13 @@ def _cmd_clusters(args):
     if args.out:
         for path in write_tables(tables, args.out):
             print("written", path)
+        if args.figures:
+            from .cluster_tables import write_figures
+
+            direction = args.direction or ("both" if args.two_sided else "pos")
+            paths = write_figures(tables, args.out, args.threshold, direction, progress=not args.quiet)
+            print(f"written {len(paths)} figure{'s' if len(paths) != 1 else ''}: "
+                  + (", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")))
     else:
         import pandas as pd
 

@@ -21,6 +21,8 @@ True
 from __future__ import annotations
 
 import os
+import re
+import sys
 import warnings
 from dataclasses import dataclass, field
 
@@ -28,7 +30,7 @@ import numpy as np
 
 from .errors import GpusiibraError, OptionError
 
-__all__ = ["ClusterTables", "clusters", "write_tables", "check_out", "label_table"]
+__all__ = ["ClusterTables", "clusters", "write_tables", "write_figures", "check_out", "label_table"]
 
 
 @dataclass
@@ -284,6 +286,56 @@ def write_tables(tables: ClusterTables, out) -> list:
         else:
             table.to_parquet(tmp, index=False)
         os.replace(tmp, path)
+        written.append(path)
+    return written
+
+
+def write_figures(tables: ClusterTables, out, threshold=1.96, direction="pos", progress=True) -> list:
+    """One glass-brain figure per map with clusters, as the study page draws them (nilearn's plotting): the map
+    thresholded as the tables were made (``|value| >= threshold``, the signs of ``direction``), its peaks marked
+    and numbered by cluster in the title; written beside ``out`` as ``<stem>_<map>.png`` (``_frame<k>`` for a 4D
+    map's volumes). Returns the paths written.
+
+    Examples
+    --------
+    >>> import os, tempfile
+    >>> from gpusiibra.cluster_tables import clusters, write_figures
+    >>> t = clusters("example:motor", atlas="harvard_oxford", threshold=6, min_size=20, progress=False)
+    >>> [os.path.basename(p) for p in write_figures(t, os.path.join(tempfile.mkdtemp(), "motor.csv"), 6,
+    ...                                               progress=False)]
+    ['motor_spmMotor.png']
+    """
+    import nibabel as nib
+    from tqdm.auto import tqdm
+
+    from ._page import glass_brain
+
+    stem, _ = check_out(out)
+    if direction not in ("pos", "neg", "both"):
+        raise OptionError(f"direction must be 'pos', 'neg' or 'both', got {direction!r}")
+    peaks = tables.peaks
+    if peaks is None or not len(peaks):
+        return []
+    groups = list(peaks.groupby(["map", "frame"], sort=False))
+    names, written = {}, []
+    for (name, frame), rows in tqdm(groups, desc="figures", unit="figure", disable=not progress, file=sys.stderr):
+        where, volumes, affine, _ = _read_map(name)
+        v = np.nan_to_num(np.asarray(volumes[int(frame)], dtype=np.float64), nan=0.0, posinf=0.0, neginf=0.0)
+        keep = np.abs(v) >= threshold
+        if direction == "pos":
+            keep &= v > 0
+        elif direction == "neg":
+            keep &= v < 0
+        base = re.sub(r"\.nii(\.gz)?$", "", os.path.basename(where), flags=re.I) + (
+            f"_frame{int(frame)}" if len(volumes) > 1 else "")
+        names[base] = names.get(base, 0) + 1  # two maps of one name in two folders: numbered
+        path = f"{stem}_{base}" + (f"_{names[base]}" if names[base] > 1 else "") + ".png"
+        title = f"{os.path.basename(where)}" + (f" [{int(frame)}]" if len(volumes) > 1 else "") + \
+            f": {rows['cluster_id'].nunique()} cluster{'s' if rows['cluster_id'].nunique() != 1 else ''}, " \
+            f"|value| >= {threshold:g}"
+        glass_brain(nib.Nifti1Image(np.where(keep, v, 0.0).astype(np.float32), affine), path=path, title=title,
+                    markers=rows[["peak_x", "peak_y", "peak_z"]].to_numpy(np.float64), marker_color="k",
+                    plot_abs=False, colorbar=True, threshold=float(threshold) if threshold > 0 else None)
         written.append(path)
     return written
 

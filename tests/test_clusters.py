@@ -387,3 +387,25 @@ def test_cli_clusters_out_in_a_missing_folder_is_refused_before_the_work(tmp_pat
     assert err.count("\n") == 1 and f"--out {out}: the folder" in err and "does not exist" in err
     assert main(["clusters", "example:motor", "--out", str(tmp_path / "x.txt")]) == 2
     assert "--out must end in .csv or .parquet" in capsys.readouterr().err
+
+
+def test_figures_one_per_map_and_volume_with_its_peaks(tmp_path, ar_cache, capsys):
+    """--figures: a glass-brain PNG per map (per volume of a 4D one) with clusters, beside --out; refused at once
+    without --out."""
+    from gpusiibra.cli import main as cli
+    from gpusiibra.cluster_tables import clusters, write_figures
+
+    from gpusiibra.data import EXAMPLES
+
+    img = nib.load(EXAMPLES["example:motor"])
+    d = np.asarray(img.dataobj, np.float32)
+    nib.Nifti1Image(np.stack([d, -d], axis=-1), img.affine).to_filename(tmp_path / "two.nii.gz")
+    t = clusters([str(tmp_path / "two.nii.gz")], atlas="aal", threshold=6, min_size=20, two_sided=True,
+                 cache=ar_cache, progress=False)
+    paths = write_figures(t, tmp_path / "out.csv", 6, "both", progress=False)
+    assert [os.path.basename(p) for p in paths] == ["out_two_frame0.png", "out_two_frame1.png"]
+    assert all(open(p, "rb").read(8) == b"\x89PNG\r\n\x1a\n" for p in paths)
+    capsys.readouterr()
+    assert cli(["clusters", "example:motor", "--figures", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "--figures writes its PNG files beside --out" in err and len(err.strip().splitlines()) == 1
