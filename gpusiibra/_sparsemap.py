@@ -238,12 +238,14 @@ class SparseMap:
         source, warning = input_space(path, space, self)
         if warning:
             warnings.warn(f"{where}: {warning}", RuntimeWarning, stacklevel=4)
+        note = nifti.space_note(item.header, affine, data.shape, check_grid=False) if hasattr(item, "header") \
+            else None
+        if note and note.startswith(nifti.NO_ORIENTATION):  # whatever the user says of its space
+            warnings.warn(f"{where}: {note}: {nifti.RESTORE_AFFINE}", RuntimeWarning, stacklevel=4)
+        elif note and space is None:  # a subject's native space or Talairach: the regions would be another place's
+            warnings.warn(f"{where}: {note}: is it in MNI152 space? The atlas is", RuntimeWarning, stacklevel=4)
         if source is not None:  # declared: pulled onto the atlas's grid through the transforms (one interpolation)
             return pull_to_atlas(data, affine, source, self), self.affine, where
-        note = nifti.space_note(item.header, affine, data.shape, check_grid=False) if hasattr(item, "header") \
-            and space is None else None
-        if note:  # a subject's native space or Talairach: the regions would be those of other places
-            warnings.warn(f"{where}: {note}: is it in MNI152 space? The atlas is", RuntimeWarning, stacklevel=4)
         return data, affine, where
 
     def assign_batch(self, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,

@@ -29,6 +29,7 @@ from ._inputs import expand_inputs
 from ._pipeline import Writer, run_local
 from ._readers import safe_read, unit_path
 from .dataset import Dataset, atlas_identity, atlas_label, errors_path, file_stamp, warnings_path, write_errors
+from .io.nifti import NO_ORIENTATION, RESTORE_AFFINE
 from .errors import GpusiibraError, OptionError
 from .io.nifti import close_cursors, n_volumes
 
@@ -96,8 +97,13 @@ class BatchSummary:
             named = "; ".join(f"{os.path.basename(p)}: {why}" for p, why in list(files.items())[:2])
             more = f"; and {len(files) - 2} more" if len(files) > 2 else ""
             listed = f" (every one in {self.warnings_file})" if self.warnings_file else ""
+            lost = sum(why.startswith(NO_ORIENTATION) for why in files.values())
+            advice = "say --space MNI if they are in it" if lost < len(files) else ""
+            if lost:
+                advice += ("; " if advice else "") + (f"{lost} state{'s' if lost == 1 else ''} no orientation: "
+                                                       "restore the real affine in the header")
             s += (f"\nwarning: {len(files)} input file{'s' if len(files) > 1 else ''} may not be in the atlas's "
-                  f"space ({named}{more}){listed}; say --space MNI if they are in it")
+                  f"space ({named}{more}){listed}; {advice}")
         if self.out:
             s += f"\nresults: {self.out}"
         if self.failures and self.errors_file:
@@ -450,15 +456,18 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
         errs = [e for e in errs if e not in said]  # a file that fails in each of its parts: said once
         said.update(errs)
         errors.extend(errs)
-        if space is None:  # the user did not say: warned once, at the first such file, and counted
-            if spaces and not summary.space:
-                path, note = spaces[0]
-                if note.startswith(("its name ", "its sidecar ")):  # says another space (gpusiibra.spaces)
-                    tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
-                else:
-                    tqdm.write(f"warning: {path}: {note}: is it in MNI152 space? The atlas is; if the file is too, "
-                               "say --space MNI (space='MNI')", file=sys.stderr)
-            summary.space.extend(spaces)
+        if space is not None:  # the user said the space: only a header that lost the voxels' positions is told
+            spaces = [(p, n) for p, n in spaces if n.startswith(NO_ORIENTATION)]
+        if spaces and not summary.space:  # warned once, at the first such file, and counted
+            path, note = spaces[0]
+            if note.startswith(("its name ", "its sidecar ")):  # says another space (gpusiibra.spaces)
+                tqdm.write(f"warning: {path}: {note}", file=sys.stderr)
+            elif note.startswith(NO_ORIENTATION):
+                tqdm.write(f"warning: {path}: {note}: {RESTORE_AFFINE}", file=sys.stderr)
+            else:
+                tqdm.write(f"warning: {path}: {note}: is it in MNI152 space? The atlas is; if the file is too, "
+                           "say --space MNI (space='MNI')", file=sys.stderr)
+        summary.space.extend(spaces)
         for path, reason in errs:
             tqdm.write(f"error: {path}: {reason}", file=sys.stderr)
         summary.maps += len(keys)

@@ -162,6 +162,21 @@ def test_a_header_that_states_no_orientation_is_warned_about_on_every_route(tiny
     with warnings.catch_warnings():  # a header that states its space (sform code 2, as nibabel writes) says nothing
         warnings.simplefilter("error")
         atlas.assign(nib.Nifti1Image(frames[0], affine))
+    # --space MNI does not mend lost positions: still warned, on the API and in a batch
+    with pytest.warns(RuntimeWarning, match="bare.nii.gz: its header states no orientation.*positions are lost"):
+        atlas.assign(str(tmp_path / "bare.nii.gz"), space="MNI")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, s = batch.assign_batch(atlas, [tmp_path / "bare.nii.gz"], progress=False, space="MNI")
+    assert "1 states no orientation: restore the real affine in the header" in str(s)
+    # and the commands that read maps otherwise: clusters and warp
+    from gpusiibra import spaces
+    from gpusiibra.cluster_tables import clusters
+
+    for run in (lambda: clusters([str(tmp_path / "bare.nii.gz")], atlas=[atlas], threshold=1, progress=False),
+                lambda: spaces.warp_image(str(tmp_path / "bare.nii.gz"), "SPM", "FSL", like=(atlas.shape, affine))):
+        with pytest.warns(RuntimeWarning, match="bare.nii.gz: its header states no orientation"):
+            run()
 
 
 def test_inputs_a_bracketed_name_hidden_files_and_an_analyze_pair(tiny, tmp_path):

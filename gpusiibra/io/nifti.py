@@ -11,7 +11,7 @@ import numpy as np
 
 from ..errors import AtlasFileError, ImageFileError
 
-__all__ = ["load_image", "read_image", "read_raw", "n_volumes", "iter_volumes", "RawVolume", "space_note", "MNI_BRAIN_BOX", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
+__all__ = ["warn_lost_orientation", "NO_ORIENTATION", "RESTORE_AFFINE", "load_image", "read_image", "read_raw", "n_volumes", "iter_volumes", "RawVolume", "space_note", "MNI_BRAIN_BOX", "inflate", "inflater", "image_data", "read_region_maps", "NIFTI_SUFFIXES", "is_nifti_path", "missing_reason"]
 
 NIFTI_SUFFIXES = (".nii", ".nii.gz")
 
@@ -605,6 +605,39 @@ MNI_BRAIN_BOX = np.array([[-90.0, -126.0, -72.0], [90.0, 90.0, 108.0]])
 _CODES = {0: "unknown", 1: "scanner", 2: "aligned", 3: "Talairach", 4: "MNI152", 5: "template"}
 
 
+#: how :func:`space_note` begins for a header that states no orientation: its voxels' positions are lost, which no
+#: ``--space`` mends (warned about whatever the user says of the space)
+NO_ORIENTATION = "its header states no orientation"
+
+#: what to do about it
+RESTORE_AFFINE = ("the voxels' positions are lost, whatever its space: write the map's real affine into its header "
+                  "(nibabel's set_sform) and run again")
+
+
+def warn_lost_orientation(img, where) -> bool:
+    """Warn (RuntimeWarning) when an image's header states no orientation (:data:`NO_ORIENTATION`), for the
+    commands that do not go through the batch's space notes (clusters, warp); True when it did."""
+    import warnings
+
+    header = getattr(img, "header", None)
+    if header is None or any(_codes(header)) or not _orientation_unknown(header):
+        return False
+    warnings.warn(f"{where}: {NO_ORIENTATION} (sform_code and qform_code 0, or an Analyze header): {RESTORE_AFFINE}",
+                  RuntimeWarning, stacklevel=3)
+    return True
+
+
+def _codes(header) -> list:
+    """A header's [sform_code, qform_code] (0 where it has none: an Analyze header)."""
+    codes = []
+    for field in ("sform_code", "qform_code"):
+        try:
+            codes.append(int(header[field]))
+        except (KeyError, TypeError, ValueError, IndexError):
+            codes.append(0)
+    return codes
+
+
 def _orientation_unknown(header):
     """Whether a NIfTI or Analyze header states no orientation at all (both codes 0, or Analyze's no codes)."""
     from nibabel.analyze import AnalyzeHeader
@@ -624,16 +657,11 @@ def space_note(header, affine, shape, check_grid=True):
     """
     from nibabel.affines import apply_affine
 
-    codes = []
-    for field in ("sform_code", "qform_code"):
-        try:
-            codes.append(int(header[field]))
-        except (KeyError, TypeError, ValueError, IndexError):
-            codes.append(0)
+    codes = _codes(header)
     code = codes[0] or codes[1]
     if code == 0 and _orientation_unknown(header):
-        return ("its header states no orientation (sform_code and qform_code 0, or an Analyze header): its affine is "
-                "nibabel's guess from the voxel sizes alone, not MNI152")
+        return (f"{NO_ORIENTATION} (sform_code and qform_code 0, or an Analyze header): its affine is nibabel's "
+                "guess from the voxel sizes alone, not MNI152")
     if code in (1, 3):
         return (f"its header says {_CODES[code]} coordinates (sform_code {codes[0]} {_CODES.get(codes[0], '?')}, "
                 f"qform_code {codes[1]} {_CODES.get(codes[1], '?')}), not MNI152")
