@@ -379,7 +379,7 @@ def _warp_table(table, source, target):
 
     from ._space_inputs import _Unknown, space_column
     from .errors import PointsFileError
-    from .io.coordinates import coordinate_columns, points_of, read_table
+    from .io.coordinates import coordinate_columns, points_of, read_table, space_column_name
 
     where = None
     if isinstance(table, (str, os.PathLike)):
@@ -391,8 +391,7 @@ def _warp_table(table, source, target):
     column = _is_column(source)
     name = _warp_space(target, "target", "--to", images=False)
     name = name.name if name is not None else str(target)
-    low = {str(c).strip().lower(): c for c in table.columns}
-    col = low.get("space")
+    col = space_column_name(table, where)
     cols = coordinate_columns(table.columns, where)
     bare = table.drop(columns=[col]) if col is not None else table
     bare.attrs.update(attrs)  # the file's line numbers, for the messages

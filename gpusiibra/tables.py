@@ -142,11 +142,13 @@ def _space_column(table, where):
     """The values of a table's ``space`` column (any case), or a PointsFileError when it has none."""
     from .errors import PointsFileError
 
-    low = {str(c).strip().lower(): c for c in table.columns}
-    if "space" not in low:
+    from .io.coordinates import space_column_name
+
+    col = space_column_name(table, where)
+    if col is None:
         raise PointsFileError(where, "--space column: the table has no space column (it has "
                                      f"{', '.join(map(str, table.columns))})")
-    return table[low["space"]].astype(str).str.strip().to_numpy()
+    return table[col].astype(str).str.strip().to_numpy()
 
 
 def _space_name(smap):

@@ -266,12 +266,14 @@ def test_a_table_in_another_space_is_refused_unless_the_user_says_so(julich, tmp
     with pytest.raises(PointsFileError, match="1 row says its coordinates are in 'TAL', not MNI152: the table mixes "
                                               "spaces: say --space column"):
         label_points(nimare, julich)
-    assert len(label_points(nimare, julich, space="MNI")) > 0
+    with pytest.warns(RuntimeWarning, match="'TAL', not MNI: taken as they are"):
+        assert len(label_points(nimare, julich, space="MNI")) > 0
     assert len(label_points(nimare.assign(space=["mni152_2mm".replace("_2mm", ""), "ICBM"]), julich)) > 0
     path = tmp_path / "t.csv"
     nimare.to_csv(path, index=False)
-    assert cli(["points", str(path)]) == 2 and "--space MNI" in capsys.readouterr().err
+    assert cli(["points", str(path)]) == 2 and "--space column" in capsys.readouterr().err
     assert cli(["points", str(path), "--space", "MNI"]) == 0
+    assert "'TAL', not MNI: taken as they are (--space MNI)" in capsys.readouterr().err
 
 
 def test_the_regions_of_each_study(julich, table, tmp_path, capsys):

@@ -197,7 +197,18 @@ def test_rows_in_another_space_than_space_are_refused_a_generic_mni_against_tala
         spaces.warp_table(mixed, "TAL", "FSL")  # warp reads the table through the same check
     with pytest.raises(PointsFileError, match=r"--from says Talairach: which is it\? say --from column"):
         check_space(mixed, "t.csv", "TAL", option="--from")
-    assert len(label_points(mixed, fsl_atlas, space="MNI")) and len(label_points(mixed, fsl_atlas, space="column"))
+    with pytest.warns(RuntimeWarning, match="100 rows say their coordinates are in 'TAL', not MNI: taken as they "
+                                            r"are \(--space MNI\); --space column warps"):
+        assert len(label_points(mixed, fsl_atlas, space="MNI"))  # the user's word, but Talairach rows are told
+    assert len(label_points(mixed, fsl_atlas, space="column"))
+    with pytest.raises(PointsFileError) as e:  # Talairach rows: --space MNI is not advised (it takes them unwarped)
+        label_points(one, fsl_atlas)
+    assert "--space MNI" not in str(e.value)
+    both = mixed.assign(Space="MNI")  # two space columns (case aside): refused, neither chosen
+    for run in (lambda: label_points(both, fsl_atlas), lambda: label_points(both, fsl_atlas, space="column"),
+                lambda: spaces.warp_table(both, "TAL", "FSL")):
+        with pytest.raises(PointsFileError, match=r"2 space columns \('space', 'Space'\): which one"):
+            run()
     with pytest.warns(RuntimeWarning, match="nothing was warped: say --space column"):
         label_points(mixed.assign(space=np.where(mixed["space"] == "TAL", "MNI152NLin2009cAsym", "MNI")), fsl_atlas)
 

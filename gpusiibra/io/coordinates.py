@@ -158,6 +158,16 @@ MNI_SPACES = ("mni", "mni152", "icbm", "icbm152", "mni152nlin2009casym", "mni152
               "mni152lin", "mni305", "spm", "fsl")
 
 
+def space_column_name(df, where=None):
+    """The name of a table's ``space`` column (any case, spaces around it), None without one; two such columns
+    (``space`` and ``Space``) are refused as ambiguous, never one of them chosen."""
+    cols = [n for n in df.columns if str(n).strip().lower() == "space"]
+    if len(cols) > 1:
+        raise PointsFileError(where, f"{len(cols)} space columns ({', '.join(repr(str(c)) for c in cols)}): which "
+                                     "one says the rows' space is not guessed; keep one")
+    return cols[0] if cols else None
+
+
 def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
     """What a table's ``space`` column (NiMARE's and Neurosynth's exports have one) says, against the user's
     ``space`` (``--space``, a name :func:`gpusiibra.spaces.resolve_space` takes: an unknown one is an error).
@@ -178,12 +188,10 @@ def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
     from .._spaces import resolve as resolve_space
 
     user = resolve_space(space) if space is not None else None
-    if space is not None and user is None:
+    col = space_column_name(df, where)
+    if col is None:
         return
-    low = {str(n).strip().lower(): n for n in df.columns}
-    if "space" not in low:
-        return
-    values = df[low["space"]].astype(str).str.strip()
+    values = df[col].astype(str).str.strip()
     named = {}
     for v in values.unique():
         try:
@@ -191,6 +199,14 @@ def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
         except ValueError:
             named[v] = v  # a space gpusiibra does not know: kept as written
     kinds = {getattr(sp, "name", sp) for sp in named.values()}  # None: a generic MNI
+    far = [v for v, sp in named.items() if isinstance(sp, str) or (sp is not None and not sp.images)]
+    if space is not None and user is None:  # "MNI": every row taken as it is (siibra's way), the user's word
+        if far:  # rows that say Talairach (or an unknown space) are not MNI coordinates: told, not hidden
+            n = int(values.isin(far).sum())
+            warnings.warn(f"{where or 'the table'}: {_say_rows(n)} coordinates are in "
+                          f"{', '.join(map(repr, far[:3]))}, not MNI: taken as they are ({option} MNI); "
+                          f"{option} column warps each row from the space it names", RuntimeWarning, stacklevel=4)
+        return
     column = f"{option} column (each row from the space its column names" + \
         ("; a generic MNI as the atlas's own)" if option == "--space" else ")")
     if user is not None:
@@ -212,7 +228,6 @@ def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
                                          f"which is it? say {column}" + (", or --space MNI to take every row as it "
                                                                          "is" if option == "--space" else ""))
         return
-    far = [v for v, sp in named.items() if isinstance(sp, str) or (sp is not None and not sp.images)]
     if far:
         n = int(values.isin(far).sum())
         seen = ", ".join(repr(v) for v in far[:3]) + (f" and {len(far) - 3} more" if len(far) > 3 else "")
@@ -224,8 +239,8 @@ def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
             say = f"the table mixes spaces: say {column}"
         else:
             say = f"say --space {named[far[0]].name} to warp them into the atlas's space"
-        raise PointsFileError(where, f"{_say_rows(n)} coordinates are in {seen}, not MNI152: {say}, or "
-                                     "--space MNI to take them as they are")
+        raise PointsFileError(where, f"{_say_rows(n)} coordinates are in {seen}, not MNI152: {say}"
+                                     + (", or --space MNI to take them as they are" if unknown else ""))
     other = [sp.name for sp in named.values() if sp is not None and atlas_space and sp.name != atlas_space]
     if other:
         say = f"say {column}" if len(kinds) > 1 else f"say --space {other[0]} (space='{other[0]}') to warp the points"
