@@ -15,7 +15,8 @@ _MAP_KEY = ["input", "frame", "sign"]
 def _load(dataset):
     """The manifest, the maps, the failed inputs and the rows of exactly the recorded, intact part files, with
     notes on what is missing or unfinished."""
-    from .dataset import completeness_notes, errors_path, intact_chunks, read_errors, read_manifest, require_dataset
+    from .dataset import (completeness_notes, errors_path, intact_chunks, read_errors, read_manifest, require_dataset,
+                          warnings_path)
     from .errors import DatasetError
 
     dataset = require_dataset(dataset)
@@ -25,6 +26,13 @@ def _load(dataset):
     maps = pd.DataFrame([m for r in chunks for m in r["maps"]], columns=_MAP_KEY)
     failed, unreadable = read_errors(err_file)
     notes = completeness_notes(dataset, records, damaged, "this report") + ([unreadable] if unreadable else [])
+    warned, unreadable = read_errors(warnings_path(dataset), header=("input", "warning"))
+    if len(warned) or unreadable:  # maps of another space, or whose header lost its positions: said on the page
+        notes.append(unreadable or f"{len(warned)} input file{'s were' if len(warned) != 1 else ' was'} warned about "
+                                   f"when assigned (another space, no orientation, a grid off the brain): "
+                                   f"{', '.join(os.path.basename(p) for p in warned['input'][:3])}"
+                                   f"{' and more' if len(warned) > 3 else ''}; every reason in "
+                                   f"{warnings_path(dataset)}")
     if maps.empty:
         if len(failed):
             raise DatasetError(dataset, f"no map was assigned: all {len(failed)} inputs failed "

@@ -414,7 +414,13 @@ def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lo
         summary.out = ds.out
         summary.errors_file = errors_path(out)
         write_errors(summary.errors_file, errors)
-        warned = list(dict(summary.space).items())  # a 4D file's volumes in several chunks: listed once
+        warned = dict(summary.space)  # a 4D file's volumes in several chunks: listed once
+        if resume:  # the maps a resumed run does not read again keep their warnings (they are in the dataset)
+            from .dataset import read_errors
+
+            before, _ = read_errors(warnings_path(out), header=("input", "warning"))
+            warned = {**dict(zip(before["input"], before["warning"])), **warned}
+        warned = list(warned.items())
         write_errors(warnings_path(out), warned, header=("input", "warning"))
         summary.warnings_file = warnings_path(out) if warned else None
         if ds.discard_if_empty():  # nothing assigned: no dataset left behind to refuse the next run

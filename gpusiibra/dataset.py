@@ -494,23 +494,26 @@ def _show(v):
     return "none" if v is None else repr(v)
 
 
-def read_errors(path):
-    """The ``input, reason`` rows of an errors file (``OUT.errors.csv``) and None, or no rows and a note saying why
-    the file cannot be read (damaged, or not one that gpusiibra wrote): a report goes on without them."""
+def read_errors(path, header=("input", "reason")):
+    """The ``input, reason`` rows of an errors file (``OUT.errors.csv``; ``header``: another such file's columns,
+    ``OUT.warnings.csv``'s) and None, or no rows and a note saying why the file cannot be read (damaged, or not
+    one that gpusiibra wrote): a report goes on without them."""
     import pandas as pd
 
-    empty = pd.DataFrame(columns=["input", "reason"])
+    header = list(header)
+    what = "failed inputs" if header[1] == "reason" else "inputs warned about"
+    empty = pd.DataFrame(columns=header)
     if not os.path.exists(path):
         return empty, None
     try:
         table = pd.read_csv(path, dtype=str, keep_default_na=False)
     except (OSError, UnicodeDecodeError, ValueError, pd.errors.ParserError, pd.errors.EmptyDataError) as e:
         why = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        return empty, f"{path}: cannot read the failed inputs ({why}); they are not listed"
-    if list(table.columns[:2]) != ["input", "reason"]:
-        return empty, (f"{path}: not a gpusiibra errors file (its columns are {list(table.columns)[:4]}, not "
-                       "input, reason); the failed inputs are not listed")
-    return table[["input", "reason"]], None
+        return empty, f"{path}: cannot read the {what} ({why}); they are not listed"
+    if list(table.columns[:2]) != header:
+        return empty, (f"{path}: not a gpusiibra {'errors' if header[1] == 'reason' else 'warnings'} file (its columns are {list(table.columns)[:4]}, not "
+                       f"{', '.join(header)}); the {what} are not listed")
+    return table[header], None
 
 
 def warnings_path(out) -> str:

@@ -224,8 +224,17 @@ def test_every_file_warned_about_is_listed_beside_the_dataset(tiny, tmp_path):
     assert sorted(map(os.path.basename, listed["input"])) == [f"s{i}.nii.gz" for i in range(4)]
     assert all("of the MNI152 brain's box" in w for w in listed["warning"])
     assert "4 input files may not be in the atlas's space" in str(s) and "; and 2 more) (every one in" in str(s)
-    _, s = batch.assign_batch(atlas, [folder], tmp_path / "o.parquet", progress=False, resume=True)
-    assert s.maps == 0 and not os.path.exists(dataset.warnings_path(tmp_path / "o.parquet"))  # the last run's
+    nib.Nifti1Image(frames[0], affine).to_filename(folder / "s4.nii.gz")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _, s = batch.assign_batch(atlas, [folder], tmp_path / "o.parquet", progress=False, resume=True)
+    assert s.maps == 1  # a resumed run keeps the warnings of the maps it does not read again
+    listed = pd.read_csv(dataset.warnings_path(tmp_path / "o.parquet"))
+    assert sorted(map(os.path.basename, listed["input"])) == [f"s{i}.nii.gz" for i in range(5)]
+    from gpusiibra.report import study_report
+
+    rep = study_report(tmp_path / "o.parquet", tmp_path / "r.html", figures=False)
+    assert any("5 input files were warned about when assigned" in n for n in rep.notes), rep.notes
 
 
 def test_a_threshold_no_map_reaches_is_said(tiny, study):
