@@ -551,6 +551,9 @@ def warp_file(path, source, target, out, like=None) -> str:
                 and declared.space.name != resolve(source).name:
             raise ImageFileError(path, f"{declared.where} says space {declared.value}, --from says {source}: "
                                        "which is it? (remove one)")
+        if declared is not None and isinstance(declared.space, _Unknown):  # a subject's T1w, say: told, not hidden
+            warnings.warn(f"{path}: {declared.where} says space {declared.value}, which gpusiibra does not know; "
+                          f"it was taken as --from {source}", RuntimeWarning, stacklevel=2)
         img = warp_image(path, source, target, like=grid)
         import nibabel as nib
 

