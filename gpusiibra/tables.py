@@ -98,6 +98,12 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
     assigned = smap._assign_points(points, lower_threshold, centroids=False, space=space)  # the table has the coordinates
     point = assigned["input structure"].to_numpy(np.int64)
     left = table.reset_index(drop=True)
+    if sigma_mm is not None:  # --sigma over the table's own sigma column: the rows say the sigma that was used
+        from .io.coordinates import sigma_column
+
+        col = sigma_column(left.columns)
+        if col is not None:
+            left = left.assign(**{col: np.broadcast_to(np.asarray(points.sigma, np.float64), (len(left),))})
     clash = {c: f"input:{c}" for c in left.columns if c in assigned.columns and c != "input structure"}
     left = left.rename(columns=clash)
     left["_row"] = np.arange(len(left))  # the row's number in the table (dropped below unless asked for)

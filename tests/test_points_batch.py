@@ -368,7 +368,7 @@ def test_a_sigma_option_over_a_sigma_column_is_said_once_and_counts_are_singular
     said = [w for w in recwarn if "not its 'sigma_mm' column" in str(w.message)]
     assert len(said) == 1 and "p.csv: every point's sigma is 5 mm" in str(said[0].message)
     rows = pd.read_parquet(tmp_path / "s.parquet").drop_duplicates("row")
-    assert list(rows["sigma_mm"]) == [1, 2]  # the table's column kept as it is
+    assert list(rows["sigma_mm"]) == [5.0, 5.0]  # the sigma used, not the column it overrode
     recwarn.clear()
     label_points(table, [julich, julich], sigma_mm=5.0)
     assert len([w for w in recwarn if "not its 'sigma_mm' column" in str(w.message)]) == 1

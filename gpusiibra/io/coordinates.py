@@ -158,6 +158,12 @@ MNI_SPACES = ("mni", "mni152", "icbm", "icbm152", "mni152nlin2009casym", "mni152
               "mni152lin", "mni305", "spm", "fsl")
 
 
+def sigma_column(columns):
+    """The name of a table's sigma column (the spellings of :data:`_SIGMA_NAMES`, any case), or None."""
+    low = {str(n).strip().lower(): n for n in columns}
+    return next((low[k] for k in _SIGMA_NAMES if k in low), None)
+
+
 def space_column_name(df, where=None):
     """The name of a table's ``space`` column (any case, spaces around it), None without one; two such columns
     (``space`` and ``Space``) are refused as ambiguous, never one of them chosen."""
@@ -276,8 +282,7 @@ def points_of(df, sigma_mm=None, space=None, where=None, atlas_space=None):
         what = "missing (NaN)" if np.isnan(coords[i, a]) else "infinite"
         raise PointsFileError(where, f"line {lines[i]}: coordinate {'xyz'[a]} is {what}"
                                      + (f" ({int(bad.sum())} rows in all)" if bad.sum() > 1 else ""))
-    low = {str(n).strip().lower(): n for n in df.columns}
-    name = next((low[k] for k in _SIGMA_NAMES if k in low), None)
+    name = sigma_column(df.columns)
     if sigma_mm is not None and name is not None:
         import warnings
 
