@@ -75,7 +75,10 @@ def expand_inputs(inputs) -> tuple[list, list]:
         elif os.path.isdir(item):
             found = sorted(f for f in _walk(item) if is_nifti_path(f))
             if not found:
-                missing.append((item, "folder holds no .nii or .nii.gz file"))
+                hidden = [f for _, _, files in os.walk(item) for f in files if f.startswith(".") and is_nifti_path(f)]
+                missing.append((item, "folder holds no .nii or .nii.gz file" + (
+                    f" ({len(hidden)} hidden one{'s' if len(hidden) > 1 else ''}, such as {hidden[0]}, left out: "
+                    "names that begin with a dot are not maps)" if hidden else "")))
         elif os.path.isfile(item):  # a file whose name holds *, ? or [ is that file, not a pattern
             found = [item]
         elif any(ch in item for ch in "*?["):

@@ -84,9 +84,9 @@ class BatchSummary:
             s = (f"nothing to do: the dataset already holds all {self.skipped} maps of these inputs "
                  f"({self.seconds:.1f} s)")
         else:
-            s = (f"{self.inputs} input files, {self.frames} volumes{signs}: {self.maps} maps assigned, "
-                 f"{self.rows} rows, {self.failures} failed inputs, {self.seconds:.1f} s "
-                 f"({self.maps_per_second:.1f} maps/s)")
+            s = (f"{_n(self.inputs, 'input file')}, {_n(self.frames, 'volume')}{signs}: "
+                 f"{_n(self.maps, 'map')} assigned, {_n(self.rows, 'row')}, {_n(self.failures, 'failed input')}, "
+                 f"{self.seconds:.1f} s ({self.maps_per_second:.1f} maps/s)")
             if self.skipped:
                 s += f"; {self.skipped} maps were already done (resume)"
             if self.maps and not self.rows:
@@ -109,6 +109,11 @@ class BatchSummary:
         if self.failures and self.errors_file:
             s += f"\nerrors:  {self.errors_file}"
         return s
+
+
+def _n(count, noun) -> str:
+    """``"1 map"``, ``"2 maps"``."""
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _arrow(values, valid=None):

@@ -31,7 +31,8 @@ def _cmd_report(args):
         print(f"{rep.maps} points; {len(rep.frequency)} regions are the best region of some point "
               f"(highest {rep.measure})")
     else:
-        print(f"{rep.maps} maps, {len(rep.failed)} failed inputs, {len(rep.frequency)} regions reached "
+        print(f"{rep.maps} map{'' if rep.maps == 1 else 's'}, {len(rep.failed)} failed input"
+              f"{'' if len(rep.failed) == 1 else 's'}, {len(rep.frequency)} regions reached "
               f"({rep.measure} >= {rep.cut:g})")
     print("report:", os.path.abspath(out))
     return 0
@@ -267,6 +268,10 @@ def _cmd_demo(args):
 
     from . import backend
     from .demo import run_demo
+    from .errors import OptionError
+
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        raise OptionError(f"--out {args.out} is a file: the demo writes a folder (its report, figures and table)")
 
     if args.backend:
         backend.set_backend(args.backend)
@@ -435,6 +440,9 @@ def _cmd_atlas(args):
 
         raise OptionError(f"{args.out}: atlas save writes siibra's sparse index zip (.zip) or gpusiibra's native "
                           "format (.npz); end the name with one of them")
+    from ._outputs import check_folder
+
+    check_folder(args.out)
     smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
     if args.out.lower().endswith(".zip"):
         path = smap.save_sparseindex(os.path.dirname(args.out) or ".", os.path.basename(args.out)[:-4],

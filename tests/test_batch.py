@@ -117,7 +117,7 @@ def test_dask_workers_give_the_local_result(julich, inputs, tmp_path):
 def test_cli_exit_status_and_summary(inputs, tmp_path, capsys):
     rc = cli(["assign", str(inputs / "m0.nii.gz"), "--out", str(tmp_path / "a.parquet"), "--quiet"])
     assert rc == 0
-    assert "1 input files, 1 volumes: 1 maps assigned" in capsys.readouterr().out
+    assert "1 input file, 1 volume: 1 map assigned" in capsys.readouterr().out
     rc = cli(["assign", str(inputs), "--out", str(tmp_path / "b.parquet"), "--quiet"])
     assert rc == 1  # broken.nii.gz failed, the rest is written
     assert len(pd.read_parquet(tmp_path / "b.parquet")) > 0

@@ -94,7 +94,7 @@ def test_the_summary_tells_maps_signs_and_component_sizes(tmp_path, capsys):
     assert cli(["assign", "example:motor", "--threshold", "3", "--two-sided", "--out", str(tmp_path / "o.parquet"),
                 "--quiet"]) == 0
     out = capsys.readouterr().out
-    assert "1 input files, 1 volumes x 2 signs: 2 maps assigned" in out
+    assert "1 input file, 1 volume x 2 signs: 2 maps assigned" in out
     header = next(line for line in out.splitlines() if line.strip().startswith("input"))
     assert header.split()[:5] == ["input", "sign", "component", "component", "voxels"]
 

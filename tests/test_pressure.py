@@ -193,6 +193,9 @@ def test_inputs_a_bracketed_name_hidden_files_and_an_analyze_pair(tiny, tmp_path
     (study / "._m.nii.gz").write_bytes(b"\x00\x05\x16\x07 AppleDouble")
     nib.Nifti1Image(frames[0], affine).to_filename(study / ".git" / "old.nii.gz")
     assert expand_inputs([str(study)]) == ([str(study / "m.nii.gz")], [])
+    (tmp_path / "only").mkdir()
+    (tmp_path / "only" / "._m.nii.gz").write_bytes(b"AppleDouble")
+    assert "1 hidden one, such as ._m.nii.gz, left out" in expand_inputs([str(tmp_path / "only")])[1][0][1]
     nib.AnalyzeImage(frames[0].astype(np.float32), affine).to_filename(tmp_path / "pair.img")
     with pytest.warns(RuntimeWarning, match="pair.img is the same file as .*pair.hdr: its maps are assigned once"):
         paths, _ = expand_inputs([str(tmp_path / "pair.hdr"), str(tmp_path / "pair.img")])
@@ -206,6 +209,11 @@ def test_atlas_save_writes_the_name_it_says(tiny, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "x.txt: atlas save writes siibra's sparse index zip (.zip) or gpusiibra's native format (.npz)" in err
     assert len(err.strip().splitlines()) == 1 and not list(tmp_path.glob("x.txt*"))
+    assert cli(["atlas", "save", "julich-3.1-top2", str(tmp_path / "nodir" / "x.npz")]) == 2
+    assert "nodir does not exist (create it first)" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("")
+    assert cli(["demo", "--out", str(tmp_path / "afile"), "--no-figures"]) == 2
+    assert "afile is a file: the demo writes a folder" in capsys.readouterr().err
 
 
 def test_every_file_warned_about_is_listed_beside_the_dataset(tiny, tmp_path):

@@ -157,4 +157,4 @@ def test_the_command_writes_the_page_beside_the_dataset(results, capsys):
     pytest.importorskip("nilearn")
     assert cli(["report", str(results), "--measure", "map containedness", "--min", "0.1", "--top", "5"]) == 0
     out = capsys.readouterr().out
-    assert "12 maps, 1 failed inputs" in out and os.path.exists(str(results) + ".html")
+    assert "12 maps, 1 failed input," in out and os.path.exists(str(results) + ".html")
