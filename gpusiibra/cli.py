@@ -98,6 +98,11 @@ def _cmd_features(args):
 
     from . import features
 
+    if args.out and os.path.exists(args.out) and not os.path.isdir(args.out):
+        from .errors import OptionError
+
+        raise OptionError(f"--out {args.out} is a file: features writes a folder (features.csv, features.parquet, "
+                          "the figures)")
     kw = dict(kinds=args.kind, genes=args.genes, progress=not args.quiet, use_cache=not args.no_cache)
     src = args.input
     atlas = args.atlas or "julich-3.1-top2"

@@ -214,6 +214,8 @@ def test_atlas_save_writes_the_name_it_says(tiny, tmp_path, capsys):
     (tmp_path / "afile").write_text("")
     assert cli(["demo", "--out", str(tmp_path / "afile"), "--no-figures"]) == 2
     assert "afile is a file: the demo writes a folder" in capsys.readouterr().err
+    assert cli(["features", "Area 4a (PreCG) left", "--out", str(tmp_path / "afile")]) == 2  # before any work
+    assert "afile is a file: features writes a folder" in capsys.readouterr().err
 
 
 def test_every_file_warned_about_is_listed_beside_the_dataset(tiny, tmp_path):
