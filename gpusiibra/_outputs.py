@@ -1,11 +1,12 @@
-"""Checks of an output path made before the work, shared by the commands that write one file."""
+"""Output files: their folder checked before the work, and written whole or not at all, for the commands that write
+one file."""
 from __future__ import annotations
 
 import os
 
 from .errors import OptionError
 
-__all__ = ["check_folder"]
+__all__ = ["check_folder", "write_atomically"]
 
 
 def check_folder(out) -> str:
@@ -17,3 +18,19 @@ def check_folder(out) -> str:
     if not os.access(folder, os.W_OK):
         raise OptionError(f"--out {out}: the folder {folder} cannot be written")
     return folder
+
+
+def write_atomically(out, write):
+    """``write(tmp)`` on a temporary file beside ``out`` whose name ends as ``out``'s (so nibabel and pandas read
+    the same format from it: ``.nii.gz``, ``.csv.gz``...), then moved onto ``out``: a run stopped or failing midway
+    leaves ``out`` as it was, never half written. Returns ``out``."""
+    out = os.fspath(out)
+    folder, name = os.path.split(os.path.abspath(out))
+    tmp = os.path.join(folder, f".{os.getpid()}.tmp-{name}")
+    try:
+        write(tmp)
+        os.replace(tmp, out)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return out

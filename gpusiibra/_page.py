@@ -211,8 +211,13 @@ def glass_brain(img, path=None, title=None, markers=None, marker_color="b", mark
     finally:
         display.close()
     if path is not None:
-        with open(path, "wb") as f:
-            f.write(png)
+        from ._outputs import write_atomically
+
+        def save(tmp):
+            with open(tmp, "wb") as f:
+                f.write(png)
+
+        write_atomically(path, save)
     return png
 
 

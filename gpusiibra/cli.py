@@ -175,7 +175,10 @@ def _cmd_points(args):
     df = label_points(args.table, args.atlas if "," in args.atlas else get_map(args.atlas), sigma_mm=args.sigma,
                       lower_threshold=args.lower_threshold, space=args.space)
     if args.out:
-        df.to_csv(args.out, index=False, sep="\t" if args.out.lower().endswith(_TAB_TABLES) else ",")
+        from ._outputs import write_atomically
+
+        sep = "\t" if args.out.lower().endswith(_TAB_TABLES) else ","
+        write_atomically(args.out, lambda tmp: df.to_csv(tmp, index=False, sep=sep))
     with pd.option_context("display.max_rows", 500, "display.width", 160):
         print(df.to_string(index=False) if df["region"].notna().any() else "no region at these points")
     return 0

@@ -275,19 +275,16 @@ def check_out(out):
 def write_tables(tables: ClusterTables, out) -> list:
     """Write the tables next to ``out``: ``<stem>_peaks``, ``<stem>_clusters`` (and ``<stem>_siibra``) with the
     extension of ``out`` (``.csv`` or ``.parquet``); returns the paths written."""
+    from ._outputs import write_atomically
+
     stem, ext = check_out(out)
     written = []
     for part, table in (("peaks", tables.peaks), ("clusters", tables.clusters), ("siibra", tables.siibra)):
         if table is None:
             continue
         path = f"{stem}_{part}{ext}"
-        tmp = f"{path}.{os.getpid()}.tmp"
-        if ext == ".csv":
-            table.to_csv(tmp, index=False)
-        else:
-            table.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
-        written.append(path)
+        written.append(write_atomically(path, (lambda tmp, t=table: t.to_csv(tmp, index=False)) if ext == ".csv"
+                                        else (lambda tmp, t=table: t.to_parquet(tmp, index=False))))
     return written
 
 

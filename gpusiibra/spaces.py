@@ -542,6 +542,8 @@ def warp_file(path, source, target, out, like=None) -> str:
     from ._space_inputs import _Unknown
     from .errors import ImageFileError
 
+    from ._outputs import write_atomically
+
     path, out = os.fspath(path), os.fspath(out)
     chain, is_map = _check_warp(path, source, target, out, like)
     if is_map:
@@ -557,7 +559,7 @@ def warp_file(path, source, target, out, like=None) -> str:
         img = warp_image(path, source, target, like=grid)
         import nibabel as nib
 
-        nib.save(img, out)
+        write_atomically(out, lambda tmp: nib.save(img, tmp))
         dst = resolve(target).name
         on = ("--like's grid" if grid is not None else f"TemplateFlow's 1 mm grid of {dst}"
               if dst in TEMPLATE_GRIDS else f"the map's own grid (gpusiibra has no template grid of {dst}; "
@@ -567,7 +569,7 @@ def warp_file(path, source, target, out, like=None) -> str:
         return f"{path} ({chain}) -> {out}: {size}, on {on}"
     df, generic = _warp_table(path, source, target)
     sep = "\t" if out.lower().endswith((".tsv", ".txt")) else ","
-    df.to_csv(out, sep=sep, index=False)
+    write_atomically(out, lambda tmp: df.to_csv(tmp, sep=sep, index=False))
     said = "".join(f"; {n} {'rows' if n > 1 else 'row'} saying {v!r} taken as {resolve(source).name} (--from)"
                    for v, n in generic.items())
     return f"{path} ({chain}) -> {out}: {len(df)} point{'s' if len(df) != 1 else ''}{said}"

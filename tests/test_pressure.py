@@ -466,3 +466,24 @@ def test_an_atlas_saved_as_a_zip_reloads_with_its_names_and_shows_progress(tiny,
     native = atlas.save(tmp_path / "six.npz")
     assert cli(["atlas", "save", native, str(tmp_path / "cli.zip"), "--quiet"]) == 0  # the command's route
     assert gpusiibra.load_map(tmp_path / "cli.zip").regions == atlas.regions
+
+
+def test_a_write_stopped_midway_leaves_the_output_as_it_was(tmp_path):
+    """warp, points, clusters and figures write through _outputs.write_atomically: a file half written by a run
+    that stops (here: fails) is never left where the output was, nor beside it."""
+    from gpusiibra._outputs import write_atomically
+
+    out = tmp_path / "w.nii.gz"
+    out.write_bytes(b"the earlier output")
+
+    def half(tmp):
+        assert tmp.endswith("w.nii.gz")  # the same ending: nibabel and pandas choose the format by it
+        with open(tmp, "wb") as f:
+            f.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        write_atomically(out, half)
+    assert out.read_bytes() == b"the earlier output" and sorted(p.name for p in tmp_path.iterdir()) == ["w.nii.gz"]
+    assert write_atomically(out, lambda tmp: open(tmp, "wb").write(b"whole")) == str(out)
+    assert out.read_bytes() == b"whole" and sorted(p.name for p in tmp_path.iterdir()) == ["w.nii.gz"]
