@@ -476,75 +476,44 @@ def iter_volumes(path, per_read: int = 8):
     volumes one after the other, each as ``np.asanyarray(img.dataobj)[..., t]`` would give it (nibabel's scaled
     type, a 3D array), without the whole 4D array in memory.
 
-    A plain file (:func:`read_raw`'s kind) is read forward once, ``per_read`` volumes at a time: a ``.nii.gz``
-    through one :class:`_GzipCursor` (not nibabel's per-volume slicing, which inflates a gzip stream from its start
-    for each volume), to its end, so that a stream cut short, a wrong checksum or bytes after the end raise
+    A plain file (:func:`read_raw`'s kind) is read forward once, ``per_read`` volumes at a time, by the batch's
+    reader of a file's volumes (:func:`read_raw` with ``frames``: a ``.nii.gz`` inflated forward by one kept
+    :class:`_GzipCursor`, not nibabel's per-volume slicing, which inflates a gzip stream from its start for each
+    volume), to its end, so that a stream cut short, a wrong checksum or bytes after the end raise
     :class:`ImageFileError` as a whole read would (the volumes before the damage may have been given by then).
     None for a file the raw path does not take (an intercept, a scaled float type, odd types, a damaged header):
     the caller reads it with nibabel, which gives its values or says what is wrong. ``volumes`` is a generator; a
     3D file gives one volume."""
     path = resolve(path)
-    gz = path.lower().endswith(".gz")
-    layout = cur = None
-    if path.lower().endswith(NIFTI_SUFFIXES) and os.path.isfile(path):
-        try:
-            if gz:
-                cur = _GzipCursor(path)
-                head = cur.head()
-            else:
-                with open(path, "rb") as f:
-                    head = f.read(540)
-            img = _from_bytes(head)
-            layout = _plain_layout(img) if img is not None else None
-        except Exception:  # unreadable: nibabel names the problem
-            layout = None
-    if cur is not None:
-        cur.close()  # the volumes open their own when they are read (a generator never started holds no file)
-    if layout is None:
+    n = n_volumes(path) if path.lower().endswith(NIFTI_SUFFIXES) else -1
+    if n < 1:
         return None
-    proxy, shape, stored, slope, inter, affine = layout
-    n_vols = shape[3] if len(shape) == 4 else 1
-    nvox = int(np.prod(shape[:3]))
-    frame = nvox * stored.itemsize
-    from nibabel.volumeutils import apply_read_scaling
+    step = max(1, per_read)
+    try:
+        first = read_raw(path) if n == 1 else read_raw(path, (0, min(n, step)))
+    except Exception:  # unreadable from the first volumes on: nibabel names the problem
+        return None
+    if first is None:
+        return None
+    shape = tuple(first.shape[:3]) + ((n,) if n > 1 else ())
 
-    dtype = apply_read_scaling(np.zeros(1, stored.newbyteorder("=")), slope, inter).dtype
-    scaled = not (slope == 1 and inter == 0)
+    pending = [first]  # the generator owns the first block (not the closure: its bytes go once given)
 
     def volumes():
-        try:
-            f = _GzipCursor(path) if gz else open(path, "rb")
-        except OSError as e:
-            raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
-        try:
-            for t0 in range(0, n_vols, max(1, per_read)):
-                t1 = min(n_vols, t0 + max(1, per_read))
-                first, last = int(proxy.offset) + t0 * frame, int(proxy.offset) + t1 * frame
-                if gz:
-                    data = f.read(first, last)
-                else:
-                    f.seek(first)
-                    data = f.read(last - first)
-                if len(data) < last - first:
-                    raise ImageFileError(path, f"not a readable NIfTI image (the file is cut short: it ends in volume "
-                                               f"{t0 + len(data) // frame} of {n_vols})")
-                block = np.frombuffer(data, dtype=stored)
-                if not stored.isnative:
-                    block = block.astype(stored.newbyteorder("="))
-                del data
-                for k in range(t1 - t0):
-                    vol = block[k * nvox:(k + 1) * nvox]
-                    if scaled:
-                        vol = apply_read_scaling(vol, slope, inter).astype(dtype, copy=False)
-                    yield vol.reshape(shape[:3], order="F")
-            if gz:
-                f.finish()  # the rest of the stream: its checksum, a cut or bytes after its end
-        except OSError as e:
-            raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
-        finally:
-            f.close()
+        block, t0 = pending.pop(), 0
+        while True:
+            for k in range(min(n, t0 + step) - t0):
+                vol = block.frame(k)
+                yield (block.scale(vol) if block.scaled else vol).reshape(shape[:3], order="F")
+            t0 += step
+            if t0 >= n:
+                return
+            block = read_raw(path, (t0, min(n, t0 + step)))
+            if block is None:
+                raise ImageFileError(path, f"not a readable NIfTI image (the file is cut short: it ends before "
+                                           f"volume {min(n, t0 + step)} of {n})")
 
-    return shape, affine, volumes()
+    return shape, first.affine, volumes()
 
 
 def _is_pipe(path) -> bool:
