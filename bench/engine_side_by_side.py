@@ -1,14 +1,14 @@
 """The chunk engine alone, two checkouts side by side: CPU seconds of ``_engine.assign_chunk`` over realistic maps.
 
 Each run is a fresh process per checkout (alternating old, new, new, old, ...) that reads N bench/realistic.py
-maps once (as the readers hand them: thresholded at 3, sparse), assigns them once in chunks to warm the atlas's
+maps (``--kind synthetic``: bench/synthetic.py's noise maps) once (as the readers hand them: thresholded at 3, sparse), assigns them once in chunks to warm the atlas's
 caches, then times ``--passes`` further passes (``time.process_time``: the process's user + system CPU, both
 cores' worth when NumPy uses them) and reports the best of them in ms per map. As the batch's engine process
 does, the heap is kept (``_readers._keep_heap``) where the checkout's pipeline keeps it (``--keep-heap old,new``
 says for which). The rows of the two checkouts are compared bit for bit.
 
 Usage: python bench/engine_side_by_side.py OLD_TREE NEW_TREE [--n 60] [--chunk 60] [--runs 5] [--passes 3]
-       [--keep-heap new]
+       [--keep-heap new] [--kind realistic|synthetic]
 """
 import argparse
 import os
@@ -59,14 +59,22 @@ def main():
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--keep-heap", default="new", help="comma-separated: which checkouts keep the heap (old,new)")
+    ap.add_argument("--kind", choices=["realistic", "synthetic"], default="realistic")
     a = ap.parse_args()
     keep = set(a.keep_heap.split(",")) if a.keep_heap else set()
     work = tempfile.mkdtemp(prefix="gpusiibra-engine-sbs-")
     sys.path.insert(0, HERE)
-    from realistic import write_realistic_maps
-
     folder = os.path.join(work, "maps")
-    write_realistic_maps(folder, a.n)
+    if a.kind == "realistic":
+        from realistic import write_realistic_maps
+
+        write_realistic_maps(folder, a.n)
+    else:
+        from synthetic import write_map
+
+        os.makedirs(folder)
+        for seed in range(a.n):
+            write_map((seed, os.path.join(folder, f"syn-{seed:04d}.nii.gz")))
     ms = {"old": [], "new": []}
     outs = {}
     for i in range(a.runs):
@@ -78,7 +86,7 @@ def main():
                                capture_output=True, text=True, check=True)
             ms[name].append(float(r.stdout.strip().splitlines()[-1]))
             outs.setdefault(name, out)
-    print(f"engine only, {a.n} realistic maps in chunks of {a.chunk}, best of {a.passes} passes a run, {a.runs} runs "
+    print(f"engine only, {a.n} {a.kind} maps in chunks of {a.chunk}, best of {a.passes} passes a run, {a.runs} runs "
           f"each, alternating; {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
     for name in ("old", "new"):
         v = sorted(ms[name])
