@@ -10,6 +10,9 @@ GOLDEN = os.path.join(HERE, "golden")
 sys.path.insert(0, HERE)
 
 import gpusiibra  # noqa: E402
+import backends  # noqa: E402
+
+on_backend = backends.on_backend  # the fixture, for every test module
 
 
 def pytest_addoption(parser):
@@ -31,21 +34,6 @@ def _cpu_backend():
     gpusiibra.set_backend("cpu")
     yield
     gpusiibra.set_backend("cpu")
-
-
-#: the backends a test body runs on (as cupyx's tests run one body on NumPy and on CuPy): the GPU's run is skipped
-#: without a device, and is the GPU suite where there is one
-BACKENDS = ["cpu", pytest.param("gpu", marks=[pytest.mark.gpu, pytest.mark.skipif(
-    not gpusiibra.gpu_available(), reason="no CUDA device")])]
-
-
-@pytest.fixture(params=BACKENDS)
-def on_backend(request):
-    """Run the test body on each backend in turn (``backend.using``: this thread, and the pools it starts)."""
-    from gpusiibra import backend
-
-    with backend.using(request.param):
-        yield request.param
 
 
 @pytest.fixture(scope="session")

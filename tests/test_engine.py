@@ -39,15 +39,10 @@ def _check_labels(rng):
         np.testing.assert_array_equal(mine - offset + 1, ref.ravel()[np.flatnonzero(m)])
         offset += k
     assert K == offset
+    return comp
 
 
 def test_labels_equal_scipys_in_raster_order(rng):
-    _check_labels(rng)
-
-
-@pytest.mark.skipif(not cuda_emulator.available(), reason="no C++ compiler for the kernel emulator")
-def test_labels_through_the_union_find_kernel(rng, monkeypatch):
-    cuda_emulator.install(monkeypatch)
     _check_labels(rng)
 
 
@@ -140,25 +135,19 @@ def test_a_chunk_makes_the_host_wait_for_the_device_a_fixed_handful_of_times(jul
 
 
 def test_the_devices_sparse_accumulation_takes_no_array_of_counts(julich, monkeypatch):
-    """The device's route when the (components x regions) arrays would not fit: the same pairs and sums as the
-    CPU's, with no repeat by an array of counts (CuPy's repeat takes none) - counted through the host emulation."""
+    """The device's route when the (components x regions) arrays would not fit makes no repeat by an array of
+    counts (CuPy's repeat takes none) - counted through the host emulation; its numbers: test_device_route.py."""
     if not cuda_emulator.available():
         pytest.skip("no C++ compiler for the kernel emulator")
     import host_waits
 
     from gpusiibra import _kernels
 
-    maps = _shifted_motor(3)
-    cpu = _engine.assign_chunk(julich, maps)
     cuda_emulator.install(monkeypatch)
     monkeypatch.setattr(_kernels, "dense_pairs_fit", lambda n_comp, n_regions: False)
     with host_waits.counting() as counts:
-        dev = _engine.assign_chunk(julich, maps)
-    assert counts["repeat (array of counts)"] == 0, counts
-    np.testing.assert_array_equal(cpu.row_map, dev.row_map)
-    for k, v in cpu.columns.items():
-        np.testing.assert_allclose(np.asarray(dev.columns[k], float), np.asarray(v, float), rtol=1e-12, atol=1e-15,
-                                   err_msg=k)
+        dev = _engine.assign_chunk(julich, _shifted_motor(3))
+    assert counts["repeat (array of counts)"] == 0 and len(dev.row_map) > 0, counts
 
 
 def test_outside_and_empty_maps_are_told_apart(julich, on_backend):

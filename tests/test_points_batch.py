@@ -10,7 +10,7 @@ from nibabel.affines import apply_affine
 import cuda_emulator
 import gpusiibra
 from conftest import stop_writes_after
-from gpusiibra import DatasetError, PointsFileError, _kernels as kernels
+from gpusiibra import DatasetError, PointsFileError
 from gpusiibra.cli import main as cli
 from gpusiibra.tables import label_points, label_points_batch
 
@@ -84,24 +84,6 @@ def _random_points(julich, rng, n):
     shape = np.array(ix.shape)
     vox = np.concatenate([rng.integers(0, shape, (n - 4, 3)), [[0, 0, 0], shape - 1, [0, 100, 80], [150, 3, 160]]])
     return apply_affine(ix.affine, vox)
-
-
-@pytest.mark.skipif(not cuda_emulator.available(), reason="no C++ compiler for the kernel emulator")
-@pytest.mark.parametrize("lower_threshold", [0.0, 0.3])
-def test_the_cpus_sparse_gaussian_route_equals_the_kernel(julich, rng, monkeypatch, lower_threshold):
-    """Cubes inside the grid and cut at its faces and corners, two sigmas, a lower threshold: the same pairs and
-    counts as the CUDA kernel (run on the host), sums to a few ulps."""
-    pts = _random_points(julich, rng, 60)
-    sig = np.where(np.arange(60) % 2, 5.0, 7.5)
-    cpu = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig), lower_threshold=lower_threshold)
-    cuda_emulator.install(monkeypatch)
-    assert kernels.uses_cuda_kernels()
-    emu = julich.assign(gpusiibra.PointCloud(pts, sigma_mm=sig), lower_threshold=lower_threshold)
-    assert len(cpu) > 100
-    pd.testing.assert_frame_equal(cpu.drop(columns=["correlation", "map weighted mean", "input weighted mean"]),
-                                  emu.drop(columns=["correlation", "map weighted mean", "input weighted mean"]))
-    for c in ("correlation", "map weighted mean", "input weighted mean"):
-        np.testing.assert_allclose(cpu[c], emu[c], rtol=1e-12, atol=1e-15)
 
 
 def test_the_cpus_gaussian_route_makes_a_fixed_number_of_array_calls_whatever_the_points(julich, rng, monkeypatch):
