@@ -95,6 +95,11 @@ def coordinates_only(typed, sp) -> OptionError:
                        "tool that has a Talairach template")
 
 
+def by_row(space) -> bool:
+    """True for the space ``"column"``: each row of a table from the space its own space column names."""
+    return isinstance(space, str) and space.strip().lower() == "column"
+
+
 def space_names() -> str:
     """The names :func:`resolve` takes, for messages: the spaces, then 'MNI' (the atlas's own)."""
     return ", ".join(sp.name for sp in SPACES) + " (or MNI: the atlas's own)"

@@ -451,13 +451,18 @@ def _cmd_atlas(args):
     from ._outputs import check_folder
 
     check_folder(args.out)
+    if os.path.isdir(args.out):
+        from .errors import OptionError
+
+        raise OptionError(f"--out {args.out} is a folder: give the file to write (NAME.npz or NAME.zip)")
+    existed = os.path.exists(args.out)
     smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
     if args.out.lower().endswith(".zip"):
         path = smap.save_sparseindex(os.path.dirname(args.out) or ".", os.path.basename(args.out)[:-4],
                                      progress=not args.quiet)
     else:
         path = smap.save(args.out)
-    print("written", path)
+    print(f"written {path}" + (" (it replaces the file that was there)" if existed else ""))
     return 0
 
 

@@ -20,7 +20,7 @@ import warnings
 import numpy as np
 
 from ._space_inputs import Declared, declared_space, input_space
-from ._spaces import (GENERIC_MNI, SPACES, Space, atlas_space, coordinates_only, engine_pulls, pull_transform, resolve, route,
+from ._spaces import (GENERIC_MNI, SPACES, Space, atlas_space, by_row, coordinates_only, engine_pulls, pull_transform, resolve, route,
                       space_names, target_space, transform_chain)
 from .errors import OptionError
 
@@ -119,7 +119,7 @@ def _specific(name, what):
     sp = resolve(name, what)
     if sp is None:
         raise OptionError(f"{what} space {name!r} names no particular MNI template: use one of "
-                          f"{_particular_names()}")
+                          f"{_particular_names(images=True)}")
     return sp
 
 
@@ -318,7 +318,7 @@ def space_record(space, atlases, direction="points") -> dict:
     atlas, its space and the transforms used (name, kind; a file's name and SHA-256), the transforms built."""
     if space is None:
         return {}
-    if isinstance(space, str) and space.strip().lower() == "column":  # each row's own (a table's space column)
+    if by_row(space):  # each row's own (a table's space column)
         from ._atlas_identity import atlas_label
 
         return {"space": "column", "warps": {atlas_label(a): {"atlas_space": getattr(atlas_space(a), "name", None)}
@@ -379,7 +379,7 @@ def _warp_table(table, source, target):
 
     from ._space_inputs import _Unknown, space_column
     from .errors import PointsFileError
-    from .io.coordinates import coordinate_columns, points_of, read_table, space_column_name
+    from .io.coordinates import check_space, coordinate_columns, points_of, read_table, space_column_name
 
     where = None
     if isinstance(table, (str, os.PathLike)):
@@ -387,8 +387,9 @@ def _warp_table(table, source, target):
         table = read_table(where)
     attrs = dict(getattr(table, "attrs", {}) or {})
     table = pd.DataFrame(table).reset_index(drop=True)
+    table.attrs.update(attrs)  # the file's line numbers, for the messages
     lines = attrs.get("lines") or list(range(1, len(table) + 1))
-    column = _is_column(source)
+    column = by_row(source)
     name = _warp_space(target, "target", "--to", images=False)
     name = name.name if name is not None else str(target)
     col = space_column_name(table, where)
@@ -418,31 +419,17 @@ def _warp_table(table, source, target):
                                              "--from")
             if resolve(target) is None and _pooled(value, target) is None:
                 raise PointsFileError(where, f"{first}: space {value!r} cannot go to --to {target}, which names no "
-                                             "particular MNI template (a bare MNI only beside Talairach: Lancaster's "
-                                             "pooled transform)")
+                                             "particular MNI template (a bare MNI goes to and from Talairach only: "
+                                             "Lancaster's pooled transform)")
             moved[rows] = np.asarray(warp_points(xyz[rows], value, target))
     else:
-        src = resolve(source, "source")
-        for value, (sp, rows) in groups.items():
-            if value is None or (not isinstance(sp, _Unknown) and getattr(sp, "name", None) == getattr(src, "name", None)):
-                continue
-            if sp is None and src is not None and src.images:  # a bare "MNI": --from says which
-                generic[value] = len(rows)
-                continue
-            first = f"line {lines[rows[0]]}" + (f" and {len(rows) - 1} more" if len(rows) > 1 else "")
-            say = f"{len(rows)} rows ({first}) say their" if len(rows) > 1 else f"1 row ({first}) says its"
-            raise PointsFileError(where, f"{say} coordinates are in {value!r}, --from says {source}: which is it? "
-                                         "(--from column warps each row from the space its own column names)")
+        generic = check_space(table, where, source, warping=True)
         moved = np.asarray(warp_points(xyz, source, target))
     out = table.copy()
     for a, c in enumerate(cols):
         out[c] = moved[:, a]
     out[col if col is not None else "space"] = name
     return out, generic
-
-
-def _is_column(source) -> bool:
-    return isinstance(source, str) and source.strip().lower() == "column"
 
 
 def _warp_space(name, what, option, images):
@@ -459,7 +446,7 @@ def _warp_space(name, what, option, images):
 def _check_warp_spaces(source, target, is_map):
     """The spaces of ``gpusiibra warp``, checked before the work: the chain of spaces, said in one line."""
     option = {"source": "--from", "target": "--to"}
-    if _is_column(source):
+    if by_row(source):
         if is_map:
             raise OptionError("--from column: only a table has a space column; give the map's space with --from")
         dst = _warp_space(target, "target", "--to", images=False)
@@ -473,8 +460,9 @@ def _check_warp_spaces(source, target, is_map):
         name = source if what == "source" else target
         if sp is None:
             raise OptionError(f"{option[what]} {name} names no particular MNI template: use one of "
-                              f"{_particular_names(is_map)}" + ("" if is_map else " (a bare MNI only beside "
-                                                                "Talairach: Lancaster's pooled transform)"))
+                              f"{_particular_names(images=True)}" + ("" if is_map else " (a bare MNI goes to and "
+                                                                     "from Talairach only: Lancaster's pooled "
+                                                                     "transform)"))
         if is_map and not sp.images:
             raise OptionError(f"{option[what]} {name}: {sp.name} is a coordinate system here, with no template "
                               "image: warp a table of coordinates from or to it, not a map")
@@ -593,7 +581,7 @@ def describe_warps(space, atlases, images=True) -> str:
     data's direction (a map is pulled onto the atlas's grid along the reverse chain: what the dataset records)."""
     from ._atlas_identity import atlas_label
 
-    if isinstance(space, str) and space.strip().lower() == "column":
+    if by_row(space):
         return "space: each row's own (the table's space column), warped into " + "; ".join(
             f"{atlas_label(a)}: {getattr(atlas_space(a), 'name', '?')}" for a in atlases)
     user = resolve(space)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._spaces import by_row
+
 __all__ = ["label_points", "label_points_batch", "region_summary", "PointsSummary"]
 
 
@@ -85,11 +87,11 @@ def label_points(table, atlas=None, sigma_mm=None, lower_threshold=0.0, space=No
             blocks.append(got)
         return pd.concat(blocks, ignore_index=True)
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
-    if _by_row(space):  # each row from the space its `space` column names (a coordinate database)
+    if by_row(space):  # each row from the space its `space` column names (a coordinate database)
         from .points import PointCloud
         from .spaces import rows_to_atlas
 
-        points = points_of(table, sigma_mm, "MNI", where=where)
+        points = points_of(table, sigma_mm, "column", where=where)
         points = PointCloud(rows_to_atlas(points.coordinates, _space_column(table, where), smap, where),
                             None, points.sigma)
         space = None
@@ -138,10 +140,6 @@ def _said_once(done):
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=".*" + re.escape(SIGMA_OVERRIDE), category=RuntimeWarning)
         yield
-
-
-def _by_row(space) -> bool:
-    return isinstance(space, str) and space.strip().lower() == "column"
 
 
 def _space_column(table, where):
@@ -247,10 +245,10 @@ def label_points_batch(table, out, atlas=None, sigma_mm=None, lower_threshold=0.
     df = df.rename(columns={c: f"input:{c}" for c in df.columns if c in set(COLUMNS) | {"row"}})
     smap = atlas if isinstance(atlas, SparseMap) else get_map(atlas) if atlas is not None else get_map()
     # every row checked before anything is written
-    if _by_row(space):
+    if by_row(space):
         from .spaces import rows_to_atlas
 
-        points = points_of(df, sigma_mm, "MNI", where=path)
+        points = points_of(df, sigma_mm, "column", where=path)
         rows_to_atlas(points.coordinates[:0], _space_column(df, path), smap, path)  # every row's space known
     else:
         points = points_of(df, sigma_mm, space, where=path, atlas_space=_space_name(smap))

@@ -487,3 +487,28 @@ def test_a_write_stopped_midway_leaves_the_output_as_it_was(tmp_path):
     assert out.read_bytes() == b"the earlier output" and sorted(p.name for p in tmp_path.iterdir()) == ["w.nii.gz"]
     assert write_atomically(out, lambda tmp: open(tmp, "wb").write(b"whole")) == str(out)
     assert out.read_bytes() == b"whole" and sorted(p.name for p in tmp_path.iterdir()) == ["w.nii.gz"]
+
+
+def test_atlas_save_is_whole_or_nothing_and_says_it_replaced_a_file(tiny, tmp_path, capsys, monkeypatch):
+    from gpusiibra.io import native
+
+    atlas = tiny[0]
+    first = atlas.save(tmp_path / "a.npz")
+    before = open(first, "rb").read()
+
+    def stopped(path, **arrays):
+        open(path, "wb").write(b"half")
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(native.np, "savez_compressed", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            atlas.save(tmp_path / "a.npz")
+    assert open(first, "rb").read() == before and sorted(p.name for p in tmp_path.iterdir()) == ["a.npz"]
+    zipped = atlas.save_sparseindex(tmp_path, "z")
+    assert gpusiibra.load_map(zipped).regions == atlas.regions
+    (tmp_path / "d.npz").mkdir()
+    assert cli(["atlas", "save", "julich-3.1-top2", str(tmp_path / "d.npz")]) == 2
+    assert "d.npz is a folder: give the file to write" in capsys.readouterr().err
+    assert cli(["atlas", "save", "julich-3.1-top2-mpm", str(tmp_path / "a.npz")]) == 0
+    assert capsys.readouterr().out.strip() == f"written {tmp_path / 'a.npz'} (it replaces the file that was there)"

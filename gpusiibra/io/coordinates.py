@@ -111,9 +111,14 @@ def coordinate_columns(names, where=None):
                                  f"x_mm/y_mm/z_mm); the table has {have}")
 
 
-def _say_rows(n) -> str:
-    """'1 row says its' / '3 rows say their'."""
-    return f"{n} row says its" if n == 1 else f"{n} rows say their"
+def _say_rows(rows, lines=None) -> str:
+    """'1 row says its' / '3 rows say their', with the file's line of the first row where ``lines`` are given:
+    '3 rows (line 5 and 2 more) say their'."""
+    n = len(rows) if hasattr(rows, "__len__") else int(rows)
+    where = ""
+    if lines is not None and n:
+        where = f" (line {lines[int(min(rows))]}" + (f" and {n - 1} more)" if n > 1 else ")")
+    return f"{n} row{where} says its" if n == 1 else f"{n} rows{where} say their"
 
 
 def read_table(path):
@@ -174,85 +179,90 @@ def space_column_name(df, where=None):
     return cols[0] if cols else None
 
 
-def check_space(df, where=None, space=None, atlas_space=None, option="--space"):
+def check_space(df, where=None, space=None, atlas_space=None, warping=False) -> dict:
     """What a table's ``space`` column (NiMARE's and Neurosynth's exports have one) says, against the user's
-    ``space`` (``--space``, a name :func:`gpusiibra.spaces.resolve_space` takes: an unknown one is an error).
+    ``space`` (``--space``, a name :func:`gpusiibra.spaces.resolve_space` takes: an unknown one is an error). The
+    one rule for ``gpusiibra points`` (:func:`points_of`) and ``gpusiibra warp`` (``warping``: the user's word is
+    ``--from``, :func:`gpusiibra.spaces.warp_table`); messages name the rows' lines in the file.
 
     - ``space`` names a particular space: rows whose column names any other space are refused, naming the values
       and ``--space column`` (each row from the space it names); a generic "MNI" row is taken as ``space`` when
-      that is an MNI template (said in a warning), refused against Talairach; ``space`` "MNI" takes the table as it
-      is (siibra's behaviour).
+      that is an MNI template, refused against Talairach; ``space`` "MNI" takes the table as it is (siibra's
+      behaviour; rows in Talairach or an unknown space are warned about, and refused when ``warping``).
     - no ``space``: rows in Talairach (or a space gpusiibra does not know) are refused, naming ``--space`` (``--space
       column`` when the table mixes spaces); rows in a particular MNI other than ``atlas_space`` (a name) are taken
       as they are, with a warning naming ``--space``.
 
-    ``option`` is how messages name the user's choice (``gpusiibra warp`` says ``--from``). Both ``gpusiibra
-    points`` (:func:`points_of`) and ``gpusiibra warp`` (:func:`gpusiibra.spaces.warp_table`) check a table here.
+    Returns ``{value: number of rows}`` of the generic-MNI cells taken as ``space`` (warned about here unless
+    ``warping``: warp says them in its summary).
     """
     import warnings
 
-    from .._spaces import resolve as resolve_space
+    from .._space_inputs import _Unknown, space_column
+    from .._spaces import by_row, resolve as resolve_space
 
+    if by_row(space):  # each row from the space it names: the column is the user's word (checked where warped)
+        return {}
+    option = "--from" if warping else "--space"
     user = resolve_space(space) if space is not None else None
     col = space_column_name(df, where)
     if col is None:
-        return
-    values = df[col].astype(str).str.strip()
-    named = {}
-    for v in values.unique():
-        try:
-            named[v] = resolve_space(v)
-        except ValueError:
-            named[v] = v  # a space gpusiibra does not know: kept as written
-    kinds = {getattr(sp, "name", sp) for sp in named.values()}  # None: a generic MNI
-    far = [v for v, sp in named.items() if isinstance(sp, str) or (sp is not None and not sp.images)]
-    if space is not None and user is None:  # "MNI": every row taken as it is (siibra's way), the user's word
-        if far:  # rows that say Talairach (or an unknown space) are not MNI coordinates: told, not hidden
-            n = int(values.isin(far).sum())
-            warnings.warn(f"{where or 'the table'}: {_say_rows(n)} coordinates are in "
-                          f"{', '.join(map(repr, far[:3]))}, not MNI: taken as they are ({option} MNI); "
-                          f"{option} column warps each row from the space it names", RuntimeWarning, stacklevel=4)
-        return
+        return {}
+    groups = {v: g for v, g in space_column(df[col]).items() if v is not None}  # empty cells say nothing
+    lines = df.attrs.get("lines")  # a file's (a table in memory has none)
+
+    def said(values, note=lambda v: ""):
+        rows = np.concatenate([groups[v][1] for v in values])
+        seen = ", ".join(repr(v) + note(v) for v in values[:3]) + \
+            (f" and {len(values) - 3} more" if len(values) > 3 else "")
+        return f"{_say_rows(rows, lines)} coordinates are in {seen}"
+
+    table = where or "the table"
+    far = [v for v, (sp, _) in groups.items() if isinstance(sp, _Unknown) or (sp is not None and not sp.images)]
     column = f"{option} column (each row from the space its column names" + \
-        ("; a generic MNI as the atlas's own)" if option == "--space" else ")")
+        (")" if warping else "; a generic MNI as the atlas's own)")
+    if space is not None and user is None:  # "MNI": every row taken as it is (siibra's way), the user's word
+        named = [v for v, (sp, _) in groups.items() if sp is not None]
+        if named and warping:  # warping rows of a named space as a generic MNI would move them wrongly
+            raise PointsFileError(where, f"{said(named)}, {option} says {space} (no particular MNI): which is it? "
+                                         f"say {column}")
+        if far:  # rows that say Talairach (or an unknown space) are not MNI coordinates: told, not hidden
+            warnings.warn(f"{table}: {said(far)}, not MNI: taken as they are ({option} MNI); {option} column "
+                          "warps each row from the space it names", RuntimeWarning, stacklevel=4)
+        return {}
     if user is not None:
         # a generic "MNI" row with a particular MNI template named: the user says which MNI (told, not refused);
         # against Talairach it is another space altogether
-        generic_taken = [v for v, sp in named.items() if sp is None and user.images]
-        other = [v for v, sp in named.items() if getattr(sp, "name", sp) != user.name and v not in generic_taken]
-        if generic_taken and not other:
-            n = int(values.isin(generic_taken).sum())
-            warnings.warn(f"{where or 'the table'}: {_say_rows(n)} coordinates are in "
-                          f"{', '.join(map(repr, generic_taken[:3]))}, no particular MNI: taken as {user.name} "
-                          f"({option})", RuntimeWarning, stacklevel=4)
+        taken = [v for v, (sp, _) in groups.items() if sp is None and user.images]
+        other = [v for v, (sp, _) in groups.items()
+                 if v not in taken and (sp is None or isinstance(sp, _Unknown) or sp.name != user.name)]
         if other:
-            n = int(values.isin(other).sum())
-            generic = [v for v in other if named[v] is None]
-            seen = ", ".join(repr(v) + (" (no particular MNI: the atlas's own)" if v in generic else "")
-                             for v in other[:3]) + (f" and {len(other) - 3} more" if len(other) > 3 else "")
-            raise PointsFileError(where, f"{_say_rows(n)} coordinates are in {seen}, {option} says {user.name}: "
-                                         f"which is it? say {column}" + (", or --space MNI to take every row as it "
-                                                                         "is" if option == "--space" else ""))
-        return
+            word = str(space) if str(space) == user.name else f"{space} ({user.name})"
+            generic = lambda v: " (no particular MNI: the atlas's own)" if groups[v][0] is None and not warping \
+                else ""  # noqa: E731
+            raise PointsFileError(where, f"{said(other, generic)}, {option} says {word}: which is it? say {column}"
+                                         + ("" if warping else ", or --space MNI to take every row as it is"))
+        if taken and not warping:
+            warnings.warn(f"{table}: {said(taken)}, no particular MNI: taken as {user.name} ({option})",
+                          RuntimeWarning, stacklevel=4)
+        return {v: len(groups[v][1]) for v in taken}
     if far:
-        n = int(values.isin(far).sum())
-        seen = ", ".join(repr(v) for v in far[:3]) + (f" and {len(far) - 3} more" if len(far) > 3 else "")
-        unknown = [v for v in far if isinstance(named[v], str)]
+        unknown = [v for v in far if isinstance(groups[v][0], _Unknown)]
         if unknown:
             say = (f"{', '.join(map(repr, unknown[:3]))} is no space gpusiibra knows (gpusiibra.spaces lists the "
-                   "names): correct the table's space column")
-        elif len(kinds) > 1:  # a table of several spaces: one --space would warp every row from it
-            say = f"the table mixes spaces: say {column}"
+                   "names): correct the table's space column, or --space MNI to take them as they are")
+        elif len({getattr(sp, "name", None) for sp, _ in groups.values()}) > 1:
+            say = f"the table mixes spaces: say {column}"  # one --space would warp every row from it
         else:
-            say = f"say --space {named[far[0]].name} to warp them into the atlas's space"
-        raise PointsFileError(where, f"{_say_rows(n)} coordinates are in {seen}, not MNI152: {say}"
-                                     + (", or --space MNI to take them as they are" if unknown else ""))
-    other = [sp.name for sp in named.values() if sp is not None and atlas_space and sp.name != atlas_space]
+            say = f"say --space {groups[far[0]][0].name} to warp them into the atlas's space"
+        raise PointsFileError(where, f"{said(far)}, not MNI152: {say}")
+    other = [sp.name for sp, _ in groups.values() if sp is not None and atlas_space and sp.name != atlas_space]
     if other:
-        say = f"say {column}" if len(kinds) > 1 else f"say --space {other[0]} (space='{other[0]}') to warp the points"
-        warnings.warn(f"{where or 'the table'}: its space column says {other[0]}, the atlas is in {atlas_space}; "
-                      f"nothing was warped: {say}, or --space MNI to take them as they are", RuntimeWarning,
-                      stacklevel=4)
+        mixed = len({getattr(sp, "name", None) for sp, _ in groups.values()}) > 1
+        say = f"say {column}" if mixed else f"say --space {other[0]} (space='{other[0]}') to warp the points"
+        warnings.warn(f"{table}: its space column says {other[0]}, the atlas is in {atlas_space}; nothing was "
+                      f"warped: {say}, or --space MNI to take them as they are", RuntimeWarning, stacklevel=4)
+    return {}
 
 
 def points_of(df, sigma_mm=None, space=None, where=None, atlas_space=None):

@@ -95,8 +95,9 @@ def write(path, index: SparseIndex, names, meta=None):
         arrays.update(entry_value=value.astype(np.float32))
     if not path.endswith(".npz"):  # NumPy adds it: the name written is the one given back
         path += ".npz"
-    np.savez_compressed(path, **arrays)
-    return path
+    from .._outputs import write_atomically
+
+    return write_atomically(path, lambda tmp: np.savez_compressed(tmp, **arrays))  # whole or not at all
 
 
 def read(path):

@@ -231,16 +231,20 @@ def write_zip(index: SparseIndex, zipfname, name: str, regions=None, meta=None, 
     given ``regions``, ``<name>.gpusiibra-names.json`` (the region names, and ``meta``'s name and space)."""
     import json
 
-    zipfname = os.fspath(zipfname)
+    from .._outputs import write_atomically
+
     voxels, probs, bboxes = _encode(index, progress)
-    with zipfile.ZipFile(zipfname, "w", compression=zipfile.ZIP_STORED) as z:
-        z.writestr(name + _ZIP_SUFFIXES["voxels"], voxels)
-        z.writestr(name + _ZIP_SUFFIXES["probs"], probs)
-        z.writestr(name + _ZIP_SUFFIXES["bboxes"], bboxes)
-        if regions is not None:
-            extra = {k: v for k, v in (meta or {}).items() if k in ("name", "space") and v}
-            z.writestr(name + _NAMES_SUFFIX, json.dumps(dict(extra, regions=list(regions))))
-    return zipfname
+
+    def write(tmp):
+        with zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_STORED) as z:
+            z.writestr(name + _ZIP_SUFFIXES["voxels"], voxels)
+            z.writestr(name + _ZIP_SUFFIXES["probs"], probs)
+            z.writestr(name + _ZIP_SUFFIXES["bboxes"], bboxes)
+            if regions is not None:
+                extra = {k: v for k, v in (meta or {}).items() if k in ("name", "space") and v}
+                z.writestr(name + _NAMES_SUFFIX, json.dumps(dict(extra, regions=list(regions))))
+
+    return write_atomically(zipfname, write)  # whole or not at all (a stopped save leaves the earlier file)
 
 
 def read_zip_names(zipfname):
