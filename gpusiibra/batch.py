@@ -81,7 +81,8 @@ class BatchSummary:
     def __str__(self):
         signs = " x 2 signs" if self.signs == 2 else ""
         if self.maps == 0 and self.skipped and not self.failures:
-            s = (f"nothing to do: the dataset already holds all {self.skipped} maps of these inputs "
+            s = (f"nothing to do: the dataset already holds {'the' if self.skipped == 1 else 'all'} "
+                 f"{_n(self.skipped, 'map')} of these inputs "
                  f"({self.seconds:.1f} s)")
         else:
             s = (f"{_n(self.inputs, 'input file')}, {_n(self.frames, 'volume')}{signs}: "
@@ -524,7 +525,11 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
 def _outside_message(maps):
     """One line for the maps that lie entirely outside the atlas grid, naming the first."""
     (first, frame), n = maps[0], len({m[0] for m in maps})
-    which = f"{first}" + (f" (volume {frame})" if frame else "") + (f" and {n - 1} more files" if n > 1 else "")
+    which = f"{first}" + (f" (volume {frame})" if frame else "") + \
+        (f" and {_n(n - 1, 'more file')}" if n > 1 else "")
+    if len(maps) == 1:
+        return (f"1 map lies entirely outside the atlas grid, so it has no rows: {which}; check its affine (is it in "
+                "the atlas's space, in mm?)")
     return (f"{len(maps)} maps lie entirely outside the atlas grid, so they have no rows: {which}; check their "
             "affines (are they in the atlas's space, in mm?)")
 

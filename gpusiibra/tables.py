@@ -180,7 +180,8 @@ class PointsSummary:
 
     def __str__(self):
         if self.assigned == 0 and self.skipped:
-            return f"nothing to do: the dataset already holds all {_count(self.skipped, 'point')} of the table"
+            return (f"nothing to do: the dataset already holds {'the' if self.skipped == 1 else 'all'} "
+                    f"{_count(self.skipped, 'point')} of the table")
         rate = self.assigned / self.seconds if self.seconds else 0.0
         s = (f"{_count(self.points, 'point')}: {self.assigned} assigned, {_count(self.rows, 'row')}, "
              f"{self.seconds:.1f} s ({rate:.0f} points/s)")
