@@ -282,7 +282,7 @@ def test_images_outside_the_grid_warn_and_are_counted(julich, tmp_path, capsys):
     nib.Nifti1Image(np.asarray(img.dataobj), huge).to_filename(tmp_path / "huge.nii.gz")
     img.to_filename(tmp_path / "ok.nii.gz")
     with pytest.warns(RuntimeWarning, match=f"2 maps lie entirely outside the atlas grid, so they have no rows: "
-                                            f"{tmp_path}.*(far|huge).nii.gz and 1 more files"):
+                                            f"{tmp_path}.*(far|huge).nii.gz and 1 more file;"):
         _, s = batch.assign_batch(julich, [tmp_path], progress=False)  # the API says so too, naming a file
     assert s.outside == 2 and s.maps == 3 and sorted(os.path.basename(m[0]) for m in s.outside_maps) == \
         ["far.nii.gz", "huge.nii.gz"]
