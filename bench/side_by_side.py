@@ -1,4 +1,5 @@
-"""Two checkouts side by side, whole processes, alternating: wall and CPU seconds (user + sys), min/median/max.
+"""Two checkouts side by side, whole processes, alternating: wall and CPU seconds (user + sys) and peak RSS (the
+process's own, reader processes not included), min/median/max.
 
 Cases (each run in a fresh process with PYTHONPATH set to the checkout, after one untimed run of each):
   cli     ``gpusiibra assign example:motor --threshold 3 --out X.parquet`` (one map through the command line)
@@ -13,7 +14,6 @@ Usage: python bench/side_by_side.py OLD_TREE NEW_TREE [--case cli|points|maps] [
 """
 import argparse
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -47,13 +47,15 @@ def _env(tree):
 
 
 def _run(tree, argv, cwd):
-    env = _env(tree)
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    """(wall s, CPU s, peak RSS MB) of one process (``os.wait4``: that process's own rusage)."""
     t = time.perf_counter()
-    subprocess.run(argv, env=env, cwd=cwd, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(argv, env=_env(tree), cwd=cwd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, use = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - t
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    if proc.returncode:
+        raise subprocess.CalledProcessError(proc.returncode, argv)
+    return wall, use.ru_utime + use.ru_stime, use.ru_maxrss / 1024
 
 
 def _same(a, b, tol):
@@ -127,10 +129,11 @@ def main():
         for name in ("old", "new"):
             w = sorted(t[0] for t in times[name])
             c = sorted(t[1] for t in times[name])
+            m = sorted(t[2] for t in times[name])
             med = len(w) // 2
             rate = f"   {a.n / w[med]:.0f}/s wall, {a.n / c[med]:.0f} per CPU-s (medians)" if a.case != "cli" else ""
             print(f"{name}: wall {w[0]:.2f} / {w[med]:.2f} / {w[-1]:.2f} s   CPU {c[0]:.2f} / {c[med]:.2f} / "
-                  f"{c[-1]:.2f} s (min / median / max){rate}")
+                  f"{c[-1]:.2f} s   peak RSS {m[0]:.0f} / {m[med]:.0f} / {m[-1]:.0f} MB (min / median / max){rate}")
         print("new vs old output:", _same(outs["old"], outs["new"], a.tol))
     finally:
         shutil.rmtree(work, ignore_errors=True)

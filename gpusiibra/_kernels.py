@@ -138,9 +138,10 @@ def _csr_gather(xp, row_ptr, rows, with_owner=False):
     position in ``rows``)."""
     start = row_ptr[rows]
     cnt = row_ptr[rows + 1] - start
-    offs = xp.cumsum(cnt) - cnt
+    start -= xp.cumsum(cnt) - cnt  # each row's first entry less the row's place in the gathered entries
     owner = repeat_index(xp, cnt)
-    entry = start[owner] + (xp.arange(owner.size, dtype=xp.int64) - offs[owner])
+    entry = start[owner]
+    entry += xp.arange(owner.size, dtype=xp.int64)  # in place: two arrays of the entries' size at a time, not five
     return (entry, cnt, owner) if with_owner else (entry, cnt)
 
 
@@ -301,30 +302,37 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     m = rows >= 0
     rows, comp, x = rows[m], comp[m], x[m]
     entry, cnt, owner = _csr_gather(xp, a["row_ptr"], rows, with_owner=True)
-    reg = a["entry_region"][entry].astype(xp.int64)
-    p = a["entry_value"][entry].astype(xp.float64)
+    p = a["entry_value"][entry]  # float32: each is made float64, exactly, where it multiplies x
     if lower_threshold > 0:
-        p[p < lower_threshold] = 0.0
+        p[p.astype(xp.float64) < lower_threshold] = 0.0  # compared in float64, as the threshold is given
+    # the arrays of the entries' size are made in place, one at a time (a chunk's entries run to millions)
     if xp is np:  # NumPy's repeat by counts is the faster; CuPy's repeat takes no array of counts: a gather
+        del owner
         xr = np.repeat(x, cnt)
-        key = np.repeat(comp.astype(np.int64), cnt) * R + reg
+        key = np.repeat(comp.astype(np.int64), cnt)
     else:
         xr = x[owner]
-        key = comp.astype(xp.int64)[owner] * R + reg
+        key = comp.astype(xp.int64)[owner]
+        del owner
+    key *= R
+    key += a["entry_region"][entry]
+    del entry
     # on the CPU, where every entry is a hit (the usual case: atlas values above the threshold, x > 0), the counts
     # are a plain bincount (the same integers, without the hit column and its weighted pass)
     every = xp is np and bool((p > 0).all()) and bool((x > 0).all())
     hit = None if every else ((p > 0) & (xr > 0)).astype(xp.float64)
+    xr *= p  # p x, each entry's product
+    del p
     if n_comp * R <= _DENSE_LIMIT:
         inter = xp.bincount(key, hit, minlength=n_comp * R)
         nz = xp.flatnonzero(inter)
-        spx = xp.bincount(key, p * xr, minlength=n_comp * R)[nz]
+        spx = xp.bincount(key, xr, minlength=n_comp * R)[nz]
         keys, inter = nz, inter[nz]
     else:
         keys, inv = xp.unique(key, return_inverse=True)
         inv = inv.ravel()
         inter = xp.bincount(inv, hit)
-        spx = xp.bincount(inv, p * xr)
+        spx = xp.bincount(inv, xr)
         nz = xp.flatnonzero(inter)
         keys, inter, spx = keys[nz], inter[nz], spx[nz]
     return keys // R, keys % R, spx, inter.astype(xp.int64)

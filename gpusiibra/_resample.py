@@ -172,25 +172,42 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     sg_pre = sg[sg_start] // n_in
     k = xp.where(sg[sg_start] < end // stride, count[sg_cell], 0)  # the cell beyond every key: no output
     t0 = first[sg_cell]
+    # the outputs, subgroup after subgroup; the arrays of the outputs' size (millions a chunk, in the last pass)
+    # are made in place, a few at a time
     if zoom_negative:  # outputs run against the cells: order the subgroups by (prefix, first output)
         sg_order = xp.argsort(sg_pre * n_out + t0, kind="stable")
+        sizes_out = sg_size[sg_order] * k[sg_order]
     else:
-        sg_order = xp.arange(sg_start.size)
-    sizes_out = sg_size[sg_order] * k[sg_order]
-    owner = repeat_index(xp, sizes_out)
-    off = xp.cumsum(sizes_out) - sizes_out
-    j = xp.arange(owner.size, dtype=xp.int64) - off[owner]
-    g = sg_order[owner]
-    size_g = sg_size[g]
-    cell = sg_start[g] + j % size_g
-    t = t0[g] + j // size_g
-    if order == 1:
-        out = v_lo[cell] * w_low[t]  # rounded one operation at a time, as NumPy does it densely
-        high = v_hi[cell] * w_high[t]
+        sg_order = None  # in key order already
+        sizes_out = sg_size * k
+    g = repeat_index(xp, sizes_out)  # the output's place among the ordered subgroups
+    j = (sizes_out - xp.cumsum(sizes_out))[g]
+    j += xp.arange(g.size, dtype=xp.int64)  # the output's place in its subgroup's outputs
+    if sg_order is not None:
+        g = sg_order[g]  # its subgroup
+    t, cell = xp.divmod(j, sg_size[g])
+    del j
+    cell += sg_start[g]
+    t += t0[g]
+    if order == 1:  # rounded one operation at a time, as NumPy does it densely: (v_lo w_low) + (v_hi w_high)
+        out = v_lo[cell].astype(xp.float64, copy=False)  # (integer images' values: as NumPy's promotion)
+        out *= w_low[t]
+        high = v_hi[cell].astype(xp.float64, copy=False)
+        high *= w_high[t]
         out += high
+        del high
     else:
         out = v_lo[cell]
-    new_key = (sg_pre[g] * n_out + t) * stride + ckey[cell] % stride
+    new_key = sg_pre[g]
+    del g
+    new_key *= n_out
+    new_key += t
+    del t
+    new_key *= stride
+    cell = ckey[cell]
+    cell %= stride
+    new_key += cell
+    del cell
     sizes = list(sizes)
     sizes[axis] = n_out
     # drop the zeros (a missing corner at a zero weight: a third of the outputs of isolated voxels at half
