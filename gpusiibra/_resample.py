@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import backend
-from ._kernels import repeat_index, segment_sums
+from ._kernels import repeat_index
 from . import _sparse_image
 from ._sparse_image import interpolation_order as _interpolation_order
 
@@ -150,20 +150,23 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
         # and go to one cell beyond every key, which makes no output (no compaction: no wait for the device)
         below = xp.where((key // stride) % n_in >= 1, key - stride, end)
         keys = xp.concatenate([key, below])
-        vals = xp.concatenate([val, val])
-        is_high = xp.concatenate([xp.zeros(key.size, bool), xp.ones(key.size, bool)])
         o = xp.argsort(keys, kind="stable")  # a merge of two sorted runs
-        keys, vals, is_high = keys[o], vals[o], is_high[o]
+        keys = keys[o]
         new = xp.ones(keys.size, bool)
         new[1:] = keys[1:] != keys[:-1]
-        cid = xp.cumsum(new) - 1
         ckey = keys[xp.flatnonzero(new)]
-        # each cell has at most one low and one high corner: sums of one value and zeros, exact
-        corners = segment_sums([xp.where(is_high, 0.0, vals), xp.where(is_high, vals, 0.0)], cid, ckey.size)
-        v_lo, v_hi = corners[:, 0], corners[:, 1]
+        cid = xp.empty(keys.size, xp.int64)  # the cell of each entry as a low corner, then as a high corner
+        cid[o] = xp.cumsum(new) - 1
+        # each cell has at most one low and one high corner (the values are nonzero): placed, not summed; the
+        # entries at the axis's first voxel all land in the cell beyond every key, which makes no output
+        n = key.size
+        v_lo = xp.zeros(ckey.size, xp.float64)
+        v_lo[cid[:n]] = val
+        v_hi = xp.zeros(ckey.size, xp.float64)
+        v_hi[cid[n:]] = val
     else:
         ckey, v_lo, v_hi = key, val, None
-    sg = ckey // stride  # prefix * n_in + cell coordinate
+    sg, low = xp.divmod(ckey, stride)  # prefix * n_in + cell coordinate; the coordinates after the axis
     new = xp.ones(ckey.size, bool)
     new[1:] = sg[1:] != sg[:-1]
     sg_start = xp.flatnonzero(new)
@@ -204,9 +207,7 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     new_key += t
     del t
     new_key *= stride
-    cell = ckey[cell]
-    cell %= stride
-    new_key += cell
+    new_key += low[cell]
     del cell
     sizes = list(sizes)
     sizes[axis] = n_out
