@@ -127,7 +127,8 @@ def _device_axis_table(n_in, n_out, zoom, offset, order, device):
     device they live on, -1 on the CPU): copied there once per geometry, not at every chunk."""
     first, count, w_low, w_high, _, _ = _axis_table(n_in, n_out, zoom, offset, order)
     xp = backend.xp()
-    return tuple(xp.asarray(a) for a in (first, count, w_low, w_high))
+    # and, on the host, the most output voxels one cell has
+    return tuple(xp.asarray(a) for a in (first, count, w_low, w_high)) + (int(count.max(initial=0)),)
 
 
 # ------------------------------------------------------------------ the passes
@@ -140,7 +141,7 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     that share everything but the axis coordinate's neighbours (a "subgroup": same prefix and cell),
     each output voxel t repeats the subgroup's entries in order.
     """
-    first, count, w_low, w_high = table  # on the device (_device_axis_table)
+    first, count, w_low, w_high, k_max = table  # on the device (_device_axis_table); k_max on the host
     n_in = sizes[axis]
     n_out = int(w_low.size)
     stride = int(np.prod(sizes[axis + 1:], dtype=np.int64))
@@ -175,23 +176,23 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     sg_pre = sg[sg_start] // n_in
     k = xp.where(sg[sg_start] < end // stride, count[sg_cell], 0)  # the cell beyond every key: no output
     t0 = first[sg_cell]
-    # the outputs, subgroup after subgroup; the arrays of the outputs' size (millions a chunk, in the last pass)
-    # are made in place, a few at a time
+    # the outputs, subgroup after subgroup, and within one output voxel t after another (a "row": the
+    # subgroup's cells in order); k_max rows a subgroup, those beyond its k empty (so that the rows' number is
+    # known on the host: no wait for the device); the arrays of the outputs' size (millions a chunk, in the last
+    # pass) are made in place, a few at a time
     if zoom_negative:  # outputs run against the cells: order the subgroups by (prefix, first output)
-        sg_order = xp.argsort(sg_pre * n_out + t0, kind="stable")
-        sizes_out = sg_size[sg_order] * k[sg_order]
+        r_g = xp.argsort(sg_pre * n_out + t0, kind="stable")
     else:
-        sg_order = None  # in key order already
-        sizes_out = sg_size * k
-    g = repeat_index(xp, sizes_out)  # the output's place among the ordered subgroups
-    j = (sizes_out - xp.cumsum(sizes_out))[g]
-    j += xp.arange(g.size, dtype=xp.int64)  # the output's place in its subgroup's outputs
-    if sg_order is not None:
-        g = sg_order[g]  # its subgroup
-    t, cell = xp.divmod(j, sg_size[g])
-    del j
-    cell += sg_start[g]
-    t += t0[g]
+        r_g = xp.arange(sg_start.size)  # in key order already
+    r_g = xp.repeat(r_g, k_max)  # each row's subgroup
+    r_s = xp.tile(xp.arange(k_max, dtype=xp.int64), int(sg_start.size))  # its place among the subgroup's rows
+    r_t = t0[r_g] + r_s  # its output voxel along the axis
+    r_size = xp.where(r_s < k[r_g], sg_size[r_g], 0)
+    del r_s
+    row = repeat_index(xp, r_size)  # the row of each output
+    cell = (sg_start[r_g] + r_size - xp.cumsum(r_size))[row]
+    cell += xp.arange(row.size, dtype=xp.int64)  # the output's cell
+    t = r_t[row]
     if order == 1:  # rounded one operation at a time, as NumPy does it densely: (v_lo w_low) + (v_hi w_high)
         out = v_lo[cell].astype(xp.float64, copy=False)  # (integer images' values: as NumPy's promotion)
         out *= w_low[t]
@@ -201,12 +202,9 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
         del high
     else:
         out = v_lo[cell]
-    new_key = sg_pre[g]
-    del g
-    new_key *= n_out
-    new_key += t
     del t
-    new_key *= stride
+    new_key = ((sg_pre[r_g] * n_out + r_t) * stride)[row]
+    del row
     new_key += low[cell]
     del cell
     sizes = list(sizes)
