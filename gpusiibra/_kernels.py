@@ -133,11 +133,12 @@ def _grid(n) -> int:
     return max(1, min((int(n) + _THREADS - 1) // _THREADS, _MAX_GRID))
 
 
-def _csr_gather(xp, row_ptr, rows, with_owner=False):
+def _csr_gather(xp, row_ptr, rows, with_owner=False, row_count=None):
     """Entry indices of the given CSR rows, and the count per row (and, ``with_owner``, each entry's row's
-    position in ``rows``)."""
+    position in ``rows``). With ``row_count`` (each row's entries, and a last 0: ``SparseIndex.device_arrays``),
+    ``rows`` may hold -1 for no row: such a row has no entries."""
     start = row_ptr[rows]
-    cnt = row_ptr[rows + 1] - start
+    cnt = row_ptr[rows + 1] - start if row_count is None else row_count[rows].astype(xp.int64)
     start -= xp.cumsum(cnt) - cnt  # each row's first entry less the row's place in the gathered entries
     owner = repeat_index(xp, cnt)
     entry = start[owner]
@@ -298,10 +299,8 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     xp = backend.xp() if uses_cuda_kernels() else np
     a = index.device_arrays()
     voxel_lin, comp, x = (xp.asarray(v) for v in (voxel_lin, comp, x))
-    rows = a["voxels"].ravel()[voxel_lin]
-    m = rows >= 0
-    rows, comp, x = rows[m], comp[m], x[m]
-    entry, cnt, owner = _csr_gather(xp, a["row_ptr"], rows, with_owner=True)
+    rows = a["voxels"].ravel()[voxel_lin]  # -1 where no region has the voxel: no entries (row_count's last 0)
+    entry, cnt, owner = _csr_gather(xp, a["row_ptr"], rows, with_owner=True, row_count=a["row_count"])
     p = a["entry_value"][entry]  # float32: each is made float64, exactly, where it multiplies x
     if lower_threshold > 0:
         p[p.astype(xp.float64) < lower_threshold] = 0.0  # compared in float64, as the threshold is given
