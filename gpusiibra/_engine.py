@@ -242,7 +242,12 @@ def components(key, x, shape, grid_affine, split_components=True):
         counts = _kernels.segment_sums([xp.ones(x.size, xp.float64)] + [ijk[:, a] for a in range(3)], comp, K)
     # values beyond float64's comfortable range are divided by a power of two per component (exact)
     shift, x = _exponent_shift(x, comp, K)
-    vs = _kernels.segment_sums([x, x * x, (x > 0).astype(xp.float64)], comp, K)
+    if not _kernels.uses_cuda_kernels() and bool((x > 0).all()):
+        # every value positive (a thresholded map): the count of x > 0 is the voxel count (the same integers,
+        # one weighted pass less; on the device the one kernel sums every column)
+        vs = xp.concatenate([_kernels.segment_sums([x, x * x], comp, K), counts[:, :1]], axis=1)
+    else:
+        vs = _kernels.segment_sums([x, x * x, (x > 0).astype(xp.float64)], comp, K)
     # the columns: count, sum x, sum x^2, count x > 0, coordinate sums
     sums = xp.concatenate([counts[:, :1], vs, counts[:, 1:]], axis=1)
     table = xp.concatenate([sums, xp.stack([(first_keys // G).astype(xp.float64)] +
