@@ -18,7 +18,7 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT
 echo "cores: $(nproc)" | tee -a "$OUT/device.txt"
 # the GPU tests, then the kernels' host-emulation and engine tests (they need g++; they skip without it)
 python3 -m pytest -q -m gpu tests 2>&1 | tail -40 | tee "$OUT/pytest_gpu.txt"
-python3 -m pytest -q tests/test_kernels.py tests/test_engine.py tests/test_resample.py 2>&1 | tail -15 \
+python3 -m pytest -q tests/test_device_route.py tests/test_kernels.py tests/test_engine.py tests/test_resample.py 2>&1 | tail -15 \
   | tee "$OUT/pytest_engine.txt"
 python3 bench/bench_engine.py --backends cpu,gpu --n-batch 1000 --chunk 256 --cpu-procs "$(nproc)" --repeat 5 \
   --json "$OUT/bench_engine.json" 2>&1 | tee "$OUT/bench_engine.txt"
