@@ -7,6 +7,7 @@ import os
 import numpy as np
 
 from ._download import _download, _NotThere, mirrored
+from ._kernels import _csr_gather
 from .errors import AtlasFileError, DownloadError, ImageFileError, OptionError
 from .sparse import SparseIndex
 
@@ -109,9 +110,7 @@ def check_against_region_maps(entry, index, downloads, checks, cache_folder) -> 
         lin = np.flatnonzero(flat > 0)
         rows = index.voxels.ravel()[lin]
         inside = rows >= 0
-        start, stop = index.row_ptr[rows[inside]], index.row_ptr[rows[inside] + 1]
-        cnt = stop - start
-        entries = np.repeat(start - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+        entries, cnt = _csr_gather(np, index.row_ptr, rows[inside])
         dots = np.bincount(index.entry_region[entries].astype(np.int64),
                            index.entry_value[entries] * np.repeat(flat[lin[inside]], cnt), minlength=R)
         cosine = dots / np.maximum(norm * np.sqrt((flat[lin] ** 2).sum()), 1e-300)

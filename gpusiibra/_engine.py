@@ -30,7 +30,6 @@ from nibabel.affines import apply_affine
 
 from . import _kernels, backend
 from ._statistics import Components, labelled_pair_statistics, pair_statistics
-from ._kernels import repeat_index
 from ._resample import on_grid, resample_dense, resample_sparse, resample_to_grid, separable_is_exact, zoom_shift
 from ._sparse_image import SparseImage, sparse_image
 
@@ -192,11 +191,8 @@ def label_support(key, shape):
         last = xp.searchsorted(rstart, other + xp.minimum(rz1 + slack, G2 - 1), side="right")
         counts.append(xp.where(ok, xp.maximum(last - first, 0), 0))
         firsts.append(first)
-    cnt = xp.concatenate(counts)
-    owner = repeat_index(xp, cnt)
-    offs = xp.cumsum(cnt) - cnt
+    dst, owner = _kernels.expand_ranges(xp, xp.concatenate(firsts), xp.concatenate(counts))
     src = owner % nr
-    dst = xp.concatenate(firsts)[owner] + (xp.arange(owner.size, dtype=xp.int64) - offs[owner])
     root = _kernels.union_find(nr, src, dst)
     is_root = root == xp.arange(nr)
     comp_of_root = xp.cumsum(is_root) - 1

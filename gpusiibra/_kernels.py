@@ -139,11 +139,17 @@ def _csr_gather(xp, row_ptr, rows, with_owner=False, row_count=None):
     ``rows`` may hold -1 for no row: such a row has no entries."""
     start = row_ptr[rows]
     cnt = row_ptr[rows + 1] - start if row_count is None else row_count[rows].astype(xp.int64)
-    start -= xp.cumsum(cnt) - cnt  # each row's first entry less the row's place in the gathered entries
-    owner = repeat_index(xp, cnt)
-    entry = start[owner]
-    entry += xp.arange(owner.size, dtype=xp.int64)  # in place: two arrays of the entries' size at a time, not five
+    entry, owner = expand_ranges(xp, start, cnt)
     return (entry, cnt, owner) if with_owner else (entry, cnt)
+
+
+def expand_ranges(xp, start, count):
+    """The integers ``start[i], ..., start[i] + count[i] - 1`` of each range in turn, and each one's range ``i``
+    (``repeat_index``); made in place: two arrays of the output's size at a time."""
+    owner = repeat_index(xp, count)
+    out = (start - (xp.cumsum(count) - count))[owner]  # the range's start less its place in the output
+    out += xp.arange(owner.size, dtype=xp.int64)
+    return out, owner
 
 
 def repeat_index(xp, counts):

@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import backend
-from ._kernels import repeat_index
+from ._kernels import expand_ranges
 from . import _sparse_image
 from ._sparse_image import interpolation_order as _interpolation_order
 
@@ -189,9 +189,7 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     r_t = t0[r_g] + r_s  # its output voxel along the axis
     r_size = xp.where(r_s < k[r_g], sg_size[r_g], 0)
     del r_s
-    row = repeat_index(xp, r_size)  # the row of each output
-    cell = (sg_start[r_g] + r_size - xp.cumsum(r_size))[row]
-    cell += xp.arange(row.size, dtype=xp.int64)  # the output's cell
+    cell, row = expand_ranges(xp, sg_start[r_g], r_size)  # each output's cell, and its row
     t = r_t[row]
     if order == 1:  # rounded one operation at a time, as NumPy does it densely: (v_lo w_low) + (v_hi w_high)
         out = v_lo[cell].astype(xp.float64, copy=False)  # (integer images' values: as NumPy's promotion)
