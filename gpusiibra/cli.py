@@ -177,28 +177,25 @@ def _cmd_points(args):
     if args.out:
         from ._outputs import write_atomically
 
-        sep = "\t" if args.out.lower().endswith(_TAB_TABLES) else ","
+        from .io.coordinates import table_separator
+
+        sep = table_separator(args.out)
         write_atomically(args.out, lambda tmp: df.to_csv(tmp, index=False, sep=sep))
     with pd.option_context("display.max_rows", 500, "display.width", 160):
         print(df.to_string(index=False) if df["region"].notna().any() else "no region at these points")
     return 0
 
 
-#: the table files `points --out` writes (tab-separated for .tsv and .txt, as `warp` writes them), besides a
-#: results dataset (a folder named .parquet)
-_POINTS_TABLES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz")
-_TAB_TABLES = (".tsv", ".txt", ".tsv.gz")
-
-
 def _check_points_out(args):
     """`points`' options checked before any work: --out is a table file or a dataset it writes, not the input
     table; --by needs a dataset."""
     from .errors import OptionError
+    from .io.coordinates import TABLE_SUFFIXES  # the tables points writes (and reads back), besides a dataset
 
     out = args.out.rstrip("/\\") if args.out else None
     dataset = bool(out) and out.endswith(".parquet")
-    if out and not dataset and not os.path.isdir(out) and not out.lower().endswith(_POINTS_TABLES):  # a folder: below
-        raise OptionError(f"--out {args.out}: points writes a table ({', '.join(_POINTS_TABLES)}) or a results "
+    if out and not dataset and not os.path.isdir(out) and not out.lower().endswith(TABLE_SUFFIXES):  # a folder: below
+        raise OptionError(f"--out {args.out}: points writes a table ({', '.join(TABLE_SUFFIXES)}) or a results "
                           "dataset (a name ending in .parquet), not this kind of file")
     if out and os.path.abspath(out) == os.path.abspath(args.table) or \
             out and os.path.exists(out) and os.path.exists(args.table) and os.path.samefile(out, args.table):

@@ -475,13 +475,16 @@ def _check_warp_out(path, out, is_map):
     from .io.nifti import resolve as input_file
 
     out = os.fspath(out)
-    kinds = (".nii.gz", ".nii") if is_map else (".csv", ".tsv", ".txt")
+    from .io.coordinates import TABLE_SUFFIXES
+
+    kinds = (".nii.gz", ".nii") if is_map else TABLE_SUFFIXES
     if os.path.isdir(out):
         raise OptionError(f"--out {out} is a folder: give the file to write, e.g. "
                           f"{os.path.join(out, 'warped' + kinds[0])}")
     if not out.lower().endswith(kinds):
         what = ("a map is written as NIfTI: give --out a name ending in .nii.gz or .nii" if is_map else
-                "a table is written as text: give --out a name ending in .csv, or .tsv or .txt (tab-separated)")
+                "a table is written as text: give --out a name ending in .csv, or .tsv or .txt (tab-separated), "
+                "each optionally .gz")
         raise OptionError(f"--out {out}: {what}")
     from ._outputs import check_folder
 
@@ -555,8 +558,10 @@ def warp_file(path, source, target, out, like=None) -> str:
         size = " x ".join(map(str, img.shape[:3])) + " voxels" + (f" x {img.shape[3]} volumes"
                                                                   if len(img.shape) == 4 else "")
         return f"{path} ({chain}) -> {out}: {size}, on {on}"
+    from .io.coordinates import table_separator
+
     df, generic = _warp_table(path, source, target)
-    sep = "\t" if out.lower().endswith((".tsv", ".txt")) else ","
+    sep = table_separator(out)
     write_atomically(out, lambda tmp: df.to_csv(tmp, sep=sep, index=False))
     said = "".join(f"; {n} {'rows' if n > 1 else 'row'} saying {v!r} taken as {resolve(source).name} (--from)"
                    for v, n in generic.items())

