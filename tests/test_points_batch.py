@@ -312,7 +312,7 @@ def test_points_options_that_would_lose_or_misplace_results_are_refused_first(tm
     cases = [(["--by", "study", "--out", "r.csv"], "--by study needs a results dataset --out (a name ending in "
                                                    ".parquet"),
              (["--by", "study"], "--by study needs a results dataset --out"),
-             (["--out", "r.xlsx"], "--out r.xlsx: points writes a table (.csv, .tsv, .txt, .csv.gz, .tsv.gz) or a "
+             (["--out", "r.xlsx"], "--out r.xlsx: points writes a table (.csv, .tsv, .txt, .csv.gz, .tsv.gz, .txt.gz) or a "
                                    "results dataset"),
              (["--out", str(table)], "is the input table"),
              (["--out", os.path.join(str(tmp_path), ".", "p.csv")], "is the input table"),
