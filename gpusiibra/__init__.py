@@ -15,7 +15,7 @@ import importlib
 
 from .backend import get_backend, gpu_available, set_backend
 from .errors import (AtlasFileError, AtlasNotFound, BackendError, DatasetError, DependencyError, DownloadError,
-                     GpusiibraError, ImageFileError, OptionError, PointsFileError, RegionNotFound)
+                     GpusiibraError, ImageFileError, OptionError, OutputError, PointsFileError, RegionNotFound)
 
 __version__ = "0.1.0"
 
@@ -42,6 +42,7 @@ __all__ = [
     "ImageFileError",
     "OptionError",
     "PointsFileError",
+    "OutputError",
     "Point",
     "PointCloud",
     "RegionNotFound",

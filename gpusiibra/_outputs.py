@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import OptionError
+from .errors import OptionError, OutputError
 
 __all__ = ["check_folder", "write_atomically"]
 
@@ -30,6 +30,9 @@ def write_atomically(out, write):
     try:
         write(tmp)
         os.replace(tmp, out)
+    except OSError as e:  # a full disk, say: the file named, and what is left of it
+        kept = "the earlier file is kept" if os.path.isfile(out) else "nothing was written there"
+        raise OutputError(out, f"cannot be written ({e.strerror or e}); {kept}") from None
     finally:
         if os.path.exists(tmp):
             os.remove(tmp)

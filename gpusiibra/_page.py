@@ -13,6 +13,8 @@ from contextlib import contextmanager
 import numpy as np
 import pandas as pd
 
+from ._outputs import write_atomically
+
 __all__ = ["Page", "glass_brain"]
 
 
@@ -176,11 +178,13 @@ class Page:
         path = os.fspath(path)
         folder = os.path.dirname(os.path.abspath(path))
         os.makedirs(folder, exist_ok=True)
-        tmp = path + ".tmp"
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(self.render())
-        os.replace(tmp, path)
-        return path
+        text = self.render()
+
+        def write(tmp):
+            with open(tmp, "w", encoding="utf-8") as f:
+                f.write(text)
+
+        return write_atomically(path, write)
 
 
 # ------------------------------------------------------------------ figures
@@ -211,8 +215,6 @@ def glass_brain(img, path=None, title=None, markers=None, marker_color="b", mark
     finally:
         display.close()
     if path is not None:
-        from ._outputs import write_atomically
-
         def save(tmp):
             with open(tmp, "wb") as f:
                 f.write(png)

@@ -48,16 +48,22 @@ def _check_report_out(out, dataset):
                           f"{dataset.rstrip('/')}.html")
     if os.path.isdir(out):
         raise OptionError(f"--out {out} is a folder: give the HTML file to write, e.g. {os.path.join(out, 'study.html')}")
+    if not out.lower().endswith((".html", ".htm")):  # never a map or a table of the user's overwritten by a page
+        raise OptionError(f"--out {out}: the report is an HTML page: give a name ending in .html")
 
 
 def _check_out_file(out):
-    """A table's --out is checked before the work: its folder must exist, and it must not be a folder."""
+    """A table's --out is checked before the work: its folder must exist, it must not be a folder, and its name
+    must be a table's (so that no map or other file of the user's is overwritten by one)."""
     from .errors import OptionError
+    from .io.coordinates import TABLE_SUFFIXES
 
     if not out:
         return
     if os.path.isdir(out):
         raise OptionError(f"--out {out} is a folder: give the CSV file to write, e.g. {os.path.join(out, 'table.csv')}")
+    if not out.lower().endswith(TABLE_SUFFIXES):
+        raise OptionError(f"--out {out}: the output is a table: give a name ending in {', '.join(TABLE_SUFFIXES)}")
     from ._outputs import check_folder
 
     check_folder(out)
@@ -80,7 +86,10 @@ def _cmd_compare(args):
     atlases = list(result.atlases)
     print(result)
     if args.out:
-        result.table.to_csv(args.out, index=False)
+        from ._outputs import write_atomically
+        from .io.coordinates import table_separator
+
+        write_atomically(args.out, lambda tmp: result.table.to_csv(tmp, index=False, sep=table_separator(args.out)))
         print("table:", os.path.abspath(args.out))
     shown = result.table[result.table["changed"]] if args.changed else result.table
     cols = [c for c in ("input", "frame", "sign", "component", "voxels") if c in shown] + \
@@ -224,7 +233,9 @@ def _cmd_clusters(args):
     for path, why in tables.failures:
         print(f"gpusiibra: error: {path}: {why}" if not why.startswith(path) else f"gpusiibra: error: {why}",
               file=sys.stderr)
-    if args.out:
+    if args.out and not tables.maps_read:  # an earlier result is kept, not replaced by empty tables
+        print(f"nothing written to {args.out}: no map was read", file=sys.stderr)
+    elif args.out:
         for path in write_tables(tables, args.out):
             print("written", path)
         if args.figures:
@@ -546,7 +557,12 @@ def main(argv=None) -> int:
     except (GpusiibraError, OSError) as e:
         from .errors import command_line_message
 
-        print(f"gpusiibra: error: {command_line_message(str(e))}", file=sys.stderr)
+        if isinstance(e, GpusiibraError):
+            said = str(e)
+        else:  # the file named where the system names it, without Python's "[Errno N]"
+            said = (f"{e.filename}: " if e.filename else "") + (e.strerror or str(e)) + \
+                ("" if e.filename else f" (in the {args.command} command)")
+        print(f"gpusiibra: error: {command_line_message(said)}", file=sys.stderr)
         return 2
     finally:
         import signal

@@ -64,19 +64,29 @@ class ClusterTables:
     failures: list = field(default_factory=list)
     without_clusters: list = field(default_factory=list)
 
+    @property
+    def maps_read(self) -> int:
+        """The maps (volumes of 4D maps) read, with clusters or without."""
+        with_clusters = len(self.clusters[["map", "frame"]].drop_duplicates()) if len(self.clusters) else 0
+        return with_clusters + len(self.without_clusters)
+
     def summary(self) -> str:
-        """Every input counted: the maps with clusters, those without any above the threshold, the failures.
+        """Every input counted: the maps with clusters, those without any above the threshold, the inputs that
+        failed (a file, a volume, a folder or pattern that gave none).
 
         >>> ClusterTables(None, __import__("pandas").DataFrame({"map": ["a", "a"], "frame": [0, 0]}), None,
         ...               [("c", "no such file")], [("b", 0)]).summary()
-        '3 maps: 1 with clusters (2 clusters, 0 peaks), 1 without any cluster above the threshold, 1 failed'
+        '2 maps: 1 with clusters (2 clusters, 0 peaks), 1 without any cluster above the threshold; 1 input failed'
         """
-        with_clusters = len(self.clusters[["map", "frame"]].drop_duplicates()) if len(self.clusters) else 0
+        n, k = self.maps_read, len(self.failures)
+        failed = f"{k} input{'s' if k != 1 else ''} failed"
+        if n == 0:
+            return "no map was read" + (f": {failed}" if k else "")
+        with_clusters = n - len(self.without_clusters)
         n_peaks = 0 if self.peaks is None else len(self.peaks)
-        n = with_clusters + len(self.without_clusters) + len(self.failures)
         return (f"{n} map{'s' if n != 1 else ''}: {with_clusters} with clusters ({len(self.clusters)} "
                 f"cluster{'s' if len(self.clusters) != 1 else ''}, {n_peaks} peak{'s' if n_peaks != 1 else ''}), "
-                f"{len(self.without_clusters)} without any cluster above the threshold, {len(self.failures)} failed")
+                f"{len(self.without_clusters)} without any cluster above the threshold" + (f"; {failed}" if k else ""))
 
 
 def _read_map(path):

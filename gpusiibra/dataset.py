@@ -315,6 +315,7 @@ class Dataset:
             raise DatasetError(out, "is a folder that is not a results dataset (it has no manifest): choose another "
                                     "output name")
         self.created = not os.path.exists(out) or not [f for f in os.listdir(out) if f != _LOCK]
+        self.made_folder = not os.path.exists(out)  # an empty folder the user made is kept whatever happens
         parent = os.path.dirname(os.path.abspath(out))
         if not os.path.isdir(parent):
             raise DatasetError(out, f"the folder {parent} does not exist")
@@ -475,7 +476,8 @@ class Dataset:
         self._lock.release()
         try:
             os.remove(os.path.join(self.out, _LOCK))
-            os.rmdir(self.out)
+            if self.made_folder:
+                os.rmdir(self.out)
         except OSError:
             pass
         return True
@@ -530,9 +532,12 @@ def write_errors(path, errors, header=("input", "reason")):
         if os.path.exists(path):
             os.remove(path)
         return
-    tmp = path + ".tmp"
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
-        w = csv.writer(f)
-        w.writerow(list(header))
-        w.writerows(errors)
-    os.replace(tmp, path)
+    from ._outputs import write_atomically
+
+    def write(tmp):
+        with open(tmp, "w", newline="", encoding="utf-8") as f:
+            w = csv.writer(f)
+            w.writerow(list(header))
+            w.writerows(errors)
+
+    write_atomically(path, write)

@@ -132,6 +132,7 @@ def write_example_study(folder, n_maps=8, seed=0):
     import nibabel as nib
     import scipy.ndimage as ndi
 
+    from ._outputs import write_atomically
     from .io.nifti import image_data, load_image
 
     path = EXAMPLES["example:motor"]
@@ -146,7 +147,7 @@ def write_example_study(folder, n_maps=8, seed=0):
         if i == n_maps - 1:
             t = np.stack([t, -t], axis=-1)  # a 4D file: each volume is one map
         name = os.path.join(os.fspath(folder), f"sub-{i + 1:02d}_motor_tmap.nii.gz")
-        nib.Nifti1Image(t, affine).to_filename(name)
+        write_atomically(name, nib.Nifti1Image(t, affine).to_filename)  # whole or not at all (a full disk)
         out.append(name)
     return out
 

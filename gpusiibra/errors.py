@@ -26,6 +26,7 @@ __all__ = [
     "ImageFileError",
     "PointsFileError",
     "DatasetError",
+    "OutputError",
     "OptionError",
     "RegionNotFound",
     "AtlasNotFound",
@@ -93,6 +94,11 @@ class PointsFileError(FileError):
 
 class DatasetError(FileError):
     """A batch output dataset cannot be written or continued (locked, exists, other options, damaged)."""
+
+
+class OutputError(FileError):
+    """An output file cannot be written (a full disk, a folder that cannot be written); the message says what
+    was kept."""
 
 
 class OptionError(GpusiibraError, ValueError):

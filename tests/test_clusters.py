@@ -304,8 +304,8 @@ def test_clusters_refuse_complex_and_all_nan_maps_as_assign_does_and_count_every
         assert reasons[path] == str(e.value)
     assert "complex" in reasons[cx] and "every value is NaN" in reasons[str(nan)]
     assert tables.without_clusters == [(zero, 0)] and set(tables.clusters["map"]) == {good}
-    assert tables.summary() == ("4 maps: 1 with clusters (1 cluster, 1 peak), 1 without any cluster above the "
-                                "threshold, 2 failed")
+    assert tables.summary() == ("2 maps: 1 with clusters (1 cluster, 1 peak), 1 without any cluster above the "
+                                "threshold; 2 inputs failed")
     with pytest.raises(gpusiibra.errors.ImageFileError, match="complex"):  # alone: its error
         gpusiibra.clusters(cx, atlas="julich-3.1-top2-mpm", progress=False)
 
@@ -318,9 +318,20 @@ def test_cli_clusters_summary_counts_maps_without_clusters(tmp_path, capsys):
     assert main(["clusters", good, zero, str(tmp_path / "none.nii.gz"), "--atlas", "julich-3.1-top2-mpm",
                  "--quiet"]) == 1
     err = capsys.readouterr().err.strip().splitlines()
-    assert err[-1] == "3 maps: 1 with clusters (1 cluster, 1 peak), 1 without any cluster above the threshold, 1 failed"
+    assert err[-1] == "2 maps: 1 with clusters (1 cluster, 1 peak), 1 without any cluster above the threshold; 1 input failed"
     assert main(["clusters", zero, "--atlas", "julich-3.1-top2-mpm", "--threshold", "1e9", "--quiet"]) == 0
     assert "1 without any cluster above the threshold" in capsys.readouterr().err
+    # trial 3, finding 8: no map read (an empty folder) writes nothing, keeps an earlier result, and says so
+    (tmp_path / "emptyd").mkdir()
+    out = tmp_path / "e.csv"
+    assert main(["clusters", good, "--atlas", "julich-3.1-top2-mpm", "--out", str(out), "--quiet"]) == 0
+    before = (tmp_path / "e_clusters.csv").read_text()
+    capsys.readouterr()
+    assert main(["clusters", str(tmp_path / "emptyd"), "--atlas", "julich-3.1-top2-mpm", "--out", str(out),
+                 "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-2:] == [f"nothing written to {out}: no map was read", "no map was read: 1 input failed"], err
+    assert (tmp_path / "e_clusters.csv").read_text() == before
 
 
 @pytest.mark.parametrize("value", ["150", "-1", "100.5"])

@@ -534,3 +534,67 @@ def test_a_tables_hash_rows_are_data_a_quoted_line_break_is_kept_and_gzipped_tab
     (tmp_path / "bad.csv.gz").write_text("x,y,z\n1,2,3\n")
     with pytest.raises(gpusiibra.PointsFileError, match="bad.csv.gz: its name ends in .gz but it is not a whole gzip"):
         read_table(tmp_path / "bad.csv.gz")
+
+
+def test_a_full_disk_names_the_file_and_what_was_kept(tmp_path, capsys, monkeypatch):
+    """Trial 3, finding 4: a full disk said only "[Errno 28] No space left on device" (warp, points, clusters,
+    report, demo, example, atlas save) and could leave a damaged example map under its final name."""
+    import errno
+
+    from gpusiibra import demo
+    from gpusiibra._outputs import write_atomically
+
+    def full(tmp):
+        open(tmp, "wb").write(b"half")
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    out = tmp_path / "t.csv"
+    with pytest.raises(gpusiibra.OutputError, match=r"t.csv: cannot be written \(No space left on device\); "
+                                                    "nothing was written there"):
+        write_atomically(out, full)
+    out.write_text("earlier")
+    with pytest.raises(gpusiibra.OutputError, match="the earlier file is kept"):
+        write_atomically(out, full)
+    assert out.read_text() == "earlier" and sorted(p.name for p in tmp_path.iterdir()) == ["t.csv"]
+    real = nib.Nifti1Image.to_filename
+    calls = {"n": 0}
+
+    def second_fails(self, path):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return real(self, path)
+
+    monkeypatch.setattr(nib.Nifti1Image, "to_filename", second_fails)
+    assert cli(["example", str(tmp_path / "ex"), "--maps", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "sub-02_motor_tmap.nii.gz: cannot be written (No space left on device)" in err
+    assert sorted(p.name for p in (tmp_path / "ex").iterdir()) == ["sub-01_motor_tmap.nii.gz"]  # no damaged map
+    monkeypatch.undo()
+    monkeypatch.setattr(demo, "write_example_study", lambda *a, **k: (_ for _ in ()).throw(
+        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))))
+    assert cli(["example", str(tmp_path / "ex2")]) == 2  # an OSError without a file: no "[Errno 28]"
+    err = capsys.readouterr().err
+    assert err == "gpusiibra: error: No space left on device (in the example command)\n", err
+
+
+def test_report_and_compare_write_only_pages_and_tables_and_an_empty_out_folder_is_kept(study, tmp_path, capsys):
+    """Trial 3, findings 5 and 7: report/compare --out overwrote an input map with a page or a table; a run that
+    assigned nothing removed the (empty) --out folder the user had made."""
+    maps = sorted(study.glob("*.nii.gz"))
+    before = maps[0].read_bytes()
+    out = tmp_path / "r.parquet"
+    assert cli(["assign", str(study), "--atlas", "julich-3.1-top2,julich-3.1-top2-mpm", "--out", str(out),
+                "--quiet"]) == 0
+    assert cli(["report", str(out), "--out", str(maps[0]), "--no-features"]) == 2
+    assert "the report is an HTML page: give a name ending in .html" in capsys.readouterr().err
+    assert cli(["compare", str(out), "--out", str(maps[0])]) == 2
+    assert "the output is a table: give a name ending in .csv" in capsys.readouterr().err
+    assert cli(["compare", str(out), "--out", str(tmp_path / "x.parquet")]) == 2
+    assert maps[0].read_bytes() == before and not (tmp_path / "x.parquet").exists()
+    assert cli(["compare", str(out), "--out", str(tmp_path / "c.tsv.gz")]) == 0
+    assert len(pd.read_csv(tmp_path / "c.tsv.gz", sep="\t")) > 0
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    assert cli(["assign", str(tmp_path / "nothing.nii.gz"), "--out", str(mine), "--quiet"]) == 1
+    assert mine.is_dir() and not list(mine.iterdir())
