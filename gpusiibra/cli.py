@@ -144,7 +144,7 @@ def _cmd_example(args):
     from .demo import write_example_study
 
     paths = write_example_study(args.folder, args.maps)
-    print(f"{len(paths)} example maps written to {args.folder}")
+    print(f"{len(paths)} example maps in {args.folder}")
     return 0
 
 

@@ -127,29 +127,59 @@ def write_example_study(folder, n_maps=8, seed=0):
     """Write a small study to try the batch with: ``n_maps`` t-maps made from the bundled motor map.
 
     Each map is the motor t-map shifted by a few voxels and scaled, with a little smooth noise, so that
-    every map has rows of its own; one of them is a 4D file of two volumes. Returns the paths.
+    every map has rows of its own; one of them is a 4D file of two volumes. Returns the paths. A map already
+    there with the same voxels is kept as it is (a dataset of it stays valid); any other file of one of these
+    names is an error, before anything is written.
     """
     import nibabel as nib
     import scipy.ndimage as ndi
 
     from ._outputs import write_atomically
+    from .errors import OptionError
     from .io.nifti import image_data, load_image
 
     path = EXAMPLES["example:motor"]
     data, affine = image_data(load_image(path), path)
     rng = np.random.default_rng(seed)
-    os.makedirs(folder, exist_ok=True)
-    out = []
+    maps = {}
     for i in range(n_maps):
         shifted = np.roll(data, tuple(int(s) for s in rng.integers(-3, 4, 3)), axis=(0, 1, 2))
         noise = ndi.gaussian_filter(rng.normal(size=data.shape), 1.5) * 2.0
         t = (shifted * rng.uniform(0.7, 1.3) + noise).astype(np.float32)
         if i == n_maps - 1:
             t = np.stack([t, -t], axis=-1)  # a 4D file: each volume is one map
-        name = os.path.join(os.fspath(folder), f"sub-{i + 1:02d}_motor_tmap.nii.gz")
-        write_atomically(name, nib.Nifti1Image(t, affine).to_filename)  # whole or not at all (a full disk)
-        out.append(name)
-    return out
+        maps[os.path.join(os.fspath(folder), f"sub-{i + 1:02d}_motor_tmap.nii.gz")] = t
+    there = [name for name in maps if os.path.lexists(name)]
+    for name in there:
+        try:
+            img = nib.load(name)
+            same = img.shape == maps[name].shape and np.array_equal(np.asarray(img.dataobj), maps[name]) and \
+                np.allclose(img.affine, affine)
+        except Exception:
+            same = False
+        if not same:
+            raise OptionError(f"{name} exists and is not this example's map: choose another folder (nothing was "
+                              "written)")
+    os.makedirs(folder, exist_ok=True)
+    for name, t in maps.items():
+        if name not in there:
+            write_atomically(name, nib.Nifti1Image(t, affine).to_filename)  # whole or not at all (a full disk)
+    return list(maps)
+
+
+def _check_demo_folder(out):
+    """The demo writes into a folder of its own: a new or empty one, or an earlier demo's (its table there, and
+    only the kinds of files it writes); another folder is an error, before the work (its files would be replaced)."""
+    from .errors import OptionError
+
+    if not os.path.isdir(out):
+        return
+    entries = sorted(os.listdir(out))
+    if not entries or ("assignments.csv" in entries and all(e.endswith((".png", ".csv", ".html")) for e in entries)):
+        return
+    theirs = next((e for e in entries if not e.endswith((".png", ".csv", ".html"))), entries[0])
+    raise OptionError(f"--out {out} holds files the demo did not write (such as {theirs}): the demo writes its "
+                      "report, figures and table into a folder of its own; choose another --out")
 
 
 def run_demo(out=None, seed=25, threshold=3.0, n_samples=10000, atlas=None, figures=True, progress=True):
@@ -182,13 +212,18 @@ def run_demo(out=None, seed=25, threshold=3.0, n_samples=10000, atlas=None, figu
     from .maps import get_map
 
     t0 = time.perf_counter()
+    if out is not None:
+        _check_demo_folder(out)
     atlas = get_map() if atlas is None else get_map(atlas) if isinstance(atlas, (str, os.PathLike)) else atlas
     t_atlas = time.perf_counter() - t0
     result = seed_workflow(atlas, motor_volume(threshold), n_samples, seed, progress=progress)
     result.timings = {"load atlas": t_atlas, **result.timings}
     if out is not None:
+        from ._outputs import write_atomically
+
         os.makedirs(out, exist_ok=True)
-        result.assignments.to_csv(os.path.join(out, "assignments.csv"), index=False)
+        write_atomically(os.path.join(out, "assignments.csv"),
+                         lambda tmp: result.assignments.to_csv(tmp, index=False))
         if figures:
             from . import report
 

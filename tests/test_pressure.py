@@ -598,3 +598,24 @@ def test_report_and_compare_write_only_pages_and_tables_and_an_empty_out_folder_
     mine.mkdir()
     assert cli(["assign", str(tmp_path / "nothing.nii.gz"), "--out", str(mine), "--quiet"]) == 1
     assert mine.is_dir() and not list(mine.iterdir())
+
+
+def test_example_and_demo_never_replace_the_users_files(tmp_path, capsys):
+    """Trial 3, finding 6: `demo --out DIR` replaced a report.html of the user's there; `example DIR` replaced
+    maps of the same names (the inputs of a dataset, which --resume then refused as changed)."""
+    st = tmp_path / "st"
+    assert cli(["example", str(st), "--maps", "3"]) == 0
+    stamps = {p.name: p.stat().st_mtime_ns for p in st.iterdir()}
+    assert cli(["example", str(st), "--maps", "3"]) == 0  # the same maps: kept as they are
+    assert {p.name: p.stat().st_mtime_ns for p in st.iterdir()} == stamps
+    before = (st / "sub-03_motor_tmap.nii.gz").read_bytes()
+    assert cli(["example", str(st), "--maps", "4"]) == 2  # sub-03 would be another map: nothing written
+    err = capsys.readouterr().err
+    assert "sub-03_motor_tmap.nii.gz exists and is not this example's map" in err and err.count("\n") == 1
+    assert (st / "sub-03_motor_tmap.nii.gz").read_bytes() == before and not (st / "sub-04_motor_tmap.nii.gz").exists()
+    mine = tmp_path / "dd"
+    mine.mkdir()
+    (mine / "report.html").write_text("mine")
+    assert cli(["demo", "--out", str(mine), "--no-figures", "--quiet"]) == 2
+    assert "holds files the demo did not write (such as report.html)" in capsys.readouterr().err
+    assert (mine / "report.html").read_text() == "mine"
