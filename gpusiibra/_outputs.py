@@ -9,14 +9,15 @@ from .errors import OptionError, OutputError
 __all__ = ["check_folder", "write_atomically"]
 
 
-def check_folder(out) -> str:
-    """The folder ``out`` will be written in; an OptionError naming ``--out`` when it does not exist or cannot
-    be written (said before any work, never after)."""
+def check_folder(out, option="--out") -> str:
+    """The folder ``out`` will be written in; an OptionError naming ``option`` (the user's word for it; "" for
+    a positional argument) when it does not exist or cannot be written (said before any work, never after)."""
     folder = os.path.dirname(os.path.abspath(os.fspath(out)))
+    said = f"{option} {out}" if option else f"{out}"
     if not os.path.isdir(folder):
-        raise OptionError(f"--out {out}: the folder {folder} does not exist (create it first)")
+        raise OptionError(f"{said}: the folder {folder} does not exist (create it first)")
     if not os.access(folder, os.W_OK):
-        raise OptionError(f"--out {out}: the folder {folder} cannot be written")
+        raise OptionError(f"{said}: the folder {folder} cannot be written")
     return folder
 
 

@@ -184,6 +184,11 @@ class SparseMap:
         space = kwargs.pop("space", None)
         if kwargs:
             raise TypeError(f"assign() got unexpected keyword(s): {', '.join(kwargs)}")
+        from ._options import check_options
+
+        # as the command line refuses them (a labelled map's lower_threshold is siibra's IoU cut: any number)
+        check_options(lower_threshold=lower_threshold if self.maptype == "statistical" else None,
+                      minsize_voxel=minsize_voxel)
         if isinstance(item, Point):
             item = PointCloud([item.coordinate], item.space, item.sigma)
         if isinstance(item, PointCloud):

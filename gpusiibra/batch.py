@@ -14,7 +14,6 @@ recorded name on ``--resume``.
 """
 from __future__ import annotations
 
-import math
 import os
 import sys
 import time
@@ -32,6 +31,7 @@ from .dataset import Dataset, atlas_identity, atlas_label, errors_path, file_sta
 from .io.nifti import NO_ORIENTATION, RESTORE_AFFINE
 from .errors import GpusiibraError, OptionError
 from .io.nifti import close_cursors, n_volumes
+from ._options import check_options as _check_options
 
 __all__ = ["BATCH_COLUMNS", "expand_inputs", "assign_batch", "BatchSummary", "batch_schema"]
 
@@ -86,7 +86,7 @@ class BatchSummary:
                  f"({self.seconds:.1f} s)")
         else:
             s = (f"{_n(self.inputs, 'input file')}, {_n(self.frames, 'volume')}{signs}: "
-                 f"{_n(self.maps, 'map')} assigned, {_n(self.rows, 'row')}, {_n(self.failures, 'failed input')}, "
+                 f"{_n(self.maps, 'map')} assigned, {_n(self.rows, 'row')}, {_n(self.failures, 'error')}, "
                  f"{self.seconds:.1f} s ({self.maps_per_second:.1f} maps/s)")
             if self.skipped:
                 s += f"; {self.skipped} maps were already done (resume)"
@@ -270,35 +270,6 @@ def assign_files(smap, paths, threshold=None, two_sided=False, lower_threshold=0
     return _assign_read(atlas_list(smap), paths, reads, kw, done)
 
 
-def _plain(v):
-    """A value as a user wrote it (``nan``, ``3``), not NumPy's repr (``np.float64(nan)``)."""
-    return repr(v.item()) if isinstance(v, np.generic) else repr(v)
-
-
-def _check_options(threshold, lower_threshold, minsize, mindist, chunk_size, readers, workers):
-    def finite(name, v, lo=None):
-        if v is None:
-            return
-        if not isinstance(v, (int, float, np.integer, np.floating)) or isinstance(v, bool) or not math.isfinite(v):
-            raise OptionError(f"{name} must be a finite number, got {_plain(v)}")
-        if lo is not None and v < lo:
-            raise OptionError(f"{name} must be >= {lo}, got {_plain(v)}")
-
-    def integer(name, v, lo):
-        if v is None:
-            return
-        if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
-            raise OptionError(f"{name} must be an integer >= {lo}, got {_plain(v)}")
-
-    finite("threshold", threshold)
-    finite("lower_threshold", lower_threshold, 0)
-    integer("minsize", minsize, 0)
-    integer("mindist", mindist, 1)
-    integer("chunk_size", chunk_size, 1)
-    integer("readers", readers, 1)
-    integer("workers", workers, 1)
-
-
 def assign_batch(atlas, inputs, out=None, *, threshold=None, two_sided=False, lower_threshold=0.0, minsize=1,
                  peaks=False, mindist=5, resume=False, chunk_size=None, readers=None, workers=None, scheduler=None,
                  progress=True, space=None):
@@ -453,10 +424,10 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
     done = frozenset(ds.done) if ds is not None else frozenset()
     summary = BatchSummary(signs=2 if settings["two_sided"] else 1, errors=errors)
     tables = []
-    summary.skipped = len(done)
     done_by_path = {}
     for path, frame, sign in done:
         done_by_path.setdefault(path, set()).add((frame, sign))
+    summary.skipped = sum(len(done_by_path.get(p, ())) for p in dict.fromkeys(paths))  # of these inputs only
     chunks, sizes = _plan(paths, chunk_size, done_by_path, settings["two_sided"])
     kw = dict({k: settings[k] for k in ("lower_threshold", "minsize")}, space=space)
     # one step per volume whose maps are assigned (not read): the bar agrees with what a stop keeps

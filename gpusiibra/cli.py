@@ -50,6 +50,9 @@ def _check_report_out(out, dataset):
         raise OptionError(f"--out {out} is a folder: give the HTML file to write, e.g. {os.path.join(out, 'study.html')}")
     if not out.lower().endswith((".html", ".htm")):  # never a map or a table of the user's overwritten by a page
         raise OptionError(f"--out {out}: the report is an HTML page: give a name ending in .html")
+    from ._outputs import check_folder
+
+    check_folder(out)  # before the figures are drawn
 
 
 def _check_out_file(out):
@@ -427,6 +430,9 @@ def _cmd_atlas(args):
               "Map rules)")
         return 0
     if action == "fetch":
+        if atlases.find(args.atlas) is None and args.atlas in available_maps():
+            print(f"{args.atlas} is embedded in gpusiibra: nothing to fetch (gpusiibra atlas info {args.atlas})")
+            return 0
         path = atlases.fetch(args.atlas, args.cache, progress=not args.quiet, from_siibra_cache=args.from_siibra_cache,
                              siibra_cache=args.siibra_cache, sources=args.sources, force=args.force)
         e = atlases.get_entry(args.atlas)
@@ -458,11 +464,11 @@ def _cmd_atlas(args):
                           "format (.npz); end the name with one of them")
     from ._outputs import check_folder
 
-    check_folder(args.out)
+    check_folder(args.out, option="")  # a positional argument: no "--out"
     if os.path.isdir(args.out):
         from .errors import OptionError
 
-        raise OptionError(f"--out {args.out} is a folder: give the file to write (NAME.npz or NAME.zip)")
+        raise OptionError(f"{args.out} is a folder: give the file to write (NAME.npz or NAME.zip)")
     existed = os.path.exists(args.out)
     smap = load_map(args.atlas, labels=args.labels) if args.labels else get_map(args.atlas)
     if args.out.lower().endswith(".zip"):
@@ -532,6 +538,9 @@ def _interrupted(args, stop=None) -> int:
             msg += (f"; {n} finished maps are kept in {out}: run the same command with --resume to assign the rest")
         except Exception:
             pass
+    elif args.command == "points" and out and os.path.isdir(out):
+        msg += (f"; the points labelled so far are kept in {out}: run the same command with --resume to label the "
+                "rest")
     print(msg, file=sys.stderr)
     return 128 + signum if signum else 130
 

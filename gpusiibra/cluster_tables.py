@@ -194,13 +194,17 @@ def clusters(stat_maps, atlas="default", threshold=1.96, min_size=0, *, directio
     if isinstance(stat_maps, (str, os.PathLike)) or not isinstance(stat_maps, (list, tuple)):
         stat_maps = [stat_maps]
     items, failures = [], []
-    for m in stat_maps:
-        if isinstance(m, (str, os.PathLike)):
-            paths, missing = expand_inputs([m])
-            items += paths
-            failures += [(os.fspath(p), why) for p, why in missing]
-        else:
-            items.append(m)
+    if all(isinstance(m, (str, os.PathLike)) for m in stat_maps):  # files: one expansion (a file given twice: once)
+        items, missing = expand_inputs(list(stat_maps))
+        failures += [(os.fspath(p), why) for p, why in missing]
+    else:
+        for m in stat_maps:
+            if isinstance(m, (str, os.PathLike)):
+                paths, missing = expand_inputs([m])
+                items += paths
+                failures += [(os.fspath(p), why) for p, why in missing]
+            else:
+                items.append(m)
     peak_rows, cluster_rows, siibra_rows, without = [], [], [], []
     for item in tqdm(items, desc="clusters", unit="map", disable=not progress or len(items) < 2):
         key = os.fspath(item) if isinstance(item, (str, os.PathLike)) else (

@@ -37,6 +37,7 @@ class Point:
         c = np.asarray(coordinate, dtype=np.float64).ravel()
         if c.shape != (3,):
             raise OptionError(f"a point has three coordinates, got {c.shape[0]}")
+        _check_finite(c[None])
         self.coordinate = c
         self.space = space
         self.sigma = float(_sigma(sigma_mm, 1)[0])
@@ -51,6 +52,16 @@ class Point:
 
     def __repr__(self):
         return f"Point({tuple(self.coordinate.tolist())} mm, sigma={self.sigma} mm)"
+
+
+def _check_finite(c):
+    """Coordinates that are not numbers (NaN, infinite) are an error naming the first, not a point "outside the
+    grid"."""
+    bad = ~np.isfinite(c).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        raise OptionError(f"coordinates must be finite numbers in mm: point {i} is {tuple(c[i].tolist())}"
+                          + (f" (and {int(bad.sum()) - 1} more)" if bad.sum() > 1 else ""))
 
 
 class PointCloud:
@@ -74,6 +85,7 @@ class PointCloud:
             c = c.reshape(0, 3)
         if c.ndim != 2 or c.shape[1] != 3:
             raise OptionError(f"coordinates must have shape (N, 3), got {c.shape}")
+        _check_finite(c)
         self.coordinates = c
         self.space = space
         self.sigma = _sigma(sigma_mm, len(c))

@@ -518,6 +518,9 @@ def _check_warp(path, source, target, out, like=None):
     """What ``gpusiibra warp`` checks before the work (the spaces, ``out``, ``like`` for a table): (the chain
     of spaces in one line, whether the input is a map)."""
     path, out = os.fspath(path), os.fspath(out)
+    if os.path.isdir(path):
+        raise OptionError(f"{path} is a folder: gpusiibra warp takes one map (.nii, .nii.gz) or one table (a shell "
+                          "loop warps a folder's maps one by one)")
     is_map = path.lower().endswith((".nii", ".nii.gz")) or path.startswith("example:")
     chain = _check_warp_spaces(source, target, is_map)
     _check_warp_out(path, out, is_map)

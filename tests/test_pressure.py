@@ -619,3 +619,43 @@ def test_example_and_demo_never_replace_the_users_files(tmp_path, capsys):
     assert cli(["demo", "--out", str(mine), "--no-figures", "--quiet"]) == 2
     assert "holds files the demo did not write (such as report.html)" in capsys.readouterr().err
     assert (mine / "report.html").read_text() == "mine"
+
+
+def test_trial_three_messages_say_what_is_true(tmp_path, capsys, tiny):
+    """Trial 3, findings 10-14 and 16: resume counts these inputs' maps; errors are counted as errors (a 4D
+    file's failed volumes are not 'failed inputs'); warp on a folder says so; PointCloud and assign refuse what
+    the command line refuses (a NaN coordinate read as 'outside the grid'); report checks its folder before the
+    figures; an embedded atlas has nothing to fetch; atlas save names its argument, not --out; clusters warns
+    about a file given twice."""
+    st = tmp_path / "st"
+    assert cli(["example", str(st), "--maps", "3"]) == 0
+    out = tmp_path / "r.parquet"
+    assert cli(["assign", str(st), "--out", str(out), "--threshold", "3", "--quiet"]) == 0
+    capsys.readouterr()
+    assert cli(["assign", str(st / "sub-01_motor_tmap.nii.gz"), "--out", str(out), "--threshold", "3", "--resume",
+                "--quiet"]) == 0
+    assert "already holds the 1 map of these inputs" in capsys.readouterr().out
+    assert cli(["warp", str(st), "--from", "SPM", "--to", "FSL", "--out", str(tmp_path / "w.nii.gz")]) == 2
+    assert f"{st} is a folder: gpusiibra warp takes one map" in capsys.readouterr().err
+    with pytest.raises(gpusiibra.OptionError, match=r"point 1 is \(nan, 1.0, 2.0\)"):
+        gpusiibra.PointCloud([(0, 0, 0), (np.nan, 1, 2)])
+    with pytest.raises(gpusiibra.OptionError, match="minsize_voxel must be an integer >= 0, got -1"):
+        tiny[0].assign(gpusiibra.PointCloud([(0, 0, 0)]), minsize_voxel=-1)
+    with pytest.raises(gpusiibra.OptionError, match="lower_threshold must be >= 0"):
+        tiny[0].assign(gpusiibra.PointCloud([(0, 0, 0)]), lower_threshold=-0.5)
+    assert cli(["report", str(out), "--out", str(tmp_path / "nodir" / "r.html"), "--no-features"]) == 2
+    assert "nodir does not exist" in capsys.readouterr().err
+    assert cli(["atlas", "fetch", "julich-3.1-top2"]) == 0
+    assert "embedded in gpusiibra: nothing to fetch" in capsys.readouterr().out
+    assert cli(["atlas", "save", "julich-3.1-top2", str(tmp_path / "nodir" / "x.npz")]) == 2
+    err = capsys.readouterr().err
+    assert "--out" not in err and "x.npz: the folder" in err
+    m = str(st / "sub-01_motor_tmap.nii.gz")
+    with pytest.warns(RuntimeWarning, match="is given more than once"):
+        tables = gpusiibra.clusters([m, m], atlas="julich-3.1-top2-mpm", progress=False)
+    assert tables.maps_read == 1
+    half = tmp_path / "half.nii.gz"
+    frames = tiny[2]
+    nib.Nifti1Image(np.stack([frames[0], np.full_like(frames[0], np.nan)], axis=-1), tiny[1]).to_filename(half)
+    _, s = tiny[0].assign_batch([str(half)], str(tmp_path / "h.parquet"), progress=False)
+    assert "1 map assigned" in str(s) and "1 error" in str(s) and "failed input" not in str(s)
