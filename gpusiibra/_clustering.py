@@ -159,7 +159,7 @@ def _min_cluster_size(n, min_fraction):
     if size < 2:
         raise OptionError(
             f"min_fraction={min_fraction:g} of {n} points is a minimum cluster size of {size}; "
-            "HDBSCAN needs at least 2 (draw more points or raise min_fraction)"
+            "HDBSCAN needs at least 2 (draw more points: the demo's --samples; or raise min_fraction)"
         )
     return size
 

@@ -81,6 +81,10 @@ def expand_inputs(inputs) -> tuple[list, list]:
                     "names that begin with a dot are not maps)" if hidden else "")))
         elif os.path.isfile(item):  # a file whose name holds *, ? or [ is that file, not a pattern
             found = [item]
+        elif os.path.exists(item):  # a pipe (a shell's <(...)), a device: reading one would wait, or read nothing
+            missing.append((item, "is not a file (a pipe or a device?): give the map as a file; gpusiibra reads "
+                                  "a map's file whole, and again on --resume"))
+            continue
         elif any(ch in item for ch in "*?["):
             found = sorted(f for f in _glob(item) if is_nifti_path(f))
             if not found:

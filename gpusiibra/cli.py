@@ -31,8 +31,10 @@ def _cmd_report(args):
         print(f"{rep.maps} points; {len(rep.frequency)} regions are the best region of some point "
               f"(highest {rep.measure})")
     else:
-        print(f"{rep.maps} map{'' if rep.maps == 1 else 's'}, {len(rep.failed)} failed input"
-              f"{'' if len(rep.failed) == 1 else 's'}, {len(rep.frequency)} regions reached "
+        unread = any("failed inputs" in n and "not listed" in n for n in rep.notes)  # their file is damaged
+        failed = "failed inputs not known" if unread else \
+            f"{len(rep.failed)} failed input{'' if len(rep.failed) == 1 else 's'}"
+        print(f"{rep.maps} map{'' if rep.maps == 1 else 's'}, {failed}, {len(rep.frequency)} regions reached "
               f"({rep.measure} >= {rep.cut:g})")
     print("report:", os.path.abspath(out))
     return 0

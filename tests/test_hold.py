@@ -197,3 +197,15 @@ def test_a_dataset_killed_while_writing_its_first_line_resumes_as_new(julich, st
     (out / dataset.MANIFEST).write_bytes(b'1234abcd {"type":"ru')  # the torn first line of a killed run
     _, s = batch.assign_batch(julich, [study], out, chunk_size=2, progress=False, resume=True)
     assert s.maps == 6 and len(pd.read_parquet(out)) > 0
+
+
+def test_the_report_command_does_not_count_failed_inputs_it_cannot_read(finished, tmp_path, capsys):
+    """Trial 3, finding 19: with a damaged errors file the report warned that the failed inputs are not listed,
+    then said '0 failed inputs'."""
+    from gpusiibra.cli import main
+
+    with open(dataset.errors_path(finished), "w") as f:
+        f.write('garbage,"unclosed\n')
+    assert main(["report", str(finished), "--out", str(tmp_path / "r.html"), "--no-features", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "6 maps, failed inputs not known," in out and "0 failed inputs" not in out

@@ -659,3 +659,25 @@ def test_trial_three_messages_say_what_is_true(tmp_path, capsys, tiny):
     nib.Nifti1Image(np.stack([frames[0], np.full_like(frames[0], np.nan)], axis=-1), tiny[1]).to_filename(half)
     _, s = tiny[0].assign_batch([str(half)], str(tmp_path / "h.parquet"), progress=False)
     assert "1 map assigned" in str(s) and "1 error" in str(s) and "failed input" not in str(s)
+
+
+def test_a_pipe_is_refused_as_a_map_and_read_as_a_table_and_a_parquet_table_is_named(tmp_path, capsys):
+    """Trial 3, findings 17 and 18: assign on a named pipe waited forever; points on a shell's <(...) said 'no
+    such file'; a Parquet file given to points was 'not UTF-8 text'."""
+    fifo = tmp_path / "f.nii.gz"
+    os.mkfifo(fifo)
+    assert cli(["assign", str(fifo), "--out", str(tmp_path / "x.parquet"), "--quiet"]) == 1
+    assert "f.nii.gz: is not a file (a pipe or a device?)" in capsys.readouterr().err
+    table = tmp_path / "t.fifo"
+    os.mkfifo(table)
+    import threading
+
+    writer = threading.Thread(target=lambda: table.write_text("x,y,z\n-40,-20,55\n"))
+    writer.start()
+    from gpusiibra.io.coordinates import read_table
+
+    assert read_table(table).to_dict("list") == {"x": [-40], "y": [-20], "z": [55]}
+    writer.join()
+    pd.DataFrame({"x": [1.0], "y": [2.0], "z": [3.0]}).to_parquet(tmp_path / "t.parquet")
+    with pytest.raises(gpusiibra.PointsFileError, match="a Parquet file, not a text table"):
+        read_table(tmp_path / "t.parquet")

@@ -36,7 +36,11 @@ def _rows(path):
     except (gzip.BadGzipFile, EOFError, zlib.error):
         raise PointsFileError(path, "its name ends in .gz but it is not a whole gzip file") from None
     except UnicodeDecodeError:
-        raise PointsFileError(path, "not UTF-8 text (save the table as CSV or TSV in UTF-8)") from None
+        with open(path, "rb") as f:
+            magic = f.read(4)
+        kind = {b"PAR1": "a Parquet file", b"PK\x03\x04": "a zip file (an Excel workbook?)"}.get(magic)
+        raise PointsFileError(path, (f"{kind}, not a text table" if kind else "not UTF-8 text")
+                              + " (save the table as CSV or TSV in UTF-8)") from None
     except OSError as e:
         raise PointsFileError(path, f"cannot read the file ({e.strerror})") from None
     lines = text.splitlines(keepends=True)  # the ends kept: a quoted field's line break is the field's
@@ -151,7 +155,7 @@ def read_table(path):
     import pandas as pd
 
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if os.path.isdir(path) or not os.path.exists(path):  # a pipe (a shell's <(...)) is read as it comes
         raise PointsFileError(path, "no such file" if not os.path.isdir(path) else "is a folder, not a table")
     rows = _rows(path)
     header = None if all(_is_number(c) for c in rows[0][1]) else rows[0][1]
