@@ -292,42 +292,45 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     R = index.num_volumes
     if uses_cuda_kernels() and dense_pairs_fit(int(n_comp), R):
         return _accumulate_kernels(index, voxel_lin, comp, x, int(n_comp), float(lower_threshold))
-    # the sparse route (the CPU's, and the GPU's when the (components x regions) arrays would not fit):
-    # one entry per (voxel, region), summed per (component, region) key
+    # the sparse route (the CPU's, and the GPU's when the (components x regions) arrays would not fit): one entry
+    # per (voxel, region), gathered unit by unit (SparseIndex.unit_arrays: a fixed number of slots each, in the
+    # CSR's order), summed per (component, region) key in voxel order; slots past a row's entries hold region R
+    # (no region: a column of the sums that is dropped)
     xp = backend.xp() if uses_cuda_kernels() else np
-    a = index.device_arrays()
+    u = index.unit_arrays()
     voxel_lin, comp, x = (xp.asarray(v) for v in (voxel_lin, comp, x))
-    rows = a["voxels"].ravel()[voxel_lin]
-    m = rows >= 0
-    rows, comp, x = rows[m], comp[m], x[m]
-    entry, cnt, owner = _csr_gather(xp, a["row_ptr"], rows, with_owner=True)
-    reg = a["entry_region"][entry].astype(xp.int64)
-    p = a["entry_value"][entry].astype(xp.float64)
-    if lower_threshold > 0:
+    n_units = u["voxel_units"][voxel_lin].astype(xp.int64)  # 0 outside the atlas
+    owner = repeat_index(xp, n_units)  # the voxel of each unit: one index, then gathers (3 NumPy repeats cost more)
+    offs = xp.cumsum(n_units) - n_units
+    unit = xp.take(u["voxel_unit"][voxel_lin] - offs, owner)
+    unit += xp.arange(unit.size, dtype=xp.int64)
+    R1 = R + 1
+    # xp.take along axis 0 (NumPy's fancy indexing of rows of a 2-D array is several times slower)
+    key = (xp.take(comp.astype(xp.int64) * R1, owner)[:, None] + xp.take(u["unit_region"], unit, axis=0)).ravel()
+    xr = xp.take(x, owner)
+    p = xp.take(u["unit_value"], unit, axis=0)
+    if lower_threshold > 0:  # compared in float64, as the values are used
+        p = p.astype(xp.float64)
         p[p < lower_threshold] = 0.0
-    if xp is np:  # NumPy's repeat by counts is the faster; CuPy's repeat takes no array of counts: a gather
-        xr = np.repeat(x, cnt)
-        key = np.repeat(comp.astype(np.int64), cnt) * R + reg
-    else:
-        xr = x[owner]
-        key = comp.astype(xp.int64)[owner] * R + reg
     # on the CPU, where every entry is a hit (the usual case: atlas values above the threshold, x > 0), the counts
     # are a plain bincount (the same integers, without the hit column and its weighted pass)
-    every = xp is np and bool((p > 0).all()) and bool((x > 0).all())
-    hit = None if every else ((p > 0) & (xr > 0)).astype(xp.float64)
+    every = xp is np and u["min_value"] > 0 and u["min_value"] >= lower_threshold and bool((xr > 0).all())
+    hit = None if every else ((p > 0) & (xr[:, None] > 0)).astype(xp.float64).ravel()
+    w = xp.multiply(p, xr[:, None], dtype=xp.float64).ravel()  # p exactly in float64, times x
     if n_comp * R <= _DENSE_LIMIT:
-        inter = xp.bincount(key, hit, minlength=n_comp * R)
+        inter = xp.bincount(key, hit, minlength=n_comp * R1)
+        inter.reshape(n_comp, R1)[:, R] = 0  # the no-region column
         nz = xp.flatnonzero(inter)
-        spx = xp.bincount(key, p * xr, minlength=n_comp * R)[nz]
+        spx = xp.bincount(key, w, minlength=n_comp * R1)[nz]
         keys, inter = nz, inter[nz]
     else:
         keys, inv = xp.unique(key, return_inverse=True)
         inv = inv.ravel()
         inter = xp.bincount(inv, hit)
-        spx = xp.bincount(inv, p * xr)
-        nz = xp.flatnonzero(inter)
+        spx = xp.bincount(inv, w)
+        nz = xp.flatnonzero((inter > 0) & (keys % R1 != R))
         keys, inter, spx = keys[nz], inter[nz], spx[nz]
-    return keys // R, keys % R, spx, inter.astype(xp.int64)
+    return keys // R1, keys % R1, spx, inter.astype(xp.int64)
 
 
 #: the most the GPU's dense (components x regions) sums may take, as a share of the device's free memory
