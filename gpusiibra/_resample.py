@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import backend
-from ._kernels import repeat_index, segment_sums
+from ._kernels import repeat_index
 from . import _sparse_image
 from ._sparse_image import interpolation_order as _interpolation_order
 
@@ -124,10 +124,11 @@ def _axis_table(n_in, n_out, zoom, offset, order):
 @lru_cache(maxsize=256)
 def _device_axis_table(n_in, n_out, zoom, offset, order, device):
     """The arrays of :func:`_axis_table` that the passes read, on the backend's device (``device``: the CUDA
-    device they live on, -1 on the CPU): copied there once per geometry, not at every chunk."""
+    device they live on, -1 on the CPU): copied there once per geometry, not at every chunk; and the most output
+    voxels a cell has (on the host)."""
     first, count, w_low, w_high, _, _ = _axis_table(n_in, n_out, zoom, offset, order)
     xp = backend.xp()
-    return tuple(xp.asarray(a) for a in (first, count, w_low, w_high))
+    return tuple(xp.asarray(a) for a in (first, count, w_low, w_high)) + (int(count.max()) if count.size else 0,)
 
 
 # ------------------------------------------------------------------ the passes
@@ -138,9 +139,9 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     of cell i and the high corner of cell i - 1. Each cell's output voxels are contiguous along the
     axis and disjoint from other cells'. Outputs are produced in sorted key order: per group of cells
     that share everything but the axis coordinate's neighbours (a "subgroup": same prefix and cell),
-    each output voxel t repeats the subgroup's entries in order.
+    each output voxel t (a "row") repeats the subgroup's entries in order.
     """
-    first, count, w_low, w_high = table  # on the device (_device_axis_table)
+    first, count, w_low, w_high, k_max = table  # on the device (_device_axis_table), and an int
     n_in = sizes[axis]
     n_out = int(w_low.size)
     stride = int(np.prod(sizes[axis + 1:], dtype=np.int64))
@@ -150,17 +151,18 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
         # and go to one cell beyond every key, which makes no output (no compaction: no wait for the device)
         below = xp.where((key // stride) % n_in >= 1, key - stride, end)
         keys = xp.concatenate([key, below])
-        vals = xp.concatenate([val, val])
-        is_high = xp.concatenate([xp.zeros(key.size, bool), xp.ones(key.size, bool)])
-        o = xp.argsort(keys, kind="stable")  # a merge of two sorted runs
-        keys, vals, is_high = keys[o], vals[o], is_high[o]
-        new = xp.ones(keys.size, bool)
-        new[1:] = keys[1:] != keys[:-1]
-        cid = xp.cumsum(new) - 1
-        ckey = keys[xp.flatnonzero(new)]
-        # each cell has at most one low and one high corner: sums of one value and zeros, exact
-        corners = segment_sums([xp.where(is_high, 0.0, vals), xp.where(is_high, vals, 0.0)], cid, ckey.size)
-        v_lo, v_hi = corners[:, 0], corners[:, 1]
+        o = xp.argsort(keys, kind="stable")  # a merge of two sorted runs: a cell's low corner before its high one
+        keys = keys[o]
+        vals = xp.concatenate([val, val])[o]
+        is_high = o >= key.size
+        new = xp.ones(keys.size + 1, bool)
+        new[1:-1] = keys[1:] != keys[:-1]
+        bounds = xp.flatnonzero(new)
+        c_first, c_last = bounds[:-1], bounds[1:] - 1  # each cell's first and last entry: one or two entries
+        ckey = keys[c_first]
+        # a cell holds at most one low and one high corner, the low one first; a missing corner is 0
+        v_lo = xp.where(is_high[c_first], 0.0, vals[c_first])
+        v_hi = xp.where(is_high[c_last], vals[c_last], 0.0)
     else:
         ckey, v_lo, v_hi = key, val, None
     sg = ckey // stride  # prefix * n_in + cell coordinate
@@ -168,35 +170,38 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     new[1:] = sg[1:] != sg[:-1]
     sg_start = xp.flatnonzero(new)
     sg_size = xp.diff(xp.concatenate([sg_start, xp.asarray([ckey.size], dtype=sg_start.dtype)]))
-    sg_cell = sg[sg_start] % n_in
-    sg_pre = sg[sg_start] // n_in
-    k = xp.where(sg[sg_start] < end // stride, count[sg_cell], 0)  # the cell beyond every key: no output
+    sg_key = sg[sg_start]
+    sg_cell = sg_key % n_in
+    sg_pre = sg_key // n_in
+    k = xp.where(sg_key < end // stride, count[sg_cell], 0)  # the cell beyond every key: no output
     t0 = first[sg_cell]
-    if zoom_negative:  # outputs run against the cells: order the subgroups by (prefix, first output)
-        sg_order = xp.argsort(sg_pre * n_out + t0, kind="stable")
-    else:
-        sg_order = xp.arange(sg_start.size)
-    sizes_out = sg_size[sg_order] * k[sg_order]
-    owner = repeat_index(xp, sizes_out)
-    off = xp.cumsum(sizes_out) - sizes_out
-    j = xp.arange(owner.size, dtype=xp.int64) - off[owner]
-    g = sg_order[owner]
-    size_g = sg_size[g]
-    cell = sg_start[g] + j % size_g
-    t = t0[g] + j // size_g
+    # rows (subgroup, output voxel along the axis) in output order: subgroup by subgroup, or, when the outputs run
+    # against the cells, by (prefix, first output); k_max rows a subgroup, those beyond its k empty (no array
+    # sized by the data: no wait for the device)
+    sg_order = xp.argsort(sg_pre * n_out + t0, kind="stable") if zoom_negative else xp.arange(sg_start.size)
+    g = xp.broadcast_to(sg_order[:, None], (sg_start.size, k_max)).ravel()  # each row's subgroup
+    r = xp.broadcast_to(xp.arange(k_max, dtype=xp.int64)[None, :], (sg_start.size, k_max)).ravel()
+    t_row = xp.minimum(t0[g] + r, n_out - 1)  # the empty rows' stay on the axis
+    row_size = xp.where(r < k[g], sg_size[g], 0)
+    row_off = xp.cumsum(row_size) - row_size
+    # outputs: each row repeats its subgroup's cells; per output one gather by its row (monotone) and one by cell
+    owner = repeat_index(xp, row_size)
+    cell = xp.take(sg_start[g] - row_off, owner)
+    cell += xp.arange(cell.size, dtype=xp.int64)
     if order == 1:
-        out = v_lo[cell] * w_low[t]  # rounded one operation at a time, as NumPy does it densely
-        high = v_hi[cell] * w_high[t]
+        out = v_lo[cell] * xp.take(w_low[t_row], owner)  # rounded one operation at a time, as NumPy does it densely
+        high = v_hi[cell] * xp.take(w_high[t_row], owner)
         out += high
     else:
         out = v_lo[cell]
-    new_key = (sg_pre[g] * n_out + t) * stride + ckey[cell] % stride
+    # drop the zeros (a missing corner at a zero weight: a third of the outputs of isolated voxels at half
+    # voxels), which would otherwise multiply through the next passes; keys only for the outputs kept
+    keep = xp.flatnonzero(out)
+    owner, cell = owner[keep], cell[keep]
+    new_key = xp.take((sg_pre[g] * n_out + t_row) * stride, owner) + xp.take(ckey % stride, cell)
     sizes = list(sizes)
     sizes[axis] = n_out
-    # drop the zeros (a missing corner at a zero weight: a third of the outputs of isolated voxels at half
-    # voxels), which would otherwise multiply through the next passes
-    keep = xp.flatnonzero(out)
-    return new_key[keep], out[keep], tuple(sizes)
+    return new_key, out[keep], tuple(sizes)
 
 
 def _finish_values(xp, out, dtype, m, vmin, vmax):
