@@ -241,8 +241,12 @@ def components(key, x, shape, grid_affine, split_components=True):
         lo, hi, first_keys = lo4[:, :3], hi4[:, :3], lo4[:, 3]
         counts = _kernels.segment_sums([xp.ones(x.size, xp.float64)] + [ijk[:, a] for a in range(3)], comp, K)
     # values beyond float64's comfortable range are divided by a power of two per component (exact)
-    shift, x = _exponent_shift(x, comp, K)
-    vs = _kernels.segment_sums([x, x * x, (x > 0).astype(xp.float64)], comp, K)
+    shift, x, unscaled = _exponent_shift(x, comp, K)
+    if split_components and unscaled:
+        # the support is x > 0 and no value was scaled: the count of x > 0 is the voxel count (exact integers)
+        vs = xp.concatenate([_kernels.segment_sums([x, x * x], comp, K), counts[:, :1]], axis=1)
+    else:
+        vs = _kernels.segment_sums([x, x * x, (x > 0).astype(xp.float64)], comp, K)
     # the columns: count, sum x, sum x^2, count x > 0, coordinate sums
     sums = xp.concatenate([counts[:, :1], vs, counts[:, 1:]], axis=1)
     table = xp.concatenate([sums, xp.stack([(first_keys // G).astype(xp.float64)] +
@@ -263,17 +267,20 @@ def components(key, x, shape, grid_affine, split_components=True):
 
 def _exponent_shift(x, comp, K):
     """The power of two each component's values are divided by (its largest binary exponent where that leaves
-    +-_EXPONENT_LIMIT, else 0), and the values so divided. On the CPU one range check of the exponents comes
-    first: when every value is in range (the usual case) no per-component maximum is needed (np.maximum.at),
-    and the values are returned as they are; on the device the maximum is one kernel, without a wait."""
+    +-_EXPONENT_LIMIT, else 0), the values so divided, and whether they were returned as they are. On the CPU
+    one range check of the magnitudes comes first: when every value is in range (the usual case: 2**-201 <= |x| <
+    2**200 puts every exponent in range) no per-component maximum is needed (np.maximum.at), and the values are
+    returned as they are; on the device the maximum is one kernel, without a wait."""
     xp = backend.xp()
+    if not _kernels.uses_cuda_kernels():
+        ax = xp.abs(x)
+        if ax.size == 0 or (float(ax.min()) >= 2.0 ** (-_EXPONENT_LIMIT - 1) and
+                            float(ax.max()) < 2.0 ** _EXPONENT_LIMIT):
+            return xp.zeros(K, xp.int64), x, True  # every component's maximum is in range: no shift
     expo = xp.frexp(xp.abs(x))[1]
-    if not _kernels.uses_cuda_kernels() and (
-            expo.size == 0 or (int(expo.min()) >= -_EXPONENT_LIMIT and int(expo.max()) <= _EXPONENT_LIMIT)):
-        return xp.zeros(K, xp.int64), x  # every component's maximum is in range: no shift
     _, emax = _kernels.segment_min_max(expo.astype(xp.int64)[:, None], comp, K)
     shift = xp.where(xp.abs(emax[:, 0]) > _EXPONENT_LIMIT, emax[:, 0], 0)
-    return shift, xp.ldexp(x, (-shift[comp]).astype(xp.int32))
+    return shift, xp.ldexp(x, (-shift[comp]).astype(xp.int32)), False
 
 
 #: nonzero input voxels per engine pass: a chunk holding more (unthresholded maps, say) is assigned in

@@ -181,3 +181,19 @@ def test_a_chunk_beyond_the_pass_budget_gives_the_same_rows(julich, monkeypatch)
     for k, v in whole.columns.items():
         np.testing.assert_array_equal(parts.columns[k], v)
     assert parts.status == whole.status
+
+
+def test_the_count_of_positive_values_survives_the_exponent_shift():
+    """A component's count of x > 0 is its voxel count where no value is scaled (the CPU then takes the count it
+    has); where a huge value scales the component by a power of two, a tiny one that underflows to 0 is not
+    counted, as before; and values at the bounds of the magnitude check (2**-201, just under 2**200) are not
+    scaled."""
+    shape = (4, 5, 6)
+    G = int(np.prod(shape))
+    key = np.array([0, 1, 2, 40, 41, G + 0, G + 1], np.int64)  # map 0: two components; map 1: one
+    x = np.array([1e300, 1e-60, 2.0, 2.0 ** -201, np.nextafter(2.0 ** 200, 0), 0.5, 3.0])
+    comps, comp, scaled = _engine.components(backend.xp().asarray(key), backend.xp().asarray(x), shape, np.eye(4))
+    assert comps.count.tolist() == [3, 2, 2]
+    assert comps.nc.tolist() == [2, 2, 2]  # 1e-60 / 2**997 underflows to 0
+    assert comps.unit.tolist()[1:] == [1.0, 1.0]
+    np.testing.assert_array_equal(backend.to_host(scaled)[3:], x[3:])
