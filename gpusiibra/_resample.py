@@ -149,7 +149,7 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     if order == 1:
         # every entry is also the high corner of the cell below it; those at the axis's first voxel have none
         # and go to one cell beyond every key, which makes no output (no compaction: no wait for the device)
-        below = xp.where((key // stride) % n_in >= 1, key - stride, end)
+        below = xp.where(key % (stride * n_in) >= stride, key - stride, end)  # axis coordinate >= 1
         keys = xp.concatenate([key, below])
         o = xp.argsort(keys, kind="stable")  # a merge of two sorted runs: a cell's low corner before its high one
         keys = keys[o]
