@@ -172,16 +172,23 @@ def label_support(key, shape):
     if n == 0:
         e = xp.zeros(0, xp.int64)
         return e, 0, dict(x=e, y=e, z0=e, z1=e, comp=e, start=e)
-    z = key % G2
+    # runs: consecutive keys, ending with their line (the device tests every key's z; the CPU only when a run of
+    # consecutive keys goes on into the next line, which a support on both ends of the grid's z needs)
     start = xp.ones(n, bool)
-    start[1:] = (key[1:] != key[:-1] + 1) | (z[1:] == 0)
+    start[1:] = key[1:] != key[:-1] + 1
+    device = _kernels.uses_cuda_kernels()
+    for check in (False, True):
+        if device or check:
+            start[1:] |= key[1:] % G2 == 0
+        rs = xp.flatnonzero(start)
+        re = xp.concatenate([rs[1:], xp.asarray([n], dtype=rs.dtype)]) - 1
+        rstart, rend = key[rs], key[re]
+        line = rstart // G2
+        if device or check or not bool(xp.any(rend // G2 != line)):
+            break
     run_of = xp.cumsum(start) - 1
-    rs = xp.flatnonzero(start)
-    re = xp.concatenate([rs[1:], xp.asarray([n], dtype=rs.dtype)]) - 1
     nr = int(rs.size)
-    rstart, rend = key[rs], key[re]
-    line = rstart // G2
-    rz0, rz1 = z[rs], z[re]
+    rz0, rz1 = rstart - line * G2, rend - line * G2
     ry = line % G1
     rx = (line // G1) % G0
     counts, firsts = [], []

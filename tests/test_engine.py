@@ -12,23 +12,26 @@ from gpusiibra import _assign as assign, _engine, backend
 STRUCTURE_18 = ndi.generate_binary_structure(3, 2)
 
 
-def _random_supports(rng, shape, n):
+def _random_supports(rng, shape, n, z_faces=True):
     out = []
     for i in range(n):
         density = [0.03, 0.15, 0.4, 0.7][i % 4]
         m = rng.random(shape) < density
         m[0, :, :] |= rng.random(shape[1:]) < 0.5  # the grid's faces: no run or edge may wrap around them
         m[:, -1, :] |= rng.random((shape[0], shape[2])) < 0.5
-        m[:, :, 0] |= rng.random(shape[:2]) < 0.5
-        m[:, :, -1] |= rng.random(shape[:2]) < 0.5
+        if z_faces:
+            m[:, :, 0] |= rng.random(shape[:2]) < 0.5
+            m[:, :, -1] |= rng.random(shape[:2]) < 0.5
+        else:  # no run of consecutive keys goes on into the next line (the CPU then tests no voxel's z)
+            m[:, :, -1] = False
         out.append(m)
     return out
 
 
-def _check_labels(rng):
+def _check_labels(rng, z_faces=True):
     shape = (9, 11, 13)
     G = int(np.prod(shape))
-    supports = _random_supports(rng, shape, 8)
+    supports = _random_supports(rng, shape, 8, z_faces)
     key = np.concatenate([i * G + np.flatnonzero(m) for i, m in enumerate(supports)])
     comp, K, _ = _engine.label_support(backend.xp().asarray(key), shape)
     comp = backend.to_host(comp)
@@ -42,8 +45,9 @@ def _check_labels(rng):
     return comp
 
 
-def test_labels_equal_scipys_in_raster_order(rng):
-    _check_labels(rng)
+@pytest.mark.parametrize("z_faces", [True, False])
+def test_labels_equal_scipys_in_raster_order(rng, z_faces):
+    _check_labels(rng, z_faces)
 
 
 def _shifted_motor(n):
