@@ -186,7 +186,6 @@ def label_support(key, shape):
         line = rstart // G2
         if device or check or not bool(xp.any(rend // G2 != line)):
             break
-    run_of = xp.cumsum(start) - 1
     nr = int(rs.size)
     rz0, rz1 = rstart - line * G2, rend - line * G2
     ry = line % G1
@@ -210,7 +209,11 @@ def label_support(key, shape):
     comp_run = comp_of_root[root]
     n_comp = int(comp_of_root[-1]) + 1
     # the first run of each component is its root (the smallest run): components follow their roots' order
-    return comp_run[run_of], n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, start=rstart)
+    if xp is np:  # each voxel's component: its run's, repeated over the run (CuPy's repeat takes no counts: a gather)
+        comp = np.repeat(comp_run, re - rs + 1)
+    else:
+        comp = comp_run[xp.cumsum(start) - 1]
+    return comp, n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, start=rstart)
 
 
 # ------------------------------------------------------------------ the chunk
