@@ -164,14 +164,14 @@ def label_support(key, shape):
     n_comp : int
     runs : dict
         The runs (``x``, ``y``, ``z0``, ``z1``, ``start``: the key of the run's first voxel, and ``comp``, per
-        run), for component boxes and first voxels.
+        run; ``first``: each component's first run), for component boxes and first voxels.
     """
     xp = backend.xp()
     G0, G1, G2 = (int(s) for s in shape)
     n = int(key.size)
     if n == 0:
         e = xp.zeros(0, xp.int64)
-        return e, 0, dict(x=e, y=e, z0=e, z1=e, comp=e, start=e)
+        return e, 0, dict(x=e, y=e, z0=e, z1=e, comp=e, start=e, first=e)
     # runs: consecutive keys, ending with their line (the device tests every key's z; the CPU only when a run of
     # consecutive keys goes on into the next line, which a support on both ends of the grid's z needs)
     start = xp.ones(n, bool)
@@ -209,11 +209,13 @@ def label_support(key, shape):
     comp_run = comp_of_root[root]
     n_comp = int(comp_of_root[-1]) + 1
     # the first run of each component is its root (the smallest run): components follow their roots' order
+    first = xp.zeros(n_comp + 1, xp.int64)  # each component's first run (the other runs write to one spare slot)
+    first[xp.where(is_root, comp_of_root, n_comp)] = xp.arange(nr, dtype=xp.int64)
     if xp is np:  # each voxel's component: its run's, repeated over the run (CuPy's repeat takes no counts: a gather)
         comp = np.repeat(comp_run, re - rs + 1)
     else:
         comp = comp_run[xp.cumsum(start) - 1]
-    return comp, n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, start=rstart)
+    return comp, n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, start=rstart, first=first[:n_comp])
 
 
 # ------------------------------------------------------------------ the chunk
@@ -230,10 +232,13 @@ def components(key, x, shape, grid_affine, split_components=True):
     G = G0 * G1 * G2
     if split_components:
         comp, K, runs = label_support(key, shape)
-        box_values = xp.stack([runs["x"], runs["y"], runs["z0"], runs["z1"], runs["start"]], axis=1)
-        lo5, hi5 = _kernels.segment_min_max(box_values, runs["comp"], K)
-        lo, hi = lo5[:, :3], xp.stack([hi5[:, 0], hi5[:, 1], hi5[:, 3]], axis=1)
-        first_keys = lo5[:, 4]  # a component's first voxel: the start of its first run
+        # the box: a component's first run (raster order) has its smallest x and its first voxel; the rest from the
+        # runs' minima and maxima (on the CPU only those needed)
+        box_values = xp.stack([runs["x"], runs["y"], runs["z0"], runs["z1"]], axis=1)
+        lo4, hi4 = _kernels.segment_min_max(box_values, runs["comp"], K, mins=(1, 2), maxs=(0, 1, 3))
+        lo = xp.stack([runs["x"][runs["first"]], lo4[:, 1], lo4[:, 2]], axis=1)
+        hi = xp.stack([hi4[:, 0], hi4[:, 1], hi4[:, 3]], axis=1)
+        first_keys = runs["start"][runs["first"]]  # a component's first voxel: the start of its first run
         # voxel counts and coordinate sums run by run (integers: exact in float64 whatever the order, so the
         # same numbers as voxel by voxel, in a tenth of the rows)
         n_run = runs["z1"] - runs["z0"] + 1

@@ -163,10 +163,12 @@ def _pairs_from_dense(spx, inter, n_regions):
 
 
 # --------------------------------------------------------------------- components
-def segment_min_max(values, seg, n_segments):
+def segment_min_max(values, seg, n_segments, mins=None, maxs=None):
     """Per-segment minimum and maximum of the rows of ``values`` (n, d); row i belongs to segment ``seg[i]``.
 
-    Every segment must hold at least one row. Returns two (n_segments, d) int64 arrays.
+    Every segment must hold at least one row. Returns two (n_segments, d) int64 arrays. ``mins``, ``maxs``: the
+    columns whose minimum (maximum) is needed (default: all); the CPU computes only those (the others keep the
+    fill values), the kernel every column.
     """
     xp = backend.xp()
     values = xp.ascontiguousarray(values, dtype=xp.int64)
@@ -180,11 +182,15 @@ def segment_min_max(values, seg, n_segments):
                 (values, xp.ascontiguousarray(seg, dtype=xp.int32), np.int64(n), np.int32(d), lo, hi))
     else:  # column by column: NumPy's ufunc.at on 1-D contiguous arrays is 3x faster than on rows of a 2-D one
         seg = np.asarray(seg)
+        mins = range(d) if mins is None else mins
+        maxs = range(d) if maxs is None else maxs
         for j in range(d):
-            col, lo_j, hi_j = np.ascontiguousarray(values[:, j]), lo[:, j].copy(), hi[:, j].copy()
-            np.minimum.at(lo_j, seg, col)
-            np.maximum.at(hi_j, seg, col)
-            lo[:, j], hi[:, j] = lo_j, hi_j
+            col = np.ascontiguousarray(values[:, j])
+            for out, which, ufunc in ((lo, mins, np.minimum), (hi, maxs, np.maximum)):
+                if j in which:
+                    acc = out[:, j].copy()
+                    ufunc.at(acc, seg, col)
+                    out[:, j] = acc
     return lo, hi
 
 

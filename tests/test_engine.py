@@ -201,3 +201,25 @@ def test_the_count_of_positive_values_survives_the_exponent_shift():
     assert comps.nc.tolist() == [2, 2, 2]  # 1e-60 / 2**997 underflows to 0
     assert comps.unit.tolist()[1:] == [1.0, 1.0]
     np.testing.assert_array_equal(backend.to_host(scaled)[3:], x[3:])
+
+
+def test_component_boxes_equal_scipys(rng):
+    """Each component's map (from its first voxel), box (lo from its first run's x and the runs' minima, hi from
+    the runs' maxima) and voxel count, against scipy's labels and find_objects, over random supports (on the
+    grid's faces too)."""
+    shape = (9, 11, 13)
+    G = int(np.prod(shape))
+    supports = _random_supports(rng, shape, 8)
+    key = np.concatenate([i * G + np.flatnonzero(m) for i, m in enumerate(supports)])
+    xp = backend.xp()
+    comps, _, _ = _engine.components(xp.asarray(key), xp.asarray(np.ones(key.size)), shape, np.eye(4))
+    k0 = 0
+    for i, m in enumerate(supports):
+        ref, k = ndi.label(m, STRUCTURE_18)
+        boxes = ndi.find_objects(ref)
+        np.testing.assert_array_equal(comps.map[k0:k0 + k], i)
+        np.testing.assert_array_equal(comps.lo[k0:k0 + k], [[s.start for s in b] for b in boxes])
+        np.testing.assert_array_equal(comps.hi[k0:k0 + k], [[s.stop for s in b] for b in boxes])
+        np.testing.assert_array_equal(comps.count[k0:k0 + k], np.bincount(ref.ravel(), minlength=k + 1)[1:])
+        k0 += k
+    assert len(comps.count) == k0
