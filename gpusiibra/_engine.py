@@ -398,15 +398,17 @@ def _score(smap, prepared, minsize_voxel, lower_threshold, split_components) -> 
     big = comps.count > (0 if labelled else minsize_voxel)  # siibra's labelled maps skip no small component
     if not big.any():
         return ChunkResult(np.zeros(0, np.int64), _empty_columns(), status)
-    if not big.all():
+    partial = not big.all()
+    if partial:  # the components kept, renumbered; the others' voxels: component -1, which accumulate leaves out
         newid = np.cumsum(big) - 1
         newid[~big] = -1
-        nid = xp.asarray(newid)[comp]
-        sel = xp.flatnonzero(nid >= 0)
-        key, x, comp = key[sel], x[sel], nid[sel]
+        comp = xp.asarray(newid)[comp]
         comps = comps.take(np.flatnonzero(big))
+        if labelled:  # (siibra's labelled maps skip no component: never taken)
+            sel = xp.flatnonzero(comp >= 0)
+            key, x, comp, partial = key[sel], x[sel], comp[sel], False
     region_threshold = 0.0 if labelled else lower_threshold  # a labelled map's threshold applies to the IoU
-    pairs = _kernels.accumulate(index, key % G, comp, x, len(comps), region_threshold)
+    pairs = _kernels.accumulate(index, key % G, comp, x, len(comps), region_threshold, skip_negative=partial)
     packed = backend.to_host(xp.stack([p.astype(xp.float64) for p in pairs], axis=1)) if pairs[0].size else \
         np.zeros((0, 4))
     pc, pr = packed[:, 0].astype(np.int64), packed[:, 1].astype(np.int64)

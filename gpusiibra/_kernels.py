@@ -272,7 +272,7 @@ def union_find(n_nodes, a, b):
 
 
 # --------------------------------------------------------------------- accumulation
-def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
+def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0, skip_negative=False):
     """Sum ``p x`` and count ``p > 0, x > 0`` per (component, region), over all regions at once.
 
     Parameters
@@ -289,6 +289,8 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
         Number of components.
     lower_threshold : float
         Atlas values below it count as 0.
+    skip_negative : bool
+        Leave out the voxels of component -1 (components dropped by the caller), which ``comp`` may then hold.
 
     Returns
     -------
@@ -297,6 +299,10 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     """
     R = index.num_volumes
     if uses_cuda_kernels() and dense_pairs_fit(int(n_comp), R):
+        if skip_negative:
+            xp = backend.xp()
+            sel = xp.flatnonzero(xp.asarray(comp) >= 0)
+            voxel_lin, comp, x = (xp.asarray(v)[sel] for v in (voxel_lin, comp, x))
         return _accumulate_kernels(index, voxel_lin, comp, x, int(n_comp), float(lower_threshold))
     # the sparse route (the CPU's, and the GPU's when the (components x regions) arrays would not fit): one entry
     # per (voxel, region), gathered unit by unit (SparseIndex.unit_arrays: a fixed number of slots each, in the
@@ -306,6 +312,8 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     u = index.unit_arrays()
     voxel_lin, comp, x = (xp.asarray(v) for v in (voxel_lin, comp, x))
     n_units = u["voxel_units"][voxel_lin].astype(xp.int64)  # 0 outside the atlas
+    if skip_negative:
+        n_units = xp.where(comp >= 0, n_units, 0)  # no unit: the voxel is left out
     owner = repeat_index(xp, n_units)  # the voxel of each unit: one index, then gathers (3 NumPy repeats cost more)
     offs = xp.cumsum(n_units) - n_units
     unit = xp.take(u["voxel_unit"][voxel_lin] - offs, owner)

@@ -286,3 +286,28 @@ def test_unit_width_is_chosen_per_atlas():
     assert unit_width([1, 2, 2, 2, 3, 4]) == 2
     assert unit_width([40] * 10) == 8  # 5 units of 8 slots: the fewest slots plus units
     assert unit_width([]) == 1
+
+
+@pytest.mark.parametrize("route", ["cpu", "kernels"])
+def test_accumulate_leaves_out_the_voxels_of_component_minus_one(monkeypatch, rng, route):
+    """skip_negative: the voxels of dropped components (-1) are left out - the same pairs, sums and counts as the
+    call without them (on the CPU bit for bit; the kernels' atomic sums in any order), on the CPU and through the
+    kernels."""
+    maps, A = random_atlas(rng, shape=(14, 15, 16), n_regions=9)
+    ix = atlas_from_dense(maps, A).sparse_index
+    n = 3000
+    lin = rng.integers(0, int(np.prod(ix.shape)), n)
+    comp = rng.integers(0, 17, n)
+    x = rng.random(n) + 0.1
+    comp[rng.random(n) < 0.3] = -1
+    if route == "kernels":
+        cuda_emulator.install(monkeypatch)
+    kept = comp >= 0
+    want = kernels.accumulate(ix, lin[kept], comp[kept], x[kept], 17)
+    got = kernels.accumulate(ix, lin, comp, x, 17, skip_negative=True)
+    assert np.asarray(want[0]).size > 0
+    for i, (u, v) in enumerate(zip(want, got)):
+        if route == "kernels" and i == 2:
+            np.testing.assert_allclose(u, v, rtol=1e-12)
+        else:
+            assert np.asarray(u).tobytes() == np.asarray(v).tobytes()
