@@ -153,16 +153,16 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
         keys = xp.concatenate([key, below])
         o = xp.argsort(keys, kind="stable")  # a merge of two sorted runs: a cell's low corner before its high one
         keys = keys[o]
-        vals = xp.concatenate([val, val])[o]
-        is_high = o >= key.size
         new = xp.ones(keys.size + 1, bool)
         new[1:-1] = keys[1:] != keys[:-1]
         bounds = xp.flatnonzero(new)
-        c_first, c_last = bounds[:-1], bounds[1:] - 1  # each cell's first and last entry: one or two entries
-        ckey = keys[c_first]
-        # a cell holds at most one low and one high corner, the low one first; a missing corner is 0
-        v_lo = xp.where(is_high[c_first], 0.0, vals[c_first])
-        v_hi = xp.where(is_high[c_last], vals[c_last], 0.0)
+        ckey = keys[bounds[:-1]]
+        # a cell holds at most one low and one high corner, the low one first (its first and last entry: one or two
+        # entries, a low corner when it comes from key, a high one from below); a missing corner is 0
+        n = key.size
+        first_src, last_src = o[bounds[:-1]], o[bounds[1:] - 1]
+        v_lo = xp.where(first_src < n, val[xp.minimum(first_src, n - 1)], 0.0)
+        v_hi = xp.where(last_src >= n, val[xp.maximum(last_src - n, 0)], 0.0)
     else:
         ckey, v_lo, v_hi = key, val, None
     sg = ckey // stride  # prefix * n_in + cell coordinate
