@@ -190,19 +190,24 @@ def label_support(key, shape):
     rz0, rz1 = rstart - line * G2, rend - line * G2
     ry = line % G1
     rx = (line // G1) % G0
+    # the z range a run reaches in a neighbouring line, as keys of its own line (with the slack, within the line)
+    reach = {0: (rstart, rend), 1: (xp.maximum(rstart - 1, rstart - rz0), xp.minimum(rend + 1, rend - rz1 + G2 - 1))}
+    inside = {(0, 1): ry < G1 - 1, (1, -1): (rx < G0 - 1) & (ry > 0), (1, 0): rx < G0 - 1,
+              (1, 1): (rx < G0 - 1) & (ry < G1 - 1)}  # the neighbouring line is on the grid
     counts, firsts = [], []
     for dx, dy, slack in _FORWARD:
-        ok = (ry + dy >= 0) & (ry + dy < G1) & (rx + dx < G0)
-        other = (line + dx * G1 + dy) * G2
-        first = xp.searchsorted(rend, other + xp.maximum(rz0 - slack, 0), side="left")
-        last = xp.searchsorted(rstart, other + xp.minimum(rz1 + slack, G2 - 1), side="right")
-        counts.append(xp.where(ok, xp.maximum(last - first, 0), 0))
+        shift = (dx * G1 + dy) * G2
+        lo, hi = reach[slack]
+        first = xp.searchsorted(rend, lo + shift, side="left")
+        last = xp.searchsorted(rstart, hi + shift, side="right")
+        counts.append(xp.where(inside[dx, dy], xp.maximum(last - first, 0), 0))
         firsts.append(first)
     cnt = xp.concatenate(counts)
     owner = repeat_index(xp, cnt)
     offs = xp.cumsum(cnt) - cnt
     src = owner % nr
-    dst = xp.concatenate(firsts)[owner] + (xp.arange(owner.size, dtype=xp.int64) - offs[owner])
+    dst = xp.take(xp.concatenate(firsts) - offs, owner)
+    dst += xp.arange(owner.size, dtype=xp.int64)
     root = _kernels.union_find(nr, src, dst)
     is_root = root == xp.arange(nr)
     comp_of_root = xp.cumsum(is_root) - 1
