@@ -163,43 +163,61 @@ def label_support(key, shape):
     n_comp : int
     runs : dict
         The runs (``x``, ``y``, ``z0``, ``z1``, ``start``: the key of the run's first voxel, and ``comp``, per
-        run), for component boxes and first voxels.
+        run; ``first``: each component's first run), for component boxes and first voxels.
     """
     xp = backend.xp()
     G0, G1, G2 = (int(s) for s in shape)
     n = int(key.size)
     if n == 0:
         e = xp.zeros(0, xp.int64)
-        return e, 0, dict(x=e, y=e, z0=e, z1=e, comp=e, start=e)
-    z = key % G2
+        return e, 0, dict(x=e, y=e, z0=e, z1=e, comp=e, start=e, first=e)
+    # runs: consecutive keys, ending with their line (the device tests every key's z; the CPU only when a run of
+    # consecutive keys goes on into the next line, which a support on both ends of the grid's z needs)
     start = xp.ones(n, bool)
-    start[1:] = (key[1:] != key[:-1] + 1) | (z[1:] == 0)
-    run_of = xp.cumsum(start) - 1
-    rs = xp.flatnonzero(start)
-    re = xp.concatenate([rs[1:], xp.asarray([n], dtype=rs.dtype)]) - 1
+    start[1:] = key[1:] != key[:-1] + 1
+    device = _kernels.uses_cuda_kernels()
+    for check in (False, True):
+        if device or check:
+            start[1:] |= key[1:] % G2 == 0
+        rs = xp.flatnonzero(start)
+        re = xp.concatenate([rs[1:], xp.asarray([n], dtype=rs.dtype)]) - 1
+        rstart, rend = key[rs], key[re]
+        line = rstart // G2
+        if device or check or not bool(xp.any(rend // G2 != line)):
+            break
     nr = int(rs.size)
-    rstart, rend = key[rs], key[re]
-    line = rstart // G2
-    rz0, rz1 = z[rs], z[re]
+    rz0, rz1 = rstart - line * G2, rend - line * G2
     ry = line % G1
     rx = (line // G1) % G0
+    # the z range a run reaches in a neighbouring line, as keys of its own line (with the slack, within the line)
+    reach = {0: (rstart, rend), 1: (xp.maximum(rstart - 1, rstart - rz0), xp.minimum(rend + 1, rend - rz1 + G2 - 1))}
+    inside = {(0, 1): ry < G1 - 1, (1, -1): (rx < G0 - 1) & (ry > 0), (1, 0): rx < G0 - 1,
+              (1, 1): (rx < G0 - 1) & (ry < G1 - 1)}  # the neighbouring line is on the grid
     counts, firsts = [], []
     for dx, dy, slack in _FORWARD:
-        ok = (ry + dy >= 0) & (ry + dy < G1) & (rx + dx < G0)
-        other = (line + dx * G1 + dy) * G2
-        first = xp.searchsorted(rend, other + xp.maximum(rz0 - slack, 0), side="left")
-        last = xp.searchsorted(rstart, other + xp.minimum(rz1 + slack, G2 - 1), side="right")
-        counts.append(xp.where(ok, xp.maximum(last - first, 0), 0))
+        shift = (dx * G1 + dy) * G2
+        lo, hi = reach[slack]
+        first = xp.searchsorted(rend, lo + shift, side="left")
+        last = xp.searchsorted(rstart, hi + shift, side="right")
+        counts.append(xp.where(inside[dx, dy], xp.maximum(last - first, 0), 0))
         firsts.append(first)
     dst, owner = _kernels.expand_ranges(xp, xp.concatenate(firsts), xp.concatenate(counts))
     src = owner % nr
+    dst = xp.take(xp.concatenate(firsts) - offs, owner)
+    dst += xp.arange(owner.size, dtype=xp.int64)
     root = _kernels.union_find(nr, src, dst)
     is_root = root == xp.arange(nr)
     comp_of_root = xp.cumsum(is_root) - 1
     comp_run = comp_of_root[root]
     n_comp = int(comp_of_root[-1]) + 1
     # the first run of each component is its root (the smallest run): components follow their roots' order
-    return comp_run[run_of], n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, start=rstart)
+    first = xp.zeros(n_comp + 1, xp.int64)  # each component's first run (the other runs write to one spare slot)
+    first[xp.where(is_root, comp_of_root, n_comp)] = xp.arange(nr, dtype=xp.int64)
+    if xp is np:  # each voxel's component: its run's, repeated over the run (CuPy's repeat takes no counts: a gather)
+        comp = np.repeat(comp_run, re - rs + 1)
+    else:
+        comp = comp_run[xp.cumsum(start) - 1]
+    return comp, n_comp, dict(x=rx, y=ry, z0=rz0, z1=rz1, comp=comp_run, start=rstart, first=first[:n_comp])
 
 
 # ------------------------------------------------------------------ the chunk
@@ -216,10 +234,13 @@ def components(key, x, shape, grid_affine, split_components=True):
     G = G0 * G1 * G2
     if split_components:
         comp, K, runs = label_support(key, shape)
-        box_values = xp.stack([runs["x"], runs["y"], runs["z0"], runs["z1"], runs["start"]], axis=1)
-        lo5, hi5 = _kernels.segment_min_max(box_values, runs["comp"], K)
-        lo, hi = lo5[:, :3], xp.stack([hi5[:, 0], hi5[:, 1], hi5[:, 3]], axis=1)
-        first_keys = lo5[:, 4]  # a component's first voxel: the start of its first run
+        # the box: a component's first run (raster order) has its smallest x and its first voxel; the rest from the
+        # runs' minima and maxima (on the CPU only those needed)
+        box_values = xp.stack([runs["x"], runs["y"], runs["z0"], runs["z1"]], axis=1)
+        lo4, hi4 = _kernels.segment_min_max(box_values, runs["comp"], K, mins=(1, 2), maxs=(0, 1, 3))
+        lo = xp.stack([runs["x"][runs["first"]], lo4[:, 1], lo4[:, 2]], axis=1)
+        hi = xp.stack([hi4[:, 0], hi4[:, 1], hi4[:, 3]], axis=1)
+        first_keys = runs["start"][runs["first"]]  # a component's first voxel: the start of its first run
         # voxel counts and coordinate sums run by run (integers: exact in float64 whatever the order, so the
         # same numbers as voxel by voxel, in a tenth of the rows)
         n_run = runs["z1"] - runs["z0"] + 1
@@ -237,10 +258,9 @@ def components(key, x, shape, grid_affine, split_components=True):
         lo, hi, first_keys = lo4[:, :3], hi4[:, :3], lo4[:, 3]
         counts = _kernels.segment_sums([xp.ones(x.size, xp.float64)] + [ijk[:, a] for a in range(3)], comp, K)
     # values beyond float64's comfortable range are divided by a power of two per component (exact)
-    shift, x = _exponent_shift(x, comp, K)
-    if not _kernels.uses_cuda_kernels() and bool((x > 0).all()):
-        # every value positive (a thresholded map): the count of x > 0 is the voxel count (the same integers,
-        # one weighted pass less; on the device the one kernel sums every column)
+    shift, x, unscaled = _exponent_shift(x, comp, K)
+    if split_components and unscaled:
+        # the support is x > 0 and no value was scaled: the count of x > 0 is the voxel count (exact integers)
         vs = xp.concatenate([_kernels.segment_sums([x, x * x], comp, K), counts[:, :1]], axis=1)
     else:
         vs = _kernels.segment_sums([x, x * x, (x > 0).astype(xp.float64)], comp, K)
@@ -264,17 +284,20 @@ def components(key, x, shape, grid_affine, split_components=True):
 
 def _exponent_shift(x, comp, K):
     """The power of two each component's values are divided by (its largest binary exponent where that leaves
-    +-_EXPONENT_LIMIT, else 0), and the values so divided. On the CPU one range check of the exponents comes
-    first: when every value is in range (the usual case) no per-component maximum is needed (np.maximum.at),
-    and the values are returned as they are; on the device the maximum is one kernel, without a wait."""
+    +-_EXPONENT_LIMIT, else 0), the values so divided, and whether they were returned as they are. On the CPU
+    one range check of the magnitudes comes first: when every value is in range (the usual case: 2**-201 <= |x| <
+    2**200 puts every exponent in range) no per-component maximum is needed (np.maximum.at), and the values are
+    returned as they are; on the device the maximum is one kernel, without a wait."""
     xp = backend.xp()
+    if not _kernels.uses_cuda_kernels():
+        ax = xp.abs(x)
+        if ax.size == 0 or (float(ax.min()) >= 2.0 ** (-_EXPONENT_LIMIT - 1) and
+                            float(ax.max()) < 2.0 ** _EXPONENT_LIMIT):
+            return xp.zeros(K, xp.int64), x, True  # every component's maximum is in range: no shift
     expo = xp.frexp(xp.abs(x))[1]
-    if not _kernels.uses_cuda_kernels() and (
-            expo.size == 0 or (int(expo.min()) >= -_EXPONENT_LIMIT and int(expo.max()) <= _EXPONENT_LIMIT)):
-        return xp.zeros(K, xp.int64), x  # every component's maximum is in range: no shift
     _, emax = _kernels.segment_min_max(expo.astype(xp.int64)[:, None], comp, K)
     shift = xp.where(xp.abs(emax[:, 0]) > _EXPONENT_LIMIT, emax[:, 0], 0)
-    return shift, xp.ldexp(x, (-shift[comp]).astype(xp.int32))
+    return shift, xp.ldexp(x, (-shift[comp]).astype(xp.int32)), False
 
 
 #: nonzero input voxels per engine pass: a chunk holding more (unthresholded maps, say) is assigned in
@@ -377,15 +400,17 @@ def _score(smap, prepared, minsize_voxel, lower_threshold, split_components) -> 
     big = comps.count > (0 if labelled else minsize_voxel)  # siibra's labelled maps skip no small component
     if not big.any():
         return ChunkResult(np.zeros(0, np.int64), _empty_columns(), status)
-    if not big.all():
+    partial = not big.all()
+    if partial:  # the components kept, renumbered; the others' voxels: component -1, which accumulate leaves out
         newid = np.cumsum(big) - 1
         newid[~big] = -1
-        nid = xp.asarray(newid)[comp]
-        sel = xp.flatnonzero(nid >= 0)
-        key, x, comp = key[sel], x[sel], nid[sel]
+        comp = xp.asarray(newid)[comp]
         comps = comps.take(np.flatnonzero(big))
+        if labelled:  # (siibra's labelled maps skip no component: never taken)
+            sel = xp.flatnonzero(comp >= 0)
+            key, x, comp, partial = key[sel], x[sel], comp[sel], False
     region_threshold = 0.0 if labelled else lower_threshold  # a labelled map's threshold applies to the IoU
-    pairs = _kernels.accumulate(index, key % G, comp, x, len(comps), region_threshold)
+    pairs = _kernels.accumulate(index, key % G, comp, x, len(comps), region_threshold, skip_negative=partial)
     packed = backend.to_host(xp.stack([p.astype(xp.float64) for p in pairs], axis=1)) if pairs[0].size else \
         np.zeros((0, 4))
     pc, pr = packed[:, 0].astype(np.int64), packed[:, 1].astype(np.int64)

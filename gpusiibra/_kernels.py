@@ -171,10 +171,12 @@ def _pairs_from_dense(spx, inter, n_regions):
 
 
 # --------------------------------------------------------------------- components
-def segment_min_max(values, seg, n_segments):
+def segment_min_max(values, seg, n_segments, mins=None, maxs=None):
     """Per-segment minimum and maximum of the rows of ``values`` (n, d); row i belongs to segment ``seg[i]``.
 
-    Every segment must hold at least one row. Returns two (n_segments, d) int64 arrays.
+    Every segment must hold at least one row. Returns two (n_segments, d) int64 arrays. ``mins``, ``maxs``: the
+    columns whose minimum (maximum) is needed (default: all); the CPU computes only those (the others keep the
+    fill values), the kernel every column.
     """
     xp = backend.xp()
     values = xp.ascontiguousarray(values, dtype=xp.int64)
@@ -188,11 +190,15 @@ def segment_min_max(values, seg, n_segments):
                 (values, xp.ascontiguousarray(seg, dtype=xp.int32), np.int64(n), np.int32(d), lo, hi))
     else:  # column by column: NumPy's ufunc.at on 1-D contiguous arrays is 3x faster than on rows of a 2-D one
         seg = np.asarray(seg)
+        mins = range(d) if mins is None else mins
+        maxs = range(d) if maxs is None else maxs
         for j in range(d):
-            col, lo_j, hi_j = np.ascontiguousarray(values[:, j]), lo[:, j].copy(), hi[:, j].copy()
-            np.minimum.at(lo_j, seg, col)
-            np.maximum.at(hi_j, seg, col)
-            lo[:, j], hi[:, j] = lo_j, hi_j
+            col = np.ascontiguousarray(values[:, j])
+            for out, which, ufunc in ((lo, mins, np.minimum), (hi, maxs, np.maximum)):
+                if j in which:
+                    acc = out[:, j].copy()
+                    ufunc.at(acc, seg, col)
+                    out[:, j] = acc
     return lo, hi
 
 
@@ -274,7 +280,7 @@ def union_find(n_nodes, a, b):
 
 
 # --------------------------------------------------------------------- accumulation
-def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
+def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0, skip_negative=False):
     """Sum ``p x`` and count ``p > 0, x > 0`` per (component, region), over all regions at once.
 
     Parameters
@@ -291,6 +297,8 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
         Number of components.
     lower_threshold : float
         Atlas values below it count as 0.
+    skip_negative : bool
+        Leave out the voxels of component -1 (components dropped by the caller), which ``comp`` may then hold.
 
     Returns
     -------
@@ -299,48 +307,52 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0):
     """
     R = index.num_volumes
     if uses_cuda_kernels() and dense_pairs_fit(int(n_comp), R):
+        if skip_negative:
+            xp = backend.xp()
+            sel = xp.flatnonzero(xp.asarray(comp) >= 0)
+            voxel_lin, comp, x = (xp.asarray(v)[sel] for v in (voxel_lin, comp, x))
         return _accumulate_kernels(index, voxel_lin, comp, x, int(n_comp), float(lower_threshold))
-    # the sparse route (the CPU's, and the GPU's when the (components x regions) arrays would not fit):
-    # one entry per (voxel, region), summed per (component, region) key
+    # the sparse route (the CPU's, and the GPU's when the (components x regions) arrays would not fit): one entry
+    # per (voxel, region), gathered unit by unit (SparseIndex.unit_arrays: a fixed number of slots each, in the
+    # CSR's order), summed per (component, region) key in voxel order; slots past a row's entries hold region R
+    # (no region: a column of the sums that is dropped)
     xp = backend.xp() if uses_cuda_kernels() else np
-    a = index.device_arrays()
+    u = index.unit_arrays()
     voxel_lin, comp, x = (xp.asarray(v) for v in (voxel_lin, comp, x))
-    rows = a["voxels"].ravel()[voxel_lin]  # -1 where no region has the voxel: no entries (row_count's last 0)
-    entry, cnt, owner = _csr_gather(xp, a["row_ptr"], rows, with_owner=True, row_count=a["row_count"])
-    p = a["entry_value"][entry]  # float32: each is made float64, exactly, where it multiplies x
-    if lower_threshold > 0:
-        p[p.astype(xp.float64) < lower_threshold] = 0.0  # compared in float64, as the threshold is given
-    # the arrays of the entries' size are made in place, one at a time (a chunk's entries run to millions)
-    if xp is np:  # NumPy's repeat by counts is the faster; CuPy's repeat takes no array of counts: a gather
-        del owner
-        xr = np.repeat(x, cnt)
-        key = np.repeat(comp.astype(np.int64), cnt)
-    else:
-        xr = x[owner]
-        key = comp.astype(xp.int64)[owner]
-        del owner
-    key *= R
-    key += a["entry_region"][entry]
-    del entry
+    n_units = u["voxel_units"][voxel_lin].astype(xp.int64)  # 0 outside the atlas
+    if skip_negative:
+        n_units = xp.where(comp >= 0, n_units, 0)  # no unit: the voxel is left out
+    owner = repeat_index(xp, n_units)  # the voxel of each unit: one index, then gathers (3 NumPy repeats cost more)
+    offs = xp.cumsum(n_units) - n_units
+    unit = xp.take(u["voxel_unit"][voxel_lin] - offs, owner)
+    unit += xp.arange(unit.size, dtype=xp.int64)
+    R1 = R + 1
+    # xp.take along axis 0 (NumPy's fancy indexing of rows of a 2-D array is several times slower)
+    key = (xp.take(comp.astype(xp.int64) * R1, owner)[:, None] + xp.take(u["unit_region"], unit, axis=0)).ravel()
+    xr = xp.take(x, owner)
+    p = xp.take(u["unit_value"], unit, axis=0)
+    if lower_threshold > 0:  # compared in float64, as the values are used
+        p = p.astype(xp.float64)
+        p[p < lower_threshold] = 0.0
     # on the CPU, where every entry is a hit (the usual case: atlas values above the threshold, x > 0), the counts
     # are a plain bincount (the same integers, without the hit column and its weighted pass)
-    every = xp is np and bool((p > 0).all()) and bool((x > 0).all())
-    hit = None if every else ((p > 0) & (xr > 0)).astype(xp.float64)
-    xr *= p  # p x, each entry's product
-    del p
+    every = xp is np and u["min_value"] > 0 and u["min_value"] >= lower_threshold and bool((xr > 0).all())
+    hit = None if every else ((p > 0) & (xr[:, None] > 0)).astype(xp.float64).ravel()
+    w = xp.multiply(p, xr[:, None], dtype=xp.float64).ravel()  # p exactly in float64, times x
     if n_comp * R <= _DENSE_LIMIT:
-        inter = xp.bincount(key, hit, minlength=n_comp * R)
+        inter = xp.bincount(key, hit, minlength=n_comp * R1)
+        inter.reshape(n_comp, R1)[:, R] = 0  # the no-region column
         nz = xp.flatnonzero(inter)
-        spx = xp.bincount(key, xr, minlength=n_comp * R)[nz]
+        spx = xp.bincount(key, w, minlength=n_comp * R1)[nz]
         keys, inter = nz, inter[nz]
     else:
         keys, inv = xp.unique(key, return_inverse=True)
         inv = inv.ravel()
         inter = xp.bincount(inv, hit)
-        spx = xp.bincount(inv, xr)
-        nz = xp.flatnonzero(inter)
+        spx = xp.bincount(inv, w)
+        nz = xp.flatnonzero((inter > 0) & (keys % R1 != R))
         keys, inter, spx = keys[nz], inter[nz], spx[nz]
-    return keys // R, keys % R, spx, inter.astype(xp.int64)
+    return keys // R1, keys % R1, spx, inter.astype(xp.int64)
 
 
 #: the most the GPU's dense (components x regions) sums may take, as a share of the device's free memory

@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import backend
-from ._kernels import expand_ranges
+from ._kernels import repeat_index
 from . import _sparse_image
 from ._sparse_image import interpolation_order as _interpolation_order
 
@@ -124,11 +124,11 @@ def _axis_table(n_in, n_out, zoom, offset, order):
 @lru_cache(maxsize=256)
 def _device_axis_table(n_in, n_out, zoom, offset, order, device):
     """The arrays of :func:`_axis_table` that the passes read, on the backend's device (``device``: the CUDA
-    device they live on, -1 on the CPU): copied there once per geometry, not at every chunk."""
+    device they live on, -1 on the CPU): copied there once per geometry, not at every chunk; and the most output
+    voxels a cell has (on the host)."""
     first, count, w_low, w_high, _, _ = _axis_table(n_in, n_out, zoom, offset, order)
     xp = backend.xp()
-    # and, on the host, the most output voxels one cell has
-    return tuple(xp.asarray(a) for a in (first, count, w_low, w_high)) + (int(count.max(initial=0)),)
+    return tuple(xp.asarray(a) for a in (first, count, w_low, w_high)) + (int(count.max()) if count.size else 0,)
 
 
 # ------------------------------------------------------------------ the passes
@@ -139,9 +139,9 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     of cell i and the high corner of cell i - 1. Each cell's output voxels are contiguous along the
     axis and disjoint from other cells'. Outputs are produced in sorted key order: per group of cells
     that share everything but the axis coordinate's neighbours (a "subgroup": same prefix and cell),
-    each output voxel t repeats the subgroup's entries in order.
+    each output voxel t (a "row") repeats the subgroup's entries in order.
     """
-    first, count, w_low, w_high, k_max = table  # on the device (_device_axis_table); k_max on the host
+    first, count, w_low, w_high, k_max = table  # on the device (_device_axis_table), and an int
     n_in = sizes[axis]
     n_out = int(w_low.size)
     stride = int(np.prod(sizes[axis + 1:], dtype=np.int64))
@@ -149,22 +149,20 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     if order == 1:
         # every entry is also the high corner of the cell below it; those at the axis's first voxel have none
         # and go to one cell beyond every key, which makes no output (no compaction: no wait for the device)
-        below = xp.where((key // stride) % n_in >= 1, key - stride, end)
+        below = xp.where(key % (stride * n_in) >= stride, key - stride, end)  # axis coordinate >= 1
         keys = xp.concatenate([key, below])
-        o = xp.argsort(keys, kind="stable")  # a merge of two sorted runs
+        o = xp.argsort(keys, kind="stable")  # a merge of two sorted runs: a cell's low corner before its high one
         keys = keys[o]
-        new = xp.ones(keys.size, bool)
-        new[1:] = keys[1:] != keys[:-1]
-        ckey = keys[xp.flatnonzero(new)]
-        cid = xp.empty(keys.size, xp.int64)  # the cell of each entry as a low corner, then as a high corner
-        cid[o] = xp.cumsum(new) - 1
-        # each cell has at most one low and one high corner (the values are nonzero): placed, not summed; the
-        # entries at the axis's first voxel all land in the cell beyond every key, which makes no output
+        new = xp.ones(keys.size + 1, bool)
+        new[1:-1] = keys[1:] != keys[:-1]
+        bounds = xp.flatnonzero(new)
+        ckey = keys[bounds[:-1]]
+        # a cell holds at most one low and one high corner, the low one first (its first and last entry: one or two
+        # entries, a low corner when it comes from key, a high one from below); a missing corner is 0
         n = key.size
-        v_lo = xp.zeros(ckey.size, xp.float64)
-        v_lo[cid[:n]] = val
-        v_hi = xp.zeros(ckey.size, xp.float64)
-        v_hi[cid[n:]] = val
+        first_src, last_src = o[bounds[:-1]], o[bounds[1:] - 1]
+        v_lo = xp.where(first_src < n, val[xp.minimum(first_src, n - 1)], 0.0)
+        v_hi = xp.where(last_src >= n, val[xp.maximum(last_src - n, 0)], 0.0)
     else:
         ckey, v_lo, v_hi = key, val, None
     sg, low = xp.divmod(ckey, stride)  # prefix * n_in + cell coordinate; the coordinates after the axis
@@ -172,45 +170,39 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     new[1:] = sg[1:] != sg[:-1]
     sg_start = xp.flatnonzero(new)
     sg_size = xp.diff(xp.concatenate([sg_start, xp.asarray([ckey.size], dtype=sg_start.dtype)]))
-    sg_cell = sg[sg_start] % n_in
-    sg_pre = sg[sg_start] // n_in
-    k = xp.where(sg[sg_start] < end // stride, count[sg_cell], 0)  # the cell beyond every key: no output
+    sg_key = sg[sg_start]
+    sg_cell = sg_key % n_in
+    sg_pre = sg_key // n_in
+    k = xp.where(sg_key < end // stride, count[sg_cell], 0)  # the cell beyond every key: no output
     t0 = first[sg_cell]
-    # the outputs, subgroup after subgroup, and within one output voxel t after another (a "row": the
-    # subgroup's cells in order); k_max rows a subgroup, those beyond its k empty (so that the rows' number is
-    # known on the host: no wait for the device); the arrays of the outputs' size (millions a chunk, in the last
-    # pass) are made in place, a few at a time
-    if zoom_negative:  # outputs run against the cells: order the subgroups by (prefix, first output)
-        r_g = xp.argsort(sg_pre * n_out + t0, kind="stable")
-    else:
-        r_g = xp.arange(sg_start.size)  # in key order already
-    r_g = xp.repeat(r_g, k_max)  # each row's subgroup
-    r_s = xp.tile(xp.arange(k_max, dtype=xp.int64), int(sg_start.size))  # its place among the subgroup's rows
-    r_t = t0[r_g] + r_s  # its output voxel along the axis
-    r_size = xp.where(r_s < k[r_g], sg_size[r_g], 0)
-    del r_s
-    cell, row = expand_ranges(xp, sg_start[r_g], r_size)  # each output's cell, and its row
-    t = r_t[row]
-    if order == 1:  # rounded one operation at a time, as NumPy does it densely: (v_lo w_low) + (v_hi w_high)
-        out = v_lo[cell].astype(xp.float64, copy=False)  # (integer images' values: as NumPy's promotion)
-        out *= w_low[t]
-        high = v_hi[cell].astype(xp.float64, copy=False)
-        high *= w_high[t]
+    # rows (subgroup, output voxel along the axis) in output order: subgroup by subgroup, or, when the outputs run
+    # against the cells, by (prefix, first output); k_max rows a subgroup, those beyond its k empty (no array
+    # sized by the data: no wait for the device)
+    sg_order = xp.argsort(sg_pre * n_out + t0, kind="stable") if zoom_negative else xp.arange(sg_start.size)
+    g = xp.broadcast_to(sg_order[:, None], (sg_start.size, k_max)).ravel()  # each row's subgroup
+    r = xp.broadcast_to(xp.arange(k_max, dtype=xp.int64)[None, :], (sg_start.size, k_max)).ravel()
+    t_row = xp.minimum(t0[g] + r, n_out - 1)  # the empty rows' stay on the axis
+    row_size = xp.where(r < k[g], sg_size[g], 0)
+    row_off = xp.cumsum(row_size) - row_size
+    # outputs: each row repeats its subgroup's cells; per output one gather by its row (monotone) and one by cell
+    owner = repeat_index(xp, row_size)
+    cell = xp.take(sg_start[g] - row_off, owner)
+    cell += xp.arange(cell.size, dtype=xp.int64)
+    if order == 1:
+        out = v_lo[cell] * xp.take(w_low[t_row], owner)  # rounded one operation at a time, as NumPy does it densely
+        high = v_hi[cell] * xp.take(w_high[t_row], owner)
         out += high
         del high
     else:
         out = v_lo[cell]
-    del t
-    new_key = ((sg_pre[r_g] * n_out + r_t) * stride)[row]
-    del row
-    new_key += low[cell]
-    del cell
+    # drop the zeros (a missing corner at a zero weight: a third of the outputs of isolated voxels at half
+    # voxels), which would otherwise multiply through the next passes; keys only for the outputs kept
+    keep = xp.flatnonzero(out)
+    owner, cell = owner[keep], cell[keep]
+    new_key = xp.take((sg_pre[g] * n_out + t_row) * stride, owner) + xp.take(ckey % stride, cell)
     sizes = list(sizes)
     sizes[axis] = n_out
-    # drop the zeros (a missing corner at a zero weight: a third of the outputs of isolated voxels at half
-    # voxels), which would otherwise multiply through the next passes
-    keep = xp.flatnonzero(out)
-    return new_key[keep], out[keep], tuple(sizes)
+    return new_key, out[keep], tuple(sizes)
 
 
 def _finish_values(xp, out, dtype, m, vmin, vmax):

@@ -417,6 +417,34 @@ class SparseIndex:
             self._device = dict(self._device, **{device: {k: backend.to_device(a[k]) for k in keys}})
         return self._device[device]
 
+    def unit_arrays(self) -> dict:
+        """The voxel-major entries in units of a fixed width, for the accumulation's gather (cached, and on the GPU
+        copied once per device).
+
+        Each row's entries, in their order, fill ``ceil(count / width)`` consecutive units of ``width`` slots; a
+        slot past a row's last entry holds the region ``num_volumes`` (no region) and the value 0. The width is
+        chosen per atlas (:func:`unit_width`). A voxel is then a gather of its units, with no expansion of its
+        entries one by one, and the entries keep the CSR's order.
+
+        Returns
+        -------
+        dict
+            ``width`` (int); per grid voxel (flat), ``voxel_unit`` (its first unit) and ``voxel_units`` (how many:
+            0 outside the atlas); ``unit_region`` (int32) and ``unit_value`` (float32), shape (units, width);
+            ``min_value`` (float: the smallest entry value).
+        """
+        device = backend.device_id() if backend.get_backend() == "gpu" else -1
+        key = ("units", device)
+        if key not in self._stats:
+            host = self._stats.get(("units", -1))
+            if host is None:
+                host = _unit_arrays(self._ensure(), self.num_volumes)
+                self._stats[("units", -1)] = host
+            if device != -1:
+                self._stats[key] = {k: backend.to_device(v) if isinstance(v, np.ndarray) else v
+                                    for k, v in host.items()}
+        return self._stats[key]
+
     def __repr__(self):
         if self.shape is None:
             return "SparseIndex(empty)"
@@ -424,6 +452,46 @@ class SparseIndex:
             f"SparseIndex({self.num_volumes} regions, grid {self.shape}, "
             f"{self.n_entries} entries over {self.n_rows} voxels)"
         )
+
+
+def unit_width(counts) -> int:
+    """The width of :meth:`SparseIndex.unit_arrays`'s units for rows of these entry counts: the power of two that
+    makes the fewest slots plus units (a unit costs about two slots' work: its gather and its row's expansion)."""
+    counts = np.asarray(counts, np.int64)
+    if counts.size == 0:
+        return 1
+    best = None
+    for width in (1 << k for k in range(int(counts.max() - 1).bit_length() + 1)):
+        units = int(((counts + width - 1) // width).sum())
+        cost = units * (width + 2)
+        if best is None or cost < best[0]:
+            best = (cost, width)
+    return best[1]
+
+
+def _unit_arrays(a, n_regions) -> dict:
+    row_ptr = a["row_ptr"]
+    cnt = np.diff(row_ptr)
+    width = unit_width(cnt)
+    units = (cnt + width - 1) // width
+    first = np.cumsum(units) - units
+    n_units = int(units.sum())
+    j = np.arange(int(row_ptr[-1]), dtype=np.int64) - np.repeat(row_ptr[:-1], cnt)
+    slot = np.repeat(first * width, cnt) + j  # entry -> unit * width + slot: ascending, in the CSR's order
+    region = np.full(n_units * width, n_regions, np.int32)
+    value = np.zeros(n_units * width, np.float32)
+    region[slot] = a["entry_region"]
+    value[slot] = a["entry_value"]
+    rows = a["voxels"].ravel()
+    inside = rows >= 0
+    voxel_unit = np.zeros(rows.size, np.int32 if n_units < 2 ** 31 else np.int64)
+    voxel_unit[inside] = first[rows[inside]]
+    most = int(units.max()) if units.size else 0
+    voxel_units = np.zeros(rows.size, np.uint8 if most < 256 else np.int32)
+    voxel_units[inside] = units[rows[inside]]
+    return dict(width=width, voxel_unit=voxel_unit, voxel_units=voxel_units, unit_region=region.reshape(-1, width),
+                unit_value=value.reshape(-1, width),
+                min_value=float(a["entry_value"].min()) if a["entry_value"].size else 0.0)
 
 
 def _sorted_pairs(major, minor) -> bool:

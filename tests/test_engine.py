@@ -12,23 +12,26 @@ from gpusiibra import _assign as assign, _engine, backend
 STRUCTURE_18 = ndi.generate_binary_structure(3, 2)
 
 
-def _random_supports(rng, shape, n):
+def _random_supports(rng, shape, n, z_faces=True):
     out = []
     for i in range(n):
         density = [0.03, 0.15, 0.4, 0.7][i % 4]
         m = rng.random(shape) < density
         m[0, :, :] |= rng.random(shape[1:]) < 0.5  # the grid's faces: no run or edge may wrap around them
         m[:, -1, :] |= rng.random((shape[0], shape[2])) < 0.5
-        m[:, :, 0] |= rng.random(shape[:2]) < 0.5
-        m[:, :, -1] |= rng.random(shape[:2]) < 0.5
+        if z_faces:
+            m[:, :, 0] |= rng.random(shape[:2]) < 0.5
+            m[:, :, -1] |= rng.random(shape[:2]) < 0.5
+        else:  # no run of consecutive keys goes on into the next line (the CPU then tests no voxel's z)
+            m[:, :, -1] = False
         out.append(m)
     return out
 
 
-def _check_labels(rng):
+def _check_labels(rng, z_faces=True):
     shape = (9, 11, 13)
     G = int(np.prod(shape))
-    supports = _random_supports(rng, shape, 8)
+    supports = _random_supports(rng, shape, 8, z_faces)
     key = np.concatenate([i * G + np.flatnonzero(m) for i, m in enumerate(supports)])
     comp, K, _ = _engine.label_support(backend.xp().asarray(key), shape)
     comp = backend.to_host(comp)
@@ -42,8 +45,9 @@ def _check_labels(rng):
     return comp
 
 
-def test_labels_equal_scipys_in_raster_order(rng):
-    _check_labels(rng)
+@pytest.mark.parametrize("z_faces", [True, False])
+def test_labels_equal_scipys_in_raster_order(rng, z_faces):
+    _check_labels(rng, z_faces)
 
 
 def _shifted_motor(n):
@@ -181,3 +185,41 @@ def test_a_chunk_beyond_the_pass_budget_gives_the_same_rows(julich, monkeypatch)
     for k, v in whole.columns.items():
         np.testing.assert_array_equal(parts.columns[k], v)
     assert parts.status == whole.status
+
+
+def test_the_count_of_positive_values_survives_the_exponent_shift():
+    """A component's count of x > 0 is its voxel count where no value is scaled (the CPU then takes the count it
+    has); where a huge value scales the component by a power of two, a tiny one that underflows to 0 is not
+    counted, as before; and values at the bounds of the magnitude check (2**-201, just under 2**200) are not
+    scaled."""
+    shape = (4, 5, 6)
+    G = int(np.prod(shape))
+    key = np.array([0, 1, 2, 40, 41, G + 0, G + 1], np.int64)  # map 0: two components; map 1: one
+    x = np.array([1e300, 1e-60, 2.0, 2.0 ** -201, np.nextafter(2.0 ** 200, 0), 0.5, 3.0])
+    comps, comp, scaled = _engine.components(backend.xp().asarray(key), backend.xp().asarray(x), shape, np.eye(4))
+    assert comps.count.tolist() == [3, 2, 2]
+    assert comps.nc.tolist() == [2, 2, 2]  # 1e-60 / 2**997 underflows to 0
+    assert comps.unit.tolist()[1:] == [1.0, 1.0]
+    np.testing.assert_array_equal(backend.to_host(scaled)[3:], x[3:])
+
+
+def test_component_boxes_equal_scipys(rng):
+    """Each component's map (from its first voxel), box (lo from its first run's x and the runs' minima, hi from
+    the runs' maxima) and voxel count, against scipy's labels and find_objects, over random supports (on the
+    grid's faces too)."""
+    shape = (9, 11, 13)
+    G = int(np.prod(shape))
+    supports = _random_supports(rng, shape, 8)
+    key = np.concatenate([i * G + np.flatnonzero(m) for i, m in enumerate(supports)])
+    xp = backend.xp()
+    comps, _, _ = _engine.components(xp.asarray(key), xp.asarray(np.ones(key.size)), shape, np.eye(4))
+    k0 = 0
+    for i, m in enumerate(supports):
+        ref, k = ndi.label(m, STRUCTURE_18)
+        boxes = ndi.find_objects(ref)
+        np.testing.assert_array_equal(comps.map[k0:k0 + k], i)
+        np.testing.assert_array_equal(comps.lo[k0:k0 + k], [[s.start for s in b] for b in boxes])
+        np.testing.assert_array_equal(comps.hi[k0:k0 + k], [[s.stop for s in b] for b in boxes])
+        np.testing.assert_array_equal(comps.count[k0:k0 + k], np.bincount(ref.ravel(), minlength=k + 1)[1:])
+        k0 += k
+    assert len(comps.count) == k0

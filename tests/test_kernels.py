@@ -230,3 +230,84 @@ def test_the_kernels_warmed_ahead_are_those_of_the_sources(emulated):
         names = re.findall(r'extern "C" __global__ void (\w+)\(', open(path).read())
         launched |= {(os.path.basename(path)[:-3], n) for n in names}
     assert launched == {(m, n) for m, ns in kernels.KERNELS.items() for n in ns}
+
+
+def _accumulate_entry_by_entry(ix, lin, comp, x, n_comp, lower_threshold=0.0):
+    """The sums of accumulate, as its CSR defines them: voxels in order, each row's entries in order, added one by
+    one into float64 sums from 0 (the order of NumPy's bincount)."""
+    rows = np.asarray(ix.voxels).ravel()[lin]
+    sums = {}
+    for r, c, v in zip(rows, comp, x):
+        if r < 0:
+            continue
+        for e in range(int(ix.row_ptr[r]), int(ix.row_ptr[r + 1])):
+            p = float(ix.entry_value[e])
+            p = 0.0 if p < lower_threshold else p
+            s, k = sums.get((int(c), int(ix.entry_region[e])), (0.0, 0))
+            sums[(int(c), int(ix.entry_region[e]))] = (s + p * float(v), k + int(p > 0 and v > 0))
+    keys = sorted(k for k, (s, n) in sums.items() if n > 0)
+    return (np.array([k[0] for k in keys], np.int64), np.array([k[1] for k in keys], np.int64),
+            np.array([sums[k][0] for k in keys]), np.array([sums[k][1] for k in keys], np.int64))
+
+
+@pytest.mark.parametrize("most", [1, 2, 5])
+@pytest.mark.parametrize("threshold", [0.0, 0.3])
+def test_accumulate_over_the_unit_layout_equals_the_csr_sums_bit_for_bit(rng, most, threshold):
+    """The CPU's accumulation gathers each voxel's entries unit by unit (SparseIndex.unit_arrays: a fixed number of
+    slots, padded past a row's last entry): the pairs, sums and counts are those of the CSR taken entry by entry,
+    in its order, to the last bit - for atlases of one entry a voxel (width 1), up to 2 and up to 5 (rows that
+    fill several units and end in padding), voxels outside the atlas, values of x <= 0 and a threshold."""
+    shape, R = (6, 7, 8), 7
+    G = int(np.prod(shape))
+    vox = rng.choice(G, 150, replace=False)
+    n_of = rng.integers(1, most + 1, vox.size)
+    voxel = np.repeat(vox, n_of)
+    region = np.concatenate([rng.choice(R, k, replace=False) for k in n_of])
+    value = rng.uniform(0.05, 1.0, voxel.size)
+    ix = gpusiibra.from_arrays(shape, np.eye(4), region, voxel, value).sparse_index
+    u = ix.unit_arrays()
+    assert (u["width"] == 1) == (most == 1) and u["unit_region"].shape[1] == u["width"]
+    n = 4000
+    lin = rng.integers(0, G, n)  # about half outside the atlas
+    comp = rng.integers(0, 11, n)
+    x = rng.normal(1.0, 1.0, n)
+    want = _accumulate_entry_by_entry(ix, lin, comp, x, 11, threshold)
+    got = kernels.accumulate(ix, lin, comp, x, 11, threshold)
+    assert want[0].size > 0
+    for u_, v in zip(want, got):
+        assert u_.dtype == v.dtype
+        assert u_.tobytes() == np.asarray(v).tobytes()
+
+
+def test_unit_width_is_chosen_per_atlas():
+    from gpusiibra.sparse import unit_width
+
+    assert unit_width([1, 1, 1]) == 1
+    assert unit_width([1, 2, 2, 2, 3, 4]) == 2
+    assert unit_width([40] * 10) == 8  # 5 units of 8 slots: the fewest slots plus units
+    assert unit_width([]) == 1
+
+
+@pytest.mark.parametrize("route", ["cpu", "kernels"])
+def test_accumulate_leaves_out_the_voxels_of_component_minus_one(monkeypatch, rng, route):
+    """skip_negative: the voxels of dropped components (-1) are left out - the same pairs, sums and counts as the
+    call without them (on the CPU bit for bit; the kernels' atomic sums in any order), on the CPU and through the
+    kernels."""
+    maps, A = random_atlas(rng, shape=(14, 15, 16), n_regions=9)
+    ix = atlas_from_dense(maps, A).sparse_index
+    n = 3000
+    lin = rng.integers(0, int(np.prod(ix.shape)), n)
+    comp = rng.integers(0, 17, n)
+    x = rng.random(n) + 0.1
+    comp[rng.random(n) < 0.3] = -1
+    if route == "kernels":
+        cuda_emulator.install(monkeypatch)
+    kept = comp >= 0
+    want = kernels.accumulate(ix, lin[kept], comp[kept], x[kept], 17)
+    got = kernels.accumulate(ix, lin, comp, x, 17, skip_negative=True)
+    assert np.asarray(want[0]).size > 0
+    for i, (u, v) in enumerate(zip(want, got)):
+        if route == "kernels" and i == 2:
+            np.testing.assert_allclose(u, v, rtol=1e-12)
+        else:
+            assert np.asarray(u).tobytes() == np.asarray(v).tobytes()
