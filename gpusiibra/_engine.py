@@ -203,8 +203,6 @@ def label_support(key, shape):
         firsts.append(first)
     dst, owner = _kernels.expand_ranges(xp, xp.concatenate(firsts), xp.concatenate(counts))
     src = owner % nr
-    dst = xp.take(xp.concatenate(firsts) - offs, owner)
-    dst += xp.arange(owner.size, dtype=xp.int64)
     root = _kernels.union_find(nr, src, dst)
     is_root = root == xp.arange(nr)
     comp_of_root = xp.cumsum(is_root) - 1

@@ -133,14 +133,11 @@ def _grid(n) -> int:
     return max(1, min((int(n) + _THREADS - 1) // _THREADS, _MAX_GRID))
 
 
-def _csr_gather(xp, row_ptr, rows, with_owner=False, row_count=None):
-    """Entry indices of the given CSR rows, and the count per row (and, ``with_owner``, each entry's row's
-    position in ``rows``). With ``row_count`` (each row's entries, and a last 0: ``SparseIndex.device_arrays``),
-    ``rows`` may hold -1 for no row: such a row has no entries."""
+def _csr_gather(xp, row_ptr, rows):
+    """Entry indices of the given CSR rows, and the count per row."""
     start = row_ptr[rows]
-    cnt = row_ptr[rows + 1] - start if row_count is None else row_count[rows].astype(xp.int64)
-    entry, owner = expand_ranges(xp, start, cnt)
-    return (entry, cnt, owner) if with_owner else (entry, cnt)
+    cnt = row_ptr[rows + 1] - start
+    return expand_ranges(xp, start, cnt)[0], cnt
 
 
 def expand_ranges(xp, start, count):
@@ -322,10 +319,8 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0, skip_nega
     n_units = u["voxel_units"][voxel_lin].astype(xp.int64)  # 0 outside the atlas
     if skip_negative:
         n_units = xp.where(comp >= 0, n_units, 0)  # no unit: the voxel is left out
-    owner = repeat_index(xp, n_units)  # the voxel of each unit: one index, then gathers (3 NumPy repeats cost more)
-    offs = xp.cumsum(n_units) - n_units
-    unit = xp.take(u["voxel_unit"][voxel_lin] - offs, owner)
-    unit += xp.arange(unit.size, dtype=xp.int64)
+    # each unit, and its voxel (one index, then gathers: 3 NumPy repeats cost more)
+    unit, owner = expand_ranges(xp, u["voxel_unit"][voxel_lin], n_units)
     R1 = R + 1
     # xp.take along axis 0 (NumPy's fancy indexing of rows of a 2-D array is several times slower)
     key = (xp.take(comp.astype(xp.int64) * R1, owner)[:, None] + xp.take(u["unit_region"], unit, axis=0)).ravel()

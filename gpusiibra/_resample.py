@@ -31,7 +31,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import backend
-from ._kernels import repeat_index
+from ._kernels import expand_ranges
 from . import _sparse_image
 from ._sparse_image import interpolation_order as _interpolation_order
 
@@ -183,11 +183,8 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     r = xp.broadcast_to(xp.arange(k_max, dtype=xp.int64)[None, :], (sg_start.size, k_max)).ravel()
     t_row = xp.minimum(t0[g] + r, n_out - 1)  # the empty rows' stay on the axis
     row_size = xp.where(r < k[g], sg_size[g], 0)
-    row_off = xp.cumsum(row_size) - row_size
     # outputs: each row repeats its subgroup's cells; per output one gather by its row (monotone) and one by cell
-    owner = repeat_index(xp, row_size)
-    cell = xp.take(sg_start[g] - row_off, owner)
-    cell += xp.arange(cell.size, dtype=xp.int64)
+    cell, owner = expand_ranges(xp, sg_start[g], row_size)
     if order == 1:
         out = v_lo[cell] * xp.take(w_low[t_row], owner)  # rounded one operation at a time, as NumPy does it densely
         high = v_hi[cell] * xp.take(w_high[t_row], owner)
@@ -199,7 +196,7 @@ def _axis_pass(xp, key, val, sizes, axis, table, order, zoom_negative, n_blocks)
     # voxels), which would otherwise multiply through the next passes; keys only for the outputs kept
     keep = xp.flatnonzero(out)
     owner, cell = owner[keep], cell[keep]
-    new_key = xp.take((sg_pre[g] * n_out + t_row) * stride, owner) + xp.take(ckey % stride, cell)
+    new_key = xp.take((sg_pre[g] * n_out + t_row) * stride, owner) + xp.take(low, cell)
     sizes = list(sizes)
     sizes[axis] = n_out
     return new_key, out[keep], tuple(sizes)

@@ -400,20 +400,15 @@ class SparseIndex:
         return int(sum(a.nbytes for a in self._ensure().values()))
 
     def device_arrays(self) -> dict:
-        """The voxel-major arrays on the backend in force (cached on the GPU, per device), with ``row_count``: the
-        entries of each row and a last 0, which the voxels of no row (``voxels`` -1) read."""
+        """The voxel-major arrays on the backend in force (cached on the GPU, per device)."""
         a = self._ensure()
-        if "row_count" not in a:  # made once (a new dict: a reader in another thread sees the old one or this)
-            counts = np.diff(a["row_ptr"])
-            dtype = np.uint16 if counts.size == 0 or counts.max() <= np.iinfo(np.uint16).max else np.int64
-            self._arrays = a = dict(a, row_count=np.append(counts, 0).astype(dtype))
         if backend.get_backend() != "gpu":
             return a
         device = backend.device_id()
         if self._device is None:
             self._device = {}
         if device not in self._device:  # one copy per CUDA device (a copy lives on the device it was made on)
-            keys = ("voxels", "row_ptr", "row_count", "entry_region", "entry_value")
+            keys = ("voxels", "row_ptr", "entry_region", "entry_value")
             self._device = dict(self._device, **{device: {k: backend.to_device(a[k]) for k in keys}})
         return self._device[device]
 
