@@ -412,7 +412,7 @@ class SparseIndex:
             self._device = dict(self._device, **{device: {k: backend.to_device(a[k]) for k in keys}})
         return self._device[device]
 
-    def unit_arrays(self) -> dict:
+    def unit_arrays(self, build=True) -> dict | None:
         """The voxel-major entries in units of a fixed width, for the accumulation's gather (cached, and on the GPU
         copied once per device).
 
@@ -426,12 +426,15 @@ class SparseIndex:
         dict
             ``width`` (int); per grid voxel (flat), ``voxel_unit`` (its first unit) and ``voxel_units`` (how many:
             0 outside the atlas); ``unit_region`` (int32) and ``unit_value`` (float32), shape (units, width);
-            ``min_value`` (float: the smallest entry value).
+            ``min_value`` (float: the smallest entry value). None when they are not made yet and ``build`` is
+            False.
         """
         device = backend.device_id() if backend.get_backend() == "gpu" else -1
         key = ("units", device)
         if key not in self._stats:
             host = self._stats.get(("units", -1))
+            if host is None and not build:
+                return None
             if host is None:
                 host = _unit_arrays(self._ensure(), self.num_volumes)
                 self._stats[("units", -1)] = host

@@ -311,3 +311,24 @@ def test_accumulate_leaves_out_the_voxels_of_component_minus_one(monkeypatch, rn
             np.testing.assert_allclose(u, v, rtol=1e-12)
         else:
             assert np.asarray(u).tobytes() == np.asarray(v).tobytes()
+
+
+@pytest.mark.parametrize("lower_threshold, skip_negative", [(0.0, False), (0.3, True)])
+def test_a_small_chunks_csr_gather_equals_the_units_bit_for_bit(rng, monkeypatch, lower_threshold, skip_negative):
+    """On the CPU a small chunk gathers the CSR entries themselves (the atlas's units are not made for one map);
+    the pairs and sums are those of the units, bit for bit."""
+
+    maps, affine = random_atlas(rng, shape=(14, 15, 16), n_regions=7)
+    index = atlas_from_dense(maps, affine).sparse_index
+    G = int(np.prod(index.shape))
+    voxel_lin = rng.choice(G, 900, replace=False)
+    comp = rng.integers(-1 if skip_negative else 0, 25, voxel_lin.size)
+    x = rng.normal(size=voxel_lin.size) * 3
+    monkeypatch.setattr(kernels, "_UNITS_FROM", 10 ** 9)
+    csr = kernels.accumulate(index, voxel_lin, comp, x, 25, lower_threshold, skip_negative=skip_negative)
+    assert index.unit_arrays(build=False) is None  # the CSR route made no units
+    monkeypatch.setattr(kernels, "_UNITS_FROM", 0)
+    units = kernels.accumulate(index, voxel_lin, comp, x, 25, lower_threshold, skip_negative=skip_negative)
+    assert index.unit_arrays(build=False) is not None and len(csr[0]) > 50
+    for a, b in zip(csr, units):
+        np.testing.assert_array_equal(a, b)
