@@ -116,15 +116,18 @@ def test_union_find_on_the_cpu_gives_scipys_components(rng, monkeypatch, graph, 
     np.testing.assert_array_equal(got, smallest[lab])
 
 
+def _random_chunk(rng, n=3000, n_comp=17):
+    """A random atlas's index and a chunk's voxels (grid indices), components and positive values."""
+    maps, A = random_atlas(rng, shape=(14, 15, 16), n_regions=9)
+    ix = atlas_from_dense(maps, A).sparse_index
+    lin = rng.integers(0, int(np.prod(ix.shape)), n)
+    return ix, lin, rng.integers(0, n_comp, n), rng.random(n) + 0.1
+
+
 def test_accumulate_counts_every_hit_as_the_weighted_route_does(rng):
     """The CPU counts with a plain bincount where every gathered entry is a hit; a voxel of x = 0 added at a mapped
     voxel sends the call through the weighted hit column instead: the same pairs, sums and counts, bit for bit."""
-    maps, A = random_atlas(rng, shape=(14, 15, 16), n_regions=9)
-    ix = atlas_from_dense(maps, A).sparse_index
-    n = 3000
-    lin = rng.integers(0, int(np.prod(ix.shape)), n)
-    comp = rng.integers(0, 17, n)
-    x = rng.random(n) + 0.1
+    ix, lin, comp, x = _random_chunk(rng)
     mapped = int(np.flatnonzero(np.asarray(ix.device_arrays()["voxels"]).ravel() >= 0)[0])
     plain = kernels.accumulate(ix, lin, comp, x, 17)
     weighted = kernels.accumulate(ix, np.append(lin, mapped), np.append(comp, 3), np.append(x, 0.0), 17)
@@ -293,12 +296,8 @@ def test_accumulate_leaves_out_the_voxels_of_component_minus_one(monkeypatch, rn
     """skip_negative: the voxels of dropped components (-1) are left out - the same pairs, sums and counts as the
     call without them (on the CPU bit for bit; the kernels' atomic sums in any order), on the CPU and through the
     kernels."""
-    maps, A = random_atlas(rng, shape=(14, 15, 16), n_regions=9)
-    ix = atlas_from_dense(maps, A).sparse_index
-    n = 3000
-    lin = rng.integers(0, int(np.prod(ix.shape)), n)
-    comp = rng.integers(0, 17, n)
-    x = rng.random(n) + 0.1
+    ix, lin, comp, x = _random_chunk(rng)
+    n = lin.size
     comp[rng.random(n) < 0.3] = -1
     if route == "kernels":
         cuda_emulator.install(monkeypatch)
