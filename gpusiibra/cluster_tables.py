@@ -106,7 +106,8 @@ def _read_map(path):
     else:
         img, where = path, getattr(path, "get_filename", lambda: None)() or "<image>"
     data, affine, empty = nifti.image_data(img, where, volume_errors=True)
-    nifti.warn_lost_orientation(img, where)
+    nifti.warn_lost_orientation(img, where, "the clusters are labelled where its coordinates fall in the "
+                                            "atlases' MNI152 space")
     vols = [data] if data.ndim == 3 else [data[..., t] for t in range(data.shape[3])]
     return where, vols, affine, empty
 

@@ -179,7 +179,7 @@ def warp_image(img, source, target, *, like=None, order=None):
     if isinstance(img, (str, os.PathLike)):
         img = nifti.load_image(img)
     data, affine = nifti.image_data(img, where)
-    nifti.warn_lost_orientation(img, where)
+    nifti.warn_lost_orientation(img, where, f"its coordinates are taken as {src.name}'s, as --from says")
     shape, grid = _grid(like, dst.name, data.shape[:3], affine)
     if data.ndim == 4:  # every volume, through the same transform and the same interpolation
         from ._sparse_image import interpolation_order

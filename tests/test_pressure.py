@@ -681,3 +681,21 @@ def test_a_pipe_is_refused_as_a_map_and_read_as_a_table_and_a_parquet_table_is_n
     pd.DataFrame({"x": [1.0], "y": [2.0], "z": [3.0]}).to_parquet(tmp_path / "t.parquet")
     with pytest.raises(gpusiibra.PointsFileError, match="a Parquet file, not a text table"):
         read_table(tmp_path / "t.parquet")
+
+
+def test_clusters_and_warp_warn_about_a_header_in_scanner_coordinates(tmp_path):
+    """Trial 3, finding 20: assign warns about a map whose header says scanner (or Talairach) coordinates;
+    clusters and warp said nothing."""
+    from gpusiibra.spaces import warp_image
+
+    src = nib.load(gpusiibra.data.EXAMPLES["example:motor"])
+    img = nib.Nifti1Image(np.asarray(src.dataobj), src.affine)
+    img.set_sform(src.affine, 1)
+    img.set_qform(src.affine, 1)
+    path = tmp_path / "scanner.nii.gz"
+    img.to_filename(path)
+    with pytest.warns(RuntimeWarning, match="scanner.nii.gz: its header says scanner coordinates .* the clusters are "
+                                            "labelled where its coordinates fall"):
+        gpusiibra.clusters(str(path), atlas="julich-3.1-top2-mpm", threshold=5, progress=False)
+    with pytest.warns(RuntimeWarning, match="header says scanner coordinates .* taken as MNI152Lin's, as --from says"):
+        warp_image(str(path), "SPM", "MNI305")

@@ -583,17 +583,25 @@ RESTORE_AFFINE = ("the voxels' positions are lost, whatever its space: write the
                   "(nibabel's set_sform) and run again")
 
 
-def warn_lost_orientation(img, where) -> bool:
-    """Warn (RuntimeWarning) when an image's header states no orientation (:data:`NO_ORIENTATION`), for the
-    commands that do not go through the batch's space notes (clusters, warp); True when it did."""
+def warn_lost_orientation(img, where, taken="its coordinates are taken as MNI152") -> bool:
+    """Warn (RuntimeWarning) when an image's header states no orientation (:data:`NO_ORIENTATION`), or says
+    scanner or Talairach coordinates, for the commands that do not go through the batch's space notes (clusters,
+    warp: ``taken`` says what they do with its coordinates); True when it did."""
     import warnings
 
     header = getattr(img, "header", None)
-    if header is None or any(_codes(header)) or not _orientation_unknown(header):
+    if header is None:
         return False
-    warnings.warn(f"{where}: {NO_ORIENTATION} (sform_code and qform_code 0, or an Analyze header): {RESTORE_AFFINE}",
-                  RuntimeWarning, stacklevel=3)
-    return True
+    if not any(_codes(header)) and _orientation_unknown(header):
+        warnings.warn(f"{where}: {NO_ORIENTATION} (sform_code and qform_code 0, or an Analyze header): "
+                      f"{RESTORE_AFFINE}", RuntimeWarning, stacklevel=3)
+        return True
+    codes = _codes(header)
+    if (codes[0] or codes[1]) in (1, 3):  # scanner (a subject's native space) or Talairach
+        note = space_note(header, getattr(img, "affine", None), getattr(img, "shape", (1, 1, 1)), check_grid=False)
+        warnings.warn(f"{where}: {note}: {taken}", RuntimeWarning, stacklevel=3)
+        return True
+    return False
 
 
 def _codes(header) -> list:
