@@ -11,7 +11,7 @@ from functools import lru_cache
 import numpy as np
 
 from .io import formats, native, nifti, paqd, siibra_v1
-from .errors import AtlasFileError, AtlasNotFound, RegionCountError, RegionNotFound
+from .errors import AtlasFileError, AtlasNotFound, OptionError, RegionCountError, RegionNotFound
 from ._names import normal_name, similar_names
 from ._sparsemap import SparseMap
 from .labelled import LabelledMap, from_label_image
@@ -224,6 +224,8 @@ def get_map(name: str = DEFAULT_ATLAS, *, cache=None, progress: bool = True) -> 
     """
     from . import atlases
 
+    if not isinstance(name, (str, os.PathLike)):
+        raise OptionError(f"get_map takes an atlas's name or a path (gpusiibra atlas list), not {name!r}")
     key = normal_name(name)
     key = _ALIASES.get(key, key)
     if key in _EMBEDDED:

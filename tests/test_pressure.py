@@ -699,3 +699,32 @@ def test_clusters_and_warp_warn_about_a_header_in_scanner_coordinates(tmp_path):
         gpusiibra.clusters(str(path), atlas="julich-3.1-top2-mpm", threshold=5, progress=False)
     with pytest.warns(RuntimeWarning, match="header says scanner coordinates .* taken as MNI152Lin's, as --from says"):
         warp_image(str(path), "SPM", "MNI305")
+
+
+def test_the_api_names_what_it_was_given_instead_of_an_image_or_an_atlas():
+    """Trial 3, finding 12: get_map(None) was a bare TypeError; clusters(None) and warp_image(None) said the file
+    may be truncated."""
+    from gpusiibra.spaces import warp_image
+
+    with pytest.raises(gpusiibra.OptionError, match="get_map takes an atlas's name or a path .*not None"):
+        gpusiibra.get_map(None)
+    for call in (lambda: gpusiibra.clusters(None, progress=False), lambda: warp_image(None, "SPM", "FSL")):
+        with pytest.raises(gpusiibra.ImageFileError, match="not an image: a NIfTI file's path or a nibabel image is "
+                                                          "needed, not NoneType"):
+            call()
+
+
+def test_nibabels_header_notes_name_the_file(tmp_path, capfd):
+    """Trial 3, finding 15: nibabel's "pixdim[1,2,3] should be non-zero" reached stderr without the file's name."""
+    from gpusiibra.io.nifti import load_image, read_raw
+
+    src = nib.load(gpusiibra.data.EXAMPLES["example:motor"])
+    img = nib.Nifti1Image(np.asarray(src.dataobj), src.affine)
+    img.header["pixdim"][1:4] = 0
+    path = tmp_path / "zero-pixdim.nii.gz"
+    img.to_filename(path)
+    capfd.readouterr()
+    for read in (load_image, read_raw):
+        with pytest.warns(RuntimeWarning, match="zero-pixdim.nii.gz: nibabel: pixdim.1,2,3. should be non-zero"):
+            read(str(path))
+    assert "pixdim" not in capfd.readouterr().err  # nibabel's own line, which names no file, is not printed

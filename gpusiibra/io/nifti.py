@@ -1,6 +1,7 @@
 """NIfTI input: query images and atlases given as 4D files or lists of 3D files."""
 from __future__ import annotations
 
+import contextlib
 import errno
 import glob
 import os
@@ -51,7 +52,8 @@ def load_image(path):
     if os.path.isdir(path):
         raise ImageFileError(path, "is a folder, not a NIfTI file")
     try:
-        img = nib.load(path)
+        with nibabel_notes(path):
+            img = nib.load(path)
     except Exception as e:
         raise ImageFileError(path, f"not a readable NIfTI image ({e})") from None
     if not hasattr(img, "affine") or img.affine is None:
@@ -124,8 +126,49 @@ def _read_bytes(path) -> bytes:
         raise ImageFileError(path, f"cannot read the file ({e.strerror or e})") from None
 
 
-def _from_bytes(raw):
-    """A nibabel image over the bytes of a single-file NIfTI-1 or NIfTI-2 (header parsed, no data read)."""
+_NIBABEL_NOTES: dict = {}  # thread -> what nibabel logged in it, while nibabel_notes is open there
+
+
+def _nibabel_filter(record) -> bool:
+    """nibabel's logger filter (installed once): a record of a thread inside :func:`nibabel_notes` is kept for
+    its warning, not printed by nibabel's own handler."""
+    notes = _NIBABEL_NOTES.get(record.thread)
+    if notes is None:
+        return True
+    notes.append(record.getMessage())
+    return False
+
+
+@contextlib.contextmanager
+def nibabel_notes(where):
+    """What nibabel logs while it reads a header in this thread ("pixdim[1,2,3] should be non-zero; setting 0 dims
+    to 1") comes back as one warning each, naming the file (nibabel's own line names none)."""
+    import logging
+    import threading
+
+    logger = logging.getLogger("nibabel.global")
+    if _nibabel_filter not in logger.filters:
+        logger.addFilter(_nibabel_filter)
+    me = threading.get_ident()
+    before, notes = _NIBABEL_NOTES.get(me), []
+    _NIBABEL_NOTES[me] = notes
+    try:
+        yield
+    finally:
+        if before is None:
+            del _NIBABEL_NOTES[me]
+        else:
+            _NIBABEL_NOTES[me] = before
+        for note in dict.fromkeys(notes):
+            warnings.warn(f"{where}: nibabel: {note}", RuntimeWarning, stacklevel=3)
+
+
+def _from_bytes(raw, where=None):
+    """A nibabel image over the bytes of a single-file NIfTI-1 or NIfTI-2 (header parsed, no data read); what
+    nibabel logs of the header comes back as warnings naming ``where`` (:func:`nibabel_notes`)."""
+    if where is not None:
+        with nibabel_notes(where):
+            return _from_bytes(raw)
     import nibabel as nib
 
     sizeof_hdr = {int.from_bytes(raw[:4], order) for order in ("little", "big")}
@@ -179,7 +222,7 @@ def read_image(path):
     path = resolve(path)
     if not path.lower().endswith(".nii.gz") or not os.path.isfile(path):
         return load_image(path)
-    img = _from_bytes(_inflated(path, _read_bytes(path)))
+    img = _from_bytes(_inflated(path, _read_bytes(path)), path)
     return img if img is not None else load_image(path)  # let nibabel say what is wrong
 
 
@@ -407,7 +450,7 @@ def n_volumes(path) -> int:
                 head = f.read(540)
     except (OSError, EOFError, zlib.error):
         return -1
-    img = _from_bytes(head)
+    img = _from_bytes(head, path)
     if img is None:
         return -1
     shape = tuple(int(s) for s in img.shape)
@@ -430,7 +473,7 @@ def _read_raw_frames(path, start, stop):
     else:
         with open(path, "rb") as f:
             head = f.read(540)
-    img = _from_bytes(head)
+    img = _from_bytes(head, path)
     layout = _plain_layout(img) if img is not None else None
     if layout is None or len(layout[1]) != 4:
         if gz:
@@ -543,10 +586,10 @@ def read_raw(path, frames=None):
     raw = _read_bytes(path)
     gz = low.endswith(".gz")
     buf = _inflated(path, raw, need=348) if gz else raw
-    img = _from_bytes(buf)
+    img = _from_bytes(buf, path)
     if img is None and gz:  # libdeflate took the first member of several for the whole: inflate it all
         buf = _inflate_stream(raw)
-        img = _from_bytes(buf)
+        img = _from_bytes(buf, path)
     if img is None:
         return None
     layout = _plain_layout(img)
@@ -673,6 +716,9 @@ def image_data(img, where=None, volume_errors=False):
         Only with ``volume_errors``: the volumes of a 4D image that hold no finite value (zeros in ``data``).
     """
     where = where or getattr(img, "get_filename", lambda: None)() or "<in-memory image>"
+    if not hasattr(img, "dataobj") or getattr(img, "affine", None) is None:
+        raise ImageFileError(where, f"not an image: a NIfTI file's path or a nibabel image is needed, not "
+                                    f"{type(img).__name__}")
     shape = tuple(int(s) for s in getattr(img, "shape", ()))
     if 0 in shape:
         raise ImageFileError(where, f"the image has shape {shape}, which holds no voxels")
