@@ -5,11 +5,13 @@ Cases (each run in a fresh process with PYTHONPATH set to the checkout, after on
   cli     ``gpusiibra assign example:motor --threshold 3 --out X.parquet`` (one map through the command line)
   points  ``label_points_batch`` of a table of N in-brain points, sigma 5 mm (what ``gpusiibra points T --out X``
           runs), the table written once by bench/bench_points.py's ``write_table``
-  maps    ``assign_batch`` of N bench/realistic.py maps (written once) into a dataset
+  maps    ``assign_batch`` of N bench/realistic.py maps (``--kind synthetic``: bench/synthetic.py's) (written once)
+          into a dataset
 Each run's output dataset is compared with the first checkout's (``pandas.read_parquet``, every column; numbers
 within ``--tol``, 0 = equal): a difference is reported, not hidden.
 
 Usage: python bench/side_by_side.py OLD_TREE NEW_TREE [--case cli|points|maps] [--n N] [--runs 5] [--tol 0]
+       [--kind realistic|synthetic]
 (OLD_TREE: e.g. ``git worktree add /tmp/base 7cbf5da``.)
 """
 import argparse
@@ -89,6 +91,8 @@ def main():
     ap.add_argument("--n", type=int, default=20000)
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--tol", type=float, default=0.0)
+    ap.add_argument("--kind", default="realistic", choices=["realistic", "synthetic"],
+                    help="the maps of --case maps: bench/realistic.py's or bench/synthetic.py's")
     a = ap.parse_args()
     work = tempfile.mkdtemp(prefix="gpusiibra-sbs-")
     try:
@@ -101,10 +105,17 @@ def main():
             make = lambda out: [sys.executable, "-c", POINTS, inp, out]  # noqa: E731
         elif a.case == "maps":
             sys.path.insert(0, HERE)
-            from realistic import write_realistic_maps
-
             inp = os.path.join(work, "maps")
-            write_realistic_maps(inp, a.n)
+            if a.kind == "synthetic":  # bench/synthetic.py's noise maps, unthresholded in the files
+                from synthetic import write_map
+
+                os.makedirs(inp)
+                for i in range(a.n):
+                    write_map((i, os.path.join(inp, f"map{i:05d}.nii.gz")))
+            else:
+                from realistic import write_realistic_maps
+
+                write_realistic_maps(inp, a.n)
             make = lambda out: [sys.executable, "-c", MAPS, inp, out]  # noqa: E731
         else:
             make = lambda out: [sys.executable, "-m", "gpusiibra.cli", "assign", "example:motor", "--threshold",  # noqa: E731
@@ -124,7 +135,7 @@ def main():
                 out = os.path.join(work, f"{name}-{i}.parquet")
                 times[name].append(_run(tree, make(out), work))
                 outs.setdefault(name, out)
-        print(f"case {a.case}" + (f", n {a.n}" if a.case != "cli" else "") + f", {a.runs} runs each, alternating, "
+        print(f"case {a.case}" + (f", n {a.n}" if a.case != "cli" else "") + (f", {a.kind} maps" if a.case == "maps" else "") + f", {a.runs} runs each, alternating, "
               f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
         for name in ("old", "new"):
             w = sorted(t[0] for t in times[name])

@@ -157,9 +157,13 @@ def dbscan(X, eps, min_samples=5):
 def _min_cluster_size(n, min_fraction):
     size = int(n * min_fraction)
     if size < 2:
+        import math
+
+        need = math.ceil(2 / min_fraction) if min_fraction > 0 else None
         raise OptionError(
-            f"min_fraction={min_fraction:g} of {n} points is a minimum cluster size of {size}; "
-            "HDBSCAN needs at least 2 (draw more points: the demo's --samples; or raise min_fraction)"
+            f"min_fraction={min_fraction:g} of {n} point{'' if n == 1 else 's'} is a minimum cluster size of "
+            f"{size}; HDBSCAN needs at least 2" + (f": draw at least {need} points (the demo's --samples)"
+                                                   if need else ": raise min_fraction")
         )
     return size
 

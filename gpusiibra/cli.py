@@ -40,14 +40,26 @@ def _cmd_report(args):
     return 0
 
 
-def _check_report_out(out, dataset):
-    """The page goes beside the dataset, never into it (its folder holds only parts and the manifest)."""
+def _check_beside_dataset(out, dataset, what):
+    """``out`` goes beside the dataset, never into its folder (parts and the manifest only) nor onto the files it
+    keeps beside it (its errors and warnings)."""
+    from .dataset import errors_path, warnings_path
     from .errors import OptionError
 
     if os.path.isdir(dataset) and os.path.commonpath([os.path.abspath(out), os.path.abspath(dataset)]) == \
             os.path.abspath(dataset):
-        raise OptionError(f"--out {out} is inside the dataset folder {dataset}: write the page beside it, e.g. "
-                          f"{dataset.rstrip('/')}.html")
+        raise OptionError(f"--out {out} is inside the dataset folder {dataset}: write {what} beside it, e.g. "
+                          f"{dataset.rstrip('/')}{'.html' if what == 'the page' else '-compare.csv'}")
+    for own in (errors_path(dataset), warnings_path(dataset)):
+        if os.path.abspath(out) == os.path.abspath(own):
+            raise OptionError(f"--out {out} is the dataset's own record of its inputs: choose another name")
+
+
+def _check_report_out(out, dataset):
+    """The page goes beside the dataset, never into it (its folder holds only parts and the manifest)."""
+    from .errors import OptionError
+
+    _check_beside_dataset(out, dataset, "the page")
     if os.path.isdir(out):
         raise OptionError(f"--out {out} is a folder: give the HTML file to write, e.g. {os.path.join(out, 'study.html')}")
     if not out.lower().endswith((".html", ".htm")):  # never a map or a table of the user's overwritten by a page
@@ -84,6 +96,8 @@ def _cmd_compare(args):
 
     require_dataset(args.dataset)
     _check_out_file(args.out)
+    if args.out:
+        _check_beside_dataset(args.out, args.dataset, "the table")
     atlases = args.atlas or []
     if len(atlases) not in (0, 2):
         raise OptionError(f"give exactly two atlases to compare (--atlas A --atlas B), not {len(atlases)}")
@@ -147,6 +161,10 @@ def _cmd_features(args):
 
 def _cmd_example(args):
     from .demo import write_example_study
+    from .errors import OptionError
+
+    if os.path.exists(args.folder) and not os.path.isdir(args.folder):
+        raise OptionError(f"{args.folder} is a file: example writes its maps into a folder")
 
     paths = write_example_study(args.folder, args.maps)
     print(f"{len(paths)} example maps in {args.folder}")

@@ -728,3 +728,31 @@ def test_nibabels_header_notes_name_the_file(tmp_path, capfd):
         with pytest.warns(RuntimeWarning, match="zero-pixdim.nii.gz: nibabel: pixdim.1,2,3. should be non-zero"):
             read(str(path))
     assert "pixdim" not in capfd.readouterr().err  # nibabel's own line, which names no file, is not printed
+
+
+def test_compare_writes_beside_the_dataset_and_example_and_warp_name_files_and_pipes(study, tmp_path, capsys):
+    """Trial 3's re-check: compare --out overwrote the dataset's errors record or wrote inside its folder;
+    `example FILE` said only 'File exists'; warp on a pipe said 'Empty file'; the HDBSCAN hint named no count."""
+    from gpusiibra._clustering import _min_cluster_size
+    from gpusiibra.dataset import errors_path
+
+    out = tmp_path / "r.parquet"
+    assert cli(["assign", str(study), str(tmp_path / "gone.nii.gz"), "--atlas", "julich-3.1-top2,julich-3.1-top2-mpm",
+                "--out", str(out), "--quiet"]) == 1
+    record = open(errors_path(out)).read()
+    capsys.readouterr()
+    assert cli(["compare", str(out), "--out", errors_path(out)]) == 2
+    assert "is the dataset's own record of its inputs" in capsys.readouterr().err
+    assert cli(["compare", str(out), "--out", str(out / "x.csv")]) == 2
+    assert "is inside the dataset folder" in capsys.readouterr().err
+    assert open(errors_path(out)).read() == record and not (out / "x.csv").exists()
+    (tmp_path / "afile").write_text("")
+    assert cli(["example", str(tmp_path / "afile")]) == 2
+    assert "afile is a file: example writes its maps into a folder" in capsys.readouterr().err
+    fifo = tmp_path / "f.nii.gz"
+    os.mkfifo(fifo)
+    assert cli(["warp", str(fifo), "--from", "SPM", "--to", "FSL", "--out", str(tmp_path / "w.nii.gz")]) == 2
+    assert "f.nii.gz: is not a file (a pipe or a device?)" in capsys.readouterr().err
+    with pytest.raises(gpusiibra.OptionError, match="of 5 points is a minimum cluster size of 0; HDBSCAN needs at "
+                                                    r"least 2: draw at least 2000 points \(the demo's --samples\)"):
+        _min_cluster_size(5, 0.001)

@@ -51,6 +51,8 @@ def load_image(path):
         raise ImageFileError(path, missing_reason(path))
     if os.path.isdir(path):
         raise ImageFileError(path, "is a folder, not a NIfTI file")
+    if not os.path.isfile(path):  # a pipe (a shell's <(...)), a device: nibabel would wait, or read nothing
+        raise ImageFileError(path, "is not a file (a pipe or a device?): give the map as a file")
     try:
         with nibabel_notes(path):
             img = nib.load(path)
