@@ -319,11 +319,11 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0, skip_nega
     u = index.unit_arrays(build=xp is not np or np.size(voxel_lin) >= _UNITS_FROM)
     voxel_lin, comp, x = (xp.asarray(v) for v in (voxel_lin, comp, x))
     R1 = R + 1
-    if u is None:
+    if u is None:  # (the CPU only)
         a = index.device_arrays()
         rows = a["voxels"].ravel()[voxel_lin]
-        kept = xp.flatnonzero((rows >= 0) & (comp >= 0)) if skip_negative else xp.flatnonzero(rows >= 0)
-        entry, cnt = _csr_gather(xp, a["row_ptr"], rows[kept])
+        kept = np.flatnonzero((rows >= 0) & (comp >= 0) if skip_negative else rows >= 0)
+        entry, cnt = _csr_gather(np, a["row_ptr"], rows[kept])
         key = np.repeat(comp[kept].astype(np.int64) * R1, cnt) + a["entry_region"][entry]
         xr = np.repeat(x[kept], cnt)
         p = a["entry_value"][entry]

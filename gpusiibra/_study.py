@@ -26,6 +26,8 @@ def _load(dataset):
     maps = pd.DataFrame([m for r in chunks for m in r["maps"]], columns=_MAP_KEY)
     failed, unreadable = read_errors(err_file)
     notes = completeness_notes(dataset, records, damaged, "this report") + ([unreadable] if unreadable else [])
+    if unreadable:
+        failed = None  # not known (the note says why), not none
     warned, unreadable = read_errors(warnings_path(dataset), header=("input", "warning"))
     if len(warned) or unreadable:  # maps of another space, or whose header lost its positions: said on the page
         notes.append(unreadable or f"{len(warned)} input file{'s were' if len(warned) != 1 else ' was'} warned about "
@@ -34,7 +36,7 @@ def _load(dataset):
                                    f"{' and more' if len(warned) > 3 else ''}; every reason in "
                                    f"{warnings_path(dataset)}")
     if maps.empty:
-        if len(failed):
+        if failed is not None and len(failed):
             raise DatasetError(dataset, f"no map was assigned: all {len(failed)} inputs failed "
                                         f"(their reasons are in {err_file})")
         raise DatasetError(dataset, "holds no assigned maps yet: nothing to report"

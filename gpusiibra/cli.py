@@ -31,8 +31,7 @@ def _cmd_report(args):
         print(f"{rep.maps} points; {len(rep.frequency)} regions are the best region of some point "
               f"(highest {rep.measure})")
     else:
-        unread = any("failed inputs" in n and "not listed" in n for n in rep.notes)  # their file is damaged
-        failed = "failed inputs not known" if unread else \
+        failed = "failed inputs not known" if rep.failed is None else \
             f"{len(rep.failed)} failed input{'' if len(rep.failed) == 1 else 's'}"
         print(f"{rep.maps} map{'' if rep.maps == 1 else 's'}, {failed}, {len(rep.frequency)} regions reached "
               f"({rep.measure} >= {rep.cut:g})")
@@ -208,7 +207,6 @@ def _cmd_points(args):
                       lower_threshold=args.lower_threshold, space=args.space)
     if args.out:
         from ._outputs import write_atomically
-
         from .io.coordinates import table_separator
 
         sep = table_separator(args.out)

@@ -35,7 +35,7 @@ class StudyReport:
     path: str
     maps: int
     inputs: int
-    failed: pd.DataFrame
+    failed: pd.DataFrame | None   # None: the errors file cannot be read (a note says why)
     settings: dict
     atlas: dict
     versions: dict
@@ -227,13 +227,14 @@ def _study_page(rep, rows, top, max_rows, figures, atlas, features=False):
     page.raw(f'<table id="run"><tbody>'
              f"<tr><td>maps</td><td id=\"n-maps\">{rep.maps}</td></tr>"
              f"<tr><td>input files</td><td>{rep.inputs}</td></tr>"
-             f"<tr><td>failed inputs</td><td id=\"n-failed\">{len(rep.failed)}</td></tr>"
+             f"<tr><td>failed inputs</td><td id=\"n-failed\">"
+             f"{len(rep.failed) if rep.failed is not None else 'not known'}</td></tr>"
              f"<tr><td>options</td><td>{html.escape(opts)}</td></tr>"
              f"<tr><td>atlas</td><td>{html.escape(str(rep.atlas.get('name')))} ({rep.atlas.get('regions')} regions,"
              f" fingerprint {html.escape(str(rep.atlas.get('fingerprint', ''))[:12])})</td></tr>"
              f"<tr><td>software</td><td>{html.escape(', '.join(f'{k} {v}' for k, v in rep.versions.items()))}"
              f"</td></tr><tr><td>wall time</td><td>{rep.seconds:.1f} s in {runs}</td></tr></tbody></table>")
-    if len(rep.failed):
+    if rep.failed is not None and len(rep.failed):
         page.heading("Failed inputs", 3)
         page.table(rep.failed.assign(input=rep.failed["input"].map(lambda p: os.path.basename(str(p)))),
                    "failed")

@@ -474,8 +474,9 @@ def _unit_arrays(a, n_regions) -> dict:
     units = (cnt + width - 1) // width
     first = np.cumsum(units) - units
     n_units = int(units.sum())
-    j = np.arange(int(row_ptr[-1]), dtype=np.int64) - np.repeat(row_ptr[:-1], cnt)
-    slot = np.repeat(first * width, cnt) + j  # entry -> unit * width + slot: ascending, in the CSR's order
+    from ._kernels import expand_ranges
+
+    slot = expand_ranges(np, first * width, cnt)[0]  # entry -> unit * width + slot: ascending, in the CSR's order
     region = np.full(n_units * width, n_regions, np.int32)
     value = np.zeros(n_units * width, np.float32)
     region[slot] = a["entry_region"]
