@@ -314,7 +314,7 @@ def accumulate(index, voxel_lin, comp, x, n_comp, lower_threshold=0.0, skip_nega
     # CSR's order), summed per (component, region) key in voxel order; slots past a row's entries hold region R
     # (no region: a column of the sums that is dropped)
     xp = backend.xp() if uses_cuda_kernels() else np
-    # the units are made once per atlas (0.1 s, 50 MB for the embedded one): a small chunk on the CPU (one map
+    # the units are made once per atlas (0.05 s, 50 MB for the embedded one): a small chunk on the CPU (one map
     # through the command line) gathers the CSR entries themselves, the same (key, value) pairs in the same order
     u = index.unit_arrays(build=xp is not np or np.size(voxel_lin) >= _UNITS_FROM)
     voxel_lin, comp, x = (xp.asarray(v) for v in (voxel_lin, comp, x))
