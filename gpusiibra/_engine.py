@@ -33,7 +33,7 @@ from ._statistics import Components, labelled_pair_statistics, pair_statistics
 from ._resample import on_grid, resample_dense, resample_sparse, resample_to_grid, separable_is_exact, zoom_shift
 from ._sparse_image import SparseImage, sparse_image
 
-__all__ = ["ChunkResult", "MapRows", "assign_chunk", "support_entries", "label_support", "is_labelled"]
+__all__ = ["ChunkResult", "MapRows", "assign_chunk", "warm_caches", "support_entries", "label_support", "is_labelled"]
 
 #: forward neighbour lines of a run (dx, dy) and the slack along z: faces and edges (18-connectivity)
 _FORWARD = ((0, 1, 1), (1, -1, 0), (1, 0, 1), (1, 1, 0))
@@ -301,6 +301,31 @@ def _exponent_shift(x, comp, K):
 #: nonzero input voxels per engine pass: a chunk holding more (unthresholded maps, say) is assigned in
 #: several passes, so that its intermediate arrays stay within a few GB on either backend
 PASS_VOXELS = 4_000_000
+#: on the CPU, the grid voxels a pass's maps are expected to reach (:func:`_reach`): a pass's arrays then stay
+#: near the caches. A chunk of 32 realistic maps (2 mm, about 85k voxels each on the 1 mm grid) in passes of one
+#: map costs 14 CPU ms a map instead of 21.5, synthetic ones (1,200 voxels at 2 mm) 1.7 instead of 2.05, maps on the
+#: grid 8.9 instead of 11.8, the rows the same (bench/RESULTS.md, 2026-12-03 part 5); the GPU takes the chunk
+#: whole (PASS_VOXELS)
+CPU_PASS_REACH = 100_000
+
+
+def _reach(images, smaps) -> np.ndarray:
+    """Per image, about how many grid voxels its nonzero voxels reach: their number times how many grid voxels
+    (of the finest atlas grid) one of its voxels covers, at least one."""
+    grid = min(abs(np.linalg.det(np.asarray(s.sparse_index.affine, np.float64)[:3, :3])) for s in smaps)
+    return np.array([im.nnz * max(1.0, abs(np.linalg.det(np.asarray(im.affine, np.float64)[:3, :3])) / grid)
+                     for im in images])
+
+
+def _passes(weights, limit) -> list:
+    """Cuts of a chunk into passes of consecutive maps whose ``weights`` add up to at most ``limit`` (at least one
+    map each): ``[0, ..., len(weights)]``."""
+    ends = np.cumsum(weights)
+    cut = [0]
+    while cut[-1] < len(weights):
+        base = ends[cut[-1] - 1] if cut[-1] else 0
+        cut.append(max(cut[-1] + 1, int(np.searchsorted(ends, base + limit, side="right"))))
+    return cut
 
 
 def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_components=True, pulls=None):
@@ -326,24 +351,37 @@ def assign_chunk(smap, images, minsize_voxel=1, lower_threshold=0.0, split_compo
     many = isinstance(smap, (list, tuple))
     smaps = list(smap) if many else [smap]
     images = [im if isinstance(im, SparseImage) else sparse_image(*im) for im in images]
-    ends = np.cumsum([im.nnz for im in images])
-    if len(images) > 1 and ends[-1] > PASS_VOXELS:
-        # passes of at most PASS_VOXELS nonzero voxels (at least one map each), results in map order
-        cut = [0]
-        while cut[-1] < len(images):
-            base = ends[cut[-1] - 1] if cut[-1] else 0
-            cut.append(max(cut[-1] + 1, int(np.searchsorted(ends, base + PASS_VOXELS, side="right"))))
+    if _kernels.uses_cuda_kernels():  # the device's route: passes of at most PASS_VOXELS nonzero voxels
+        cut = _passes([im.nnz for im in images], PASS_VOXELS)
+    else:  # of at most CPU_PASS_REACH grid voxels reached (so at most as many nonzero ones)
+        cut = _passes(_reach(images, smaps), CPU_PASS_REACH)
+    if len(cut) > 2:  # results in map order
         passes = [_assign_pass(smaps, images[a:b], minsize_voxel, lower_threshold, split_components, pulls)
                   for a, b in zip(cut[:-1], cut[1:])]
         out = []
         for k in range(len(smaps)):
             parts = [p[k] for p in passes]
-            out.append(ChunkResult(np.concatenate([p.row_map + a for p, a in zip(parts, cut[:-1])]),
-                                   {c: np.concatenate([p.columns[c] for p in parts]) for c in parts[0].columns},
+            rows = [(p, a) for p, a in zip(parts, cut[:-1]) if len(p.row_map)] or [(parts[0], 0)]
+            # (a pass without rows has only the columns of no statistics: the others' are taken)
+            out.append(ChunkResult(np.concatenate([p.row_map + a for p, a in rows]),
+                                   {c: np.concatenate([p.columns[c] for p, _ in rows]) for c in rows[0][0].columns},
                                    [st for p in parts for st in p.status]))
     else:
         out = _assign_pass(smaps, images, minsize_voxel, lower_threshold, split_components, pulls)
     return out if many else out[0]
+
+
+def warm_caches(smaps, lower_threshold=0.0):
+    """Make what chunks of many maps share, ahead of them: each atlas's region sums at the threshold its rules
+    apply (and its bounding boxes) and, on the GPU, the units of its accumulation
+    (:meth:`gpusiibra.sparse.SparseIndex.unit_arrays`; the CPU's passes are mostly too small to use them). The batch
+    runs it while the first files are read, so that its engines start on two chunks at once instead of one making
+    these alone."""
+    for smap in smaps:
+        index = smap.sparse_index
+        index.region_stats(0.0 if is_labelled(smap) else float(lower_threshold))
+        if _kernels.uses_cuda_kernels():
+            index.unit_arrays()
 
 
 def _assign_pass(smaps, images, minsize_voxel, lower_threshold, split_components, pulls=None) -> list:

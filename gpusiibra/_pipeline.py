@@ -46,10 +46,13 @@ def engine_threads() -> int:
     return 1 if backend.get_backend() == "gpu" else min(2, os.cpu_count() or 1)
 
 
-def run_local(work, chunks, readers, read_kw):
+def run_local(work, chunks, readers, read_kw, warm=None):
     """Yield (paths, ``work(paths, read results)``) of each chunk in order: files read ahead by the readers,
-    chunks worked on by :func:`engine_threads` threads (the first alone, so that the atlas's caches are made
-    once), each on the caller's backend. The process keeps its freed heap from here on (as reader processes do)."""
+    chunks worked on by :func:`engine_threads` threads, each on the caller's backend. ``warm``: a callable that
+    makes what every chunk shares (the atlas's caches), run in a thread of its own while the first files are
+    read; the engines then start on two chunks at once, from the first (without it, or with one engine, the
+    first chunk is worked on alone and makes the caches once). The process keeps its freed heap from here on (as
+    reader processes do)."""
     from collections import deque
     from concurrent.futures import ThreadPoolExecutor
 
@@ -60,12 +63,17 @@ def run_local(work, chunks, readers, read_kw):
     # the engine's temporaries (tens of MB a chunk) reused from one chunk to the next instead of being given back
     # to the system and faulted in afresh: a quarter of the CPU was system time (Linux with glibc only)
     _keep_heap()
+    together = warm is not None and n_engines > 1 and len(chunks) > 1
 
     with Readers(readers, sum(len(c) for c in chunks), read_kw) as pool, \
-            ThreadPoolExecutor(n_engines, thread_name_prefix="gpusiibra-engine") as engines:
+            ThreadPoolExecutor(n_engines, thread_name_prefix="gpusiibra-engine") as engines, \
+            ThreadPoolExecutor(1, thread_name_prefix="gpusiibra-warm") as warming:
         reads = deque((ch, pool.read(ch)) for ch in chunks[:n_engines + 1])  # read ahead of the engines
         if chunks:
             _kernels.warm()  # the kernels compiled (or loaded) while the first files are read
+        if together:
+            ready = warming.submit(backend.carry(warm))
+            work = _after(ready, work)
         upcoming = iter(chunks[n_engines + 1:])
         running = deque()
         try:
@@ -75,7 +83,7 @@ def run_local(work, chunks, readers, read_kw):
                 if nxt is not None:
                     reads.append((nxt, pool.read(nxt)))
                 results = pool.results(ch, handle)
-                if i == 0 or n_engines == 1:
+                if (i == 0 and not together) or n_engines == 1:
                     yield ch, work(ch, results)
                     continue
                 running.append((ch, engines.submit(backend.carry(work), ch, results)))
@@ -88,3 +96,11 @@ def run_local(work, chunks, readers, read_kw):
         finally:
             for _, fut in running:
                 fut.cancel()
+
+
+def _after(ready, work):
+    """``work``, started once the future ``ready`` is done (its error raised in its place)."""
+    def run(*args):
+        ready.result()
+        return work(*args)
+    return run

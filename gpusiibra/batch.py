@@ -479,7 +479,8 @@ def _run(smap, paths, errors, ds, settings, chunk_size, readers, dask, progress,
                 bar.update(sum(sizes[u] for u in ch))
         else:
             work = lambda paths, results: _assign_read(smap, paths, results, kw, done)  # noqa: E731
-            for ch, result in run_local(work, chunks, readers, read_kw):
+            warm = lambda: _engine.warm_caches(smap, kw["lower_threshold"])  # noqa: E731
+            for ch, result in run_local(work, chunks, readers, read_kw, warm):
                 consume(ch, *result)
                 bar.update(sum(sizes[u] for u in ch))
     finally:

@@ -398,7 +398,8 @@ def _top_correlations(out, n=10):
             return [os.path.basename(x) for x in v]
         if c in ("correlation", "map value"):
             text = ["NaN" if np.isnan(x) else f"{x:.6f}" for x in v.astype(np.float64)]
-            while all(x == "NaN" or (x.endswith("0") and not x.endswith(".0")) for x in text):
+            while any(x != "NaN" for x in text) and all(x == "NaN" or (x.endswith("0") and not x.endswith(".0"))
+                                                         for x in text):
                 text = [x if x == "NaN" else x[:-1] for x in text]  # pandas drops the zeros every value ends in
             return text
         if c == "voxels":

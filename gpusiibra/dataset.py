@@ -16,7 +16,7 @@ Manifest records (each line is ``<crc32 of the JSON, 8 hex digits> <JSON>``):
   arrays) and the software versions. ``--resume`` with other settings, another atlas or
   another gpusiibra version is refused with a message that says what differs.
 - ``chunk``: the maps of one part file (or of none, when they had no rows), the part's size and
-  SHA-256, and the size and modification time of each input file. A chunk is recorded in one line,
+  SHA-256, and the size, modification time and checksum (XXH3) of each input file. A chunk is recorded in one line,
   after its part file is in place: a chunk is in the dataset entirely or not at all.
 - ``drop``: a recorded part found missing or damaged by a later run, whose maps it assigned again.
 - ``session`` / ``end``: when each run started and ended, how many maps it assigned.
@@ -65,28 +65,37 @@ def same_file_key(path) -> str:
     return os.path.realpath(os.fspath(path))
 
 
-def _sha256(path):
-    h = hashlib.sha256()
+def _file_digest(path, algorithm="xxh3_128") -> str:
+    """A file's checksum: ``xxh3_128:<hex>`` (xxHash's XXH3, 128 bits: 13 GB/s, against SHA-256's 1.1 GB/s, which
+    took a sixth of the CPU of a batch of incompressible maps), or the bare SHA-256 hex digest of the stamps of
+    earlier versions (``algorithm="sha256"``)."""
+    if algorithm == "sha256":
+        h = hashlib.sha256()
+    else:
+        import xxhash
+
+        h = xxhash.xxh3_128()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 22), b""):
             h.update(block)
-    return h.hexdigest()
+    return h.hexdigest() if algorithm == "sha256" else f"xxh3_128:{h.hexdigest()}"
 
 
 def file_stamp(path):
-    """[size in bytes, modification time in ns, SHA-256 of the bytes] of a file, or None when it cannot be
-    read. A resume compares the size and time first and the checksum only when the time alone differs
-    (``touch``, ``cp``, a new checkout of the same bytes)."""
+    """[size in bytes, modification time in ns, checksum of the bytes (:func:`_file_digest`)] of a file, or None
+    when it cannot be read. A resume compares the size and time first and the checksum only when the time alone
+    differs (``touch``, ``cp``, a new checkout of the same bytes)."""
     try:
         st = os.stat(path)
-        return [int(st.st_size), int(st.st_mtime_ns), _sha256(path)]
+        return [int(st.st_size), int(st.st_mtime_ns), _file_digest(path)]
     except OSError:
         return None
 
 
 def same_file(stamp, path) -> bool:
     """Whether ``path`` holds the bytes recorded in ``stamp`` (of :func:`file_stamp`; a stamp of an older
-    gpusiibra has no checksum, and then its modification time must be the same)."""
+    gpusiibra has no checksum, and then its modification time must be the same; a stamp of the versions before
+    XXH3 holds a SHA-256)."""
     try:
         st = os.stat(path)
     except OSError:
@@ -95,8 +104,11 @@ def same_file(stamp, path) -> bool:
         return False
     if int(st.st_mtime_ns) == stamp[1]:
         return True
+    if len(stamp) < 3:
+        return False
+    algorithm = str(stamp[2]).split(":")[0] if ":" in str(stamp[2]) else "sha256"
     try:
-        return len(stamp) > 2 and _sha256(path) == stamp[2]
+        return algorithm in ("sha256", "xxh3_128") and _file_digest(path, algorithm) == stamp[2]
     except OSError:
         return True
 

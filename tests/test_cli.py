@@ -6,6 +6,7 @@ import sys
 
 import nibabel as nib
 import numpy as np
+import pyarrow as pa
 import pytest
 
 import gpusiibra
@@ -175,6 +176,29 @@ def test_the_summary_of_the_highest_correlations_is_pandas_table_without_pandas(
     assert printed.rstrip("\n") == _top_correlations(out) == _top_with_pandas(out)
     if "--two-sided" in extra:
         assert " frame " in printed and " sign " in printed
+
+
+def test_the_summary_of_correlations_that_are_all_nan_is_printed(tmp_path):
+    """Rows whose correlations are all NaN (no correlation: siibra's NaN) are printed as pandas prints them (the
+    summary looped forever trimming the zeros of NaNs)."""
+    import threading
+
+    import pyarrow.parquet as pq
+
+    from gpusiibra.cli import _top_correlations
+
+    out = tmp_path / "o.parquet"
+    assert cli(["assign", "example:motor", "--threshold", "3", "--out", str(out), "--quiet"]) == 0
+    for part in out.glob("part-*.parquet"):
+        t = pq.read_table(part)
+        i = t.column_names.index("correlation")
+        pq.write_table(t.set_column(i, "correlation", pa.array(np.full(t.num_rows, np.nan))), part)
+    got = []
+    worker = threading.Thread(target=lambda: got.append(_top_correlations(out)), daemon=True)
+    worker.start()
+    worker.join(60)
+    assert got, "the summary did not end"
+    assert got[0] == _top_with_pandas(out) and " NaN " in got[0]
 
 
 def test_the_command_exits_quickly_with_its_output_flushed_and_its_dataset_whole(tmp_path):

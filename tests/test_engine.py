@@ -8,6 +8,7 @@ import scipy.ndimage as ndi
 import cuda_emulator
 from golden_cases import motor_t4
 from gpusiibra import _assign as assign, _engine, backend
+from gpusiibra._sparse_image import sparse_image
 
 STRUCTURE_18 = ndi.generate_binary_structure(3, 2)
 
@@ -110,6 +111,9 @@ def test_array_calls_per_chunk_do_not_grow_with_its_maps(julich, monkeypatch, em
     counts = []
     for n in (2, 8, 24):
         emu = None
+        # the CPU cuts a chunk into passes of about a map (_engine.CPU_PASS_REACH: each pass's arrays near the
+        # caches), each of the calls counted here
+        monkeypatch.setattr(_engine, "CPU_PASS_REACH", 10 ** 12)
         if emulated:
             emu = cuda_emulator.install(monkeypatch)
         counts.append(_calls_per_chunk(monkeypatch, julich, maps[:n], emu))
@@ -177,14 +181,41 @@ def test_split_components_false_and_minsize_in_a_chunk(julich, on_backend):
 
 
 def test_a_chunk_beyond_the_pass_budget_gives_the_same_rows(julich, monkeypatch):
+    """The device's route (here its host emulation) cuts a chunk by PASS_VOXELS: the same rows (the sums of its
+    atomic additions in another order: within 1e-12)."""
+    if not cuda_emulator.available():
+        pytest.skip("no C++ compiler for the kernel emulator")
+    cuda_emulator.install(monkeypatch)
     maps = _shifted_motor(5)
     whole = _engine.assign_chunk(julich, maps)
     monkeypatch.setattr(_engine, "PASS_VOXELS", 12000)  # about two maps per pass
     parts = _engine.assign_chunk(julich, maps)
     np.testing.assert_array_equal(parts.row_map, whole.row_map)
     for k, v in whole.columns.items():
-        np.testing.assert_array_equal(parts.columns[k], v)
+        if np.asarray(v).dtype.kind == "f":
+            np.testing.assert_allclose(parts.columns[k], v, rtol=1e-12, atol=1e-15)
+        else:
+            np.testing.assert_array_equal(parts.columns[k], v)
     assert parts.status == whole.status
+
+
+def test_the_cpus_passes_of_about_a_map_give_the_rows_of_one_pass(julich, monkeypatch):
+    """On the CPU a chunk is assigned in passes that reach at most CPU_PASS_REACH grid voxels (at least a map
+    each): the rows, bit for bit, of the chunk in one pass; on the device's route the chunk is one pass."""
+    maps = _shifted_motor(5)
+    far = maps[0][1].copy()
+    far[:3, 3] += 1e4
+    maps = [(maps[0][0], far)] + maps[:3] + [(maps[0][0], far)] + maps[3:]  # passes without rows, first and between
+    cuts = _engine._passes(_engine._reach([sparse_image(*m) for m in maps], [julich]), _engine.CPU_PASS_REACH)
+    assert len(cuts) > 2  # several passes by default
+    parts = _engine.assign_chunk(julich, maps)
+    monkeypatch.setattr(_engine, "CPU_PASS_REACH", 10 ** 12)
+    whole = _engine.assign_chunk(julich, maps)
+    np.testing.assert_array_equal(parts.row_map, whole.row_map)
+    for k, v in whole.columns.items():
+        np.testing.assert_array_equal(parts.columns[k], v)
+    assert parts.status == whole.status and parts.status.count("outside") == 2
+    assert _engine._passes([3, 3, 3, 9, 1], 6) == [0, 2, 3, 4, 5]  # at least one map a pass
 
 
 def test_the_count_of_positive_values_survives_the_exponent_shift():

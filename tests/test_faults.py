@@ -7,6 +7,7 @@ messages.
 """
 import errno
 import gzip
+import hashlib
 import os
 import shutil
 import signal
@@ -60,6 +61,20 @@ def reference(study, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def long_study(study, tmp_path_factory):
+    """The 12 maps four times over (copies under other names: 48 inputs), and the dataset of an uninterrupted run:
+    enough chunks that a kill after the first lands before the last, however fast the engines."""
+    folder = tmp_path_factory.mktemp("long")
+    for k in range(4):
+        for f in sorted(study.iterdir()):
+            shutil.copy(f, folder / f"c{k}_{f.name}")
+    out = tmp_path_factory.mktemp("long-ref") / "full.parquet"
+    _, s = batch.assign_batch(gpusiibra.get_map(), [folder], out, chunk_size=3, progress=False)
+    assert s.maps == 48 and s.failures == 0
+    return folder, out
+
+
 def _cli(args, cwd=None, **kw):
     env = dict(os.environ, PYTHONPATH=ROOT + os.pathsep + os.environ.get("PYTHONPATH", ""), GPUSIIBRA_BACKEND="cpu")
     return subprocess.Popen([sys.executable, "-m", "gpusiibra.cli"] + [str(a) for a in args], cwd=cwd, env=env,
@@ -105,9 +120,10 @@ def test_two_runs_started_together_one_is_refused_the_other_complete(study, refe
 # ------------------------------------------------------------------ kills and resumes
 @pytest.mark.slow
 @pytest.mark.parametrize("chunk, after", [(1, 1), (2, 2), (5, 1)])
-def test_killed_mid_run_then_resumed_gives_the_uninterrupted_dataset(study, reference, tmp_path, chunk, after):
+def test_killed_mid_run_then_resumed_gives_the_uninterrupted_dataset(long_study, tmp_path, chunk, after):
     """SIGKILL once ``after`` chunks are recorded (whatever the machine's speed), checked to have landed mid-run:
     some chunks recorded, not all."""
+    study, reference = long_study
     out = tmp_path / "killed.parquet"
     p = _cli(["assign", study, "--out", out, "--quiet", "--chunk-size", chunk])
     man = out / dataset.MANIFEST
@@ -117,7 +133,7 @@ def test_killed_mid_run_then_resumed_gives_the_uninterrupted_dataset(study, refe
     p.send_signal(signal.SIGKILL)
     p.wait()
     recorded = man.read_bytes().count(b'"type":"chunk"')
-    assert after <= recorded < -(-12 // chunk), recorded  # the kill landed in the work
+    assert after <= recorded < -(-48 // chunk), recorded  # the kill landed in the work
     p = _cli(["assign", study, "--out", out, "--quiet", "--chunk-size", chunk, "--resume"])
     _, err = p.communicate(timeout=300)
     assert p.returncode == 0, err
@@ -193,6 +209,32 @@ def test_resume_goes_on_after_a_touch_or_a_copy_of_the_same_bytes_and_refuses_ot
             r["inputs"][k2] = r["inputs"][k2][:2]
     man.write_bytes(b"".join(dataset._encode(r) for r in records))
     with pytest.raises(DatasetError, match="recorded no checksum"):
+        batch.assign_batch(julich, [src], out, progress=False, resume=True)
+
+
+def test_a_dataset_whose_stamps_hold_sha256_still_resumes_after_a_touch(julich, study, tmp_path):
+    """Datasets written before the XXH3 stamps recorded each input's SHA-256: a touched input with those bytes is
+    still the same file, one with other bytes of the same size is not."""
+    src = tmp_path / "in"
+    src.mkdir()
+    shutil.copy(study / "s02.nii.gz", src / "s02.nii.gz")
+    out = tmp_path / "old.parquet"
+    _, first = batch.assign_batch(julich, [src], out, progress=False)
+    records = dataset.read_manifest(out)
+    stamps = [v for r in records for v in r.get("inputs", {}).values()]
+    assert stamps and all(str(v[2]).startswith("xxh3_128:") for v in stamps)
+    for r in records:  # as an earlier version wrote them
+        for k in r.get("inputs", {}):
+            r["inputs"][k][2] = hashlib.sha256(open(k, "rb").read()).hexdigest()
+    (out / dataset.MANIFEST).write_bytes(b"".join(dataset._encode(r) for r in records))
+    f = src / "s02.nii.gz"
+    os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 5_000_000_000))  # touch
+    _, again = batch.assign_batch(julich, [src], out, progress=False, resume=True)
+    assert again.skipped == first.maps == 1 and again.maps == 0
+    raw = bytearray(f.read_bytes())
+    raw[-9] ^= 1  # the gzip trailer's CRC: the same size, other bytes
+    f.write_bytes(bytes(raw))
+    with pytest.raises(DatasetError, match="s02.nii.gz changed since its maps were assigned"):
         batch.assign_batch(julich, [src], out, progress=False, resume=True)
 
 

@@ -310,3 +310,30 @@ def test_v1_probs_are_parsed_block_by_block(rng, tmp_path, monkeypatch):
     lines[-3] = lines[-3] + b" 7"
     with pytest.raises(AtlasFileError, match=f"line {len(lines) - 2} does not hold 'region value' pairs"):
         siibra_v1.decode(raw["voxels"], gzip.compress(b"\n".join(lines) + b"\n"), raw["bboxes"], "a")
+
+
+@pytest.mark.parametrize("shape", [(5, 6, 7), (5, 6, 7, 1), (5, 6, 7, 3), (5, 6, 7, 1, 1), (5, 6, 7, 2, 1),
+                                   (4, 4, 4, 1, 3)])
+@pytest.mark.parametrize("cls", [nib.Nifti1Image, nib.Nifti2Image])
+@pytest.mark.parametrize("order", ["<", ">"])
+def test_the_volume_count_read_from_the_header_is_nibabels(tmp_path, shape, cls, order):
+    """The batch plans its chunks by each file's volume count, read from the header's dim field: what nibabel's
+    shape says (trailing axes of length 1 dropped), in either byte order, plain or gzipped; an unusual dim field
+    (a negative length, 0 axes) is left to nibabel."""
+    from gpusiibra.io import nifti
+
+    for ext in (".nii", ".nii.gz"):
+        img = cls(np.zeros(shape, np.float32), np.eye(4), cls.header_class(endianness=order))
+        path = tmp_path / f"m{ext}"
+        img.to_filename(path)
+        assert nib.load(path).header.endianness == order
+        sh = tuple(nib.load(path).shape)
+        while len(sh) > 3 and sh[-1] == 1:
+            sh = sh[:-1]
+        assert nifti.n_volumes(path) == (sh[3] if len(sh) == 4 else 1)
+    head = bytearray(open(tmp_path / "m.nii", "rb").read(540))
+    dim_at, fmt = (40, "h") if cls is nib.Nifti1Image else (16, "q")
+    import struct
+
+    struct.pack_into(nib.load(tmp_path / "m.nii").header.endianness + fmt, head, dim_at, 0)
+    assert nifti._plain_shape(bytes(head)) is None

@@ -47,6 +47,7 @@ def test_each_atlas_of_a_pass_gives_its_own_rows_and_maps_are_labelled_once_per_
         return support(images, shape, affine, **kw)
 
     monkeypatch.setattr(_engine, "support_entries", counting)
+    monkeypatch.setattr(_engine, "CPU_PASS_REACH", 10 ** 12)  # the chunk in one pass on the CPU too
     together, s = batch.assign_batch(list(atlases3), study, threshold=3.1, peaks=True, progress=False, readers=1,
                                      chunk_size=64)
     assert s.failures == 0 and sorted(set(calls)) == sorted({tuple(a.shape) for a in atlases3})
