@@ -2,7 +2,8 @@
 # Everything a session with the GPU device should run, in one device call (under 10 minutes).
 #
 # Here, once: fetch the wheels the device's Python lacks into ./.whl (git ignores it), e.g. with the
-# project's tool:  bash ../shared/tools/gpu-wheels deflate   (nibabel, ISA-L and libdeflate inflaters, ...)
+# project's tool:  bash ../shared/tools/gpu-wheels deflate xxhash   (nibabel, ISA-L and libdeflate inflaters,
+# xxhash for the datasets' input checksums, ...)
 # On the device (run tool, carry [".whl"]):   bash bench/gpu_session.sh
 # It needs nothing outside the repository. Outputs land in $OUT (the run tool brings them back);
 # copy the tables into bench/RESULTS.md.
