@@ -282,7 +282,7 @@ class SparseIndex:
                 counts = np.diff(a["region_ptr"])
                 nonempty = np.flatnonzero(counts > 0)
                 starts = a["region_ptr"][nonempty]
-                for axis, c in enumerate(np.unravel_index(a["region_voxel"], self.shape)):
+                for axis, c in enumerate(_unravel(a["region_voxel"], self.shape)):
                     # one axis at a time: 1-D reductions (10x faster than along axis 0 of an (N, 3) array)
                     boxes[nonempty, 0, axis] = np.minimum.reduceat(c, starts)
                     boxes[nonempty, 1, axis] = np.maximum.reduceat(c, starts)
@@ -450,6 +450,19 @@ class SparseIndex:
             f"SparseIndex({self.num_volumes} regions, grid {self.shape}, "
             f"{self.n_entries} entries over {self.n_rows} voxels)"
         )
+
+
+def _unravel(flat, shape):
+    """``np.unravel_index(flat, shape)`` of a 3-D grid; in 32-bit integers where the grid allows (NumPy divides them
+    by a constant 6x faster: an atlas's boxes at its first use, a one-map command's 0.1 s)."""
+    if int(np.prod(shape)) >= 2 ** 31:
+        return np.unravel_index(flat, shape)
+    v = np.asarray(flat).astype(np.int32)
+    ny, nz = np.int32(shape[1]), np.int32(shape[2])
+    q = v // nz
+    k = v - q * nz
+    i = q // ny
+    return i, q - i * ny, k
 
 
 def unit_width(counts) -> int:

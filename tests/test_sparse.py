@@ -195,3 +195,16 @@ def test_get_map_gives_each_caller_its_own_map(tmp_path, rng):
     a.load_zipped_sparseindex(zipped)
     assert a.shape == maps[0].shape and b.shape == (157, 197, 165)
     assert gpusiibra.get_map().shape == (157, 197, 165)
+
+
+@pytest.mark.parametrize("shape", [(157, 197, 165), (1, 1, 1), (3, 1, 7), (2048, 2048, 1024)])
+def test_the_boxes_voxel_coordinates_are_numpys(shape):
+    """The regions' boxes take each voxel's coordinates in 32-bit integers where the grid allows: NumPy's
+    unravel_index, on grids below and beyond 2**31 voxels."""
+    from gpusiibra.sparse import _unravel
+
+    G = int(np.prod(shape))
+    flat = np.sort(np.random.default_rng(1).integers(0, G, 2000)).astype(np.int64)
+    flat[:2] = 0, G - 1
+    for got, want in zip(_unravel(flat, shape), np.unravel_index(flat, shape)):
+        np.testing.assert_array_equal(got, want)
