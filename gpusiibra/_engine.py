@@ -302,11 +302,12 @@ def _exponent_shift(x, comp, K):
 #: several passes, so that its intermediate arrays stay within a few GB on either backend
 PASS_VOXELS = 4_000_000
 #: on the CPU, the grid voxels a pass's maps are expected to reach (:func:`_reach`): a pass's arrays then stay
-#: near the caches. A chunk of 32 realistic maps (2 mm, about 85k voxels each on the 1 mm grid) in passes of one
-#: map costs 14 CPU ms a map instead of 21.5, synthetic ones (1,200 voxels at 2 mm) 1.7 instead of 2.05, maps on the
-#: grid 8.9 instead of 11.8, the rows the same (bench/RESULTS.md, 2026-12-03 part 5); the GPU takes the chunk
-#: whole (PASS_VOXELS)
-CPU_PASS_REACH = 100_000
+#: near the caches. Alone, a chunk of 32 realistic maps (2 mm, about 85k voxels each on the 1 mm grid) costs 14 CPU
+#: ms a map in passes of one map, 15 in passes of two, 21.5 whole; end to end (two engine threads beside the
+#: readers, fewer passes cost less Python) passes of about two realistic maps run fastest: 300 maps in 5.65 s
+#: against 5.94 in passes of one (synthetic maps, 1,200 voxels at 2 mm: 5.54 against 5.45 s); the rows are the
+#: same (bench/RESULTS.md, 2026-12-03 part 5). The GPU takes the chunk whole (PASS_VOXELS)
+CPU_PASS_REACH = 200_000
 
 
 def _reach(images, smaps) -> np.ndarray:

@@ -206,8 +206,10 @@ def test_the_cpus_passes_of_about_a_map_give_the_rows_of_one_pass(julich, monkey
     far = maps[0][1].copy()
     far[:3, 3] += 1e4
     maps = [(maps[0][0], far)] + maps[:3] + [(maps[0][0], far)] + maps[3:]  # passes without rows, first and between
-    cuts = _engine._passes(_engine._reach([sparse_image(*m) for m in maps], [julich]), _engine.CPU_PASS_REACH)
-    assert len(cuts) > 2  # several passes by default
+    reach = _engine._reach([sparse_image(*m) for m in maps], [julich])
+    monkeypatch.setattr(_engine, "CPU_PASS_REACH", float(reach.max()) * 1.5)  # passes of one or two maps
+    cuts = _engine._passes(reach, _engine.CPU_PASS_REACH)
+    assert len(cuts) > 4
     parts = _engine.assign_chunk(julich, maps)
     monkeypatch.setattr(_engine, "CPU_PASS_REACH", 10 ** 12)
     whole = _engine.assign_chunk(julich, maps)
