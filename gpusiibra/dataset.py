@@ -106,7 +106,7 @@ def same_file(stamp, path) -> bool:
         return True
     if len(stamp) < 3:
         return False
-    algorithm = str(stamp[2]).split(":")[0] if ":" in str(stamp[2]) else "sha256"
+    algorithm = str(stamp[2]).partition(":")[0] if ":" in str(stamp[2]) else "sha256"  # (sha256: bare hex)
     try:
         return algorithm in ("sha256", "xxh3_128") and _file_digest(path, algorithm) == stamp[2]
     except OSError:

@@ -58,11 +58,12 @@ def command_line_message(message: str) -> str:
 
 
 class FileError(GpusiibraError, ValueError):
-    """A file cannot be used: ``path`` names it, ``reason`` says why."""
+    """A file cannot be used: ``path`` names it, ``reason`` says why (on one line: a library's message that holds
+    line breaks, nibabel's for a cut file, say, is joined)."""
 
     def __init__(self, path, reason):
         self.path = os.fspath(path) if path is not None else "<in memory>"
-        self.reason = str(reason)
+        self.reason = " ".join(line.strip() for line in str(reason).splitlines() if line.strip())
         super().__init__(f"{self.path}: {self.reason}")
 
     def __reduce__(self):  # picklable across processes (reader pools, dask)

@@ -561,3 +561,16 @@ def test_an_unwritable_output_folder_is_one_line(tmp_path, capsys):
         assert ("Read-only file system" in err or "Permission denied" in err) and len(err.strip().splitlines()) == 1
     finally:
         subprocess.run(["umount", str(ro)], capture_output=True)
+
+
+def test_a_cut_file_is_one_line_naming_it(tmp_path, capsys):
+    """nibabel's message for a file cut short holds a line break: the error is still one line, naming the file."""
+    img = motor_t4()
+    img.to_filename(tmp_path / "whole.nii")
+    (tmp_path / "cut.nii").write_bytes((tmp_path / "whole.nii").read_bytes()[:352 + 1000])
+    assert cli(["assign", str(tmp_path / "cut.nii"), str(tmp_path / "whole.nii"), "--out", str(tmp_path / "o.parquet"),
+                "--quiet"]) == 1  # an input failed
+    err = [line for line in capsys.readouterr().err.splitlines() if "cut.nii" in line]
+    assert len(err) == 1 and "truncated" in err[0] and "could the file be damaged" in err[0], err
+    errors = pd.read_csv(tmp_path / "o.parquet.errors.csv")
+    assert len(errors) == 1 and "\n" not in errors["reason"][0]

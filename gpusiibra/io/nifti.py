@@ -165,6 +165,20 @@ def nibabel_notes(where):
             warnings.warn(f"{where}: nibabel: {note}", RuntimeWarning, stacklevel=3)
 
 
+def _header_kind(head):
+    """``(byte order, sizeof_hdr)`` of a NIfTI header's first bytes: ``("<" or ">", 348 or 540)`` (NIfTI-1 or -2),
+    or None when its first field names neither."""
+    import struct
+
+    if len(head) < 4:
+        return None
+    for order in "<>":
+        size = struct.unpack(order + "i", head[:4])[0]
+        if size in (348, 540):
+            return order, size
+    return None
+
+
 def _from_bytes(raw, where=None):
     """A nibabel image over the bytes of a single-file NIfTI-1 or NIfTI-2 (header parsed, no data read); what
     nibabel logs of the header comes back as warnings naming ``where`` (:func:`nibabel_notes`)."""
@@ -173,19 +187,15 @@ def _from_bytes(raw, where=None):
             return _from_bytes(raw)
     import nibabel as nib
 
-    sizeof_hdr = {int.from_bytes(raw[:4], order) for order in ("little", "big")}
-    if 540 in sizeof_hdr:  # the header says which NIfTI it is (trying the other one makes nibabel log)
-        classes = (nib.Nifti2Image,)
-    elif 348 in sizeof_hdr:
-        classes = (nib.Nifti1Image,)
-    else:
+    kind = _header_kind(raw)
+    if kind is None:
         return None
-    for cls in classes:
-        try:
-            return cls.from_bytes(raw)
-        except Exception:
-            continue
-    return None
+    # the header says which NIfTI it is (trying the other one makes nibabel log)
+    cls = nib.Nifti2Image if kind[1] == 540 else nib.Nifti1Image
+    try:
+        return cls.from_bytes(raw)
+    except Exception:
+        return None
 
 
 def _header_bytes(buf):
@@ -194,18 +204,12 @@ def _header_bytes(buf):
     file of that size can have (nibabel then says what it makes of it)."""
     import struct
 
-    for order in "<>":
-        size = struct.unpack(order + "i", buf[:4])[0] if len(buf) >= 4 else 0
-        if size == 348 and len(buf) >= 112:
-            offset = struct.unpack(order + "f", buf[108:112])[0]
-        elif size == 540 and len(buf) >= 176:
-            offset = struct.unpack(order + "q", buf[168:176])[0]
-        else:
-            continue
-        if offset == offset and size + 4 <= offset <= len(buf):  # (not NaN)
-            return buf[:int(offset)]
-        break
-    return buf
+    kind = _header_kind(buf)
+    if kind is None or len(buf) < 176:
+        return buf
+    order, size = kind
+    offset = struct.unpack(order + "f", buf[108:112])[0] if size == 348 else struct.unpack(order + "q", buf[168:176])[0]
+    return buf[:int(offset)] if offset == offset and size + 4 <= offset <= len(buf) else buf  # (not NaN)
 
 
 def _plain_shape(head):
@@ -213,17 +217,13 @@ def _plain_shape(head):
     a positive length: what nibabel then reads), else None. A batch plans its chunks by this, for every file."""
     import struct
 
-    for order in "<>":
-        size = struct.unpack(order + "i", head[:4])[0] if len(head) >= 4 else 0
-        if size == 348 and len(head) >= 56:
-            dim = struct.unpack(order + "8h", head[40:56])
-        elif size == 540 and len(head) >= 80:
-            dim = struct.unpack(order + "8q", head[16:80])
-        else:
-            continue
-        shape = dim[1:dim[0] + 1] if 1 <= dim[0] <= 7 else ()
-        return tuple(int(n) for n in shape) if shape and min(shape) > 0 else None
-    return None
+    kind = _header_kind(head)
+    if kind is None or len(head) < 80:
+        return None
+    order, size = kind
+    dim = struct.unpack(order + "8h", head[40:56]) if size == 348 else struct.unpack(order + "8q", head[16:80])
+    shape = dim[1:dim[0] + 1] if 1 <= dim[0] <= 7 else ()
+    return tuple(int(n) for n in shape) if shape and min(shape) > 0 else None
 
 
 def _trailing_garbage(raw) -> int:
